@@ -1,0 +1,176 @@
+/*
+ * table.h - the lock table: every rule of PROTOCOL.md about who holds, who
+ * waits and what each node is told, as a pure state machine.
+ *
+ * No I/O, no clock reads, no logging. Time is passed in as `now`:
+ * milliseconds since the Unix epoch as the caller's clock sees it, which must
+ * never go back between calls (the daemon derives it from a monotonic clock).
+ * The caller feeds events (table_step_*, table_tick) and then takes the batch
+ * of effects with table_ready(), makes the durable part of it durable,
+ * publishes the effects in order, and acknowledges with table_advance().
+ *
+ * Not thread-safe: one owner thread. All strings passed in are borrowed for
+ * the call only; the table copies what it keeps.
+ */
+#ifndef BATON_TABLE_H
+#define BATON_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "baton_error.h"
+#include "wire.h"
+
+typedef struct table table;
+
+typedef struct table_config {
+	uint32_t default_lease_ms; /* acquire without lease_ms (WIRE_LEASE_DEFAULT) */
+	uint32_t max_lease_ms;     /* a larger lease_ms is clamped to this (WIRE_LEASE_MAX) */
+	uint64_t done_ttl_ms;      /* how long a once success is remembered (600000) */
+	uint32_t id_memory;        /* finished request ids remembered per node (64) */
+} table_config;
+
+/* Fills *cfg with the defaults above. Cannot fail. */
+void table_config_default(table_config *cfg);
+
+/* Returns a new empty table (next token 1), or NULL when out of memory.
+ * cfg is copied. Free with table_free(). */
+table *table_new(const table_config *cfg);
+void table_free(table *t); /* NULL is fine */
+
+/* ---- events -------------------------------------------------------------- */
+
+/* A decoded, valid request from node (a valid node id, taken from the topic).
+ * Appends the effects the contract demands to the current batch. Returns
+ * BATON_E_NOMEM (state unchanged, nothing appended) when out of memory;
+ * protocol-level refusals (not_holder, mode_conflict) are effects, not errors. */
+baton_err table_step_request(table *t, int64_t now, const char *node, const wire_request *req);
+
+/* A request from node that failed to decode with err (a code with a wire
+ * name); diag as filled by wire_request_decode. Appends the rejected answer
+ * so that it keeps its place among the node's answers. Changes no state. */
+baton_err table_step_invalid(table *t, int64_t now, const char *node, baton_err err, const wire_diag *diag);
+
+/* node's presence changed (P/node/<node>). Offline revokes every holding of
+ * the node (reason node_offline, next waiter granted), drops its queued
+ * acquires and forgets its request ids, so requests it re-sends after coming
+ * back are taken as new. Online only records it. */
+baton_err table_step_presence(table *t, int64_t now, const char *node, bool online);
+
+/* Runs every deadline <= now: lease expiry (revoke, hand off), wait expiry
+ * (busy), forgetting remembered successes. */
+baton_err table_tick(table *t, int64_t now);
+
+/* The earliest pending deadline, or INT64_MAX when there is none. O(1). */
+int64_t table_next_deadline(const table *t);
+
+/* ---- effects --------------------------------------------------------------- */
+
+typedef enum table_fx_kind {
+	TABLE_FX_ANSWER = 1, /* publish u.answer to P/grant/<node> */
+	TABLE_FX_OUTCOME,    /* publish u.outcome to P/outcome/<resource> */
+	TABLE_FX_SNAPSHOT,   /* publish u.snapshot retained to P/state/<resource> */
+	TABLE_FX_CLEAR,      /* publish an empty retained payload to P/state/<resource> */
+} table_fx_kind;
+
+typedef struct table_effect {
+	table_fx_kind kind;
+	const char *node;     /* ANSWER: the node the answer goes to */
+	const char *resource; /* OUTCOME, SNAPSHOT, CLEAR; ANSWER: may be NULL */
+	union {
+		wire_answer answer;
+		wire_outcome outcome;
+		wire_snapshot snapshot;
+	} u;
+} table_effect;
+
+/* One batch: everything the events since the last table_advance() produced. */
+typedef struct table_ready {
+	const table_effect *effects; /* in publish order */
+	size_t n_effects;
+	const char *const *dirty; /* resources whose durable state changed */
+	size_t n_dirty;
+	uint64_t next_token; /* the counter to make durable with the batch */
+} table_ready;
+
+/* Closes the current batch and describes it in *out: answers and outcome
+ * events in the order the contract needs (a successor's granted before the
+ * outcome that caused it), then one snapshot or clear per resource touched.
+ * Everything *out points to stays valid until table_advance() or
+ * table_free(); no event may be fed in between. Cannot fail. */
+void table_ready_get(table *t, table_ready *out);
+
+/* Acknowledges the batch: its effects are published (or queued to be).
+ * Frees the batch. Cannot fail. */
+void table_advance(table *t);
+
+/* ---- reading and restoring state (store, recovery, republish, stats) ----- */
+
+typedef struct table_waiter_view {
+	const char *node;
+	const char *id;         /* the acquire's request id */
+	uint32_t lease_ms;      /* lease it will get */
+	int64_t wait_until_ms;  /* INT64_MAX: waits forever */
+	const char *meta;       /* NULL: none */
+} table_waiter_view;
+
+typedef struct table_resource_view {
+	const char *name;
+	wire_mode mode;
+	/* holding; holder NULL when nobody holds */
+	const char *holder;
+	const char *holder_id;  /* the acquire's request id */
+	uint64_t token;
+	uint32_t lease_ms;
+	int64_t since_ms;
+	int64_t lease_until_ms;
+	const char *meta;
+	/* waiters, next first */
+	const table_waiter_view *waiting;
+	size_t n_waiting;
+	/* remembered success (done.node NULL: none) */
+	wire_done done;
+	int64_t forget_at_ms;
+	/* last holding that ended without success since the last success */
+	wire_previous previous;
+} table_resource_view;
+
+/* Fills *out with resource's state; false if the table has no such resource.
+ * The view stays valid until the next call that is not a table_*_get /
+ * table_foreach / table_counts. */
+bool table_resource_get(table *t, const char *resource, table_resource_view *out);
+
+/* Calls fn once per resource, in no particular order; fn must not call back
+ * into the table except its read-only functions. */
+typedef void table_visit_fn(void *ctx, const table_resource_view *v);
+void table_foreach(table *t, table_visit_fn *fn, void *ctx);
+
+/* The retained snapshot of a resource view (pointers into *v). Cannot fail. */
+void table_snapshot_of(const table_resource_view *v, wire_snapshot *out);
+
+/* Loads one resource as the store kept it (recovery, before any event).
+ * Deadlines are taken as given; ones already past run at the next
+ * table_tick(). BATON_E_INVAL if v is inconsistent (holder with token 0,
+ * duplicate resource, token >= the counter...), BATON_E_NOMEM. */
+baton_err table_restore(table *t, const table_resource_view *v);
+
+/* Sets the token counter (recovery); it never goes back: a value below the
+ * current one is ignored. */
+void table_restore_next_token(table *t, uint64_t next_token);
+uint64_t table_next_token(const table *t);
+
+typedef struct table_counts {
+	uint64_t requests;   /* valid and invalid requests stepped */
+	uint64_t grants;
+	uint64_t handoffs;   /* grants to a waiter when a holding ended */
+	uint64_t rejections; /* rejected answers */
+	uint64_t held;       /* now */
+	uint64_t waiters;    /* now */
+	uint64_t remembered; /* now */
+	uint64_t resources;  /* now */
+} table_counts;
+
+void table_counts_get(const table *t, table_counts *out);
+
+#endif

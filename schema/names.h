@@ -1,0 +1,72 @@
+/*
+ * names.h - the grammar of node ids, request ids, resource names and
+ * prefixes (PROTOCOL.md "Words"), and every topic built from them.
+ *
+ * Pure functions: no allocation, no I/O. Strings are borrowed for the call.
+ */
+#ifndef BATON_NAMES_H
+#define BATON_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "baton_error.h"
+
+#define NAMES_NODE_MAX 64      /* bytes, [A-Za-z0-9._-] */
+#define NAMES_ID_MAX 64        /* bytes, [A-Za-z0-9._:-] */
+#define NAMES_RESOURCE_MAX 200 /* bytes of UTF-8 */
+#define NAMES_PREFIX_MAX 200   /* bytes */
+/* Longest topic we ever build: prefix + "/coordinator" or "/outcome/" + resource. */
+#define NAMES_TOPIC_MAX (NAMES_PREFIX_MAX + 16 + NAMES_RESOURCE_MAX)
+
+/* True iff s[0..len) is a valid node id: 1..64 bytes of [A-Za-z0-9._-]. */
+bool names_node_valid(const char *s, size_t len);
+
+/* True iff s[0..len) is a valid request id: 1..64 bytes of [A-Za-z0-9._:-]. */
+bool names_id_valid(const char *s, size_t len);
+
+/* True iff s[0..len) is a valid resource name: 1..200 bytes of valid UTF-8
+ * (no overlongs, no surrogates), no control characters (U+0000-001F,
+ * U+007F-009F), no '+' or '#', not starting with '$' or '/', not ending
+ * with '/', no empty level ("//"). */
+bool names_resource_valid(const char *s, size_t len);
+
+/* True iff s is a valid topic prefix: 1..200 bytes, printable ASCII, no '+',
+ * '#', no leading or trailing '/', no empty level, not starting with '$'. */
+bool names_prefix_valid(const char *s, size_t len);
+
+/* True iff s[0..len) is valid UTF-8 (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+bool names_utf8_valid(const char *s, size_t len);
+
+typedef enum names_kind {
+	NAMES_REQ = 1,     /* P/req/<node> */
+	NAMES_GRANT,       /* P/grant/<node> */
+	NAMES_OUTCOME,     /* P/outcome/<resource> */
+	NAMES_STATE,       /* P/state/<resource> */
+	NAMES_NODE,        /* P/node/<node> */
+	NAMES_COORDINATOR, /* P/coordinator (arg ignored, may be NULL) */
+	NAMES_STATS,       /* P/stats (arg ignored, may be NULL) */
+} names_kind;
+
+/* Writes the topic of kind for prefix and arg (a node or a resource) into
+ * buf, NUL-terminated; *len_out (may be NULL) gets its length. Returns
+ * BATON_E_INVAL, leaving buf unspecified, when arg is invalid for the kind or
+ * the topic does not fit in cap bytes. cap >= NAMES_TOPIC_MAX + 1 always fits. */
+baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind, const char *arg,
+		      size_t *len_out);
+
+/* Classifies an incoming topic (not NUL-terminated) under prefix. On success
+ * *kind is NAMES_REQ or NAMES_NODE and *node/*node_len point into topic at the
+ * node part. Returns BATON_E_BAD_TOPIC when the topic is req/... or node/...
+ * under prefix but its node part is not a valid node id, and BATON_E_INVAL
+ * when the topic is anything else. Outputs are untouched on error. */
+baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
+			    const char **node, size_t *node_len);
+
+/* Writes a valid node id derived from s into buf (cap >= NAMES_NODE_MAX + 1):
+ * every byte outside the grammar becomes '-', truncated to 64 bytes; an empty
+ * input gives "node". Cannot fail. */
+void names_node_sanitize(char *buf, size_t cap, const char *s);
+
+#endif
