@@ -1,0 +1,103 @@
+/*
+ * store.h - the lock table's state made durable in one SQLite file.
+ *
+ * The store knows SQLite and the shape of the state (table.h's
+ * table_resource_view and the token counter), nothing of the rules: it writes
+ * what the table says changed and reads it back into a fresh table at start.
+ * It is what backs PROTOCOL.md guarantee 3: the daemon publishes a batch's
+ * effects only after store_commit() of that batch has returned BATON_OK.
+ *
+ * The file is plain SQLite (WAL mode), readable with the sqlite3 shell while
+ * the coordinator runs; docs/store.md describes the schema. Its
+ * PRAGMA application_id marks it as Baton's, its PRAGMA user_version is the
+ * schema version (STORE_SCHEMA_VERSION); older versions are migrated at open.
+ *
+ * Not thread-safe: one owner thread calls every function. Strings passed in
+ * are borrowed for the call only. Every function that can fail returns a
+ * baton_err and, when err is not NULL and cap > 0, writes a one-line,
+ * NUL-terminated message into err (truncated to cap bytes) that names the
+ * file and says what to do; on success err is left as it was.
+ */
+#ifndef BATON_STORE_H
+#define BATON_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "baton_error.h"
+#include "table.h"
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+/* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
+#define STORE_APPLICATION_ID 0x42746e31
+
+/* How hard a commit pushes to the disk (PRAGMA synchronous, in WAL mode). */
+typedef enum store_sync {
+	STORE_SYNC_FULL,   /* fsync per commit: a committed batch survives power loss */
+	STORE_SYNC_NORMAL, /* fsync at checkpoints: power loss may lose the last commits, never corrupts */
+	STORE_SYNC_OFF,    /* no fsync: survives a process crash; an OS crash may corrupt the file */
+} store_sync;
+
+typedef struct store store;
+
+/* Opens the state file at path, creating it (with the current schema) when it
+ * does not exist or is empty; ":memory:" opens a private in-memory store
+ * (tests). Sets WAL mode and PRAGMA synchronous per sync, checks the file is
+ * Baton's and migrates an older schema, and prepares every statement.
+ * Returns:
+ *   BATON_E_STORE_TOO_NEW  the file's schema version is newer than this build;
+ *   BATON_E_STORE_CORRUPT  not a SQLite file, corrupt, or another program's
+ *                          database;
+ *   BATON_E_IO             cannot be opened, read or written (permissions,
+ *                          missing directory, read-only file, disk full);
+ *   BATON_E_NOMEM, BATON_E_INVAL (NULL argument), BATON_E_STORE (other
+ *                          SQLite failures).
+ * A file it refuses is never replaced or modified. On success *out owns the
+ * open store (free with store_close()); on failure *out is untouched. */
+baton_err store_open(const char *path, store_sync sync, store **out, char *err, size_t cap);
+
+/* Loads the whole stored state into t, which must be fresh (table_new(), no
+ * event fed yet): the token counter with table_restore_next_token(), then
+ * every resource with table_restore(), in one read transaction. Deadlines are
+ * restored as stored (wall-clock ms); those already past fire at the caller's
+ * first table_tick(). Returns BATON_E_STORE_CORRUPT when the rows are
+ * inconsistent (the table refuses a resource, a row names no resource, a
+ * field is out of range), BATON_E_IO, BATON_E_NOMEM, BATON_E_STORE. On
+ * failure t may hold part of the state: free it; the file is unchanged. */
+baton_err store_load(store *s, table *t, char *err, size_t cap);
+
+/* Makes one table batch durable in ONE transaction: for each resource named
+ * in r->dirty, its rows are replaced by its current state in t
+ * (table_resource_get(); a resource t no longer has loses its rows), and the
+ * token counter becomes r->next_token (never lower than the stored one).
+ * Returns only when the transaction is committed as durably as the store's
+ * sync level promises. On error the transaction is rolled back, so the file
+ * holds the previous batch's state; t is then ahead of the file, and the
+ * caller must not publish r's effects. Errors: BATON_E_IO, BATON_E_NOMEM,
+ * BATON_E_STORE_CORRUPT, BATON_E_STORE, BATON_E_INVAL (NULL argument). A
+ * batch with no dirty resource and an unchanged counter writes nothing. */
+baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size_t cap);
+
+/* Closes the file (checkpointing the WAL) and frees s. NULL is fine. Cannot
+ * fail: a close error loses nothing that was committed. */
+void store_close(store *s);
+
+/* Counters since store_open(), for P/stats and logs. */
+typedef struct store_stats {
+	uint64_t commits;       /* transactions committed by store_commit() */
+	uint64_t failures;      /* store_commit() calls that rolled back */
+	uint64_t rows_written;  /* rows inserted by committed transactions */
+	uint64_t last_token;    /* next_token as last committed */
+	int64_t last_commit_us; /* wall time of the last committed store_commit() */
+} store_stats;
+
+/* Fills *out. Cannot fail. */
+void store_stats_get(const store *s, store_stats *out);
+
+/* The name of a sync level ("full", "normal", "off"), and the level named by
+ * name (BATON_E_INVAL if none), for the daemon's --sync flag. */
+const char *store_sync_name(store_sync sync);
+baton_err store_sync_parse(const char *name, store_sync *out);
+
+#endif
