@@ -1,0 +1,479 @@
+/*
+ * broker.c - the MQTT edge: paho MQTTAsync underneath, an inbox on top.
+ *
+ * Owns the paho client and the inbox. paho's threads run our callbacks with
+ * paho's global mutex held, so every callback here only copies into the
+ * inbox under b->mu (never calling paho while holding it), writes the wake
+ * fd, and returns. A QoS 1 request is PUBACKed when msg_arrived returns, so
+ * it must be in the inbox by then: it is.
+ * Must never know about locks, and never block the owner thread on the
+ * network except in broker_stop().
+ */
+#include "broker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+
+struct broker {
+	MQTTAsync client;
+	char *uri, *client_id, *username, *password, *cafile, *cert, *key, *will_topic, *will_payload;
+	char **subs;
+	size_t n_subs;
+	bool clean_session;
+	int keepalive_s;
+	int wake_fd;
+
+	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t cv;
+	broker_msg *head, *tail;
+	unsigned connects, losses, failures;
+	bool refused;
+	bool disconnected; /* broker_stop's disconnect completed */
+	char err[256];
+
+	atomic_uint_fast64_t backlog;
+	atomic_bool connected;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void wake(broker *b)
+{
+	uint64_t one = 1;
+	ssize_t n = write(b->wake_fd, &one, sizeof one);
+	(void)n; /* a full eventfd already means "wake up" */
+}
+
+static int msg_arrived(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+	broker *b = ctx;
+	size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	size_t pl = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+	broker_msg *msg = malloc(sizeof *msg + tl + 1 + pl + 1);
+	if (msg == NULL)
+		return 0; /* paho hands it to us again later */
+	msg->next = NULL;
+	msg->topic = (char *)(msg + 1);
+	msg->topic_len = tl;
+	memcpy(msg->topic, topic, tl);
+	msg->topic[tl] = '\0';
+	msg->payload = msg->topic + tl + 1;
+	msg->len = pl;
+	if (pl > 0)
+		memcpy(msg->payload, m->payload, pl);
+	msg->payload[pl] = '\0';
+	msg->arrived_ns = mono_ns();
+	msg->retained = m->retained != 0;
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(topic);
+
+	pthread_mutex_lock(&b->mu);
+	if (b->tail != NULL)
+		b->tail->next = msg;
+	else
+		b->head = msg;
+	b->tail = msg;
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+	return 1;
+}
+
+static void on_connected(void *ctx, char *cause)
+{
+	(void)cause;
+	broker *b = ctx;
+	atomic_store(&b->connected, true);
+	pthread_mutex_lock(&b->mu);
+	b->connects++;
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+	broker *b = ctx;
+	atomic_store(&b->connected, false);
+	pthread_mutex_lock(&b->mu);
+	b->losses++;
+	snprintf(b->err, sizeof b->err, "connection lost%s%s", cause ? ": " : "", cause ? cause : "");
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
+{
+	broker *b = ctx;
+	pthread_mutex_lock(&b->mu);
+	/* CONNACK 2: identifier rejected, 4: bad user name or password, 5: not authorized. */
+	if (d != NULL && (d->code == 2 || d->code == 4 || d->code == 5)) {
+		b->refused = true;
+		snprintf(b->err, sizeof b->err, "broker refused the connection (CONNACK %d: %s)", d->code,
+			 d->code == 2 ? "client id rejected" : d->code == 4 ? "bad user name or password" : "not authorized");
+	} else {
+		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s (code %d)", b->uri,
+			 d && d->message ? d->message : "connection failed", d ? d->code : 0);
+		b->failures++;
+	}
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+}
+
+static void on_publish_done(void *ctx, MQTTAsync_successData *d)
+{
+	(void)d;
+	broker *b = ctx;
+	if (atomic_fetch_sub(&b->backlog, 1) == 1) {
+		pthread_mutex_lock(&b->mu);
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+static void on_publish_failed(void *ctx, MQTTAsync_failureData *d)
+{
+	on_publish_done(ctx, (MQTTAsync_successData *)(void *)d);
+}
+
+static void on_disconnected(void *ctx, MQTTAsync_successData *d)
+{
+	(void)d;
+	broker *b = ctx;
+	pthread_mutex_lock(&b->mu);
+	b->disconnected = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+	if (s == NULL)
+		return NULL;
+	char *d = strdup(s);
+	if (d == NULL)
+		*ok = false;
+	return d;
+}
+
+/* paho knows tcp:// and ssl://; accept the mqtt:// and mqtts:// spellings too. */
+static char *normalise_uri(const char *uri, bool *ok)
+{
+	char buf[1024];
+	if (strncmp(uri, "mqtt://", 7) == 0)
+		snprintf(buf, sizeof buf, "tcp://%s", uri + 7);
+	else if (strncmp(uri, "mqtts://", 8) == 0)
+		snprintf(buf, sizeof buf, "ssl://%s", uri + 8);
+	else
+		snprintf(buf, sizeof buf, "%s", uri);
+	return dup_or_null(buf, ok);
+}
+
+baton_err broker_new(const broker_options *o, broker **out, char *err, size_t cap)
+{
+	broker *b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return BATON_E_NOMEM;
+	bool ok = true;
+	b->uri = normalise_uri(o->uri, &ok);
+	b->client_id = dup_or_null(o->client_id, &ok);
+	b->username = dup_or_null(o->username, &ok);
+	b->password = dup_or_null(o->password, &ok);
+	b->cafile = dup_or_null(o->cafile, &ok);
+	b->cert = dup_or_null(o->cert, &ok);
+	b->key = dup_or_null(o->key, &ok);
+	b->will_topic = dup_or_null(o->will_topic, &ok);
+	b->will_payload = dup_or_null(o->will_payload, &ok);
+	b->subs = calloc(o->n_subs + 1, sizeof *b->subs);
+	ok = ok && b->subs != NULL;
+	for (size_t i = 0; ok && i < o->n_subs; i++)
+		b->subs[i] = dup_or_null(o->subs[i], &ok);
+	b->n_subs = o->n_subs;
+	b->clean_session = o->clean_session;
+	b->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 10;
+	b->wake_fd = o->wake_fd;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	if (!ok) {
+		broker_free(b);
+		return BATON_E_NOMEM;
+	}
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	co.MQTTVersion = MQTTVERSION_3_1_1; /* no Receive Maximum cap on our in-flight window */
+	co.sendWhileDisconnected = 1;
+	co.maxBufferedMessages = 1 << 22; /* answers wait here while the broker is away */
+	co.deleteOldestMessages = 0;
+	co.allowDisconnectedSendAtAnyTime = 1; /* recovery effects may be queued before the first connect */
+	int rc = MQTTAsync_createWithOptions(&b->client, b->uri, b->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc == MQTTASYNC_SUCCESS)
+		rc = MQTTAsync_setCallbacks(b->client, b, on_lost, msg_arrived, NULL);
+	if (rc == MQTTASYNC_SUCCESS)
+		rc = MQTTAsync_setConnected(b->client, b, on_connected);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(err, cap, "--broker: cannot use '%s': %s", o->uri, MQTTAsync_strerror(rc));
+		broker_free(b);
+		return BATON_E_INVAL;
+	}
+	*out = b;
+	return BATON_OK;
+}
+
+baton_err broker_start(broker *b)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	co.keepAliveInterval = b->keepalive_s;
+	co.cleansession = b->clean_session ? 1 : 0;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.automaticReconnect = 1;
+	co.minRetryInterval = 1;
+	co.maxRetryInterval = 30;
+	co.connectTimeout = 10;
+	co.username = b->username;
+	co.password = b->password;
+	co.onFailure = on_connect_failure;
+	co.context = b;
+	if (b->will_topic != NULL) {
+		will.topicName = b->will_topic;
+		will.message = b->will_payload;
+		will.qos = 1;
+		will.retained = 1;
+		co.will = &will;
+	}
+	if (b->cafile || b->cert || strncmp(b->uri, "ssl://", 6) == 0) {
+		ssl.trustStore = b->cafile;
+		ssl.keyStore = b->cert;
+		ssl.privateKey = b->key;
+		ssl.enableServerCertAuth = 1;
+		ssl.verify = 1;
+		co.ssl = &ssl;
+	}
+	int rc = MQTTAsync_connect(b->client, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		pthread_mutex_lock(&b->mu);
+		snprintf(b->err, sizeof b->err, "cannot start connecting: %s", MQTTAsync_strerror(rc));
+		pthread_mutex_unlock(&b->mu);
+		return BATON_E_BROKER;
+	}
+	return BATON_OK;
+}
+
+void broker_take(broker *b, broker_inbox *in)
+{
+	pthread_mutex_lock(&b->mu);
+	in->msgs = b->head;
+	in->connects = b->connects;
+	in->losses = b->losses;
+	in->failures = b->failures;
+	in->refused = b->refused;
+	b->head = b->tail = NULL;
+	b->connects = b->losses = b->failures = 0;
+	pthread_mutex_unlock(&b->mu);
+}
+
+void broker_msgs_free(broker_msg *m)
+{
+	while (m != NULL) {
+		broker_msg *next = m->next;
+		free(m);
+		m = next;
+	}
+}
+
+/* Host and port of a tcp://host:port or ssl://host:port URI. */
+static bool uri_host_port(const char *uri, char *host, size_t cap, char *port, size_t pcap)
+{
+	const char *p = strstr(uri, "://");
+	p = p ? p + 3 : uri;
+	const char *colon = strrchr(p, ':');
+	const char *end = p + strcspn(p, "/");
+	if (*p == '[') { /* [v6]:port */
+		const char *rb = strchr(p, ']');
+		if (rb == NULL)
+			return false;
+		snprintf(host, cap, "%.*s", (int)(rb - p - 1), p + 1);
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		size_t hl = colon ? (size_t)(colon - p) : (size_t)(end - p);
+		snprintf(host, cap, "%.*s", (int)hl, p);
+	}
+	snprintf(port, pcap, "%.*s", colon ? (int)(end - colon - 1) : 4, colon ? colon + 1 : "1883");
+	return true;
+}
+
+static bool same_peer(const struct sockaddr_storage *a, const struct addrinfo *ai)
+{
+	if (a->ss_family != ai->ai_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)ai->ai_addr;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)ai->ai_addr;
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+	}
+	return false;
+}
+
+/* paho 1.3.12 never sets TCP_NODELAY and hides its socket; without it every
+ * QoS 1 exchange waits on Nagle (88 ms here). Find our own sockets whose peer
+ * is the broker and set it on them. */
+static void set_nodelay(broker *b)
+{
+	char host[256], port[16];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (!uri_host_port(b->uri, host, sizeof host, port, sizeof port) || getaddrinfo(host, port, &hints, &res) != 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+		int fd = atoi(e->d_name);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		if (fd <= 2 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+			continue;
+		for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+			if (same_peer(&ss, ai)) {
+				int one = 1;
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			}
+	}
+	if (d != NULL)
+		closedir(d);
+	freeaddrinfo(res);
+}
+
+baton_err broker_on_connected(broker *b)
+{
+	set_nodelay(b);
+	if (b->n_subs == 0)
+		return BATON_OK;
+	int qos[16];
+	size_t n = b->n_subs < 16 ? b->n_subs : 16;
+	for (size_t i = 0; i < n; i++)
+		qos[i] = 1;
+	int rc = MQTTAsync_subscribeMany(b->client, (int)n, b->subs, qos, NULL);
+	return rc == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+}
+
+baton_err broker_subscribe(broker *b, const char *filter)
+{
+	return MQTTAsync_subscribe(b->client, filter, 1, NULL) == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+}
+
+baton_err broker_unsubscribe(broker *b, const char *filter)
+{
+	return MQTTAsync_unsubscribe(b->client, filter, NULL) == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+}
+
+baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos, bool retained)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.onSuccess = on_publish_done;
+	ro.onFailure = on_publish_failed;
+	ro.context = b;
+	atomic_fetch_add(&b->backlog, 1);
+	int rc = MQTTAsync_send(b->client, topic, (int)len, payload, qos, retained ? 1 : 0, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		atomic_fetch_sub(&b->backlog, 1);
+		pthread_mutex_lock(&b->mu);
+		snprintf(b->err, sizeof b->err, "publish to %s failed: %s", topic, MQTTAsync_strerror(rc));
+		pthread_mutex_unlock(&b->mu);
+		return BATON_E_BROKER;
+	}
+	return BATON_OK;
+}
+
+uint64_t broker_backlog(const broker *b)
+{
+	return atomic_load(&((broker *)b)->backlog);
+}
+
+bool broker_connected(broker *b)
+{
+	return atomic_load(&b->connected);
+}
+
+const char *broker_error(broker *b)
+{
+	return b->err;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void broker_stop(broker *b, int timeout_ms)
+{
+	struct timespec until;
+	deadline_in(&until, timeout_ms);
+	pthread_mutex_lock(&b->mu);
+	while (atomic_load(&b->backlog) > 0 && atomic_load(&b->connected))
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&b->mu);
+
+	MQTTAsync_disconnectOptions dc = MQTTAsync_disconnectOptions_initializer;
+	dc.timeout = timeout_ms;
+	dc.onSuccess = on_disconnected;
+	dc.context = b;
+	if (MQTTAsync_disconnect(b->client, &dc) != MQTTASYNC_SUCCESS)
+		return;
+	deadline_in(&until, timeout_ms + 1000);
+	pthread_mutex_lock(&b->mu);
+	while (!b->disconnected)
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&b->mu);
+}
+
+void broker_free(broker *b)
+{
+	if (b == NULL)
+		return;
+	if (b->client != NULL)
+		MQTTAsync_destroy(&b->client);
+	broker_msgs_free(b->head);
+	free(b->uri);
+	free(b->client_id);
+	free(b->username);
+	if (b->password != NULL) {
+		memset(b->password, 0, strlen(b->password));
+		free(b->password);
+	}
+	free(b->cafile);
+	free(b->cert);
+	free(b->key);
+	free(b->will_topic);
+	free(b->will_payload);
+	for (size_t i = 0; b->subs != NULL && i < b->n_subs; i++)
+		free(b->subs[i]);
+	free(b->subs);
+	pthread_mutex_destroy(&b->mu);
+	pthread_cond_destroy(&b->cv);
+	free(b);
+}

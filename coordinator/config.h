@@ -1,0 +1,61 @@
+/*
+ * config.h - the coordinator's configuration: one struct, its defaults, the
+ * environment, then argv, then a validate step. One option table drives
+ * parsing, the environment names and --help, so they cannot drift.
+ */
+#ifndef BATON_CONFIG_H
+#define BATON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "baton_error.h"
+
+typedef enum config_log_format { CONFIG_LOG_TEXT = 0, CONFIG_LOG_JSON } config_log_format;
+typedef enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL, CONFIG_SYNC_OFF } config_sync;
+
+typedef struct config {
+	char *broker;        /* tcp://127.0.0.1:1883 */
+	char *prefix;        /* baton/v1 */
+	char *client_id;     /* baton-coordinator */
+	char *state;         /* path or ":memory:" */
+	config_sync sync;    /* full */
+	uint64_t done_ttl_ms;      /* 10m */
+	uint64_t default_lease_ms; /* 30s */
+	uint64_t max_lease_ms;     /* 1h */
+	uint64_t stats_interval_ms; /* 5s */
+	char *username;
+	char *password_file;
+	char *password;      /* read from password_file by config_validate; never logged */
+	char *cafile;
+	char *cert;
+	char *key;
+	int log_level;       /* LOG_ERROR..LOG_DEBUG, see log.h */
+	config_log_format log_format;
+	char *log_file;      /* NULL: stderr */
+	bool show_help;
+	bool show_version;
+} config;
+
+/* Sets every field to its default. Cannot fail (aborts only if out of memory
+ * at start-up, before any state exists). */
+void config_init(config *c);
+void config_deinit(config *c);
+
+/* Applies BATON_* environment variables, then argv (flags win). On a bad
+ * value or unknown flag returns BATON_E_INVAL with a message naming the flag
+ * in err. */
+baton_err config_parse(config *c, int argc, char **argv, char *err, size_t cap);
+
+/* Cross-field checks and reading the password file. */
+baton_err config_validate(config *c, char *err, size_t cap);
+
+/* Writes the --help text (generated from the option table). */
+void config_usage(FILE *out, const char *argv0);
+
+/* Parses "250ms", "30s", "5m", "1h", "2d" or a bare number of milliseconds
+ * into *ms. BATON_E_INVAL on anything else or overflow. */
+baton_err config_parse_duration(const char *s, uint64_t *ms);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * daemon.h - the coordinator's owner loop: one thread owns the lock table,
+ * the store and the deadlines; it takes a batch of what the broker edge
+ * received, steps the table, commits the batch once, then publishes.
+ */
+#ifndef BATON_DAEMON_H
+#define BATON_DAEMON_H
+
+#include <signal.h>
+
+#include "config.h"
+
+/* Exit statuses (sysexits.h values). */
+enum { DAEMON_EXIT_OK = 0, DAEMON_EXIT_USAGE = 64, DAEMON_EXIT_UNAVAILABLE = 69, DAEMON_EXIT_SOFTWARE = 70 };
+
+/* Signals reach the loop through these flags and the wake fd. */
+typedef struct daemon_signals {
+	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reopen_log;
+	int wake_fd; /* an eventfd the signal handler also writes */
+} daemon_signals;
+
+/* Runs the coordinator with cfg (validated) until sig->stop, then shuts
+ * down cleanly. Returns the process exit status. */
+int daemon_run(const config *cfg, daemon_signals *sig);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * log.c - the daemon's log sink: text or JSON lines on stderr or a file.
+ *
+ * Owns the sink's state (file, format, level), set at start-up and on
+ * SIGHUP by the owner thread only; that is the one piece of process state
+ * outside main.c, because a logger threaded through every call would add
+ * noise and no safety. Never logs secrets: callers pass only what may be seen.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wire.h"
+
+static struct {
+	FILE *f;
+	char *path;
+	bool json;
+	int level;
+} sink = {NULL, NULL, false, LOG_INFO};
+
+static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+bool log_enabled(int level)
+{
+	return level <= sink.level;
+}
+
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	if (strcmp(s, "warning") == 0)
+		return LOG_WARN;
+	return -1;
+}
+
+bool log_open(const char *path, bool json, int level)
+{
+	sink.json = json;
+	sink.level = level;
+	if (path == NULL)
+		return true;
+	FILE *f = fopen(path, "a");
+	if (f == NULL)
+		return false;
+	setvbuf(f, NULL, _IOLBF, 0);
+	sink.f = f;
+	sink.path = strdup(path);
+	return sink.path != NULL;
+}
+
+void log_reopen(void)
+{
+	if (sink.path == NULL)
+		return;
+	FILE *f = fopen(sink.path, "a");
+	if (f == NULL)
+		return; /* keep writing to the old file rather than lose lines */
+	setvbuf(f, NULL, _IOLBF, 0);
+	fclose(sink.f);
+	sink.f = f;
+}
+
+void log_close(void)
+{
+	if (sink.f != NULL)
+		fclose(sink.f);
+	free(sink.path);
+	sink.f = NULL;
+	sink.path = NULL;
+}
+
+static bool needs_quotes(const char *v)
+{
+	if (*v == '\0')
+		return true;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+			return true;
+	return false;
+}
+
+/* Writes v as a JSON string body (also used for quoted text values). */
+static void put_escaped(FILE *f, const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+static void wall_now(char *buf, size_t cap)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wire_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf, cap);
+}
+
+void log_emit(int level, const char *msg, ...)
+{
+	FILE *f = sink.f != NULL ? sink.f : stderr;
+	char ts[32];
+	wall_now(ts, sizeof ts);
+	va_list ap;
+	va_start(ap, msg);
+	flockfile(f);
+	if (sink.json) {
+		fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
+		put_escaped(f, msg);
+		fputc('"', f);
+	} else {
+		fprintf(f, "%s %s %s", ts, level_names[level], msg);
+	}
+	for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
+		const char *v = va_arg(ap, const char *);
+		if (v == NULL)
+			v = "";
+		if (sink.json) {
+			fprintf(f, ",\"%s\":\"", k);
+			put_escaped(f, v);
+			fputc('"', f);
+		} else if (needs_quotes(v)) {
+			fprintf(f, " %s=\"", k);
+			put_escaped(f, v);
+			fputc('"', f);
+		} else {
+			fprintf(f, " %s=%s", k, v);
+		}
+	}
+	fputs(sink.json ? "}\n" : "\n", f);
+	funlockfile(f);
+	va_end(ap);
+}
