@@ -34,14 +34,22 @@ const char *baton_err_code(baton_err err)
 	return NULL;
 }
 
+/* Every error that has a wire code, for the reverse look-up. */
+static const struct {
+	baton_err err;
+	const char *code;
+} wire_codes[] = {
+#define BATON_ERR_ROW_(name, value, code, msg) {BATON_E_##name, code},
+	BATON_ERRORS(BATON_ERR_ROW_)
+#undef BATON_ERR_ROW_
+};
+
 baton_err baton_err_from_code(const char *code)
 {
 	if (code == NULL)
 		return BATON_E_PROTOCOL;
-#define BATON_ERR_FROM_(name, value, wcode, msg)                                   \
-	if ((const char *)(wcode) != NULL && strcmp(code, (const char *)(wcode)) == 0) \
-		return BATON_E_##name;
-	BATON_ERRORS(BATON_ERR_FROM_)
-#undef BATON_ERR_FROM_
+	for (size_t i = 0; i < sizeof wire_codes / sizeof wire_codes[0]; i++)
+		if (wire_codes[i].code != NULL && strcmp(code, wire_codes[i].code) == 0)
+			return wire_codes[i].err;
 	return BATON_E_PROTOCOL;
 }
