@@ -1,0 +1,154 @@
+/*
+ * test_config.c - the coordinator's flags, environment and durations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+
+static baton_err parse(config *c, char *err, size_t cap, int argc, ...)
+{
+	char *argv[32];
+	va_list ap;
+	va_start(ap, argc);
+	argv[0] = "baton-coordinator";
+	for (int i = 1; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	config_init(c);
+	baton_err rc = config_parse(c, argc, argv, err, cap);
+	if (rc == BATON_OK)
+		rc = config_validate(c, err, cap);
+	return rc;
+}
+
+static void test_duration_units_parse(void **state)
+{
+	(void)state;
+	uint64_t ms = 0;
+	assert_int_equal(config_parse_duration("250ms", &ms), BATON_OK);
+	assert_int_equal(ms, 250);
+	assert_int_equal(config_parse_duration("30s", &ms), BATON_OK);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(config_parse_duration("5m", &ms), BATON_OK);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(config_parse_duration("1h", &ms), BATON_OK);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(config_parse_duration("1500", &ms), BATON_OK);
+	assert_int_equal(ms, 1500);
+}
+
+static void test_duration_garbage_rejected(void **state)
+{
+	(void)state;
+	uint64_t ms = 7;
+	const char *bad[] = {"", "s", "-1s", "1x", "1.5s", "30 s", "99999999999999999999h", "1hh", " 1s"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(config_parse_duration(bad[i], &ms), BATON_E_INVAL);
+	assert_int_equal(ms, 7);
+}
+
+static void test_config_defaults_apply(void **state)
+{
+	(void)state;
+	config c;
+	char err[256] = "";
+	unsetenv("BATON_BROKER");
+	assert_int_equal(parse(&c, err, sizeof err, 1), BATON_OK);
+	assert_string_equal(c.broker, "tcp://127.0.0.1:1883");
+	assert_string_equal(c.prefix, "baton/v1");
+	assert_string_equal(c.client_id, "baton-coordinator");
+	assert_int_equal(c.done_ttl_ms, 600000);
+	assert_int_equal(c.default_lease_ms, 30000);
+	assert_int_equal(c.max_lease_ms, 3600000);
+	assert_non_null(c.state);
+	config_deinit(&c);
+}
+
+static void test_config_flag_beats_env(void **state)
+{
+	(void)state;
+	config c;
+	char err[256] = "";
+	setenv("BATON_BROKER", "tcp://env:1", 1);
+	setenv("BATON_DONE_TTL", "1h", 1);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--broker", "tcp://flag:2"), BATON_OK);
+	assert_string_equal(c.broker, "tcp://flag:2");
+	assert_int_equal(c.done_ttl_ms, 3600000);
+	unsetenv("BATON_BROKER");
+	unsetenv("BATON_DONE_TTL");
+	config_deinit(&c);
+}
+
+static void test_config_bad_flags_named(void **state)
+{
+	(void)state;
+	config c;
+	char err[256] = "";
+	assert_int_equal(parse(&c, err, sizeof err, 2, "--bogus"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--bogus"));
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--default-lease", "10"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--default-lease"));
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--log-level", "loud"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--log-level"));
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--prefix", "a/+/b"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--prefix"));
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 5, "--default-lease", "2h", "--max-lease", "1h"), BATON_E_INVAL);
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 2, "--broker"), BATON_E_INVAL);
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--password-file", "/nonexistent/pw"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--password-file"));
+	config_deinit(&c);
+}
+
+static void test_config_password_read_from_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/baton-pw-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret\nignored\n", 15), 15);
+	close(fd);
+	config c;
+	char err[256] = "";
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--password-file", path), BATON_OK);
+	assert_string_equal(c.password, "s3cret");
+	config_deinit(&c);
+	unlink(path);
+}
+
+static void test_log_level_parse_known(void **state)
+{
+	(void)state;
+	assert_int_equal(log_level_parse("debug"), LOG_DEBUG);
+	assert_int_equal(log_level_parse("error"), LOG_ERROR);
+	assert_int_equal(log_level_parse("nope"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_units_parse),
+		cmocka_unit_test(test_duration_garbage_rejected),
+		cmocka_unit_test(test_config_defaults_apply),
+		cmocka_unit_test(test_config_flag_beats_env),
+		cmocka_unit_test(test_config_bad_flags_named),
+		cmocka_unit_test(test_config_password_read_from_file),
+		cmocka_unit_test(test_log_level_parse_known),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
