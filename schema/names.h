@@ -39,6 +39,10 @@ bool names_prefix_valid(const char *s, size_t len);
  * nothing above U+10FFFF). */
 bool names_utf8_valid(const char *s, size_t len);
 
+/* The length (1 to 4) of the valid UTF-8 sequence that starts s[0..len), or
+ * 0 when len is 0 or s does not start with one (RFC 3629 rules as above). */
+size_t names_utf8_next(const char *s, size_t len);
+
 typedef enum names_kind {
 	NAMES_REQ = 1,     /* P/req/<node> */
 	NAMES_GRANT,       /* P/grant/<node> */
@@ -57,7 +61,7 @@ baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind
 		      size_t *len_out);
 
 /* Classifies an incoming topic (not NUL-terminated) under prefix. On success
- * *kind is NAMES_REQ or NAMES_NODE and *node/*node_len point into topic at the
+ * *kind is NAMES_REQ or NAMES_NODE and *node and *node_len point into topic at the
  * node part. Returns BATON_E_BAD_TOPIC when the topic is req/... or node/...
  * under prefix but its node part is not a valid node id, and BATON_E_INVAL
  * when the topic is anything else. Outputs are untouched on error. */

@@ -1,0 +1,254 @@
+/*
+ * names.c - the grammar of node ids, request ids, resource names and topic
+ * prefixes (PROTOCOL.md "Words"), and the topics built from them.
+ *
+ * Owns: every rule about which bytes a name may hold, and the layout of every
+ * topic. Must never allocate, log or do I/O: each function is a pure scan of
+ * borrowed bytes, linear in their length.
+ */
+#include "names.h"
+
+#include <string.h>
+
+static bool node_byte(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '_' || c == '-';
+}
+
+bool names_node_valid(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > NAMES_NODE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!node_byte((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool names_id_valid(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > NAMES_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!node_byte(c) && c != ':')
+			return false;
+	}
+	return true;
+}
+
+size_t names_utf8_next(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0; /* a continuation byte, an overlong lead (C0, C1) or above U+10FFFF */
+	if (len < n)
+		return 0;
+	/* The second byte's range is what excludes overlongs, surrogates and
+	 * code points above U+10FFFF (RFC 3629, section 4). */
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+bool names_utf8_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (s == NULL)
+		return len == 0;
+	while (i < len) {
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = names_utf8_next(s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+bool names_resource_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (s == NULL || len == 0 || len > NAMES_RESOURCE_MAX)
+		return false;
+	if (s[0] == '$' || s[0] == '/' || s[len - 1] == '/')
+		return false;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7F || c == '+' || c == '#')
+				return false;
+			if (c == '/' && i + 1 < len && s[i + 1] == '/')
+				return false;
+			i++;
+			continue;
+		}
+		size_t n = names_utf8_next(s + i, len - i);
+		if (n == 0)
+			return false;
+		/* U+0080..U+009F (C1 controls) are encoded C2 80..C2 9F. */
+		if (c == 0xC2 && (unsigned char)s[i + 1] <= 0x9F)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+bool names_prefix_valid(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > NAMES_PREFIX_MAX)
+		return false;
+	if (s[0] == '$' || s[0] == '/' || s[len - 1] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c > 0x7E || c == '+' || c == '#')
+			return false;
+		if (c == '/' && i + 1 < len && s[i + 1] == '/')
+			return false;
+	}
+	return true;
+}
+
+/* The topic level after the prefix of kind, or NULL for a kind outside the enum. */
+static const char *kind_level(names_kind kind)
+{
+	switch (kind) {
+	case NAMES_REQ:
+		return "/req/";
+	case NAMES_GRANT:
+		return "/grant/";
+	case NAMES_OUTCOME:
+		return "/outcome/";
+	case NAMES_STATE:
+		return "/state/";
+	case NAMES_NODE:
+		return "/node/";
+	case NAMES_COORDINATOR:
+		return "/coordinator";
+	case NAMES_STATS:
+		return "/stats";
+	}
+	return NULL;
+}
+
+baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind, const char *arg,
+                      size_t *len_out)
+{
+	const char *level = kind_level(kind);
+	size_t plen, llen, alen = 0;
+
+	if (buf == NULL || prefix == NULL || level == NULL)
+		return BATON_E_INVAL;
+	plen = strlen(prefix);
+	if (!names_prefix_valid(prefix, plen))
+		return BATON_E_INVAL;
+	if (kind != NAMES_COORDINATOR && kind != NAMES_STATS) {
+		if (arg == NULL)
+			return BATON_E_INVAL;
+		alen = strlen(arg);
+		bool resource = kind == NAMES_OUTCOME || kind == NAMES_STATE;
+		if (resource ? !names_resource_valid(arg, alen) : !names_node_valid(arg, alen))
+			return BATON_E_INVAL;
+	}
+	llen = strlen(level);
+	if (plen + llen + alen + 1 > cap)
+		return BATON_E_INVAL;
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, level, llen);
+	if (alen > 0)
+		memcpy(buf + plen + llen, arg, alen);
+	buf[plen + llen + alen] = '\0';
+	if (len_out != NULL)
+		*len_out = plen + llen + alen;
+	return BATON_OK;
+}
+
+/* True iff topic[0..len) starts with the NUL-terminated word. */
+static bool starts_with(const char *topic, size_t len, const char *word, size_t wlen)
+{
+	return len >= wlen && memcmp(topic, word, wlen) == 0;
+}
+
+baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
+                            const char **node, size_t *node_len)
+{
+	size_t plen, skip;
+	names_kind k;
+
+	if (prefix == NULL || topic == NULL || kind == NULL || node == NULL || node_len == NULL)
+		return BATON_E_INVAL;
+	plen = strlen(prefix);
+	if (!starts_with(topic, topic_len, prefix, plen) || topic_len == plen || topic[plen] != '/')
+		return BATON_E_INVAL;
+	const char *rest = topic + plen + 1;
+	size_t rlen = topic_len - plen - 1;
+	if (starts_with(rest, rlen, "req/", 4)) {
+		k = NAMES_REQ;
+		skip = 4;
+	} else if (starts_with(rest, rlen, "node/", 5)) {
+		k = NAMES_NODE;
+		skip = 5;
+	} else {
+		return BATON_E_INVAL;
+	}
+	if (!names_node_valid(rest + skip, rlen - skip))
+		return BATON_E_BAD_TOPIC;
+	*kind = k;
+	*node = rest + skip;
+	*node_len = rlen - skip;
+	return BATON_OK;
+}
+
+void names_node_sanitize(char *buf, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	if (buf == NULL || cap == 0)
+		return;
+	if (s != NULL) {
+		for (; s[n] != '\0' && n < NAMES_NODE_MAX && n + 1 < cap; n++)
+			buf[n] = node_byte((unsigned char)s[n]) ? s[n] : '-';
+	}
+	if (n == 0 && s != NULL && s[0] != '\0') {
+		/* cap was 1: only the terminator fits. */
+		buf[0] = '\0';
+		return;
+	}
+	if (n == 0) {
+		const char *dflt = "node";
+		for (; dflt[n] != '\0' && n + 1 < cap; n++)
+			buf[n] = dflt[n];
+	}
+	buf[n] = '\0';
+}

@@ -1,0 +1,288 @@
+/*
+ * test_names.c - the grammar of names and the layout of topics (names.h).
+ *
+ * Owns: cases for every rule of PROTOCOL.md "Words" and every topic kind.
+ * Must never touch the network or the file system.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "names.h"
+
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+static void test_node_valid_grammar_accepts_and_rejects(void **state)
+{
+	(void)state;
+	char long_id[NAMES_NODE_MAX + 2];
+
+	assert_true(names_node_valid(S("n1")));
+	assert_true(names_node_valid(S("A-z_0.9")));
+	assert_false(names_node_valid(S("")));
+	assert_false(names_node_valid(S("a:b")));
+	assert_false(names_node_valid(S("a/b")));
+	assert_false(names_node_valid(S("a b")));
+	assert_false(names_node_valid(S("a\0b")));
+	assert_false(names_node_valid(NULL, 3));
+	memset(long_id, 'x', sizeof long_id);
+	assert_true(names_node_valid(long_id, NAMES_NODE_MAX));
+	assert_false(names_node_valid(long_id, NAMES_NODE_MAX + 1));
+}
+
+static void test_id_valid_colon_accepted_limit_enforced(void **state)
+{
+	(void)state;
+	char long_id[NAMES_ID_MAX + 2];
+
+	assert_true(names_id_valid(S("r:1.a_b-c")));
+	assert_false(names_id_valid(S("")));
+	assert_false(names_id_valid(S("r#1")));
+	assert_false(names_id_valid(S("r\xc3\xa9")));
+	memset(long_id, '7', sizeof long_id);
+	assert_true(names_id_valid(long_id, NAMES_ID_MAX));
+	assert_false(names_id_valid(long_id, NAMES_ID_MAX + 1));
+}
+
+static void test_utf8_valid_rfc3629_rejects_overlongs_and_surrogates(void **state)
+{
+	(void)state;
+	assert_true(names_utf8_valid(S("")));
+	assert_true(names_utf8_valid(S("plain")));
+	assert_true(names_utf8_valid(S("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"))); /* é € 😀 */
+	assert_true(names_utf8_valid(S("\xf4\x8f\xbf\xbf")));                     /* U+10FFFF */
+	assert_true(names_utf8_valid(S("\xed\x9f\xbf")));                         /* U+D7FF */
+	assert_false(names_utf8_valid(S("\xc0\x80")));                            /* overlong NUL */
+	assert_false(names_utf8_valid(S("\xc1\xbf")));                            /* overlong */
+	assert_false(names_utf8_valid(S("\xe0\x80\xaf")));                        /* overlong '/' */
+	assert_false(names_utf8_valid(S("\xf0\x80\x80\xaf")));                    /* overlong '/' */
+	assert_false(names_utf8_valid(S("\xed\xa0\x80")));                        /* U+D800 */
+	assert_false(names_utf8_valid(S("\xed\xbf\xbf")));                        /* U+DFFF */
+	assert_false(names_utf8_valid(S("\xf4\x90\x80\x80")));                    /* U+110000 */
+	assert_false(names_utf8_valid(S("\xf5\x80\x80\x80")));
+	assert_false(names_utf8_valid(S("\x80")));
+	assert_false(names_utf8_valid(S("\xc3")));         /* truncated */
+	assert_false(names_utf8_valid(S("\xe2\x82")));     /* truncated */
+	assert_false(names_utf8_valid(S("\xe2\x28\xa1"))); /* bad continuation */
+	assert_false(names_utf8_valid(S("\xff")));
+	assert_int_equal(names_utf8_next(S("\xe2\x82\xac")), 3);
+	assert_int_equal(names_utf8_next(S("a")), 1);
+	assert_int_equal(names_utf8_next("", 0), 0);
+}
+
+static void test_resource_valid_contract_examples_accepted(void **state)
+{
+	(void)state;
+	assert_true(names_resource_valid(S("images/nginx:1.25")));
+	assert_true(names_resource_valid(S("a")));
+	assert_true(names_resource_valid(S("a b/c d")));
+	assert_true(names_resource_valid(S("caf\xc3\xa9/\xe2\x82\xac")));
+	assert_true(names_resource_valid(S("x\xc2\xa0y"))); /* U+00A0 is not a control */
+	assert_true(names_resource_valid(S("a$b")));
+	assert_true(names_resource_valid(S("a/$b")));
+}
+
+static void test_resource_valid_each_rule_rejects(void **state)
+{
+	(void)state;
+	assert_false(names_resource_valid(S("")));
+	assert_false(names_resource_valid(S("$SYS/x")));
+	assert_false(names_resource_valid(S("/a")));
+	assert_false(names_resource_valid(S("a/")));
+	assert_false(names_resource_valid(S("a//b")));
+	assert_false(names_resource_valid(S("a+b")));
+	assert_false(names_resource_valid(S("a#")));
+	assert_false(names_resource_valid(S("a\tb")));
+	assert_false(names_resource_valid(S("a\x1f")));
+	assert_false(names_resource_valid(S("a\x7f")));
+	assert_false(names_resource_valid(S("a\0b")));
+	assert_false(names_resource_valid(S("a\xc2\x80")));     /* U+0080 */
+	assert_false(names_resource_valid(S("a\xc2\x9f")));     /* U+009F */
+	assert_false(names_resource_valid(S("a\xc0\xaf")));     /* overlong '/' */
+	assert_false(names_resource_valid(S("a\xed\xa0\x80"))); /* surrogate */
+	assert_false(names_resource_valid(S("a\xff")));
+	assert_false(names_resource_valid(NULL, 1));
+}
+
+static void test_resource_valid_length_limit_is_bytes(void **state)
+{
+	(void)state;
+	char buf[NAMES_RESOURCE_MAX + 4];
+
+	memset(buf, 'r', sizeof buf);
+	assert_true(names_resource_valid(buf, NAMES_RESOURCE_MAX));
+	assert_false(names_resource_valid(buf, NAMES_RESOURCE_MAX + 1));
+	/* 100 two-byte characters are 200 bytes; one more byte is too many. */
+	for (int i = 0; i < 100; i++)
+		memcpy(buf + 2 * i, "\xc3\xa9", 2);
+	assert_true(names_resource_valid(buf, 200));
+	buf[200] = 'x';
+	assert_false(names_resource_valid(buf, 201));
+	/* A multi-byte character cut by the length is not valid UTF-8. */
+	assert_false(names_resource_valid(buf, 199));
+}
+
+static void test_prefix_valid_rules_enforced(void **state)
+{
+	(void)state;
+	assert_true(names_prefix_valid(S("baton/v1")));
+	assert_true(names_prefix_valid(S("t")));
+	assert_false(names_prefix_valid(S("")));
+	assert_false(names_prefix_valid(S("/baton")));
+	assert_false(names_prefix_valid(S("baton/")));
+	assert_false(names_prefix_valid(S("a//b")));
+	assert_false(names_prefix_valid(S("$SYS")));
+	assert_false(names_prefix_valid(S("a+")));
+	assert_false(names_prefix_valid(S("a#")));
+	assert_false(names_prefix_valid(S("a\xc3\xa9")));
+	assert_false(names_prefix_valid(S("a\n")));
+}
+
+static void test_topic_every_kind_built(void **state)
+{
+	(void)state;
+	char buf[NAMES_TOPIC_MAX + 1];
+	size_t len = 0;
+	static const struct {
+		names_kind kind;
+		const char *arg, *want;
+	} cases[] = {
+	    {NAMES_REQ, "n1", "baton/v1/req/n1"},
+	    {NAMES_GRANT, "n1", "baton/v1/grant/n1"},
+	    {NAMES_OUTCOME, "images/nginx:1.25", "baton/v1/outcome/images/nginx:1.25"},
+	    {NAMES_STATE, "images/nginx:1.25", "baton/v1/state/images/nginx:1.25"},
+	    {NAMES_NODE, "n1", "baton/v1/node/n1"},
+	    {NAMES_COORDINATOR, NULL, "baton/v1/coordinator"},
+	    {NAMES_STATS, "ignored", "baton/v1/stats"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(names_topic(buf, sizeof buf, "baton/v1", cases[i].kind, cases[i].arg, &len),
+		                 BATON_OK);
+		assert_string_equal(buf, cases[i].want);
+		assert_int_equal(len, strlen(cases[i].want));
+	}
+	assert_int_equal(names_topic(buf, sizeof buf, "p", NAMES_REQ, "n", NULL), BATON_OK);
+	assert_string_equal(buf, "p/req/n");
+}
+
+static void test_topic_bad_arg_or_small_buffer_inval(void **state)
+{
+	(void)state;
+	char buf[NAMES_TOPIC_MAX + 1];
+	char big_res[NAMES_RESOURCE_MAX + 1], big_prefix[NAMES_PREFIX_MAX + 1];
+
+	assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_REQ, "a/b", NULL), BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_GRANT, NULL, NULL), BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_OUTCOME, "a/", NULL), BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, sizeof buf, "b/", NAMES_STATS, NULL, NULL), BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, sizeof buf, "b", (names_kind)99, "n", NULL), BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, 8, "b", NAMES_GRANT, "n1", NULL), BATON_E_INVAL); /* "b/grant/n1" */
+	assert_int_equal(names_topic(buf, 11, "b", NAMES_GRANT, "n1", NULL), BATON_OK);
+	/* The longest topic fits in NAMES_TOPIC_MAX + 1. */
+	memset(big_res, 'r', sizeof big_res - 1);
+	big_res[sizeof big_res - 1] = '\0';
+	memset(big_prefix, 'p', sizeof big_prefix - 1);
+	big_prefix[sizeof big_prefix - 1] = '\0';
+	assert_int_equal(names_topic(buf, sizeof buf, big_prefix, NAMES_OUTCOME, big_res, NULL), BATON_OK);
+	assert_int_equal(names_topic(buf, sizeof buf, big_prefix, NAMES_COORDINATOR, NULL, NULL), BATON_OK);
+}
+
+static void test_topic_parse_req_and_node_found(void **state)
+{
+	(void)state;
+	names_kind kind = 0;
+	const char *node = NULL;
+	size_t node_len = 0;
+	const char *t = "baton/v1/req/n-1.x";
+
+	assert_int_equal(names_topic_parse("baton/v1", t, strlen(t), &kind, &node, &node_len), BATON_OK);
+	assert_int_equal(kind, NAMES_REQ);
+	assert_int_equal(node_len, 5);
+	assert_memory_equal(node, "n-1.x", 5);
+	/* Not NUL-terminated: only topic_len bytes count. */
+	t = "baton/v1/node/n2XYZ";
+	assert_int_equal(names_topic_parse("baton/v1", t, strlen(t) - 3, &kind, &node, &node_len), BATON_OK);
+	assert_int_equal(kind, NAMES_NODE);
+	assert_int_equal(node_len, 2);
+	assert_ptr_equal(node, t + 14);
+}
+
+static void test_topic_parse_bad_node_bad_topic(void **state)
+{
+	(void)state;
+	names_kind kind = NAMES_STATS;
+	const char *node = "untouched";
+	size_t node_len = 42;
+	static const char *const bad[] = {"baton/v1/req/", "baton/v1/req/a/b", "baton/v1/req/a:b",
+	                                  "baton/v1/node/a b", "baton/v1/req/\xc3\xa9"};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(
+		    names_topic_parse("baton/v1", bad[i], strlen(bad[i]), &kind, &node, &node_len),
+		    BATON_E_BAD_TOPIC);
+	assert_int_equal(kind, NAMES_STATS);
+	assert_string_equal(node, "untouched");
+	assert_int_equal(node_len, 42);
+}
+
+static void test_topic_parse_other_topics_inval(void **state)
+{
+	(void)state;
+	names_kind kind;
+	const char *node;
+	size_t node_len;
+	static const char *const other[] = {
+	    "baton/v1/grant/n1", "baton/v1/stats", "baton/v1",     "baton/v1req/n1",
+	    "baton/v2/req/n1",   "baton/v1/req",   "other/req/n1", ""};
+
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+		assert_int_equal(
+		    names_topic_parse("baton/v1", other[i], strlen(other[i]), &kind, &node, &node_len),
+		    BATON_E_INVAL);
+}
+
+static void test_node_sanitize_bad_bytes_dashed_and_truncated(void **state)
+{
+	(void)state;
+	char buf[NAMES_NODE_MAX + 1];
+	char in[100];
+
+	names_node_sanitize(buf, sizeof buf, "host name/1");
+	assert_string_equal(buf, "host-name-1");
+	names_node_sanitize(buf, sizeof buf, "");
+	assert_string_equal(buf, "node");
+	names_node_sanitize(buf, sizeof buf, NULL);
+	assert_string_equal(buf, "node");
+	memset(in, 'a', sizeof in - 1);
+	in[sizeof in - 1] = '\0';
+	names_node_sanitize(buf, sizeof buf, in);
+	assert_int_equal(strlen(buf), NAMES_NODE_MAX);
+	assert_true(names_node_valid(buf, strlen(buf)));
+	names_node_sanitize(buf, sizeof buf, "caf\xc3\xa9");
+	assert_string_equal(buf, "caf--");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_node_valid_grammar_accepts_and_rejects),
+	    cmocka_unit_test(test_id_valid_colon_accepted_limit_enforced),
+	    cmocka_unit_test(test_utf8_valid_rfc3629_rejects_overlongs_and_surrogates),
+	    cmocka_unit_test(test_resource_valid_contract_examples_accepted),
+	    cmocka_unit_test(test_resource_valid_each_rule_rejects),
+	    cmocka_unit_test(test_resource_valid_length_limit_is_bytes),
+	    cmocka_unit_test(test_prefix_valid_rules_enforced),
+	    cmocka_unit_test(test_topic_every_kind_built),
+	    cmocka_unit_test(test_topic_bad_arg_or_small_buffer_inval),
+	    cmocka_unit_test(test_topic_parse_req_and_node_found),
+	    cmocka_unit_test(test_topic_parse_bad_node_bad_topic),
+	    cmocka_unit_test(test_topic_parse_other_topics_inval),
+	    cmocka_unit_test(test_node_sanitize_bad_bytes_dashed_and_truncated),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
