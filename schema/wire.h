@@ -37,6 +37,7 @@
 #define WIRE_LEASE_MAX 3600000u
 #define WIRE_LEASE_DEFAULT 30000u
 #define WIRE_INT_MAX 9007199254740991ull /* 2^53 - 1 */
+#define WIRE_VERSION_TEXT_MAX 64         /* bytes of the coordinator's "version" */
 
 typedef enum wire_op {
 	WIRE_OP_ACQUIRE = 1,

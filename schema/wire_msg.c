@@ -1,0 +1,660 @@
+/*
+ * wire_msg.c - the codec of what the coordinator sends: answers, outcome
+ * events, state snapshots, presence and stats (PROTOCOL.md v1).
+ *
+ * Owns: the field names and the order in which they are written. Must never
+ * do I/O or log. Encoders check their input against the contract and return
+ * BATON_E_INVAL rather than write a message a peer would reject; decoders are
+ * for agents and tests, tolerant of unknown fields and strict about the ones
+ * they know (BATON_E_PROTOCOL). A decoded message owns its strings in one
+ * block, like a decoded request (see wire.c).
+ */
+#include "wire.h"
+
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "wire_json.h"
+
+static void put_str(wj_writer *w, const char *key, const char *s)
+{
+	wj_key(w, key);
+	wj_str(w, s);
+}
+
+static void put_opt_str(wj_writer *w, const char *key, const char *s)
+{
+	if (s != NULL)
+		put_str(w, key, s);
+}
+
+static void put_u64(wj_writer *w, const char *key, uint64_t v)
+{
+	wj_key(w, key);
+	wj_u64(w, v);
+}
+
+static void put_time(wj_writer *w, const char *key, int64_t ms)
+{
+	wj_key(w, key);
+	wj_time(w, ms);
+}
+
+static void put_head(wj_writer *w)
+{
+	wj_open(w);
+	put_u64(w, "v", WIRE_VERSION);
+}
+
+static void take_all(wj_block *b, const char **const *strs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wj_block_take(b, strs[i]);
+}
+
+/* Moves the n strings *strs[i] out of the cJSON tree into one block. */
+static baton_err own_strings(const char **const *strs, size_t n, void **owned)
+{
+	wj_block b = {NULL, 0};
+
+	take_all(&b, strs, n);
+	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
+	if (b.block == NULL)
+		return BATON_E_NOMEM;
+	b.used = 0;
+	take_all(&b, strs, n);
+	*owned = b.block;
+	return BATON_OK;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the nested objects: previous and done ------------------------------------ */
+
+static bool previous_ok(const wire_previous *p)
+{
+	return p->node == NULL || (wj_node_ok(p->node) && wj_token_ok(p->token) &&
+	                           (p->error == NULL || wj_text_ok(p->error, WIRE_ERROR_MAX)) &&
+	                           wire_reason_name(p->reason) != NULL);
+}
+
+static bool done_ok(const wire_done *o)
+{
+	return o->node == NULL || (wj_node_ok(o->node) && wj_token_ok(o->token) &&
+	                           (o->result == NULL || wj_text_ok(o->result, WIRE_RESULT_MAX)) &&
+	                           wj_time_ok(o->completed_at_ms));
+}
+
+static void put_previous(wj_writer *w, const wire_previous *p)
+{
+	wj_key(w, "previous");
+	wj_open(w);
+	put_str(w, "node", p->node);
+	put_u64(w, "token", p->token);
+	put_opt_str(w, "error", p->error);
+	put_str(w, "reason", wire_reason_name(p->reason));
+	wj_close(w);
+}
+
+static void put_done(wj_writer *w, const char *key, const wire_done *o)
+{
+	wj_key(w, key);
+	if (o->node == NULL) {
+		wj_null(w);
+		return;
+	}
+	wj_open(w);
+	put_str(w, "node", o->node);
+	put_u64(w, "token", o->token);
+	put_opt_str(w, "result", o->result);
+	put_time(w, "completed_at", o->completed_at_ms);
+	wj_close(w);
+}
+
+static bool get_previous(const cJSON *it, wire_previous *p)
+{
+	memset(p, 0, sizeof *p);
+	if (it == NULL)
+		return true;
+	return cJSON_IsObject(it) && wj_req_node(it, "node", &p->node) &&
+	       wj_req_u64(it, "token", 1, WIRE_INT_MAX, &p->token) &&
+	       wj_opt_str(it, "error", WIRE_ERROR_MAX, &p->error) && wj_req_reason(it, "reason", &p->reason);
+}
+
+/* A done object, or null (then o->node stays NULL). */
+static bool get_done(const cJSON *it, wire_done *o)
+{
+	memset(o, 0, sizeof *o);
+	if (it == NULL || cJSON_IsNull(it))
+		return true;
+	return cJSON_IsObject(it) && wj_req_node(it, "node", &o->node) &&
+	       wj_req_u64(it, "token", 1, WIRE_INT_MAX, &o->token) &&
+	       wj_opt_str(it, "result", WIRE_RESULT_MAX, &o->result) &&
+	       wj_req_time(it, "completed_at", &o->completed_at_ms);
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+static bool lease_ok(uint32_t ms)
+{
+	return ms >= WIRE_LEASE_MIN && ms <= WIRE_LEASE_MAX;
+}
+
+/* The checks of the extra fields of each status (PROTOCOL.md, answer table). */
+static bool answer_extras_ok(const wire_answer *a)
+{
+	switch (a->status) {
+	case WIRE_ST_GRANTED:
+		return wj_token_ok(a->token) && lease_ok(a->lease_ms) && previous_ok(&a->previous);
+	case WIRE_ST_QUEUED:
+		return a->position >= 1 && wj_node_ok(a->holder);
+	case WIRE_ST_DONE:
+		return a->outcome.node != NULL && done_ok(&a->outcome);
+	case WIRE_ST_BUSY:
+		return wj_node_ok(a->holder);
+	case WIRE_ST_RENEWED:
+		return wj_token_ok(a->token) && lease_ok(a->lease_ms);
+	case WIRE_ST_RELEASED:
+		return wj_token_ok(a->token);
+	case WIRE_ST_CANCELLED:
+	case WIRE_ST_RESET:
+		return true;
+	case WIRE_ST_REVOKED:
+		return wj_token_ok(a->token) &&
+		       (a->reason == WIRE_REASON_LEASE_EXPIRED || a->reason == WIRE_REASON_NODE_OFFLINE);
+	case WIRE_ST_REJECTED:
+		return baton_err_code(a->code) != NULL && wj_text_ok(a->message, WIRE_MESSAGE_MAX);
+	}
+	return false;
+}
+
+static bool answer_ok(const wire_answer *a)
+{
+	bool rejected = a->status == WIRE_ST_REJECTED;
+
+	if (wire_status_name(a->status) == NULL)
+		return false;
+	/* Only a rejection may lack the id or the resource it answers. */
+	if (a->id == NULL ? !rejected : !wj_id_ok(a->id))
+		return false;
+	if (a->resource == NULL ? !rejected : !wj_resource_ok(a->resource))
+		return false;
+	return answer_extras_ok(a);
+}
+
+static void emit_answer(wj_writer *w, const void *msg)
+{
+	const wire_answer *a = msg;
+
+	put_head(w);
+	put_str(w, "status", wire_status_name(a->status));
+	put_opt_str(w, "id", a->id);
+	put_opt_str(w, "resource", a->resource);
+	switch (a->status) {
+	case WIRE_ST_GRANTED:
+	case WIRE_ST_RENEWED:
+		put_u64(w, "token", a->token);
+		put_u64(w, "lease_ms", a->lease_ms);
+		if (a->status == WIRE_ST_GRANTED && a->previous.node != NULL)
+			put_previous(w, &a->previous);
+		break;
+	case WIRE_ST_QUEUED:
+		put_u64(w, "position", a->position);
+		put_str(w, "holder", a->holder);
+		break;
+	case WIRE_ST_DONE:
+		put_done(w, "outcome", &a->outcome);
+		break;
+	case WIRE_ST_BUSY:
+		put_str(w, "holder", a->holder);
+		break;
+	case WIRE_ST_RELEASED:
+		put_u64(w, "token", a->token);
+		break;
+	case WIRE_ST_REVOKED:
+		put_u64(w, "token", a->token);
+		put_str(w, "reason", wire_reason_name(a->reason));
+		break;
+	case WIRE_ST_REJECTED:
+		put_str(w, "code", baton_err_code(a->code));
+		put_str(w, "message", a->message);
+		break;
+	case WIRE_ST_CANCELLED:
+	case WIRE_ST_RESET:
+		break;
+	}
+	wj_close(w);
+}
+
+baton_err wire_answer_encode(const wire_answer *a, char **out, size_t *len)
+{
+	if (a == NULL || out == NULL || !answer_ok(a))
+		return BATON_E_INVAL;
+	return wj_finish(emit_answer, a, out, len);
+}
+
+static bool get_answer_extras(const cJSON *root, wire_answer *a)
+{
+	uint64_t u = 0;
+	const cJSON *code;
+
+	switch (a->status) {
+	case WIRE_ST_GRANTED:
+	case WIRE_ST_RENEWED:
+		if (!wj_req_u64(root, "token", 1, WIRE_INT_MAX, &a->token) ||
+		    !wj_req_u64(root, "lease_ms", WIRE_LEASE_MIN, WIRE_LEASE_MAX, &u))
+			return false;
+		a->lease_ms = (uint32_t)u;
+		return a->status == WIRE_ST_RENEWED || get_previous(wj_get(root, "previous"), &a->previous);
+	case WIRE_ST_QUEUED:
+		if (!wj_req_u64(root, "position", 1, UINT32_MAX, &u))
+			return false;
+		a->position = (uint32_t)u;
+		return wj_req_node(root, "holder", &a->holder);
+	case WIRE_ST_DONE:
+		return cJSON_IsObject(wj_get(root, "outcome")) &&
+		       get_done(wj_get(root, "outcome"), &a->outcome);
+	case WIRE_ST_BUSY:
+		return wj_req_node(root, "holder", &a->holder);
+	case WIRE_ST_RELEASED:
+		return wj_req_u64(root, "token", 1, WIRE_INT_MAX, &a->token);
+	case WIRE_ST_REVOKED:
+		return wj_req_u64(root, "token", 1, WIRE_INT_MAX, &a->token) &&
+		       wj_req_reason(root, "reason", &a->reason) && a->reason != WIRE_REASON_RELEASED;
+	case WIRE_ST_REJECTED:
+		/* An unknown code (from a newer coordinator) reads as BATON_E_PROTOCOL. */
+		code = wj_get(root, "code");
+		if (!cJSON_IsString(code))
+			return false;
+		a->code = baton_err_from_code(code->valuestring);
+		return wj_req_str(root, "message", WIRE_MESSAGE_MAX, &a->message);
+	case WIRE_ST_CANCELLED:
+	case WIRE_ST_RESET:
+		return true;
+	}
+	return false;
+}
+
+static baton_err answer_fields(const cJSON *root, wire_answer *a)
+{
+	const cJSON *st = wj_get(root, "status");
+	int status;
+
+	if (!cJSON_IsString(st) || (status = wire_status_from_name(st->valuestring)) < 0)
+		return BATON_E_PROTOCOL;
+	a->status = (wire_status)status;
+	const cJSON *id = wj_get(root, "id");
+	if (id != NULL && !(cJSON_IsString(id) && wj_id_ok(id->valuestring)))
+		return BATON_E_PROTOCOL;
+	a->id = id != NULL ? id->valuestring : NULL;
+	const cJSON *res = wj_get(root, "resource");
+	if (res == NULL ? a->status != WIRE_ST_REJECTED
+	                : !(cJSON_IsString(res) && wj_resource_ok(res->valuestring)))
+		return BATON_E_PROTOCOL;
+	a->resource = res != NULL ? res->valuestring : NULL;
+	if (!get_answer_extras(root, a))
+		return BATON_E_PROTOCOL;
+	const char **const strs[] = {&a->id,     &a->resource,     &a->previous.node,  &a->previous.error,
+	                             &a->holder, &a->outcome.node, &a->outcome.result, &a->message};
+	return own_strings(strs, COUNT(strs), &a->owned_);
+}
+
+baton_err wire_answer_decode(const char *payload, size_t len, wire_answer *out)
+{
+	wire_answer a = {0};
+	cJSON *root = NULL;
+	baton_err err;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, sizeof *out);
+	err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = answer_fields(root, &a);
+	if (err == BATON_OK)
+		*out = a;
+	cJSON_Delete(root);
+	return err;
+}
+
+void wire_answer_deinit(wire_answer *a)
+{
+	if (a == NULL)
+		return;
+	if (a->owned_ != NULL)
+		cJSON_free(a->owned_);
+	memset(a, 0, sizeof *a);
+}
+
+/* ---- outcome events ------------------------------------------------------------ */
+
+static bool outcome_ok(const wire_outcome *o)
+{
+	return wj_resource_ok(o->resource) && wire_mode_name(o->mode) != NULL && wj_node_ok(o->node) &&
+	       wj_token_ok(o->token) && (o->error == NULL || wj_text_ok(o->error, WIRE_ERROR_MAX)) &&
+	       (o->result == NULL || wj_text_ok(o->result, WIRE_RESULT_MAX)) &&
+	       wire_reason_name(o->reason) != NULL && wj_time_ok(o->completed_at_ms);
+}
+
+static void emit_outcome(wj_writer *w, const void *msg)
+{
+	const wire_outcome *o = msg;
+
+	put_head(w);
+	put_str(w, "resource", o->resource);
+	put_str(w, "mode", wire_mode_name(o->mode));
+	put_str(w, "node", o->node);
+	put_u64(w, "token", o->token);
+	wj_key(w, "success");
+	wj_bool(w, o->success);
+	put_opt_str(w, "error", o->error);
+	put_opt_str(w, "result", o->result);
+	put_str(w, "reason", wire_reason_name(o->reason));
+	put_time(w, "completed_at", o->completed_at_ms);
+	wj_close(w);
+}
+
+baton_err wire_outcome_encode(const wire_outcome *o, char **out, size_t *len)
+{
+	if (o == NULL || out == NULL || !outcome_ok(o))
+		return BATON_E_INVAL;
+	return wj_finish(emit_outcome, o, out, len);
+}
+
+static baton_err outcome_fields(const cJSON *root, wire_outcome *o)
+{
+	const cJSON *res = wj_get(root, "resource"), *success = wj_get(root, "success");
+
+	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !cJSON_IsBool(success))
+		return BATON_E_PROTOCOL;
+	o->resource = res->valuestring;
+	o->success = cJSON_IsTrue(success);
+	if (!wj_req_mode(root, &o->mode) || !wj_req_node(root, "node", &o->node) ||
+	    !wj_req_u64(root, "token", 1, WIRE_INT_MAX, &o->token) ||
+	    !wj_opt_str(root, "error", WIRE_ERROR_MAX, &o->error) ||
+	    !wj_opt_str(root, "result", WIRE_RESULT_MAX, &o->result) ||
+	    !wj_req_reason(root, "reason", &o->reason) ||
+	    !wj_req_time(root, "completed_at", &o->completed_at_ms))
+		return BATON_E_PROTOCOL;
+	const char **const strs[] = {&o->resource, &o->node, &o->error, &o->result};
+	return own_strings(strs, COUNT(strs), &o->owned_);
+}
+
+baton_err wire_outcome_decode(const char *payload, size_t len, wire_outcome *out)
+{
+	wire_outcome o = {0};
+	cJSON *root = NULL;
+	baton_err err;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, sizeof *out);
+	err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = outcome_fields(root, &o);
+	if (err == BATON_OK)
+		*out = o;
+	cJSON_Delete(root);
+	return err;
+}
+
+void wire_outcome_deinit(wire_outcome *o)
+{
+	if (o == NULL)
+		return;
+	if (o->owned_ != NULL)
+		cJSON_free(o->owned_);
+	memset(o, 0, sizeof *o);
+}
+
+/* ---- snapshots ----------------------------------------------------------------- */
+
+static bool snapshot_ok(const wire_snapshot *s)
+{
+	if (!wj_resource_ok(s->resource) || wire_mode_name(s->mode) == NULL)
+		return false;
+	if (s->holder != NULL &&
+	    (!wj_node_ok(s->holder) || !wj_token_ok(s->token) || !wj_time_ok(s->since_ms) ||
+	     !wj_time_ok(s->lease_until_ms) || (s->meta != NULL && !wj_text_ok(s->meta, WIRE_META_MAX))))
+		return false;
+	if (s->n_waiting > 0 && s->waiting == NULL)
+		return false;
+	for (size_t i = 0; i < s->n_waiting; i++)
+		if (!wj_node_ok(s->waiting[i]))
+			return false;
+	return done_ok(&s->done) && previous_ok(&s->previous);
+}
+
+static void emit_snapshot(wj_writer *w, const void *msg)
+{
+	const wire_snapshot *s = msg;
+
+	put_head(w);
+	put_str(w, "resource", s->resource);
+	put_str(w, "mode", wire_mode_name(s->mode));
+	wj_key(w, "holder");
+	if (s->holder == NULL) {
+		wj_null(w);
+	} else {
+		wj_str(w, s->holder);
+		put_u64(w, "token", s->token);
+		put_time(w, "since", s->since_ms);
+		put_time(w, "lease_until", s->lease_until_ms);
+		put_opt_str(w, "meta", s->meta);
+	}
+	wj_key(w, "waiting");
+	wj_open_array(w);
+	for (size_t i = 0; i < s->n_waiting; i++)
+		wj_str(w, s->waiting[i]);
+	wj_close_array(w);
+	put_done(w, "done", &s->done);
+	if (s->previous.node != NULL)
+		put_previous(w, &s->previous);
+	wj_close(w);
+}
+
+baton_err wire_snapshot_encode(const wire_snapshot *s, char **out, size_t *len)
+{
+	if (s == NULL || out == NULL || !snapshot_ok(s))
+		return BATON_E_INVAL;
+	return wj_finish(emit_snapshot, s, out, len);
+}
+
+static bool snapshot_holder(const cJSON *root, wire_snapshot *s)
+{
+	const cJSON *holder = wj_get(root, "holder");
+
+	if (holder == NULL || cJSON_IsNull(holder))
+		return true;
+	return wj_req_node(root, "holder", &s->holder) &&
+	       wj_req_u64(root, "token", 1, WIRE_INT_MAX, &s->token) &&
+	       wj_req_time(root, "since", &s->since_ms) &&
+	       wj_req_time(root, "lease_until", &s->lease_until_ms) &&
+	       wj_opt_str(root, "meta", WIRE_META_MAX, &s->meta);
+}
+
+/* One block: the array of waiting pointers first (malloc alignment), then
+ * every string. */
+static baton_err snapshot_own(wire_snapshot *s, const cJSON *waiting)
+{
+	const char **const strs[] = {&s->resource,    &s->holder,        &s->meta,          &s->done.node,
+	                             &s->done.result, &s->previous.node, &s->previous.error};
+	size_t head = s->n_waiting * sizeof(char *);
+	wj_block b = {NULL, head};
+	const cJSON *it;
+
+	take_all(&b, strs, COUNT(strs));
+	cJSON_ArrayForEach(it, waiting)
+	{
+		const char *name = it->valuestring;
+		wj_block_take(&b, &name);
+	}
+	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
+	if (b.block == NULL)
+		return BATON_E_NOMEM;
+	const char **list = (const char **)(void *)b.block;
+	b.used = head;
+	take_all(&b, strs, COUNT(strs));
+	size_t i = 0;
+	cJSON_ArrayForEach(it, waiting)
+	{
+		list[i] = it->valuestring;
+		wj_block_take(&b, &list[i]);
+		i++;
+	}
+	s->waiting = s->n_waiting > 0 ? list : NULL;
+	s->owned_ = b.block;
+	return BATON_OK;
+}
+
+static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
+{
+	const cJSON *res = wj_get(root, "resource"), *waiting = wj_get(root, "waiting"), *it;
+
+	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !wj_req_mode(root, &s->mode))
+		return BATON_E_PROTOCOL;
+	s->resource = res->valuestring;
+	if (!snapshot_holder(root, s) || !get_done(wj_get(root, "done"), &s->done) ||
+	    !get_previous(wj_get(root, "previous"), &s->previous))
+		return BATON_E_PROTOCOL;
+	if (waiting != NULL && !cJSON_IsArray(waiting))
+		return BATON_E_PROTOCOL;
+	cJSON_ArrayForEach(it, waiting)
+	{
+		if (!cJSON_IsString(it) || !wj_node_ok(it->valuestring))
+			return BATON_E_PROTOCOL;
+		s->n_waiting++;
+	}
+	return snapshot_own(s, waiting);
+}
+
+baton_err wire_snapshot_decode(const char *payload, size_t len, wire_snapshot *out)
+{
+	wire_snapshot s = {0};
+	cJSON *root = NULL;
+	baton_err err;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, sizeof *out);
+	err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = snapshot_fields(root, &s);
+	if (err == BATON_OK)
+		*out = s;
+	cJSON_Delete(root);
+	return err;
+}
+
+void wire_snapshot_deinit(wire_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	if (s->owned_ != NULL)
+		cJSON_free(s->owned_);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- presence -------------------------------------------------------------- */
+
+static bool presence_ok(const wire_presence *p)
+{
+	if (p->node != NULL) /* a node says only who it is and whether it is online */
+		return wj_node_ok(p->node) && p->version == NULL && p->started_at_ms == 0;
+	return (p->version == NULL || wj_text_ok(p->version, WIRE_VERSION_TEXT_MAX)) &&
+	       (p->started_at_ms == 0 || wj_time_ok(p->started_at_ms));
+}
+
+static void emit_presence(wj_writer *w, const void *msg)
+{
+	const wire_presence *p = msg;
+
+	put_head(w);
+	put_opt_str(w, "node", p->node);
+	wj_key(w, "online");
+	wj_bool(w, p->online);
+	put_opt_str(w, "version", p->version);
+	if (p->node == NULL && p->started_at_ms != 0)
+		put_time(w, "started_at", p->started_at_ms);
+	wj_close(w);
+}
+
+baton_err wire_presence_encode(const wire_presence *p, char **out, size_t *len)
+{
+	if (p == NULL || out == NULL || !presence_ok(p))
+		return BATON_E_INVAL;
+	return wj_finish(emit_presence, p, out, len);
+}
+
+static baton_err presence_fields(const cJSON *root, wire_presence *p)
+{
+	const cJSON *online = wj_get(root, "online");
+
+	if (!cJSON_IsBool(online))
+		return BATON_E_PROTOCOL;
+	p->online = cJSON_IsTrue(online);
+	if (wj_get(root, "node") != NULL && !wj_req_node(root, "node", &p->node))
+		return BATON_E_PROTOCOL;
+	if (!wj_opt_str(root, "version", WIRE_VERSION_TEXT_MAX, &p->version))
+		return BATON_E_PROTOCOL;
+	if (wj_get(root, "started_at") != NULL && !wj_req_time(root, "started_at", &p->started_at_ms))
+		return BATON_E_PROTOCOL;
+	const char **const strs[] = {&p->node, &p->version};
+	return own_strings(strs, COUNT(strs), &p->owned_);
+}
+
+baton_err wire_presence_decode(const char *payload, size_t len, wire_presence *out)
+{
+	wire_presence p = {0};
+	cJSON *root = NULL;
+	baton_err err;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, sizeof *out);
+	err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = presence_fields(root, &p);
+	if (err == BATON_OK)
+		*out = p;
+	cJSON_Delete(root);
+	return err;
+}
+
+void wire_presence_deinit(wire_presence *p)
+{
+	if (p == NULL)
+		return;
+	if (p->owned_ != NULL)
+		cJSON_free(p->owned_);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- stats ------------------------------------------------------------------- */
+
+static void emit_stats(wj_writer *w, const void *msg)
+{
+	const wire_stats *s = msg;
+
+	put_head(w);
+	put_time(w, "at", s->at_ms);
+	put_u64(w, "uptime_ms", s->uptime_ms);
+	put_u64(w, "requests", s->requests);
+	put_u64(w, "grants", s->grants);
+	put_u64(w, "handoffs", s->handoffs);
+	put_u64(w, "rejections", s->rejections);
+	put_u64(w, "held", s->held);
+	put_u64(w, "waiters", s->waiters);
+	put_u64(w, "remembered", s->remembered);
+	put_u64(w, "backlog", s->backlog);
+	put_u64(w, "next_token", s->next_token);
+	wj_close(w);
+}
+
+baton_err wire_stats_encode(const wire_stats *s, char **out, size_t *len)
+{
+	if (s == NULL || out == NULL || !wj_time_ok(s->at_ms))
+		return BATON_E_INVAL;
+	return wj_finish(emit_stats, s, out, len);
+}
