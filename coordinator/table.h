@@ -134,6 +134,9 @@ typedef struct table_resource_view {
 	int64_t forget_at_ms;
 	/* last holding that ended without success since the last success */
 	wire_previous previous;
+	/* the waiters' node ids, next first (n_waiting of them), for
+	 * table_snapshot_of(); table_restore() ignores it (may be NULL) */
+	const char *const *waiting_nodes;
 } table_resource_view;
 
 /* Fills *out with resource's state; false if the table has no such resource.

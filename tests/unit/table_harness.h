@@ -1,0 +1,136 @@
+/*
+ * table_harness.h - shared helpers of the lock-table tests: build requests,
+ * step them, and render each effect of a batch as one line of text so a test
+ * can assert the exact effects in order. Header-only, static functions.
+ */
+#ifndef BATON_TABLE_HARNESS_H
+#define BATON_TABLE_HARNESS_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+static const char *h_status(wire_status s)
+{
+	static const char *n[] = {"?",        "granted",   "queued", "done",    "busy",    "renewed",
+	                          "released", "cancelled", "reset",  "revoked", "rejected"};
+	return (unsigned)s <= WIRE_ST_REJECTED ? n[s] : "?";
+}
+
+static const char *h_reason(wire_reason r)
+{
+	static const char *n[] = {"none", "released", "lease_expired", "node_offline"};
+	return (unsigned)r <= WIRE_REASON_NODE_OFFLINE ? n[r] : "?";
+}
+
+#define H_S(s) ((s) ? (s) : "-")
+
+static void h_cat(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+static void h_prev(char *b, size_t cap, const wire_previous *p)
+{
+	if (p->node != NULL)
+		h_cat(b, cap, " prev=%s/%llu/%s/%s", p->node, (unsigned long long)p->token, H_S(p->error),
+		      h_reason(p->reason));
+}
+
+static void h_done(char *b, size_t cap, const char *key, const wire_done *d)
+{
+	if (d->node != NULL)
+		h_cat(b, cap, " %s=%s/%llu/%s@%lld", key, d->node, (unsigned long long)d->token,
+		      H_S(d->result), (long long)d->completed_at_ms);
+}
+
+static void h_answer(char *b, size_t cap, const table_effect *e)
+{
+	const wire_answer *a = &e->u.answer;
+	snprintf(b, cap, "%s: %s %s %s", e->node, h_status(a->status), H_S(a->id), H_S(a->resource));
+	switch (a->status) {
+	case WIRE_ST_GRANTED:
+	case WIRE_ST_RENEWED:
+		h_cat(b, cap, " t=%llu l=%u", (unsigned long long)a->token, a->lease_ms);
+		h_prev(b, cap, &a->previous);
+		break;
+	case WIRE_ST_QUEUED:
+		h_cat(b, cap, " pos=%u holder=%s", a->position, H_S(a->holder));
+		break;
+	case WIRE_ST_DONE:
+		h_done(b, cap, "by", &a->outcome);
+		break;
+	case WIRE_ST_BUSY:
+		h_cat(b, cap, " holder=%s", H_S(a->holder));
+		break;
+	case WIRE_ST_REVOKED:
+		h_cat(b, cap, " t=%llu %s", (unsigned long long)a->token, h_reason(a->reason));
+		break;
+	case WIRE_ST_REJECTED:
+		h_cat(b, cap, " %s", H_S(baton_err_code(a->code)));
+		break;
+	default:
+		if (a->token)
+			h_cat(b, cap, " t=%llu", (unsigned long long)a->token);
+	}
+}
+
+static void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
+{
+	snprintf(b, cap, "state %s %s", s->resource, s->mode == WIRE_MODE_MUTEX ? "mutex" : "once");
+	if (s->holder != NULL)
+		h_cat(b, cap, " holder=%s t=%llu since=%lld until=%lld meta=%s", s->holder,
+		      (unsigned long long)s->token, (long long)s->since_ms, (long long)s->lease_until_ms,
+		      H_S(s->meta));
+	h_cat(b, cap, " wait=[");
+	for (size_t i = 0; i < s->n_waiting; i++)
+		h_cat(b, cap, "%s%s", i ? "," : "", s->waiting[i]);
+	h_cat(b, cap, "]");
+	h_done(b, cap, "done", &s->done);
+	h_prev(b, cap, &s->previous);
+}
+
+/* One line per effect. */
+static void h_render(char *b, size_t cap, const table_effect *e)
+{
+	const wire_outcome *o = &e->u.outcome;
+	switch (e->kind) {
+	case TABLE_FX_ANSWER:
+		h_answer(b, cap, e);
+		break;
+	case TABLE_FX_OUTCOME:
+		snprintf(b, cap, "outcome %s %s/%llu %s", o->resource, o->node, (unsigned long long)o->token,
+		         o->success ? "ok" : "fail");
+		if (o->error)
+			h_cat(b, cap, " err=%s", o->error);
+		if (o->result)
+			h_cat(b, cap, " res=%s", o->result);
+		h_cat(b, cap, " %s @%lld", h_reason(o->reason), (long long)o->completed_at_ms);
+		break;
+	case TABLE_FX_SNAPSHOT:
+		h_snapshot(b, cap, &e->u.snapshot);
+		break;
+	case TABLE_FX_CLEAR:
+		snprintf(b, cap, "clear %s", e->resource);
+		break;
+	}
+}
+
+static wire_request h_req(wire_op op, const char *id, const char *resource)
+{
+	wire_request r;
+	memset(&r, 0, sizeof r);
+	r.op = op;
+	r.id = id;
+	r.resource = resource;
+	return r;
+}
+
+#endif

@@ -1,0 +1,814 @@
+/*
+ * test_table.c - the lock table, one rule per test: scripts of steps and
+ * ticks asserting the exact effects of each batch, in order. No broker, no
+ * clock, no sleep: time is a number the script moves.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "table_harness.h"
+
+#define T0 1000000
+
+typedef struct h {
+	table *t;
+	int64_t now;
+} h;
+
+static int setup(void **state)
+{
+	h *x = calloc(1, sizeof *x);
+	table_config cfg;
+	table_config_default(&cfg);
+	x->t = table_new(&cfg);
+	x->now = T0;
+	*state = x;
+	return x->t == NULL;
+}
+
+static int teardown(void **state)
+{
+	h *x = *state;
+	table_free(x->t);
+	free(x);
+	return 0;
+}
+
+/* Takes the batch, compares it line by line with the NULL-terminated list,
+ * prints both on a mismatch, then advances. */
+static void expect(h *x, ...)
+{
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	char got[64][1024];
+	size_t n = rd.n_effects < 64 ? rd.n_effects : 64;
+	for (size_t i = 0; i < n; i++)
+		h_render(got[i], sizeof got[i], &rd.effects[i]);
+	va_list ap;
+	va_start(ap, x);
+	int bad = 0;
+	size_t i = 0;
+	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++)
+		if (i >= n || strcmp(got[i], want) != 0) {
+			print_error("effect %zu: want \"%s\"\n           got  \"%s\"\n", i, want,
+			            i < n ? got[i] : "(none)");
+			bad = 1;
+		}
+	va_end(ap);
+	if (i != n) {
+		for (size_t j = i; j < n; j++)
+			print_error("extra effect %zu: \"%s\"\n", j, got[j]);
+		bad = 1;
+	}
+	table_advance(x->t);
+	assert_false(bad);
+}
+
+static void step(h *x, const char *node, const wire_request *r)
+{
+	assert_int_equal(table_step_request(x->t, x->now, node, r), BATON_OK);
+}
+
+static void acq_full(h *x, const char *node, const char *id, const char *res, wire_mode mode, int64_t wait,
+                     uint32_t lease)
+{
+	wire_request r = h_req(WIRE_OP_ACQUIRE, id, res);
+	r.mode = mode;
+	r.has_wait = wait >= 0;
+	r.wait_ms = wait >= 0 ? (uint64_t)wait : 0;
+	r.has_lease = lease != 0;
+	r.lease_ms = lease;
+	step(x, node, &r);
+}
+
+static void acq(h *x, const char *node, const char *id, const char *res)
+{
+	acq_full(x, node, id, res, WIRE_MODE_ONCE, -1, 0);
+}
+
+static void acqm(h *x, const char *node, const char *id, const char *res)
+{
+	acq_full(x, node, id, res, WIRE_MODE_MUTEX, -1, 0);
+}
+
+static void rel(h *x, const char *node, const char *id, const char *res, uint64_t token, bool ok,
+                const char *err, const char *result)
+{
+	wire_request r = h_req(WIRE_OP_RELEASE, id, res);
+	r.token = token;
+	r.success = ok;
+	r.error = err;
+	r.result = result;
+	step(x, node, &r);
+}
+
+static void simple(h *x, wire_op op, const char *node, const char *id, const char *res, uint64_t token)
+{
+	wire_request r = h_req(op, id, res);
+	r.token = token;
+	step(x, node, &r);
+}
+
+static void tick(h *x, int64_t ms)
+{
+	x->now += ms;
+	assert_int_equal(table_tick(x->t, x->now), BATON_OK);
+}
+
+static void offline(h *x, const char *node)
+{
+	assert_int_equal(table_step_presence(x->t, x->now, node, false), BATON_OK);
+}
+
+/* A holds r (token 1), B and C queued once-mode waiters. */
+static void abc(h *x)
+{
+	acq(x, "A", "a1", "r");
+	acq(x, "B", "b1", "r");
+	acq(x, "C", "c1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000", "B: queued b1 r pos=1 holder=A",
+	       "C: queued c1 r pos=2 holder=A",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[B,C]", NULL);
+}
+
+/* ---- acquire ------------------------------------------------------------- */
+
+static void test_acquire_idle_granted(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "img/x");
+	expect(x, "A: granted a1 img/x t=1 l=30000",
+	       "state img/x once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	assert_int_equal(table_next_token(x->t), 2);
+	assert_int_equal(table_next_deadline(x->t), 1030000);
+}
+
+static void test_acquire_held_queued_with_position_and_holder(void **state)
+{
+	abc(*state);
+}
+
+static void test_acquire_wait_zero_busy(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	acq_full(x, "B", "b1", "r", WIRE_MODE_ONCE, 0, 0);
+	expect(x, "A: granted a1 r t=1 l=30000", "B: busy b1 r holder=A",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	acq(x, "B", "b1", "r"); /* repeat: still busy, nothing changes */
+	expect(x, "B: busy b1 r holder=A", NULL);
+}
+
+static void test_acquire_repeat_holding_same_token_lease_not_restarted(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	tick(x, 5000);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1030000);
+}
+
+static void test_acquire_new_id_while_holding_same_token_lease_restarts(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	tick(x, 5000);
+	acq_full(x, "A", "a2", "r", WIRE_MODE_ONCE, -1, 9000);
+	expect(x, "A: granted a2 r t=1 l=9000",
+	       "state r once holder=A t=1 since=1000000 until=1014000 meta=- wait=[]", NULL);
+	assert_int_equal(table_next_token(x->t), 2);
+	rel(x, "A", "a3", "r", 1, true, NULL, NULL);
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	table_advance(x->t);
+	acq(x, "A", "a2", "r"); /* the alias id finished with its holding */
+	expect(x, "A: released a2 r t=1", NULL);
+}
+
+static void test_acquire_new_id_while_queued_keeps_place(void **state)
+{
+	h *x = *state;
+	abc(x);
+	acq(x, "B", "b2", "r");
+	expect(x, "B: queued b2 r pos=1 holder=A", NULL);
+	simple(x, WIRE_OP_CANCEL, "B", "bc", "r", 0);
+	expect(x, "B: cancelled bc r",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[C]", NULL);
+	acq(x, "B", "b2", "r");
+	acq(x, "C", "c1", "r");
+	expect(x, "B: cancelled b2 r", "C: queued c1 r pos=1 holder=A", NULL);
+}
+
+static void test_acquire_once_remembered_done(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 1, true, NULL, "sha256:abc");
+	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1",
+	       "outcome r A/1 ok res=sha256:abc released @1000000",
+	       "state r once wait=[] done=A/1/sha256:abc@1000000", NULL);
+	tick(x, 10);
+	acq(x, "B", "b1", "r");
+	expect(x, "B: done b1 r by=A/1/sha256:abc@1000000", NULL);
+	acq_full(x, "C", "c1", "r", WIRE_MODE_MUTEX, -1, 0);
+	expect(x, "C: rejected c1 r mode_conflict", NULL);
+}
+
+static void test_acquire_other_mode_while_held_rejected_mode_conflict(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "r");
+	acq(x, "B", "b1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000", "B: rejected b1 r mode_conflict",
+	       "state r mutex holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	acq(x, "B", "b1", "r");
+	expect(x, "B: rejected b1 r mode_conflict", NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.rejections, 2);
+}
+
+static void test_acquire_lease_default_and_clamped_to_max(void **state)
+{
+	h *x = *state;
+	table_config cfg;
+	table_config_default(&cfg);
+	cfg.default_lease_ms = 2000;
+	cfg.max_lease_ms = 60000;
+	table_free(x->t);
+	x->t = table_new(&cfg);
+	acq(x, "A", "a1", "r");
+	acq_full(x, "A", "a2", "s", WIRE_MODE_ONCE, -1, 3600000);
+	expect(x, "A: granted a1 r t=1 l=2000", "A: granted a2 s t=2 l=60000",
+	       "state r once holder=A t=1 since=1000000 until=1002000 meta=- wait=[]",
+	       "state s once holder=A t=2 since=1000000 until=1060000 meta=- wait=[]", NULL);
+}
+
+static void test_acquire_meta_shown_in_snapshot(void **state)
+{
+	h *x = *state;
+	wire_request r = h_req(WIRE_OP_ACQUIRE, "a1", "r");
+	r.meta = "docker pull";
+	step(x, "A", &r);
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=docker pull wait=[]", NULL);
+}
+
+/* ---- renew and release ----------------------------------------------------- */
+
+static void test_renew_holder_renewed_lease_restarts(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	tick(x, 20000);
+	simple(x, WIRE_OP_RENEW, "A", "a2", "r", 1);
+	expect(x, "A: renewed a2 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1050000 meta=- wait=[]", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1050000);
+}
+
+static void test_renew_wrong_token_rejected_not_holder(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	simple(x, WIRE_OP_RENEW, "A", "a2", "r", 7);
+	simple(x, WIRE_OP_RENEW, "B", "b1", "r", 1);
+	simple(x, WIRE_OP_RENEW, "B", "b2", "nothing", 1);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: rejected a2 r not_holder", "B: rejected b1 r not_holder",
+	       "B: rejected b2 nothing not_holder",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+static void test_renew_repeat_after_release_same_answer(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "r");
+	simple(x, WIRE_OP_RENEW, "A", "a2", "r", 1);
+	rel(x, "A", "a3", "r", 1, true, NULL, NULL);
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	table_advance(x->t);
+	simple(x, WIRE_OP_RENEW, "A", "a2", "r", 1);
+	rel(x, "A", "a3", "r", 1, true, NULL, NULL);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: renewed a2 r t=1 l=30000", "A: released a3 r t=1", "A: released a1 r t=1", NULL);
+}
+
+static void test_release_wrong_token_rejected_not_holder(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 2, true, NULL, NULL);
+	rel(x, "B", "b1", "r", 1, true, NULL, NULL);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: rejected a2 r not_holder", "B: rejected b1 r not_holder",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+static void test_release_once_success_waiters_done_queue_emptied(void **state)
+{
+	h *x = *state;
+	abc(x);
+	tick(x, 100);
+	rel(x, "A", "a2", "r", 1, true, NULL, "ok!");
+	expect(x, "B: done b1 r by=A/1/ok!@1000100", "C: done c1 r by=A/1/ok!@1000100",
+	       "A: released a2 r t=1", "outcome r A/1 ok res=ok! released @1000100",
+	       "state r once wait=[] done=A/1/ok!@1000100", NULL);
+	acq(x, "B", "b1", "r");
+	acq(x, "A", "a1", "r");
+	expect(x, "B: done b1 r by=A/1/ok!@1000100", "A: released a1 r t=1", NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.remembered, 1);
+	assert_int_equal(c.waiters, 0);
+	assert_int_equal(c.held, 0);
+}
+
+static void test_release_once_failure_next_waiter_granted_with_previous(void **state)
+{
+	h *x = *state;
+	abc(x);
+	rel(x, "A", "a2", "r", 1, false, "exit status 1", NULL);
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/exit status 1/released", "A: released a2 r t=1",
+	       "outcome r A/1 fail err=exit status 1 released @1000000",
+	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C] prev=A/1/exit status "
+	       "1/released",
+	       NULL);
+}
+
+static void test_seed_story_failed_holder_hands_off_without_reask(void **state)
+{
+	h *x = *state;
+	abc(x);
+	tick(x, 1000);
+	rel(x, "A", "a2", "r", 1, false, "boom", NULL);
+	/* B's grant comes without B asking, and before the outcome event. */
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released", "A: released a2 r t=1",
+	       "outcome r A/1 fail err=boom released @1001000",
+	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released",
+	       NULL);
+	acq(x, "B", "b1", "r");
+	acq(x, "B", "b9", "r");
+	acq(x, "C", "c1", "r");
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released",
+	       "B: granted b9 r t=2 l=30000 prev=A/1/boom/released", "C: queued c1 r pos=1 holder=B",
+	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released",
+	       NULL);
+}
+
+static void test_release_mutex_fifo_rotation(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "m");
+	acqm(x, "B", "b1", "m");
+	acqm(x, "C", "c1", "m");
+	rel(x, "A", "a2", "m", 1, true, NULL, "ignored");
+	acqm(x, "A", "a3", "m");
+	rel(x, "B", "b2", "m", 2, true, NULL, NULL);
+	expect(x, "A: granted a1 m t=1 l=30000", "B: queued b1 m pos=1 holder=A",
+	       "C: queued c1 m pos=2 holder=A", "B: granted b1 m t=2 l=30000", "A: released a2 m t=1",
+	       "outcome m A/1 ok res=ignored released @1000000", "A: queued a3 m pos=2 holder=B",
+	       "C: granted c1 m t=3 l=30000", "B: released b2 m t=2", "outcome m B/2 ok released @1000000",
+	       "state m mutex holder=C t=3 since=1000000 until=1030000 meta=- wait=[A]", NULL);
+	rel(x, "C", "c2", "m", 3, true, NULL, NULL);
+	rel(x, "A", "a4", "m", 4, true, NULL, NULL);
+	expect(x, "A: granted a3 m t=4 l=30000", "C: released c2 m t=3", "outcome m C/3 ok released @1000000",
+	       "A: released a4 m t=4", "outcome m A/4 ok released @1000000", "clear m", NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.resources, 0);
+	assert_int_equal(c.remembered, 0);
+}
+
+static void test_release_mutex_failure_sets_previous_success_clears(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "m");
+	acqm(x, "B", "b1", "m");
+	acqm(x, "C", "c1", "m");
+	rel(x, "A", "a2", "m", 1, false, NULL, NULL);
+	rel(x, "B", "b2", "m", 2, true, NULL, NULL);
+	expect(x, "A: granted a1 m t=1 l=30000", "B: queued b1 m pos=1 holder=A",
+	       "C: queued c1 m pos=2 holder=A", "B: granted b1 m t=2 l=30000 prev=A/1/-/released",
+	       "A: released a2 m t=1", "outcome m A/1 fail released @1000000", "C: granted c1 m t=3 l=30000",
+	       "B: released b2 m t=2", "outcome m B/2 ok released @1000000",
+	       "state m mutex holder=C t=3 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+static void test_release_last_failure_idle_resource_cleared(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 1, false, "e", NULL);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1",
+	       "outcome r A/1 fail err=e released @1000000", "clear r", NULL);
+	acq(x, "B", "b1", "r"); /* a fresh resource: the previous went with it */
+	expect(x, "B: granted b1 r t=2 l=30000",
+	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+/* ---- cancel and reset ---------------------------------------------------------- */
+
+static void test_cancel_queued_removed_acquire_answer_cancelled(void **state)
+{
+	h *x = *state;
+	abc(x);
+	simple(x, WIRE_OP_CANCEL, "B", "b2", "r", 0);
+	acq(x, "C", "c1", "r");
+	acq(x, "B", "b1", "r");
+	expect(x, "B: cancelled b2 r", "C: queued c1 r pos=1 holder=A", "B: cancelled b1 r",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[C]", NULL);
+}
+
+static void test_cancel_holding_released_as_failure(void **state)
+{
+	h *x = *state;
+	abc(x);
+	simple(x, WIRE_OP_CANCEL, "A", "a2", "r", 0);
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/cancelled/released", "A: cancelled a2 r t=1",
+	       "outcome r A/1 fail err=cancelled released @1000000",
+	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C] "
+	       "prev=A/1/cancelled/released",
+	       NULL);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: cancelled a1 r t=1", NULL);
+}
+
+static void test_cancel_nothing_cancelled_anyway(void **state)
+{
+	h *x = *state;
+	simple(x, WIRE_OP_CANCEL, "A", "a1", "nowhere", 0);
+	simple(x, WIRE_OP_CANCEL, "A", "a1", "nowhere", 0);
+	expect(x, "A: cancelled a1 nowhere", "A: cancelled a1 nowhere", NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.resources, 0);
+}
+
+static void test_reset_forgets_success_and_clears(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 1, true, NULL, NULL);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1", "outcome r A/1 ok released @1000000",
+	       "state r once wait=[] done=A/1/-@1000000", NULL);
+	simple(x, WIRE_OP_RESET, "Z", "z1", "r", 0);
+	acq(x, "B", "b1", "r");
+	expect(x, "Z: reset z1 r", "B: granted b1 r t=2 l=30000",
+	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	simple(x, WIRE_OP_RESET, "Z", "z2", "other", 0);
+	expect(x, "Z: reset z2 other", NULL);
+}
+
+static void test_reset_remembered_idle_clear(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 1, true, NULL, NULL);
+	simple(x, WIRE_OP_RESET, "A", "a3", "r", 0);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1", "outcome r A/1 ok released @1000000",
+	       "A: reset a3 r", "clear r", NULL);
+	assert_int_equal(table_next_deadline(x->t), INT64_MAX);
+}
+
+/* ---- deadlines --------------------------------------------------------------------- */
+
+static void test_tick_lease_expiry_revoked_next_waiter_granted(void **state)
+{
+	h *x = *state;
+	abc(x);
+	tick(x, 29999);
+	expect(x, NULL);
+	tick(x, 1);
+	expect(
+	    x, "B: granted b1 r t=2 l=30000 prev=A/1/-/lease_expired", "A: revoked a1 r t=1 lease_expired",
+	    "outcome r A/1 fail lease_expired @1030000",
+	    "state r once holder=B t=2 since=1030000 until=1060000 meta=- wait=[C] prev=A/1/-/lease_expired",
+	    NULL);
+	rel(x, "A", "a2", "r", 1, true, NULL, NULL);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: rejected a2 r not_holder", "A: revoked a1 r t=1 lease_expired", NULL);
+}
+
+static void test_tick_wait_expiry_busy_and_removed(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	acq_full(x, "B", "b1", "r", WIRE_MODE_ONCE, 5000, 0);
+	acq(x, "C", "c1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000", "B: queued b1 r pos=1 holder=A",
+	       "C: queued c1 r pos=2 holder=A",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[B,C]", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1005000);
+	tick(x, 5000);
+	expect(x, "B: busy b1 r holder=A",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[C]", NULL);
+	acq(x, "B", "b1", "r");
+	expect(x, "B: busy b1 r holder=A", NULL);
+}
+
+static void test_tick_forget_time_clears_remembered_success(void **state)
+{
+	h *x = *state;
+	acq(x, "A", "a1", "r");
+	wire_request r = h_req(WIRE_OP_RELEASE, "a2", "r");
+	r.token = 1;
+	r.success = true;
+	r.has_remember = true;
+	r.remember_ms = 1000;
+	step(x, "A", &r);
+	acq(x, "A", "a3", "s");
+	rel(x, "A", "a4", "s", 2, true, NULL, NULL);
+	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1", "outcome r A/1 ok released @1000000",
+	       "A: granted a3 s t=2 l=30000", "A: released a4 s t=2", "outcome s A/2 ok released @1000000",
+	       "state r once wait=[] done=A/1/-@1000000", "state s once wait=[] done=A/2/-@1000000", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1001000);
+	tick(x, 1000);
+	expect(x, "clear r", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1600000);
+	tick(x, 599000);
+	expect(x, "clear s", NULL);
+	acq(x, "B", "b1", "r");
+	expect(x, "B: granted b1 r t=3 l=30000",
+	       "state r once holder=B t=3 since=1600000 until=1630000 meta=- wait=[]", NULL);
+}
+
+/* ---- presence ---------------------------------------------------------------------- */
+
+static void test_offline_revokes_hands_off_drops_waits_forgets_ids(void **state)
+{
+	h *x = *state;
+	abc(x);
+	acq(x, "B", "b2", "s");
+	acq(x, "A", "a2", "s");
+	expect(x, "B: granted b2 s t=2 l=30000", "A: queued a2 s pos=1 holder=B",
+	       "state s once holder=B t=2 since=1000000 until=1030000 meta=- wait=[A]", NULL);
+	offline(x, "A");
+	expect(
+	    x, "B: granted b1 r t=3 l=30000 prev=A/1/-/node_offline", "A: revoked a1 r t=1 node_offline",
+	    "outcome r A/1 fail node_offline @1000000",
+	    "state s once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]",
+	    "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C] prev=A/1/-/node_offline",
+	    NULL);
+	/* A's ids are forgotten: the same id is a new request now. */
+	acq(x, "A", "a1", "r");
+	expect(
+	    x, "A: queued a1 r pos=2 holder=B",
+	    "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C,A] prev=A/1/-/node_offline",
+	    NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.held, 2);
+	assert_int_equal(c.waiters, 2);
+}
+
+static void test_offline_unknown_node_and_online_no_effects(void **state)
+{
+	h *x = *state;
+	assert_int_equal(table_step_presence(x->t, x->now, "ghost", false), BATON_OK);
+	assert_int_equal(table_step_presence(x->t, x->now, "ghost", true), BATON_OK);
+	acq(x, "A", "a1", "r");
+	assert_int_equal(table_step_presence(x->t, x->now, "A", true), BATON_OK);
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+/* ---- invalid requests ---------------------------------------------------------------- */
+
+static void test_invalid_rejected_keeps_order_changes_nothing(void **state)
+{
+	h *x = *state;
+	wire_diag d;
+	memset(&d, 0, sizeof d);
+	d.has_id = true;
+	strcpy(d.id, "q1");
+	d.has_resource = true;
+	strcpy(d.resource, "r");
+	strcpy(d.message, "lease_ms out of range");
+	acq(x, "A", "a1", "r");
+	assert_int_equal(table_step_invalid(x->t, x->now, "A", BATON_E_BAD_REQUEST, &d), BATON_OK);
+	assert_int_equal(table_step_invalid(x->t, x->now, "N", BATON_E_BAD_JSON, NULL), BATON_OK);
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	assert_int_equal(rd.n_effects, 4);
+	const wire_answer *a = &rd.effects[1].u.answer;
+	assert_string_equal(a->message, "lease_ms out of range");
+	assert_string_equal(rd.effects[2].node, "N");
+	assert_null(rd.effects[2].u.answer.id);
+	assert_null(rd.effects[2].u.answer.resource);
+	assert_int_equal(rd.effects[2].u.answer.code, BATON_E_BAD_JSON);
+	table_advance(x->t);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=1 l=30000", NULL);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.requests, 4);
+	assert_int_equal(c.rejections, 2);
+}
+
+/* ---- restore, counter, memory ---------------------------------------------------------- */
+
+typedef struct collect {
+	table *dst;
+	int n, failed;
+	char lines[16][1024];
+} collect;
+
+static void restore_into(void *ctx, const table_resource_view *v)
+{
+	collect *c = ctx;
+	wire_snapshot s;
+	table_snapshot_of(v, &s);
+	h_snapshot(c->lines[c->n++], sizeof c->lines[0], &s);
+	if (table_restore(c->dst, v) != BATON_OK)
+		c->failed++;
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void test_restore_round_trip_same_snapshots(void **state)
+{
+	h *x = *state;
+	abc(x);
+	rel(x, "A", "a2", "r", 1, false, "boom", NULL);
+	acq_full(x, "D", "d1", "r", WIRE_MODE_ONCE, 7000, 0);
+	acqm(x, "A", "a3", "m");
+	acq(x, "B", "b2", "done");
+	rel(x, "B", "b3", "done", 4, true, NULL, "R");
+	expect(
+	    x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released", "A: released a2 r t=1",
+	    "outcome r A/1 fail err=boom released @1000000", "D: queued d1 r pos=2 holder=B",
+	    "A: granted a3 m t=3 l=30000", "B: granted b2 done t=4 l=30000", "B: released b3 done t=4",
+	    "outcome done B/4 ok res=R released @1000000",
+	    "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C,D] prev=A/1/boom/released",
+	    "state m mutex holder=A t=3 since=1000000 until=1030000 meta=- wait=[]",
+	    "state done once wait=[] done=B/4/R@1000000", NULL);
+	table_config cfg;
+	table_config_default(&cfg);
+	collect c = {.dst = table_new(&cfg)};
+	table_restore_next_token(c.dst, table_next_token(x->t));
+	table_foreach(x->t, restore_into, &c);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.failed, 0);
+	collect c2 = {.dst = NULL};
+	table *t2 = c.dst;
+	c2.dst = table_new(&cfg);
+	table_restore_next_token(c2.dst, table_next_token(t2));
+	table_foreach(t2, restore_into, &c2);
+	qsort(c.lines, 3, sizeof c.lines[0], cmp_lines);
+	qsort(c2.lines, 3, sizeof c2.lines[0], cmp_lines);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(c.lines[i], c2.lines[i]);
+	assert_int_equal(table_next_deadline(t2), 1007000);
+	/* the restored table keeps playing by the rules: C is next, D's wait ends. */
+	table_free(x->t);
+	x->t = t2;
+	table_free(c2.dst);
+	tick(x, 7000);
+	rel(x, "B", "b4", "r", 2, true, NULL, NULL);
+	acq(x, "B", "b1", "r");
+	expect(x, "D: busy d1 r holder=B", "C: done c1 r by=B/2/-@1007000", "B: released b4 r t=2",
+	       "outcome r B/2 ok released @1007000", "B: released b1 r t=2",
+	       "state r once wait=[] done=B/2/-@1007000", NULL);
+}
+
+static void test_restore_inconsistent_views_rejected_inval(void **state)
+{
+	h *x = *state;
+	table_restore_next_token(x->t, 10);
+	table_resource_view v;
+	memset(&v, 0, sizeof v);
+	v.name = "r";
+	v.holder = "A";
+	v.holder_id = "a1";
+	v.token = 0;
+	v.lease_ms = 1000;
+	assert_int_equal(table_restore(x->t, &v), BATON_E_INVAL); /* token 0 */
+	v.token = 10;
+	assert_int_equal(table_restore(x->t, &v), BATON_E_INVAL); /* token >= counter */
+	v.token = 9;
+	v.lease_until_ms = x->now - 1;
+	assert_int_equal(table_restore(x->t, &v), BATON_OK);
+	assert_int_equal(table_restore(x->t, &v), BATON_E_INVAL); /* duplicate resource */
+	table_resource_view w = v;
+	w.name = "s";
+	w.holder = NULL;
+	table_waiter_view wv = {.node = "B", .id = "b1", .lease_ms = 1000, .wait_until_ms = INT64_MAX};
+	w.waiting = &wv;
+	w.n_waiting = 1;
+	assert_int_equal(table_restore(x->t, &w), BATON_E_INVAL); /* waiters without holder */
+	/* a past deadline fires at the next tick */
+	tick(x, 0);
+	expect(x, "A: revoked a1 r t=9 lease_expired", "outcome r A/9 fail lease_expired @1000000", "clear r",
+	       NULL);
+	assert_int_equal(table_next_token(x->t), 10);
+}
+
+static void test_token_counter_never_goes_back(void **state)
+{
+	h *x = *state;
+	table_restore_next_token(x->t, 50);
+	table_restore_next_token(x->t, 7);
+	assert_int_equal(table_next_token(x->t), 50);
+	acq(x, "A", "a1", "r");
+	rel(x, "A", "a2", "r", 50, false, NULL, NULL);
+	acq(x, "A", "a3", "r");
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	assert_int_equal(rd.next_token, 52);
+	assert_int_equal(rd.n_dirty, 1);
+	assert_string_equal(rd.dirty[0], "r");
+	table_advance(x->t);
+}
+
+static void test_id_memory_bounded_oldest_forgotten(void **state)
+{
+	h *x = *state;
+	table_config cfg;
+	table_config_default(&cfg);
+	cfg.id_memory = 2;
+	table_free(x->t);
+	x->t = table_new(&cfg);
+	simple(x, WIRE_OP_RENEW, "A", "x1", "r", 5);
+	simple(x, WIRE_OP_RENEW, "A", "x2", "r", 5);
+	simple(x, WIRE_OP_RENEW, "A", "x3", "r", 5);
+	expect(x, "A: rejected x1 r not_holder", "A: rejected x2 r not_holder", "A: rejected x3 r not_holder",
+	       NULL);
+	acq(x, "A", "x1", "r"); /* forgotten: a new request */
+	acq(x, "A", "x3", "r"); /* remembered: its first answer */
+	expect(x, "A: granted x1 r t=1 l=30000", "A: rejected x3 r not_holder",
+	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+}
+
+static void test_resource_get_view_matches_state(void **state)
+{
+	h *x = *state;
+	abc(x);
+	table_resource_view v;
+	assert_true(table_resource_get(x->t, "r", &v));
+	assert_string_equal(v.holder, "A");
+	assert_string_equal(v.holder_id, "a1");
+	assert_int_equal(v.n_waiting, 2);
+	assert_string_equal(v.waiting[1].node, "C");
+	assert_string_equal(v.waiting[1].id, "c1");
+	assert_true(v.waiting[1].wait_until_ms == INT64_MAX);
+	assert_false(table_resource_get(x->t, "nope", &v));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_acquire_idle_granted),
+	    T(test_acquire_held_queued_with_position_and_holder),
+	    T(test_acquire_wait_zero_busy),
+	    T(test_acquire_repeat_holding_same_token_lease_not_restarted),
+	    T(test_acquire_new_id_while_holding_same_token_lease_restarts),
+	    T(test_acquire_new_id_while_queued_keeps_place),
+	    T(test_acquire_once_remembered_done),
+	    T(test_acquire_other_mode_while_held_rejected_mode_conflict),
+	    T(test_acquire_lease_default_and_clamped_to_max),
+	    T(test_acquire_meta_shown_in_snapshot),
+	    T(test_renew_holder_renewed_lease_restarts),
+	    T(test_renew_wrong_token_rejected_not_holder),
+	    T(test_renew_repeat_after_release_same_answer),
+	    T(test_release_wrong_token_rejected_not_holder),
+	    T(test_release_once_success_waiters_done_queue_emptied),
+	    T(test_release_once_failure_next_waiter_granted_with_previous),
+	    T(test_seed_story_failed_holder_hands_off_without_reask),
+	    T(test_release_mutex_fifo_rotation),
+	    T(test_release_mutex_failure_sets_previous_success_clears),
+	    T(test_release_last_failure_idle_resource_cleared),
+	    T(test_cancel_queued_removed_acquire_answer_cancelled),
+	    T(test_cancel_holding_released_as_failure),
+	    T(test_cancel_nothing_cancelled_anyway),
+	    T(test_reset_forgets_success_and_clears),
+	    T(test_reset_remembered_idle_clear),
+	    T(test_tick_lease_expiry_revoked_next_waiter_granted),
+	    T(test_tick_wait_expiry_busy_and_removed),
+	    T(test_tick_forget_time_clears_remembered_success),
+	    T(test_offline_revokes_hands_off_drops_waits_forgets_ids),
+	    T(test_offline_unknown_node_and_online_no_effects),
+	    T(test_invalid_rejected_keeps_order_changes_nothing),
+	    T(test_restore_round_trip_same_snapshots),
+	    T(test_restore_inconsistent_views_rejected_inval),
+	    T(test_token_counter_never_goes_back),
+	    T(test_id_memory_bounded_oldest_forgotten),
+	    T(test_resource_get_view_matches_state),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
