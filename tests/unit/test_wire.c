@@ -8,6 +8,7 @@
  * of encoded message into DIR, named "<schema>--<case>.json", for
  * tests/unit/schema_check.py. Must never touch the network.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -1207,6 +1209,10 @@ static int write_file(const char *dir, const char *name, const char *text)
 
 static int dump_fixtures(const char *dir)
 {
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		perror(dir);
+		return 1;
+	}
 	static const wire_request reqs[] = {
 	    {.op = WIRE_OP_ACQUIRE, .id = "r1", .resource = "images/nginx:1.25"},
 	    {.op = WIRE_OP_ACQUIRE,
