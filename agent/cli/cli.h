@@ -1,0 +1,105 @@
+/*
+ * cli.h - shared pieces of the baton CLI: exit codes, the common options,
+ * the option tables that drive both getopt_long and --help, durations, and
+ * the subcommands' entry points. The CLI uses libbaton's public header only.
+ */
+#ifndef BATON_CLI_H
+#define BATON_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "baton.h"
+
+/* Exit codes (sysexits.h where one fits). */
+#define CLI_EX_OK          0
+#define CLI_EX_USAGE       64   /* bad command line */
+#define CLI_EX_REJECTED    65   /* the coordinator rejected the request */
+#define CLI_EX_UNAVAILABLE 69   /* broker or coordinator unreachable */
+#define CLI_EX_TEMPFAIL    75   /* wait ran out, or busy */
+#define CLI_EX_LOST        76   /* the lock was lost while the command ran */
+#define CLI_EX_SOFTWARE    70   /* an internal error */
+#define CLI_HELP           (-1) /* cli_parse printed help or version: exit 0 */
+
+/* Set by main.c's signal handler (the only mutable globals of the CLI):
+ * the last SIGINT/SIGTERM/SIGHUP received, and whether it was sent by a
+ * process with kill() rather than by the terminal (which signals our whole
+ * process group, the command included). */
+extern volatile sig_atomic_t cli_signal;
+extern volatile sig_atomic_t cli_signal_user;
+
+typedef struct cli_common {
+	const char *broker;
+	const char *prefix;
+	const char *node;
+	const char *username;
+	const char *password_file;
+	const char *cafile, *cert, *key;
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	char node_buf[BATON_NODE_MAX + 1];
+} cli_common;
+
+/* One option of a subcommand: drives getopt_long and the help text. */
+typedef struct cli_opt {
+	const char *name; /* long name */
+	int short_name;   /* 0: none */
+	int id;           /* passed to on_opt; > 0 */
+	const char *arg;  /* argument name, NULL: takes none */
+	const char *help;
+} cli_opt;
+
+typedef struct cli_command {
+	const char *name;
+	const char *usage;   /* after "baton NAME " */
+	const char *summary; /* one line */
+	const char *example; /* shown under --help */
+	const cli_opt *opts; /* terminated by {NULL}; may be NULL */
+	/* Handles one of opts; returns 0, or CLI_EX_USAGE after printing why. */
+	int (*on_opt)(void *ctx, int id, const char *arg);
+} cli_command;
+
+/* Parses argv (argv[0] is the subcommand's name) with cmd's options and the
+ * common ones into *com and ctx, then applies the environment and defaults
+ * (cli_common_finish). *first_arg gets the index of the first operand.
+ * Returns 0, CLI_HELP (help or version printed to out), or CLI_EX_USAGE
+ * (a message printed to err). Stops at the first operand or "--". */
+int cli_parse(int argc, char **argv, const cli_command *cmd, cli_common *com, void *ctx, int *first_arg,
+              FILE *out, FILE *err);
+
+/* Fills unset common options from BATON_BROKER, BATON_PREFIX, BATON_NODE and
+ * the defaults (node: <hostname>-<pid>, sanitised). Cannot fail. */
+void cli_common_finish(cli_common *com);
+
+/* Prints the usage of cmd, the common options and the example. */
+void cli_usage(const cli_command *cmd, FILE *out);
+
+/* Parses "250ms", "30s", "5m", "1h", "1m30s" or a bare number of seconds
+ * into milliseconds. Returns 0, or -1 when s is malformed or overflows. */
+int cli_parse_duration(const char *s, int64_t *ms);
+
+/* Writes ms as "250ms", "4.2s", "3m05s", "2h01m" into buf. */
+void cli_format_duration(int64_t ms, char *buf, size_t cap);
+
+/* Reads the password from the first line of path into buf. Returns 0 or -1
+ * (with a message in err). */
+int cli_read_password(const char *path, char *buf, size_t cap, char *err, size_t err_cap);
+
+/* The exit code for a libbaton error while talking to the coordinator. */
+int cli_exit_for(baton_err err);
+
+/* Creates a client from com and connects it (5 s). On failure prints why
+ * to stderr and returns the exit code; 0 on success. (common.c) */
+int cli_connect(const cli_common *com, baton_client **out);
+
+/* Writes "2026-11-24 10:00:00" (local time) for a wall-clock ms. */
+void cli_format_time(int64_t ms, char *buf, size_t cap);
+
+/* Subcommands. */
+int cli_run_main(int argc, char **argv);
+int cli_watch_main(int argc, char **argv);
+int cli_status_main(int argc, char **argv);
+int cli_reset_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * run.c - `baton run`: take the lock, run the command, release with its
+ * outcome; or skip when another node already did it (once mode).
+ *
+ * Owns the run's flow and its exit codes (cli.h). The command itself is
+ * child.c's; the lock is libbaton's. Prints a live status line while
+ * waiting only when stderr is a terminal.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "cli.h"
+#include "names.h"
+
+#define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
+
+enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META };
+
+typedef struct run_args {
+	const char *resource;
+	baton_mode mode;
+	int64_t lease_ms;
+	int64_t wait_ms; /* -1: forever */
+	bool share_output;
+	const char *meta;
+} run_args;
+
+static const cli_opt run_opts[] = {
+    {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
+    {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
+    {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
+    {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
+    {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
+    {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int run_opt(void *ctx, int id, const char *arg)
+{
+	run_args *a = ctx;
+
+	switch (id) {
+	case RUN_RESOURCE:
+		a->resource = arg;
+		return 0;
+	case RUN_SHARE:
+		a->share_output = true;
+		return 0;
+	case RUN_META:
+		a->meta = arg;
+		return 0;
+	case RUN_MODE:
+		if (strcmp(arg, "once") == 0 || strcmp(arg, "mutex") == 0) {
+			a->mode = arg[0] == 'm' ? BATON_MODE_MUTEX : BATON_MODE_ONCE;
+			return 0;
+		}
+		fprintf(stderr, "baton run: --mode must be once or mutex\n");
+		return CLI_EX_USAGE;
+	case RUN_LEASE:
+		if (cli_parse_duration(arg, &a->lease_ms) == 0 && a->lease_ms >= 1000 &&
+		    a->lease_ms <= 3600000)
+			return 0;
+		fprintf(stderr, "baton run: --lease must be a duration from 1s to 1h, like 30s\n");
+		return CLI_EX_USAGE;
+	case RUN_WAIT:
+		if (cli_parse_duration(arg, &a->wait_ms) == 0)
+			return 0;
+		fprintf(stderr, "baton run: --wait must be a duration, like 250ms, 30s, 5m or 1h\n");
+		return CLI_EX_USAGE;
+	default:
+		return CLI_EX_USAGE;
+	}
+}
+
+static const cli_command run_cmd = {
+    "run",
+    "--resource NAME [OPTIONS] -- COMMAND [ARGS...]",
+    "Takes the lock on NAME, runs COMMAND while holding it and releases it with the\n"
+    "command's outcome. In once mode a node that finds the work already done skips it\n"
+    "and exits 0. The command sees BATON_RESOURCE, BATON_TOKEN, BATON_NODE (and\n"
+    "BATON_PREVIOUS_ERROR when it takes over from a failed holder).\n"
+    "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
+    "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
+    "76 lock lost while running.",
+    "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
+    run_opts,
+    run_opt,
+};
+
+/* The default meta: the command line, cut to 256 bytes of valid UTF-8. */
+static void default_meta(char *const *argv, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; argv[i] != NULL && n + 1 < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? " " : "", argv[i]);
+	n = strlen(buf);
+	for (int k = 0; k < 4 && n > 0 && !names_utf8_valid(buf, n); k++)
+		n--; /* a cut inside a character */
+	buf[n] = '\0';
+	if (!names_utf8_valid(buf, n))
+		buf[0] = '\0';
+}
+
+static void status_line(baton_lock *l, const run_args *a, bool tty)
+{
+	baton_lock_info info;
+	char age[32];
+
+	if (!tty)
+		return;
+	baton_lock_get_info(l, &info);
+	cli_format_duration(info.age_ms, age, sizeof age);
+	if (info.phase == BATON_PHASE_QUEUED)
+		fprintf(stderr, "\r\033[Kbaton: waiting for %s: position %u, held by %s (%s)", a->resource,
+		        info.position, info.holder[0] ? info.holder : "?", age);
+	else
+		fprintf(stderr, "\r\033[Kbaton: waiting for %s: no answer yet (%s)", a->resource, age);
+	fflush(stderr);
+}
+
+/* Waits for the acquire's answer; returns 0 with *ans, or an exit code. */
+static int wait_answer(baton_lock *l, const run_args *a, const cli_common *com, baton_answer *ans)
+{
+	bool tty = isatty(STDERR_FILENO) && com->verbosity >= 0;
+	int rc = -1;
+
+	while (rc < 0) {
+		baton_err err = baton_lock_wait(l, 200, ans);
+		baton_lock_info info;
+
+		baton_lock_get_info(l, &info);
+		if (err == BATON_OK) {
+			rc = 0;
+		} else if (err != BATON_E_TIMEOUT) {
+			fprintf(stderr, "%sbaton: %s\n", tty ? "\r\033[K" : "", baton_strerror(err));
+			rc = cli_exit_for(err);
+		} else if (cli_signal != 0) {
+			int sig = cli_signal;
+
+			fprintf(stderr, "%sbaton: interrupted; withdrawing from the queue\n",
+			        tty ? "\r\033[K" : "");
+			(void)baton_cancel(l, 3000);
+			rc = 128 + sig;
+		} else if ((info.phase == BATON_PHASE_SENT && info.age_ms > NO_ANSWER_MS) ||
+		           (a->wait_ms >= 0 && info.age_ms > a->wait_ms + NO_ANSWER_MS)) {
+			fprintf(stderr, "%sbaton: no answer from the coordinator on %s (is it running?)\n",
+			        tty ? "\r\033[K" : "", com->broker);
+			rc = CLI_EX_UNAVAILABLE;
+		} else {
+			status_line(l, a, tty);
+		}
+	}
+	if (tty && rc == 0)
+		fprintf(stderr, "\r\033[K");
+	return rc;
+}
+
+/* A final answer other than a grant: report it and return the exit code. */
+static int not_granted(const baton_answer *ans, const run_args *a, const cli_common *com)
+{
+	char when[64];
+
+	switch (ans->phase) {
+	case BATON_PHASE_DONE:
+		cli_format_time(ans->done.completed_at_ms, when, sizeof when);
+		if (com->verbosity >= 0)
+			fprintf(stderr, "baton: %s already done by %s at %s (token %llu); skipping\n",
+			        a->resource, ans->done.node ? ans->done.node : "?", when,
+			        (unsigned long long)ans->done.token);
+		if (ans->done.result != NULL) {
+			fputs(ans->done.result, stdout);
+			fflush(stdout);
+		}
+		return CLI_EX_OK;
+	case BATON_PHASE_BUSY:
+		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
+		        ans->holder ? ans->holder : "?");
+		return CLI_EX_TEMPFAIL;
+	default:
+		fprintf(stderr, "baton: the coordinator rejected the request: %s: %s\n",
+		        baton_err_code(ans->code) ? baton_err_code(ans->code) : "?",
+		        ans->message ? ans->message : baton_strerror(ans->code));
+		return CLI_EX_REJECTED;
+	}
+}
+
+static void on_lost(baton_lock *l, baton_err why, void *arg)
+{
+	int fd = *(int *)arg;
+
+	(void)l;
+	(void)why;
+	(void)!write(fd, "L", 1);
+}
+
+/* Releases with the command's outcome; returns the run's exit code. */
+static int release_with(baton_lock *l, const run_args *a, const child_result *r)
+{
+	baton_release_options ro = {.remember_ms = -1};
+	char error[64], sig[32];
+	baton_err err;
+	size_t n = r->tail_len;
+
+	ro.success = r->exited && r->code == 0;
+	if (r->exited) {
+		snprintf(error, sizeof error, "exit status %d", r->code);
+	} else {
+		child_signal_name(r->sig, sig, sizeof sig);
+		snprintf(error, sizeof error, "killed by signal %s", sig);
+	}
+	ro.error = ro.success ? NULL : error;
+	if (a->share_output && r->spawned) {
+		/* The tail may start inside a character: skip to the next one. */
+		const char *t = r->tail;
+
+		while (n > 0 && ((unsigned char)*t & 0xC0) == 0x80)
+			t++, n--;
+		ro.result = names_utf8_valid(t, n) && strlen(t) == n ? t : NULL;
+		if (ro.result == NULL)
+			fprintf(stderr, "baton: output is not UTF-8 text; not shared\n");
+	}
+	err = baton_release(l, &ro, 10000);
+	if (err == BATON_E_LOST) {
+		fprintf(stderr, "baton: lock on %s was lost before the release\n", a->resource);
+		return CLI_EX_LOST;
+	}
+	if (err != BATON_OK)
+		fprintf(stderr, "baton: release of %s not confirmed: %s\n", a->resource, baton_strerror(err));
+	return r->exited ? r->code : 128 + r->sig;
+}
+
+static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a, const cli_common *com,
+                       char *const *argv, int lost_fd)
+{
+	char res[BATON_RESOURCE_MAX + 32], tok[64], node[BATON_NODE_MAX + 32], prev[BATON_ERROR_MAX + 64];
+	const char *env[5] = {res, tok, node, NULL, NULL};
+	child_opts co = {argv, env, a->share_output, lost_fd};
+	child_result r;
+
+	snprintf(res, sizeof res, "BATON_RESOURCE=%s", a->resource);
+	snprintf(tok, sizeof tok, "BATON_TOKEN=%llu", (unsigned long long)ans->token);
+	snprintf(node, sizeof node, "BATON_NODE=%s", com->node);
+	if (ans->previous.node != NULL) {
+		snprintf(prev, sizeof prev, "BATON_PREVIOUS_ERROR=%s",
+		         ans->previous.error ? ans->previous.error : baton_reason_name(ans->previous.reason));
+		env[3] = prev;
+		if (com->verbosity >= 0)
+			fprintf(stderr, "baton: taking over %s from %s (token %llu): %s\n", a->resource,
+			        ans->previous.node, (unsigned long long)ans->previous.token, prev + 21);
+	}
+	if (com->verbosity > 0)
+		fprintf(stderr, "baton: holding %s (token %llu, lease %ums)\n", a->resource,
+		        (unsigned long long)ans->token, ans->lease_ms);
+	if (child_run(&co, &r) != 0) {
+		baton_release_options ro = {
+		    .success = false, .error = "command could not start", .remember_ms = -1};
+
+		(void)baton_release(l, &ro, 10000);
+		return CLI_EX_SOFTWARE;
+	}
+	if (r.lost || baton_lock_lost(l)) {
+		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
+		return CLI_EX_LOST;
+	}
+	return release_with(l, a, &r);
+}
+
+static int run_locked(baton_client *c, const run_args *a, const cli_common *com, char *const *argv)
+{
+	char meta[257];
+	int lost[2] = {-1, -1}, rc;
+	baton_acquire_options ao;
+	baton_answer ans;
+	baton_lock *l = NULL;
+
+	if (pipe(lost) != 0) {
+		perror("baton: pipe");
+		return CLI_EX_SOFTWARE;
+	}
+	(void)fcntl(lost[1], F_SETFL, O_NONBLOCK);
+	(void)fcntl(lost[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(lost[1], F_SETFD, FD_CLOEXEC);
+	default_meta(argv, meta, sizeof meta);
+	baton_acquire_options_init(&ao);
+	ao.resource = a->resource;
+	ao.mode = a->mode;
+	ao.lease_ms = (uint32_t)a->lease_ms;
+	ao.wait_ms = a->wait_ms;
+	ao.meta = a->meta ? a->meta : meta;
+	ao.on_lost = on_lost;
+	ao.arg = &lost[1];
+	if (baton_acquire(c, &ao, &l) != BATON_OK) {
+		char msg[256];
+
+		baton_client_last_error(c, msg, sizeof msg);
+		fprintf(stderr, "baton run: %s\n", msg);
+		rc = CLI_EX_USAGE;
+		goto out;
+	}
+	rc = wait_answer(l, a, com, &ans);
+	if (rc == 0)
+		rc = ans.phase == BATON_PHASE_GRANTED ? run_holding(l, &ans, a, com, argv, lost[0])
+		                                      : not_granted(&ans, a, com);
+out:
+	baton_lock_free(l); /* before the pipe closes: no on_lost after this */
+	close(lost[0]);
+	close(lost[1]);
+	return rc;
+}
+
+int cli_run_main(int argc, char **argv)
+{
+	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1};
+	cli_common com;
+	baton_client *c = NULL;
+	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);
+
+	if (rc != 0)
+		return rc == CLI_HELP ? CLI_EX_OK : rc;
+	if (a.resource == NULL || first >= argc) {
+		fprintf(stderr, "baton run: %s\ntry 'baton run --help'\n",
+		        a.resource == NULL ? "--resource is required" : "no command given (put it after --)");
+		return CLI_EX_USAGE;
+	}
+	if (!names_resource_valid(a.resource, strlen(a.resource))) {
+		fprintf(stderr, "baton run: invalid resource name '%s'\n", a.resource);
+		return CLI_EX_USAGE;
+	}
+	rc = cli_connect(&com, &c);
+	if (rc != 0)
+		return rc;
+	rc = run_locked(c, &a, &com, argv + first);
+	baton_client_free(c);
+	return rc;
+}

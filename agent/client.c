@@ -1,0 +1,376 @@
+/*
+ * client.c - libbaton's connection and client thread.
+ *
+ * Owns the paho MQTTAsync handle, the inbound queue and the client thread.
+ * paho's callbacks only copy what they get into the queue under c->mu and
+ * return; the client thread does everything else. No paho call is ever made
+ * with c->mu held (client_int.h). Never prints: logs through the callback.
+ * Connection life: connect -> subscribe own answers (+ coordinator, watches)
+ * -> publish online:true -> ready: (re-)send every outstanding request.
+ */
+#include "client_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RETRY_MIN_S 1
+#define RETRY_MAX_S 8
+
+int64_t client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t client_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (c->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	c->log(c->log_arg, level, line);
+}
+
+baton_err client_fail(baton_client *c, baton_err err, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&c->mu);
+	va_start(ap, fmt);
+	vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&c->mu);
+	return err;
+}
+
+bool client_on_thread(baton_client *c)
+{
+	return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+
+bool client_wait_until(baton_client *c, int64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline == INT64_MAX) {
+		pthread_cond_wait(&c->cond, &c->mu);
+		return true;
+	}
+	if (client_now_ms() >= deadline)
+		return false;
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+	return pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT || client_now_ms() < deadline;
+}
+
+/* ---- paho callbacks: copy, enqueue, return ---------------------------------- */
+
+static void enqueue(baton_client *c, inmsg *m)
+{
+	pthread_mutex_lock(&c->mu);
+	m->next = NULL;
+	*c->in_tail = m;
+	c->in_tail = &m->next;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void enqueue_event(baton_client *c, inmsg_type type, const char *text)
+{
+	inmsg *m = calloc(1, sizeof *m);
+
+	if (m == NULL) {
+		client_log(c, BATON_LOG_ERROR, "out of memory: connection event %d dropped", (int)type);
+		return;
+	}
+	m->type = type;
+	if (text != NULL)
+		m->payload = strdup(text);
+	enqueue(c, m);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	baton_client *c = ctx;
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	inmsg *m = calloc(1, sizeof *m);
+
+	if (m != NULL) {
+		m->topic = malloc(tlen + 1);
+		m->payload = malloc(plen + 1);
+	}
+	if (m == NULL || m->topic == NULL || m->payload == NULL) {
+		client_log(c, BATON_LOG_ERROR, "out of memory: message on %.*s dropped", (int)tlen, topic);
+		if (m != NULL) {
+			free(m->topic);
+			free(m->payload);
+			free(m);
+		}
+	} else {
+		m->type = IN_MESSAGE;
+		m->retained = msg->retained != 0;
+		memcpy(m->topic, topic, tlen);
+		m->topic[tlen] = '\0';
+		if (plen > 0)
+			memcpy(m->payload, msg->payload, plen);
+		m->payload[plen] = '\0';
+		m->len = plen;
+		enqueue(c, m);
+	}
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_connected(void *ctx, char *cause)
+{
+	(void)cause;
+	enqueue_event(ctx, IN_CONNECTED, NULL);
+}
+
+static void on_conn_lost(void *ctx, char *cause)
+{
+	enqueue_event(ctx, IN_CONN_LOST, cause);
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+	char text[160];
+
+	snprintf(text, sizeof text, "%s (code %d)", resp && resp->message ? resp->message : "connect failed",
+	         resp ? resp->code : 0);
+	enqueue_event(ctx, IN_CONNECT_FAILED, text);
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	enqueue_event(ctx, IN_SUBSCRIBED, NULL);
+}
+
+static void on_sub_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+	char text[160];
+
+	snprintf(text, sizeof text, "subscribe failed (code %d)", resp ? resp->code : 0);
+	enqueue_event(ctx, IN_SUB_FAILED, text);
+}
+
+/* ---- paho calls (never under c->mu) ----------------------------------------- */
+
+baton_err client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
+                         bool retained)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc;
+
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retained;
+	rc = MQTTAsync_sendMessage(c->mq, topic, &msg, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		client_log(c, BATON_LOG_DEBUG, "publish on %s failed (paho %d); re-sent when connected",
+		           topic, rc);
+		return BATON_E_NOT_CONNECTED;
+	}
+	return BATON_OK;
+}
+
+baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool report)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int qos[64];
+	int rc;
+
+	if (n <= 0 || n > 64)
+		return BATON_E_INVAL;
+	for (int i = 0; i < n; i++)
+		qos[i] = 1;
+	if (report) {
+		ro.onSuccess = on_subscribed;
+		ro.onFailure = on_sub_failure;
+		ro.context = c;
+	}
+	rc = MQTTAsync_subscribeMany(c->mq, n, topics, qos, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		client_log(c, BATON_LOG_DEBUG, "subscribe failed (paho %d); retried when connected", rc);
+		return BATON_E_NOT_CONNECTED;
+	}
+	return BATON_OK;
+}
+
+void client_unsubscribe(baton_client *c, char *const *topics, int n)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	(void)MQTTAsync_unsubscribeMany(c->mq, n, topics, &ro);
+}
+
+void client_start_connect(baton_client *c)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	char host[256], port[16];
+	bool tls = false;
+	int rc;
+
+	(void)nodelay_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
+	co.keepAliveInterval = (int)c->keepalive_s;
+	co.cleansession = 1;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.automaticReconnect = 1;
+	co.minRetryInterval = RETRY_MIN_S;
+	co.maxRetryInterval = RETRY_MAX_S;
+	co.connectTimeout = 5;
+	co.username = c->username;
+	co.password = c->password;
+	co.onFailure = on_connect_failure;
+	co.context = c;
+	will.topicName = c->node_topic;
+	will.message = c->offline_payload;
+	will.qos = 1;
+	will.retained = 1;
+	co.will = &will;
+	if (tls || c->cafile != NULL || c->cert != NULL) {
+		ssl.trustStore = c->cafile;
+		ssl.keyStore = c->cert;
+		ssl.privateKey = c->key;
+		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+		co.ssl = &ssl;
+	}
+	rc = MQTTAsync_connect(c->mq, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		char text[64];
+
+		snprintf(text, sizeof text, "connect could not start (paho %d)", rc);
+		enqueue_event(c, IN_CONNECT_FAILED, text);
+	}
+}
+
+/* ---- actions ------------------------------------------------------------------ */
+
+void actions_init(action_list *al)
+{
+	al->head = NULL;
+	al->tail = &al->head;
+	al->nomem = false;
+}
+
+static action *action_add(action_list *al, action_type type)
+{
+	action *a = calloc(1, sizeof *a);
+
+	if (a == NULL) {
+		al->nomem = true;
+		return NULL;
+	}
+	a->type = type;
+	*al->tail = a;
+	al->tail = &a->next;
+	return a;
+}
+
+void actions_send(action_list *al, char *payload, size_t len)
+{
+	action *a = action_add(al, ACT_SEND);
+
+	if (a == NULL) {
+		free(payload);
+		return;
+	}
+	a->payload = payload;
+	a->len = len;
+}
+
+void actions_call(action_list *al, action_type type, baton_lock *l, baton_err err)
+{
+	action *a = action_add(al, type);
+
+	if (a == NULL)
+		return;
+	a->l = l;
+	a->err = err;
+	l->refs++;
+}
+
+static void run_callback(baton_client *c, action *a)
+{
+	baton_lock *l = a->l;
+	baton_answer ans;
+
+	pthread_mutex_lock(&c->mu);
+	if (l->freed) {
+		lock_unref(l);
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	l->cb_running = true;
+	pthread_mutex_unlock(&c->mu);
+	if (a->type == ACT_ANSWER && l->on_answer != NULL && baton_lock_wait(l, 0, &ans) == BATON_OK)
+		l->on_answer(l, &ans, l->arg);
+	else if (a->type == ACT_LOST && l->on_lost != NULL)
+		l->on_lost(l, a->err, l->arg);
+	pthread_mutex_lock(&c->mu);
+	l->cb_running = false;
+	lock_unref(l);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void actions_run(baton_client *c, action_list *al)
+{
+	action *a, *next;
+
+	if (al->nomem)
+		client_log(c, BATON_LOG_ERROR, "out of memory: some sends or callbacks were dropped");
+	for (a = al->head; a != NULL; a = next) {
+		next = a->next;
+		if (a->type == ACT_SEND)
+			(void)client_publish(c, c->req_topic, a->payload, a->len, 1, false);
+		else
+			run_callback(c, a);
+		free(a->payload);
+		free(a);
+	}
+	actions_init(al);
+}
+
+baton_err client_paho_create(baton_client *c)
+{
+	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
+	int rc;
+
+	cro.MQTTVersion = MQTTVERSION_3_1_1;
+	cro.sendWhileDisconnected = 0;
+	cro.maxBufferedMessages = 100000; /* applies while connected too (MQTT-NOTES) */
+	rc = MQTTAsync_createWithOptions(&c->mq, c->broker, c->node, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		c->mq = NULL;
+		return BATON_E_INVAL;
+	}
+	if (MQTTAsync_setCallbacks(c->mq, c, on_conn_lost, on_message, NULL) != MQTTASYNC_SUCCESS ||
+	    MQTTAsync_setConnected(c->mq, c, on_connected) != MQTTASYNC_SUCCESS)
+		return BATON_E_INVAL;
+	return BATON_OK;
+}

@@ -1,0 +1,203 @@
+/*
+ * client_int.h - libbaton's private structures, shared by client.c (the
+ * connection and the client thread), lock.c (requests) and watch.c
+ * (events). Nothing here is public.
+ *
+ * Locking: every field marked [mu] is read and written only under c->mu.
+ * Rule: no paho call is made while c->mu is held (paho calls our callbacks
+ * under its own global mutex; the other order would deadlock, MQTT-NOTES).
+ * Work decided under the mutex is collected as actions and done after it.
+ */
+#ifndef BATON_CLIENT_INT_H
+#define BATON_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <MQTTAsync.h>
+
+#include "baton.h"
+#include "names.h"
+#include "reqstate.h"
+#include "wire.h"
+
+/* What a paho callback hands over to the client thread. */
+typedef enum inmsg_type {
+	IN_MESSAGE = 1,
+	IN_CONNECTED,
+	IN_CONN_LOST,
+	IN_SUBSCRIBED,
+	IN_SUB_FAILED,
+	IN_CONNECT_FAILED
+} inmsg_type;
+
+typedef struct inmsg {
+	struct inmsg *next;
+	inmsg_type type;
+	bool retained;
+	char *topic;   /* IN_MESSAGE; NUL-terminated */
+	char *payload; /* IN_MESSAGE: len bytes (+ NUL); others: a message or NULL */
+	size_t len;
+} inmsg;
+
+/* Work decided under c->mu, done after it is released. */
+typedef enum action_type {
+	ACT_SEND = 1, /* publish payload on P/req/<node> */
+	ACT_ANSWER,   /* call l->on_answer */
+	ACT_LOST      /* call l->on_lost(err) */
+} action_type;
+
+typedef struct action {
+	struct action *next;
+	action_type type;
+	baton_lock *l; /* ACT_ANSWER/ACT_LOST: holds a reference */
+	baton_err err;
+	char *payload; /* ACT_SEND: owned */
+	size_t len;
+} action;
+
+typedef struct action_list {
+	action *head, **tail;
+	bool nomem; /* an action could not be allocated (logged) */
+} action_list;
+
+struct baton_lock {
+	baton_client *c;
+	struct baton_lock *next; /* [mu] in c->locks while not freed */
+	unsigned refs;           /* [mu] the user's + one per pending action */
+	bool freed;              /* [mu] baton_lock_free was called */
+	bool cb_running;         /* [mu] one of its callbacks is running */
+	char base[NAMES_ID_MAX + 1];
+	char resource[NAMES_RESOURCE_MAX + 1];
+	baton_mode mode;
+	uint32_t lease_ms;
+	int64_t wait_ms;
+	char *meta;
+	baton_answer_cb on_answer;
+	baton_lost_cb on_lost;
+	void *arg;
+	reqstate rs;        /* [mu] */
+	wire_answer answer; /* [mu] the settling answer (owns its strings) */
+	bool rel_success;   /* [mu] release parameters, kept for re-sends */
+	char *rel_error, *rel_result;
+	int64_t rel_remember_ms;
+};
+
+struct baton_watch {
+	baton_client *c;
+	struct baton_watch *next; /* [mu] in c->watches while alive */
+	char *filter;             /* resource filter */
+	char *topics[2];          /* P/outcome/<filter>, P/state/<filter> */
+	baton_event_cb cb;
+	void *arg;
+	bool cb_running; /* [mu] */
+	bool freed;      /* [mu] */
+	unsigned refs;   /* [mu] */
+};
+
+struct baton_client {
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC; broadcast on every change */
+	pthread_t thread;
+	bool thread_started;
+	MQTTAsync mq;
+	char *broker, *prefix, *username, *password, *cafile, *cert, *key;
+	char node[NAMES_NODE_MAX + 1];
+	uint32_t keepalive_s;
+	baton_log_cb log;
+	void *log_arg;
+	char req_topic[NAMES_TOPIC_MAX + 1];
+	char grant_topic[NAMES_TOPIC_MAX + 1];
+	char node_topic[NAMES_TOPIC_MAX + 1];
+	char coord_topic[NAMES_TOPIC_MAX + 1];
+	char *offline_payload; /* the Will: {"v":1,"node":...,"online":false} */
+	char *online_payload;
+	uint64_t salt; /* random per client: ids never repeat across runs */
+
+	inmsg *in_head, **in_tail;     /* [mu] */
+	bool closing;                  /* [mu] */
+	bool connect_started;          /* [mu] */
+	bool connected;                /* [mu] the MQTT connection is up */
+	bool ready;                    /* [mu] subscribed and announced: sends go out */
+	bool disconnected;             /* [mu] our own disconnect completed */
+	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
+	unsigned retry_s;              /* [mu] */
+	char connect_error[160];       /* [mu] */
+	baton_lock *locks;             /* [mu] */
+	baton_watch *watches;          /* [mu] */
+	uint64_t next_id;              /* [mu] */
+	bool coord_seen, coord_online; /* [mu] */
+	int64_t coord_started_ms;      /* [mu] */
+	char last_error[256];          /* [mu] */
+};
+
+/* ---- client.c ---- */
+int64_t client_now_ms(void);
+int64_t client_wall_ms(void);
+void client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Records msg as the last error (under mu) and returns err. */
+baton_err client_fail(baton_client *c, baton_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool client_on_thread(baton_client *c);
+/* Waits on c->cond until deadline (monotonic ms; INT64_MAX: none); caller
+ * holds mu. Returns false when the deadline passed. */
+bool client_wait_until(baton_client *c, int64_t deadline);
+/* Creates c->mq and registers the callbacks. */
+baton_err client_paho_create(baton_client *c);
+/* Starts (or restarts) connecting; without c->mu held. Failure comes back
+ * as IN_CONNECT_FAILED. */
+void client_start_connect(baton_client *c);
+/* Publishes without c->mu held. */
+baton_err client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
+                         bool retained);
+/* Subscribes topics[0..n) at QoS 1 without c->mu held; success or failure
+ * comes back as IN_SUBSCRIBED / IN_SUB_FAILED when report is set. */
+baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool report);
+void client_unsubscribe(baton_client *c, char *const *topics, int n);
+
+/* Actions: collected under mu, run without it. */
+void actions_init(action_list *al);
+void actions_send(action_list *al, char *payload, size_t len);
+void actions_call(action_list *al, action_type type, baton_lock *l, baton_err err);
+void actions_run(baton_client *c, action_list *al);
+
+/* ---- lock.c ---- */
+/* Caller holds mu. Appends a send of l's request kind (if the client is
+ * ready) and marks an acquire sent. */
+void lock_queue_send(baton_lock *l, req_kind kind, action_list *al);
+/* Caller holds mu. Re-sends everything outstanding of every lock. */
+void locks_resend(baton_client *c, action_list *al);
+/* Caller holds mu. Ticks every lock; returns the next tick instant. */
+int64_t locks_tick(baton_client *c, int64_t now, action_list *al);
+/* Handles a payload from P/grant/<node>. Takes mu itself. */
+void locks_on_answer(baton_client *c, const char *payload, size_t len);
+/* Caller holds mu; frees l when its last reference goes. */
+void lock_unref(baton_lock *l);
+/* Frees every lock as baton_lock_free would; caller holds mu. */
+void locks_abandon_all(baton_client *c, action_list *al);
+
+/* ---- watch.c ---- */
+/* Handles a message on P/outcome/... or P/state/...; takes mu itself.
+ * Returns false when the topic is neither. */
+bool watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained);
+/* Collects the topics of every watch (caller holds mu): fills up to cap
+ * strdup'd topics into out, returns how many (the caller frees them). */
+int watches_topics(baton_client *c, char **out, int cap);
+int watches_count(baton_client *c);
+void watches_free_all(baton_client *c);
+/* True iff topic matches the MQTT filter. */
+bool watch_topic_match(const char *filter, const char *topic);
+
+/* ---- nodelay.c ---- */
+/* Splits a broker URI into host and port (defaults 1883, or 8883 for TLS
+ * schemes). BATON_E_INVAL if malformed. */
+baton_err nodelay_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
+                            bool *tls);
+/* Sets TCP_NODELAY on every socket of this process whose peer is the
+ * broker of uri. Returns how many sockets it changed (or a negative error). */
+int nodelay_apply(const char *uri);
+
+#endif

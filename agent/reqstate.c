@@ -1,0 +1,313 @@
+/*
+ * reqstate.c - the per-request state machine of libbaton.
+ *
+ * Owns the rules of one lock's life on the agent side: which answer moves it
+ * where, when the lease ends by our own clock, when to renew. Never does
+ * I/O, never reads a clock, never allocates, never locks: client.c holds the
+ * client mutex around every call and performs the effects.
+ *
+ * Lease invariant: deadline_ms is never later than the coordinator's own
+ * deadline, as long as our clock runs no slower than its. An immediate grant
+ * is counted from the first send of the acquire (the coordinator granted it
+ * after that). A grant arriving after a long wait is counted from its
+ * arrival and renewed at once, so the uncertainty is one delivery delay for
+ * one round trip. A renewal answered `renewed` moves the deadline to its
+ * send time plus the lease.
+ */
+#include "reqstate.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+static void copy_holder(reqstate *rs, const char *holder)
+{
+	if (holder == NULL) {
+		rs->holder[0] = '\0';
+		return;
+	}
+	snprintf(rs->holder, sizeof rs->holder, "%s", holder);
+}
+
+void reqstate_init(reqstate *rs, bool reset, int64_t now)
+{
+	memset(rs, 0, sizeof *rs);
+	rs->phase = reset ? BATON_PHASE_RESETTING : BATON_PHASE_SENT;
+	rs->created_ms = now;
+}
+
+void reqstate_sent(reqstate *rs, int64_t now)
+{
+	if (rs->first_sent_ms == 0)
+		rs->first_sent_ms = now;
+}
+
+static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
+{
+	rs->lease_ms = lease_ms;
+	rs->deadline_ms = base + lease_ms;
+	rs->renew_at_ms = base + lease_ms / 3;
+}
+
+/* A grant of our acquire: count the lease conservatively (file comment). */
+static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
+{
+	uint32_t lease = a->lease_ms ? a->lease_ms : WIRE_LEASE_DEFAULT;
+	bool waited = rs->phase == BATON_PHASE_QUEUED || rs->first_sent_ms == 0 ||
+	              now - rs->first_sent_ms > (int64_t)(lease / 2);
+
+	rs->token = a->token;
+	rs->phase = BATON_PHASE_GRANTED;
+	rs->settled = true;
+	rs->position = 0;
+	if (waited) {
+		hold_from(rs, now, lease);
+		rs->renew_at_ms = now; /* renew at once to pin the lease to our clock */
+	} else {
+		hold_from(rs, rs->first_sent_ms, lease);
+	}
+	return REQ_FX_SETTLED | REQ_FX_CHANGED;
+}
+
+static unsigned settle(reqstate *rs, baton_phase phase, const char *holder)
+{
+	rs->phase = phase;
+	rs->settled = true;
+	copy_holder(rs, holder);
+	return REQ_FX_SETTLED | REQ_FX_CHANGED;
+}
+
+static unsigned lose(reqstate *rs, baton_err why)
+{
+	if (rs->lost)
+		return 0;
+	rs->lost = true;
+	rs->lost_err = why;
+	rs->renew_pending = false;
+	if (rs->phase == BATON_PHASE_RELEASING) {
+		rs->phase = BATON_PHASE_RELEASED;
+		rs->finish_err = BATON_E_LOST;
+		return REQ_FX_LOST | REQ_FX_FINISHED | REQ_FX_CHANGED;
+	}
+	rs->phase = BATON_PHASE_LOST;
+	return REQ_FX_LOST | REQ_FX_CHANGED;
+}
+
+static unsigned on_acquire_answer(reqstate *rs, const wire_answer *a, int64_t now)
+{
+	bool waiting = rs->phase == BATON_PHASE_SENT || rs->phase == BATON_PHASE_QUEUED;
+
+	if (rs->phase == BATON_PHASE_CANCELLING) {
+		/* The cancel is on its way; only a final non-grant ends it early
+		 * (a grant will be turned into a failed release by the cancel). */
+		if (a->status == WIRE_ST_GRANTED)
+			rs->token = a->token;
+		else if (a->status == WIRE_ST_DONE || a->status == WIRE_ST_BUSY ||
+		         a->status == WIRE_ST_REJECTED)
+			return settle(rs, BATON_PHASE_CANCELLED, a->holder) | REQ_FX_FINISHED;
+		return 0;
+	}
+	if (!waiting)
+		return 0; /* a duplicate or a late answer to a re-send */
+	switch (a->status) {
+	case WIRE_ST_QUEUED:
+		rs->phase = BATON_PHASE_QUEUED;
+		rs->position = a->position;
+		copy_holder(rs, a->holder);
+		return REQ_FX_CHANGED;
+	case WIRE_ST_GRANTED:
+		return on_granted(rs, a, now);
+	case WIRE_ST_DONE:
+		return settle(rs, BATON_PHASE_DONE, NULL);
+	case WIRE_ST_BUSY:
+		return settle(rs, BATON_PHASE_BUSY, a->holder);
+	case WIRE_ST_REJECTED:
+		return settle(rs, BATON_PHASE_REJECTED, NULL);
+	default:
+		return 0;
+	}
+}
+
+static unsigned on_renew_answer(reqstate *rs, unsigned seq, const wire_answer *a)
+{
+	if (rs->phase != BATON_PHASE_GRANTED || !rs->renew_pending || seq != rs->renew_seq)
+		return 0;
+	if (a->status == WIRE_ST_RENEWED && a->token == rs->token) {
+		rs->renew_pending = false;
+		hold_from(rs, rs->renew_sent_ms, a->lease_ms ? a->lease_ms : rs->lease_ms);
+		return REQ_FX_CHANGED;
+	}
+	if (a->status == WIRE_ST_REJECTED)
+		return lose(rs, BATON_E_NOT_HOLDER);
+	return 0;
+}
+
+static unsigned finish(reqstate *rs, baton_phase phase, baton_err err)
+{
+	rs->phase = phase;
+	rs->finish_err = err;
+	return REQ_FX_FINISHED | REQ_FX_CHANGED;
+}
+
+static unsigned on_end_answer(reqstate *rs, req_kind kind, const wire_answer *a)
+{
+	baton_err err = a->status == WIRE_ST_REJECTED ? a->code : BATON_OK;
+
+	if (a->status == WIRE_ST_REJECTED && err == BATON_OK)
+		err = BATON_E_PROTOCOL;
+	if (kind == REQ_K_RELEASE && rs->phase == BATON_PHASE_RELEASING &&
+	    (a->status == WIRE_ST_RELEASED || a->status == WIRE_ST_REJECTED))
+		return finish(rs, BATON_PHASE_RELEASED, err);
+	if (kind == REQ_K_CANCEL && rs->phase == BATON_PHASE_CANCELLING &&
+	    (a->status == WIRE_ST_CANCELLED || a->status == WIRE_ST_REJECTED))
+		return finish(rs, BATON_PHASE_CANCELLED, err);
+	if (kind == REQ_K_RESET && rs->phase == BATON_PHASE_RESETTING &&
+	    (a->status == WIRE_ST_RESET || a->status == WIRE_ST_REJECTED))
+		return finish(rs, BATON_PHASE_RESET, err);
+	return 0;
+}
+
+unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now)
+{
+	/* A revocation names the holding by token, whichever id it carries. */
+	if (a->status == WIRE_ST_REVOKED) {
+		if ((rs->phase == BATON_PHASE_GRANTED || rs->phase == BATON_PHASE_RELEASING) &&
+		    a->token == rs->token)
+			return lose(rs, BATON_E_LOST);
+		return 0;
+	}
+	switch (kind) {
+	case REQ_K_ACQUIRE:
+		return on_acquire_answer(rs, a, now);
+	case REQ_K_RENEW:
+		return on_renew_answer(rs, seq, a);
+	case REQ_K_RELEASE:
+	case REQ_K_CANCEL:
+	case REQ_K_RESET:
+		return on_end_answer(rs, kind, a);
+	default:
+		return 0;
+	}
+}
+
+unsigned reqstate_tick(reqstate *rs, int64_t now)
+{
+	if (rs->phase != BATON_PHASE_GRANTED)
+		return 0;
+	if (now >= rs->deadline_ms)
+		return lose(rs, BATON_E_TIMEOUT);
+	if (now < rs->renew_at_ms)
+		return 0;
+	if (!rs->renew_pending) {
+		rs->renew_seq++;
+		rs->renew_pending = true;
+		rs->renew_sent_ms = now;
+	}
+	/* Unanswered: re-send the same id a third of a lease later. */
+	rs->renew_at_ms = now + rs->lease_ms / 3;
+	return REQ_FX_RENEW;
+}
+
+int64_t reqstate_next_tick(const reqstate *rs)
+{
+	if (rs->phase != BATON_PHASE_GRANTED)
+		return INT64_MAX;
+	return rs->renew_at_ms < rs->deadline_ms ? rs->renew_at_ms : rs->deadline_ms;
+}
+
+baton_err reqstate_release(reqstate *rs)
+{
+	if (rs->lost)
+		return BATON_E_LOST;
+	if (rs->phase != BATON_PHASE_GRANTED)
+		return BATON_E_INVAL;
+	rs->phase = BATON_PHASE_RELEASING;
+	rs->renew_pending = false;
+	return BATON_OK;
+}
+
+baton_err reqstate_cancel(reqstate *rs)
+{
+	if (rs->phase != BATON_PHASE_SENT && rs->phase != BATON_PHASE_QUEUED)
+		return BATON_E_INVAL;
+	rs->phase = BATON_PHASE_CANCELLING;
+	return BATON_OK;
+}
+
+bool reqstate_outstanding(const reqstate *rs, req_kind kind)
+{
+	switch (kind) {
+	case REQ_K_ACQUIRE:
+		return rs->phase == BATON_PHASE_SENT || rs->phase == BATON_PHASE_QUEUED;
+	case REQ_K_RENEW:
+		return rs->phase == BATON_PHASE_GRANTED && rs->renew_pending;
+	case REQ_K_RELEASE:
+		return rs->phase == BATON_PHASE_RELEASING;
+	case REQ_K_CANCEL:
+		return rs->phase == BATON_PHASE_CANCELLING;
+	case REQ_K_RESET:
+		return rs->phase == BATON_PHASE_RESETTING;
+	default:
+		return false;
+	}
+}
+
+bool reqstate_final(const reqstate *rs)
+{
+	switch (rs->phase) {
+	case BATON_PHASE_RELEASED:
+	case BATON_PHASE_CANCELLED:
+	case BATON_PHASE_DONE:
+	case BATON_PHASE_BUSY:
+	case BATON_PHASE_REJECTED:
+	case BATON_PHASE_LOST:
+	case BATON_PHASE_RESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char id_suffix[] = {0, 'a', 'w', 'r', 'c', 'x'};
+
+baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq)
+{
+	int n;
+
+	assert(kind > REQ_K_NONE && kind <= REQ_K_RESET);
+	if (kind == REQ_K_RENEW)
+		n = snprintf(buf, cap, "%s.w%u", base, seq);
+	else
+		n = snprintf(buf, cap, "%s.%c", base, id_suffix[kind]);
+	if (n < 0 || (size_t)n >= cap || n > NAMES_ID_MAX)
+		return BATON_E_INVAL;
+	return BATON_OK;
+}
+
+req_kind reqstate_id_parse(const char *id, const char *base, unsigned *seq)
+{
+	size_t n = strlen(base);
+	const char *s;
+	unsigned v = 0;
+
+	if (id == NULL || strncmp(id, base, n) != 0 || id[n] != '.' || id[n + 1] == '\0')
+		return REQ_K_NONE;
+	s = id + n + 1;
+	if (s[0] == 'w') {
+		if (s[1] == '\0')
+			return REQ_K_NONE;
+		for (s++; *s; s++) {
+			if (*s < '0' || *s > '9' || v > 100000000u)
+				return REQ_K_NONE;
+			v = v * 10 + (unsigned)(*s - '0');
+		}
+		*seq = v;
+		return REQ_K_RENEW;
+	}
+	if (s[1] != '\0')
+		return REQ_K_NONE;
+	for (int k = REQ_K_ACQUIRE; k <= REQ_K_RESET; k++)
+		if (k != REQ_K_RENEW && s[0] == id_suffix[k])
+			return (req_kind)k;
+	return REQ_K_NONE;
+}

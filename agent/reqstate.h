@@ -1,0 +1,95 @@
+/*
+ * reqstate.h - the state machine of one libbaton lock request (private).
+ *
+ * Pure: no I/O, no clock (now is passed in, monotonic milliseconds), no
+ * allocation, no locking. The client feeds it the answers that belong to the
+ * lock and the passing of time, and acts on the effects it returns.
+ */
+#ifndef BATON_REQSTATE_H
+#define BATON_REQSTATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "baton.h"
+#include "wire.h"
+
+/* Which of a lock's requests an answer id belongs to. */
+typedef enum req_kind {
+	REQ_K_NONE = 0,
+	REQ_K_ACQUIRE,
+	REQ_K_RENEW,
+	REQ_K_RELEASE,
+	REQ_K_CANCEL,
+	REQ_K_RESET
+} req_kind;
+
+/* Effects of a step, or'ed together. */
+enum {
+	REQ_FX_SETTLED = 1u << 0,  /* the acquire got its final answer: wake waiters, call on_answer */
+	REQ_FX_LOST = 1u << 1,     /* the holding was lost just now: call on_lost */
+	REQ_FX_RENEW = 1u << 2,    /* send (or re-send) the renew numbered renew_seq */
+	REQ_FX_FINISHED = 1u << 3, /* release, cancel or reset answered: wake waiters */
+	REQ_FX_CHANGED = 1u << 4   /* something a progress display shows changed */
+};
+
+typedef struct reqstate {
+	baton_phase phase;
+	bool settled;         /* the acquire has its final answer */
+	bool lost;            /* the holding was lost */
+	baton_err lost_err;   /* why (see baton_lost_cb) */
+	baton_err finish_err; /* release/cancel/reset: how it was answered */
+	int64_t created_ms;
+	int64_t first_sent_ms; /* first publish of the acquire; 0: never sent */
+	uint32_t position;
+	char holder[NAMES_NODE_MAX + 1];
+	uint64_t token;
+	uint32_t lease_ms;     /* the lease granted (or renewed) */
+	int64_t deadline_ms;   /* GRANTED: lost at this instant by our clock */
+	int64_t renew_at_ms;   /* GRANTED: next renew (or re-send) due */
+	bool renew_pending;    /* renew renew_seq sent, not yet answered */
+	unsigned renew_seq;    /* number of the current renew request */
+	int64_t renew_sent_ms; /* first send of renew renew_seq */
+} reqstate;
+
+/* Starts an acquire (phase SENT) or, with reset set, a reset (RESETTING),
+ * created at now. Cannot fail. */
+void reqstate_init(reqstate *rs, bool reset, int64_t now);
+
+/* Records that the acquire was published at now (the first time counts). */
+void reqstate_sent(reqstate *rs, int64_t now);
+
+/* Applies an answer to the request kind of this lock; renew answers must
+ * carry seq == renew_seq or they are stale and ignored. Returns effects. */
+unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now);
+
+/* Applies the passing of time: loses a holding whose deadline passed and asks
+ * for renewals when due. Returns effects. */
+unsigned reqstate_tick(reqstate *rs, int64_t now);
+
+/* The next instant reqstate_tick has something to do, or INT64_MAX. */
+int64_t reqstate_next_tick(const reqstate *rs);
+
+/* Moves a held lock to RELEASING. BATON_E_LOST if it was lost,
+ * BATON_E_INVAL if it is not held. */
+baton_err reqstate_release(reqstate *rs);
+
+/* Moves a waiting lock to CANCELLING. BATON_E_INVAL if it is not waiting. */
+baton_err reqstate_cancel(reqstate *rs);
+
+/* True iff request kind of this lock is sent and unanswered, so it must be
+ * re-sent after a reconnect or a coordinator restart. */
+bool reqstate_outstanding(const reqstate *rs, req_kind kind);
+
+/* True iff the phase is final (nothing more will happen). */
+bool reqstate_final(const reqstate *rs);
+
+/* Request ids: "<base>.a", "<base>.w<seq>", "<base>.r", "<base>.c", "<base>.x".
+ * reqstate_id writes the id of kind into buf (cap >= NAMES_ID_MAX + 1);
+ * BATON_E_INVAL if it does not fit. reqstate_id_parse tells which kind of
+ * request of the lock whose id is base an answer id belongs to (REQ_K_NONE:
+ * not this lock's), and its renew number in *seq. */
+baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq);
+req_kind reqstate_id_parse(const char *id, const char *base, unsigned *seq);
+
+#endif

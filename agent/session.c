@@ -1,0 +1,506 @@
+/*
+ * session.c - a libbaton client's life: create, connect, the client thread's
+ * loop over connection events and answers, and close.
+ *
+ * Owns the order of a (re)connect: subscribe first, announce online, then
+ * re-send everything outstanding. The client thread is the only one that
+ * ticks leases and calls user callbacks. Never prints; never calls paho
+ * with c->mu held.
+ */
+#include "client_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SUB_TOPICS 64
+
+void baton_options_init(baton_options *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+const char *baton_version(void)
+{
+	return BATON_VERSION;
+}
+
+/* ---- the client thread ---------------------------------------------------- */
+
+static void on_ready_state(baton_client *c)
+{
+	action_list al;
+
+	(void)client_publish(c, c->node_topic, c->online_payload, strlen(c->online_payload), 1, true);
+	actions_init(&al);
+	pthread_mutex_lock(&c->mu);
+	c->ready = true;
+	c->retry_at_ms = 0;
+	c->retry_s = 0;
+	locks_resend(c, &al);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+	client_log(c, BATON_LOG_INFO, "connected to %s as %s", c->broker, c->node);
+	actions_run(c, &al);
+}
+
+static void on_connected_event(baton_client *c)
+{
+	char *topics[MAX_SUB_TOPICS];
+	int n = 2, changed;
+
+	changed = nodelay_apply(c->broker);
+	if (changed <= 0)
+		client_log(c, BATON_LOG_DEBUG, "TCP_NODELAY: no socket to %s found (%d)", c->broker, changed);
+	pthread_mutex_lock(&c->mu);
+	c->connected = true;
+	c->ready = false;
+	topics[0] = strdup(c->grant_topic);
+	topics[1] = strdup(c->coord_topic);
+	n += watches_topics(c, topics + 2, MAX_SUB_TOPICS - 2);
+	pthread_mutex_unlock(&c->mu);
+	if (topics[0] == NULL || topics[1] == NULL)
+		client_log(c, BATON_LOG_ERROR, "out of memory while subscribing");
+	else
+		(void)client_subscribe(c, topics, n, true);
+	for (int i = 0; i < n; i++)
+		free(topics[i]);
+}
+
+static void on_presence(baton_client *c, const char *payload, size_t len)
+{
+	wire_presence p = {0};
+	action_list al;
+	bool restarted;
+
+	if (len == 0 || wire_presence_decode(payload, len, &p) != BATON_OK) {
+		if (len > 0)
+			client_log(c, BATON_LOG_WARN, "malformed coordinator presence ignored");
+		return;
+	}
+	actions_init(&al);
+	pthread_mutex_lock(&c->mu);
+	restarted = p.online && c->coord_seen && p.started_at_ms != c->coord_started_ms;
+	c->coord_seen = true;
+	c->coord_online = p.online;
+	if (p.online)
+		c->coord_started_ms = p.started_at_ms;
+	if (restarted && c->ready)
+		locks_resend(c, &al);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+	if (restarted)
+		client_log(c, BATON_LOG_INFO, "coordinator restarted; outstanding requests re-sent");
+	else if (!p.online)
+		client_log(c, BATON_LOG_WARN, "coordinator is offline");
+	wire_presence_deinit(&p);
+	actions_run(c, &al);
+}
+
+static void on_message_event(baton_client *c, inmsg *m)
+{
+	if (strcmp(m->topic, c->grant_topic) == 0)
+		locks_on_answer(c, m->payload, m->len);
+	else if (strcmp(m->topic, c->coord_topic) == 0)
+		on_presence(c, m->payload, m->len);
+	else if (!watches_on_message(c, m->topic, m->payload, m->len, m->retained))
+		client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
+}
+
+static void on_failure_event(baton_client *c, inmsg *m)
+{
+	const char *why = m->payload ? m->payload : "?";
+
+	pthread_mutex_lock(&c->mu);
+	if (m->type == IN_CONN_LOST) {
+		c->connected = false;
+		c->ready = false;
+	} else if (m->type == IN_CONNECT_FAILED) {
+		snprintf(c->connect_error, sizeof c->connect_error, "%s", why);
+		c->retry_s = c->retry_s ? c->retry_s * 2 : 1;
+		if (c->retry_s > 8)
+			c->retry_s = 8;
+		c->retry_at_ms = client_now_ms() + c->retry_s * 1000;
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+	if (m->type == IN_CONN_LOST)
+		client_log(c, BATON_LOG_WARN, "connection to %s lost (%s); reconnecting", c->broker, why);
+	else if (m->type == IN_CONNECT_FAILED)
+		client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
+	else
+		client_log(c, BATON_LOG_ERROR, "%s", why);
+}
+
+static void handle(baton_client *c, inmsg *m)
+{
+	switch (m->type) {
+	case IN_MESSAGE:
+		on_message_event(c, m);
+		break;
+	case IN_CONNECTED:
+		on_connected_event(c);
+		break;
+	case IN_SUBSCRIBED:
+		on_ready_state(c);
+		break;
+	default:
+		on_failure_event(c, m);
+		break;
+	}
+}
+
+static void free_inmsgs(inmsg *m)
+{
+	while (m != NULL) {
+		inmsg *next = m->next;
+
+		free(m->topic);
+		free(m->payload);
+		free(m);
+		m = next;
+	}
+}
+
+static void *client_thread(void *arg)
+{
+	baton_client *c = arg;
+	action_list al;
+	int64_t next = INT64_MAX;
+
+	actions_init(&al);
+	pthread_mutex_lock(&c->mu);
+	while (!c->closing) {
+		inmsg *batch;
+		bool retry;
+
+		if (c->in_head == NULL) {
+			int64_t until = next;
+
+			if (c->retry_at_ms != 0 && c->retry_at_ms < until)
+				until = c->retry_at_ms;
+			(void)client_wait_until(c, until);
+		}
+		batch = c->in_head;
+		c->in_head = NULL;
+		c->in_tail = &c->in_head;
+		pthread_mutex_unlock(&c->mu);
+		for (inmsg *m = batch; m != NULL; m = m->next)
+			handle(c, m);
+		free_inmsgs(batch);
+		pthread_mutex_lock(&c->mu);
+		next = locks_tick(c, client_now_ms(), &al);
+		retry = c->retry_at_ms != 0 && client_now_ms() >= c->retry_at_ms && !c->closing;
+		if (retry)
+			c->retry_at_ms = 0;
+		pthread_mutex_unlock(&c->mu);
+		actions_run(c, &al);
+		if (retry)
+			client_start_connect(c);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* ---- create, connect, close ------------------------------------------------ */
+
+static char *dup_opt(const char *s, bool *nomem)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*nomem = true;
+	return d;
+}
+
+static baton_err presence_payload(const char *node, bool online, char **out)
+{
+	wire_presence p = {0};
+	size_t len;
+
+	p.node = node;
+	p.online = online;
+	return wire_presence_encode(&p, out, &len);
+}
+
+static void client_destroy(baton_client *c)
+{
+	if (c->mq != NULL)
+		MQTTAsync_destroy(&c->mq);
+	free_inmsgs(c->in_head);
+	free(c->broker);
+	free(c->prefix);
+	free(c->username);
+	free(c->password);
+	free(c->cafile);
+	free(c->cert);
+	free(c->key);
+	free(c->online_payload);
+	free(c->offline_payload);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static baton_err check_options(const baton_options *o, char *msg, size_t cap)
+{
+	const char *prefix = o->prefix ? o->prefix : BATON_PREFIX_DEFAULT;
+	const char *broker = o->broker ? o->broker : BATON_BROKER_DEFAULT;
+	char host[256], port[16];
+	bool tls;
+
+	if (o->node == NULL || !names_node_valid(o->node, strlen(o->node)))
+		snprintf(msg, cap, "node id must be 1 to 64 characters of [A-Za-z0-9._-]");
+	else if (!names_prefix_valid(prefix, strlen(prefix)))
+		snprintf(msg, cap, "invalid topic prefix '%s'", prefix);
+	else if (nodelay_split_uri(broker, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
+		snprintf(msg, cap, "invalid broker URI '%s' (want tcp://host:port or ssl://host:port)",
+		         broker);
+	else if (o->keepalive_s > 3600)
+		snprintf(msg, cap, "keepalive must be at most 3600 s");
+	else
+		return BATON_OK;
+	return BATON_E_INVAL;
+}
+
+static baton_err client_fill(baton_client *c, const baton_options *o)
+{
+	bool nomem = false;
+
+	c->broker = dup_opt(o->broker ? o->broker : BATON_BROKER_DEFAULT, &nomem);
+	c->prefix = dup_opt(o->prefix ? o->prefix : BATON_PREFIX_DEFAULT, &nomem);
+	c->username = dup_opt(o->username, &nomem);
+	c->password = dup_opt(o->password, &nomem);
+	c->cafile = dup_opt(o->cafile, &nomem);
+	c->cert = dup_opt(o->cert, &nomem);
+	c->key = dup_opt(o->key, &nomem);
+	if (nomem)
+		return BATON_E_NOMEM;
+	snprintf(c->node, sizeof c->node, "%s", o->node);
+	c->keepalive_s = o->keepalive_s ? o->keepalive_s : 10;
+	c->log = o->log;
+	c->log_arg = o->log_arg;
+	if (names_topic(c->req_topic, sizeof c->req_topic, c->prefix, NAMES_REQ, c->node, NULL) ||
+	    names_topic(c->grant_topic, sizeof c->grant_topic, c->prefix, NAMES_GRANT, c->node, NULL) ||
+	    names_topic(c->node_topic, sizeof c->node_topic, c->prefix, NAMES_NODE, c->node, NULL) ||
+	    names_topic(c->coord_topic, sizeof c->coord_topic, c->prefix, NAMES_COORDINATOR, NULL, NULL))
+		return BATON_E_INVAL;
+	if (getrandom(&c->salt, sizeof c->salt, 0) != (ssize_t)sizeof c->salt)
+		c->salt = (uint64_t)client_wall_ms() * 2654435761u ^ (uint64_t)(uintptr_t)c;
+	if (presence_payload(c->node, true, &c->online_payload) != BATON_OK ||
+	    presence_payload(c->node, false, &c->offline_payload) != BATON_OK)
+		return BATON_E_NOMEM;
+	return client_paho_create(c);
+}
+
+baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg, size_t cap)
+{
+	char dummy[8];
+	baton_client *c = NULL;
+	pthread_condattr_t ca;
+	baton_err err;
+
+	if (msg == NULL) {
+		msg = dummy;
+		cap = sizeof dummy;
+	}
+	if (o == NULL || out == NULL) {
+		snprintf(msg, cap, "options and out must not be NULL");
+		return BATON_E_INVAL;
+	}
+	err = check_options(o, msg, cap);
+	if (err != BATON_OK)
+		return err;
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		snprintf(msg, cap, "out of memory");
+		return BATON_E_NOMEM;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->in_tail = &c->in_head;
+	err = client_fill(c, o);
+	if (err == BATON_OK && pthread_create(&c->thread, NULL, client_thread, c) != 0)
+		err = BATON_E_NOMEM;
+	if (err != BATON_OK) {
+		snprintf(msg, cap, "cannot create the client: %s", baton_strerror(err));
+		client_destroy(c);
+		return err;
+	}
+	c->thread_started = true;
+	*out = c;
+	return BATON_OK;
+}
+
+baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : client_now_ms() + timeout_ms;
+	char why[sizeof c->connect_error];
+	bool start, ready;
+
+	if (client_on_thread(c) && timeout_ms != 0)
+		return client_fail(c, BATON_E_INVAL,
+		                   "baton_client_connect must not block on the client thread");
+	pthread_mutex_lock(&c->mu);
+	start = !c->connect_started;
+	c->connect_started = true;
+	pthread_mutex_unlock(&c->mu);
+	if (start)
+		client_start_connect(c);
+	pthread_mutex_lock(&c->mu);
+	while (!c->ready && !c->closing && client_wait_until(c, deadline))
+		;
+	ready = c->ready;
+	snprintf(why, sizeof why, "%s", c->connect_error[0] ? c->connect_error : "timed out");
+	pthread_mutex_unlock(&c->mu);
+	if (!ready)
+		return client_fail(c, BATON_E_BROKER, "cannot connect to %s: %s", c->broker, why);
+	return BATON_OK;
+}
+
+bool baton_client_connected(baton_client *c)
+{
+	bool ready;
+
+	pthread_mutex_lock(&c->mu);
+	ready = c->ready;
+	pthread_mutex_unlock(&c->mu);
+	return ready;
+}
+
+void baton_client_coordinator(baton_client *c, bool *seen, bool *online, int64_t *started_at_ms)
+{
+	pthread_mutex_lock(&c->mu);
+	if (seen)
+		*seen = c->coord_seen;
+	if (online)
+		*online = c->coord_online;
+	if (started_at_ms)
+		*started_at_ms = c->coord_started_ms;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void baton_client_last_error(baton_client *c, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(buf, cap, "%s", c->last_error);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void on_disconnected(void *ctx, MQTTAsync_successData *resp)
+{
+	baton_client *c = ctx;
+
+	(void)resp;
+	pthread_mutex_lock(&c->mu);
+	c->disconnected = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void on_disconnect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	on_disconnected(ctx, NULL);
+}
+
+/* Waits until paho has no send in flight (releases of abandoned locks, the
+ * offline presence), at most until deadline. Not on a paho thread. */
+static void drain_sends(baton_client *c, int64_t deadline)
+{
+	MQTTAsync_token *tokens = NULL;
+
+	if (MQTTAsync_getPendingTokens(c->mq, &tokens) != MQTTASYNC_SUCCESS || tokens == NULL)
+		return;
+	for (int i = 0; tokens[i] != -1; i++) {
+		int64_t left = deadline - client_now_ms();
+
+		if (left <= 0)
+			break;
+		(void)MQTTAsync_waitForCompletion(c->mq, tokens[i], (unsigned long)left);
+	}
+	MQTTAsync_free(tokens);
+}
+
+/* Announces the node offline and disconnects, letting in-flight sends
+ * finish for up to two seconds. (paho's own disconnect timeout waits the
+ * whole time in 1.3.12, so we drain first and disconnect at once.) */
+static void say_goodbye(baton_client *c)
+{
+	MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+	int64_t deadline = client_now_ms() + 2000;
+	bool ready;
+
+	pthread_mutex_lock(&c->mu);
+	ready = c->ready;
+	pthread_mutex_unlock(&c->mu);
+	if (!ready)
+		return;
+	(void)client_publish(c, c->node_topic, c->offline_payload, strlen(c->offline_payload), 1, true);
+	drain_sends(c, deadline);
+	dopt.timeout = 0;
+	dopt.onSuccess = on_disconnected;
+	dopt.onFailure = on_disconnect_failed;
+	dopt.context = c;
+	if (MQTTAsync_disconnect(c->mq, &dopt) != MQTTASYNC_SUCCESS)
+		return;
+	deadline = client_now_ms() + 500;
+	pthread_mutex_lock(&c->mu);
+	while (!c->disconnected && client_wait_until(c, deadline))
+		;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void baton_client_free(baton_client *c)
+{
+	action_list al;
+
+	if (c == NULL)
+		return;
+	watches_free_all(c);
+	actions_init(&al);
+	pthread_mutex_lock(&c->mu);
+	locks_abandon_all(c, &al);
+	pthread_mutex_unlock(&c->mu);
+	actions_run(c, &al);
+	say_goodbye(c);
+	pthread_mutex_lock(&c->mu);
+	c->closing = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	client_destroy(c);
+}
+
+const char *baton_mode_name(baton_mode m)
+{
+	return m == BATON_MODE_MUTEX ? "mutex" : m == BATON_MODE_ONCE ? "once" : "?";
+}
+
+const char *baton_reason_name(baton_reason r)
+{
+	const char *s = wire_reason_name((wire_reason)r);
+
+	return s ? s : "?";
+}
+
+const char *baton_phase_name(baton_phase p)
+{
+	static const char *const names[] = {"?",          "sent",     "queued",    "granted", "releasing",
+	                                    "cancelling", "released", "cancelled", "done",    "busy",
+	                                    "rejected",   "lost",     "resetting", "reset"};
+
+	if ((unsigned)p >= sizeof names / sizeof names[0])
+		return "?";
+	return names[p];
+}
