@@ -124,7 +124,7 @@ void log_emit(int level, const char *msg, ...)
 	for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
 		const char *v = va_arg(ap, const char *);
 		if (v == NULL)
-			v = "";
+			continue; /* an absent field is left out */
 		if (sink.json) {
 			fprintf(f, ",\"%s\":\"", k);
 			put_escaped(f, v);

@@ -22,7 +22,8 @@ bool log_open(const char *path, bool json, int level);
 void log_reopen(void);
 void log_close(void);
 
-/* fields: alternating key, value strings, ended by NULL. Values are quoted
+/* fields: alternating key, value strings, ended by NULL; a pair whose value
+ * is NULL is left out. Values are quoted
  * when they contain spaces, quotes or control characters. */
 void log_emit(int level, const char *msg, ...);
 

@@ -238,18 +238,33 @@ class Node(Client):
         return self.json_on(self.grant_topic)
 
     def answer(self, rid, status=None, timeout=DEADLINE, after=0):
-        """The first answer (index >= after) for request rid (and status, if given)."""
-        def pred(m):
-            if m[1] != self.grant_topic:
-                return False
-            a = json.loads(m[2])
-            return a.get("id") == rid and (status is None or a.get("status") == status)
-        m = self.wait_for(pred, timeout, what="answer %s %s on %s" % (rid, status or "", self.grant_topic))
-        return json.loads(m[2])
+        """The first answer for request rid (and status, if given) after the
+        first `after` answers to rid."""
+        def matching():
+            out = []
+            for (_, t, p, _) in self.msgs:
+                if t != self.grant_topic:
+                    continue
+                a = json.loads(p)
+                if a.get("id") == rid:
+                    out.append(a)
+            return out[after:]
 
-    def request(self, op, resource=None, **fields):
-        rid = self.send(op, resource, **fields)
-        return self.answer(rid)
+        def pred(m):
+            return any(status is None or a.get("status") == status for a in matching())
+        self.wait_for(pred, timeout, what="answer %s %s on %s" % (rid, status or "", self.grant_topic))
+        with self.cv:
+            return next(a for a in matching() if status is None or a.get("status") == status)
+
+    def count(self, rid):
+        with self.cv:
+            return sum(1 for (_, t, p, _) in self.msgs if t == self.grant_topic and json.loads(p).get("id") == rid)
+
+    def request(self, op, resource=None, rid=None, timeout=DEADLINE, **fields):
+        """Sends a request and returns its (next) answer."""
+        n = self.count(rid) if rid else 0
+        rid = self.send(op, resource, rid=rid, **fields)
+        return self.answer(rid, timeout=timeout, after=n)
 
 
 class Coordinator:

@@ -102,7 +102,8 @@ class FaultTest(unittest.TestCase):
     def test_daemon_under_valgrind_is_clean(self):
         with Broker() as b:
             prefix = unique_prefix("v")
-            coord = Coordinator(b, prefix, valgrind=True).start()
+            state = os.path.join(tempfile.mkdtemp(prefix="baton-state-"), "state.db")
+            coord = Coordinator(b, prefix, valgrind=True, state=state).start()
             try:
                 a, c = Node(b, prefix), Node(b, prefix)
                 g = a.request("acquire", "vg/1", meta="m")
