@@ -925,6 +925,12 @@ static baton_err release_holding(table *t, int64_t now, tnode *n, res *r, const 
 		prep_free(&p);
 		return BATON_E_NOMEM;
 	}
+	if (rc == old && rc != NULL) {
+		/* Detach it first: ending the holding may evict the oldest ids. */
+		lru_unlink(n, rc);
+		rec_drop_answer(t, rc);
+		rc->state = 0;
+	}
 	e->forget_at = after(now, req->has_remember ? req->remember_ms : t->cfg.done_ttl_ms);
 	uint64_t token = r->token;
 	p.done = NULL;

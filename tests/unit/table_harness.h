@@ -13,14 +13,14 @@
 
 #include "table.h"
 
-static const char *h_status(wire_status s)
+static inline const char *h_status(wire_status s)
 {
 	static const char *n[] = {"?",        "granted",   "queued", "done",    "busy",    "renewed",
 	                          "released", "cancelled", "reset",  "revoked", "rejected"};
 	return (unsigned)s <= WIRE_ST_REJECTED ? n[s] : "?";
 }
 
-static const char *h_reason(wire_reason r)
+static inline const char *h_reason(wire_reason r)
 {
 	static const char *n[] = {"none", "released", "lease_expired", "node_offline"};
 	return (unsigned)r <= WIRE_REASON_NODE_OFFLINE ? n[r] : "?";
@@ -28,7 +28,7 @@ static const char *h_reason(wire_reason r)
 
 #define H_S(s) ((s) ? (s) : "-")
 
-static void h_cat(char *buf, size_t cap, const char *fmt, ...)
+static inline void h_cat(char *buf, size_t cap, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
 	va_list ap;
@@ -37,21 +37,21 @@ static void h_cat(char *buf, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void h_prev(char *b, size_t cap, const wire_previous *p)
+static inline void h_prev(char *b, size_t cap, const wire_previous *p)
 {
 	if (p->node != NULL)
 		h_cat(b, cap, " prev=%s/%llu/%s/%s", p->node, (unsigned long long)p->token, H_S(p->error),
 		      h_reason(p->reason));
 }
 
-static void h_done(char *b, size_t cap, const char *key, const wire_done *d)
+static inline void h_done(char *b, size_t cap, const char *key, const wire_done *d)
 {
 	if (d->node != NULL)
 		h_cat(b, cap, " %s=%s/%llu/%s@%lld", key, d->node, (unsigned long long)d->token,
 		      H_S(d->result), (long long)d->completed_at_ms);
 }
 
-static void h_answer(char *b, size_t cap, const table_effect *e)
+static inline void h_answer(char *b, size_t cap, const table_effect *e)
 {
 	const wire_answer *a = &e->u.answer;
 	snprintf(b, cap, "%s: %s %s %s", e->node, h_status(a->status), H_S(a->id), H_S(a->resource));
@@ -82,7 +82,7 @@ static void h_answer(char *b, size_t cap, const table_effect *e)
 	}
 }
 
-static void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
+static inline void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
 {
 	snprintf(b, cap, "state %s %s", s->resource, s->mode == WIRE_MODE_MUTEX ? "mutex" : "once");
 	if (s->holder != NULL)
@@ -98,7 +98,7 @@ static void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
 }
 
 /* One line per effect. */
-static void h_render(char *b, size_t cap, const table_effect *e)
+static inline void h_render(char *b, size_t cap, const table_effect *e)
 {
 	const wire_outcome *o = &e->u.outcome;
 	switch (e->kind) {
@@ -123,7 +123,7 @@ static void h_render(char *b, size_t cap, const table_effect *e)
 	}
 }
 
-static wire_request h_req(wire_op op, const char *id, const char *resource)
+static inline wire_request h_req(wire_op op, const char *id, const char *resource)
 {
 	wire_request r;
 	memset(&r, 0, sizeof r);
