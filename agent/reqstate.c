@@ -38,8 +38,9 @@ void reqstate_init(reqstate *rs, bool reset, int64_t now)
 
 void reqstate_sent(reqstate *rs, int64_t now)
 {
-	if (rs->first_sent_ms == 0)
+	if (!rs->sent)
 		rs->first_sent_ms = now;
+	rs->sent = true;
 }
 
 static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
@@ -53,7 +54,7 @@ static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
 static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 {
 	uint32_t lease = a->lease_ms ? a->lease_ms : WIRE_LEASE_DEFAULT;
-	bool waited = rs->phase == BATON_PHASE_QUEUED || rs->first_sent_ms == 0 ||
+	bool waited = rs->phase == BATON_PHASE_QUEUED || !rs->sent ||
 	              now - rs->first_sent_ms > (int64_t)(lease / 2);
 
 	rs->token = a->token;

@@ -40,7 +40,8 @@ typedef struct reqstate {
 	baton_err lost_err;   /* why (see baton_lost_cb) */
 	baton_err finish_err; /* release/cancel/reset: how it was answered */
 	int64_t created_ms;
-	int64_t first_sent_ms; /* first publish of the acquire; 0: never sent */
+	bool sent;             /* the acquire was published at least once */
+	int64_t first_sent_ms; /* its first publish */
 	uint32_t position;
 	char holder[NAMES_NODE_MAX + 1];
 	uint64_t token;

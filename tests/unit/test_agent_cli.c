@@ -1,0 +1,559 @@
+/*
+ * test_agent_cli.c - unit tests of libbaton's request state machine
+ * (reqstate.c), its pure helpers (request ids, topic filters, broker URIs)
+ * and the CLI's option and duration parsing (cli/options.c). No broker, no
+ * sleeping: time is passed in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "client_int.h"
+#include "reqstate.h"
+
+/* ---- reqstate ------------------------------------------------------------- */
+
+static wire_answer answer(wire_status st, uint64_t token, uint32_t lease_ms)
+{
+	wire_answer a;
+
+	memset(&a, 0, sizeof a);
+	a.status = st;
+	a.token = token;
+	a.lease_ms = lease_ms;
+	return a;
+}
+
+static void test_reqstate_immediate_grant_counts_from_first_send(void **state)
+{
+	reqstate rs;
+	wire_answer a = answer(WIRE_ST_GRANTED, 7, 30000);
+	unsigned fx;
+
+	(void)state;
+	reqstate_init(&rs, false, 1000);
+	reqstate_sent(&rs, 1100);
+	reqstate_sent(&rs, 5000); /* a re-send does not move the base */
+	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &a, 1200);
+	assert_true(fx & REQ_FX_SETTLED);
+	assert_int_equal(rs.phase, BATON_PHASE_GRANTED);
+	assert_int_equal(rs.token, 7);
+	assert_int_equal(rs.deadline_ms, 1100 + 30000);
+	assert_int_equal(rs.renew_at_ms, 1100 + 10000);
+	assert_int_equal(reqstate_next_tick(&rs), 1100 + 10000);
+}
+
+static void test_reqstate_queued_then_granted_renews_at_once(void **state)
+{
+	reqstate rs;
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), g = answer(WIRE_ST_GRANTED, 9, 30000);
+	unsigned fx;
+
+	(void)state;
+	q.position = 2;
+	q.holder = "other";
+	reqstate_init(&rs, false, 0);
+	reqstate_sent(&rs, 10);
+	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 20);
+	assert_int_equal(fx, REQ_FX_CHANGED);
+	assert_int_equal(rs.phase, BATON_PHASE_QUEUED);
+	assert_int_equal(rs.position, 2);
+	assert_string_equal(rs.holder, "other");
+	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 90000);
+	assert_true(fx & REQ_FX_SETTLED);
+	assert_int_equal(rs.deadline_ms, 90000 + 30000);
+	fx = reqstate_tick(&rs, 90000);
+	assert_int_equal(fx, REQ_FX_RENEW);
+	assert_true(rs.renew_pending);
+	assert_int_equal(rs.renew_seq, 1);
+}
+
+static void test_reqstate_renewed_moves_deadline_from_send_time(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 3, 3000), r = answer(WIRE_ST_RENEWED, 3, 3000);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	reqstate_sent(&rs, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 5);
+	assert_int_equal(reqstate_tick(&rs, 999), 0);
+	assert_int_equal(reqstate_tick(&rs, 1000), REQ_FX_RENEW);
+	/* A stale renew number changes nothing. */
+	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 0, &r, 1010), 0);
+	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 1050), REQ_FX_CHANGED);
+	assert_false(rs.renew_pending);
+	assert_int_equal(rs.deadline_ms, 1000 + 3000);
+	assert_int_equal(rs.renew_at_ms, 1000 + 1000);
+}
+
+static void test_reqstate_unanswered_renew_resent_then_lost_at_deadline(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 3, 3000);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	reqstate_sent(&rs, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(reqstate_tick(&rs, 1000), REQ_FX_RENEW);
+	assert_int_equal(reqstate_tick(&rs, 2000), REQ_FX_RENEW);
+	assert_int_equal(rs.renew_seq, 1); /* the same id again */
+	assert_true(reqstate_outstanding(&rs, REQ_K_RENEW));
+	assert_int_equal(reqstate_tick(&rs, 2999), 0);
+	assert_true(reqstate_tick(&rs, 3000) & REQ_FX_LOST);
+	assert_int_equal(rs.phase, BATON_PHASE_LOST);
+	assert_int_equal(rs.lost_err, BATON_E_TIMEOUT);
+	assert_int_equal(reqstate_release(&rs), BATON_E_LOST);
+	/* Whatever comes later does not revive it. */
+	g = answer(WIRE_ST_RENEWED, 3, 3000);
+	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 1, &g, 3001), 0);
+}
+
+static void test_reqstate_revoked_or_refused_renew_loses(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 3, 30000), rv = answer(WIRE_ST_REVOKED, 3, 0);
+	wire_answer other = answer(WIRE_ST_REVOKED, 2, 0), rej = answer(WIRE_ST_REJECTED, 0, 0);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	reqstate_sent(&rs, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(reqstate_answer(&rs, REQ_K_NONE, 0, &other, 2), 0);
+	assert_true(reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 3) & REQ_FX_LOST);
+	assert_int_equal(rs.lost_err, BATON_E_LOST);
+
+	reqstate_init(&rs, false, 0);
+	reqstate_sent(&rs, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	reqstate_tick(&rs, 10000);
+	rej.code = BATON_E_NOT_HOLDER;
+	assert_true(reqstate_answer(&rs, REQ_K_RENEW, 1, &rej, 10001) & REQ_FX_LOST);
+	assert_int_equal(rs.lost_err, BATON_E_NOT_HOLDER);
+}
+
+static void test_reqstate_release_flow(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 4, 30000), r = answer(WIRE_ST_RELEASED, 4, 0);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	assert_int_equal(reqstate_release(&rs), BATON_E_INVAL); /* not held yet */
+	reqstate_sent(&rs, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(reqstate_release(&rs), BATON_OK);
+	assert_true(reqstate_outstanding(&rs, REQ_K_RELEASE));
+	assert_false(reqstate_outstanding(&rs, REQ_K_ACQUIRE));
+	assert_int_equal(reqstate_tick(&rs, 20000), 0); /* no renewals while releasing */
+	assert_true(reqstate_answer(&rs, REQ_K_RELEASE, 0, &r, 5) & REQ_FX_FINISHED);
+	assert_int_equal(rs.phase, BATON_PHASE_RELEASED);
+	assert_int_equal(rs.finish_err, BATON_OK);
+	assert_true(reqstate_final(&rs));
+}
+
+static void test_reqstate_final_answers_settle(void **state)
+{
+	reqstate rs;
+	wire_answer d = answer(WIRE_ST_DONE, 0, 0), b = answer(WIRE_ST_BUSY, 0, 0),
+	            j = answer(WIRE_ST_REJECTED, 0, 0);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 1) & REQ_FX_SETTLED);
+	assert_int_equal(rs.phase, BATON_PHASE_DONE);
+	reqstate_init(&rs, false, 0);
+	b.holder = "h1";
+	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &b, 1) & REQ_FX_SETTLED);
+	assert_int_equal(rs.phase, BATON_PHASE_BUSY);
+	assert_string_equal(rs.holder, "h1");
+	reqstate_init(&rs, false, 0);
+	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &j, 1) & REQ_FX_SETTLED);
+	assert_int_equal(rs.phase, BATON_PHASE_REJECTED);
+	/* A duplicate after settling is ignored. */
+	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 2), 0);
+}
+
+static void test_reqstate_cancel_flow(void **state)
+{
+	reqstate rs;
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), g = answer(WIRE_ST_GRANTED, 5, 30000);
+	wire_answer c = answer(WIRE_ST_CANCELLED, 0, 0);
+
+	(void)state;
+	reqstate_init(&rs, false, 0);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1);
+	assert_int_equal(reqstate_cancel(&rs), BATON_OK);
+	assert_true(reqstate_outstanding(&rs, REQ_K_CANCEL));
+	assert_false(reqstate_outstanding(&rs, REQ_K_ACQUIRE));
+	/* A grant racing the cancel is noted, not taken. */
+	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 2), 0);
+	assert_int_equal(rs.phase, BATON_PHASE_CANCELLING);
+	assert_true(reqstate_answer(&rs, REQ_K_CANCEL, 0, &c, 3) & REQ_FX_FINISHED);
+	assert_int_equal(rs.phase, BATON_PHASE_CANCELLED);
+	assert_int_equal(reqstate_cancel(&rs), BATON_E_INVAL);
+}
+
+static void test_reqstate_reset_flow(void **state)
+{
+	reqstate rs;
+	wire_answer r = answer(WIRE_ST_RESET, 0, 0);
+
+	(void)state;
+	reqstate_init(&rs, true, 0);
+	assert_int_equal(rs.phase, BATON_PHASE_RESETTING);
+	assert_true(reqstate_outstanding(&rs, REQ_K_RESET));
+	assert_true(reqstate_answer(&rs, REQ_K_RESET, 0, &r, 1) & REQ_FX_FINISHED);
+	assert_int_equal(rs.phase, BATON_PHASE_RESET);
+}
+
+static void test_reqstate_ids_roundtrip(void **state)
+{
+	char id[NAMES_ID_MAX + 1];
+	unsigned seq = 0;
+
+	(void)state;
+	assert_int_equal(reqstate_id(id, sizeof id, "12-00ff", REQ_K_ACQUIRE, 0), BATON_OK);
+	assert_string_equal(id, "12-00ff.a");
+	assert_true(names_id_valid(id, strlen(id)));
+	assert_int_equal(reqstate_id_parse(id, "12-00ff", &seq), REQ_K_ACQUIRE);
+	assert_int_equal(reqstate_id(id, sizeof id, "12-00ff", REQ_K_RENEW, 42), BATON_OK);
+	assert_string_equal(id, "12-00ff.w42");
+	assert_int_equal(reqstate_id_parse(id, "12-00ff", &seq), REQ_K_RENEW);
+	assert_int_equal(seq, 42);
+	assert_int_equal(reqstate_id_parse("12-00ff.r", "12-00ff", &seq), REQ_K_RELEASE);
+	assert_int_equal(reqstate_id_parse("12-00ff.c", "12-00ff", &seq), REQ_K_CANCEL);
+	assert_int_equal(reqstate_id_parse("12-00ff.x", "12-00ff", &seq), REQ_K_RESET);
+	assert_int_equal(reqstate_id_parse("1-00ff.a", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(reqstate_id_parse("12-00ff.az", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(reqstate_id_parse("12-00ff.w", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(reqstate_id_parse("12-00ff.w1x", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(reqstate_id_parse(NULL, "12-00ff", &seq), REQ_K_NONE);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void test_watch_topic_match_filters(void **state)
+{
+	(void)state;
+	assert_true(watch_topic_match("p/state/#", "p/state/a/b"));
+	assert_true(watch_topic_match("p/state/a/#", "p/state/a"));
+	assert_true(watch_topic_match("p/state/+/c", "p/state/b/c"));
+	assert_true(watch_topic_match("p/state/x", "p/state/x"));
+	assert_false(watch_topic_match("p/state/x", "p/state/xy"));
+	assert_false(watch_topic_match("p/state/+", "p/state/a/b"));
+	assert_false(watch_topic_match("p/outcome/#", "p/state/a"));
+	assert_false(watch_topic_match("p/state/a/b", "p/state/a"));
+}
+
+static void test_nodelay_split_uri_forms(void **state)
+{
+	char host[64], port[16];
+	bool tls;
+
+	(void)state;
+	assert_int_equal(
+	    nodelay_split_uri("tcp://127.0.0.1:18830", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_string_equal(port, "18830");
+	assert_false(tls);
+	assert_int_equal(
+	    nodelay_split_uri("ssl://broker.example", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_string_equal(port, "8883");
+	assert_true(tls);
+	assert_int_equal(nodelay_split_uri("mqtt://[::1]:1884", host, sizeof host, port, sizeof port, &tls),
+	                 0);
+	assert_string_equal(host, "::1");
+	assert_string_equal(port, "1884");
+	assert_int_equal(nodelay_split_uri("localhost", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_string_equal(port, "1883");
+	assert_int_not_equal(nodelay_split_uri("http://x:1", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_not_equal(nodelay_split_uri("tcp://:1883", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_not_equal(nodelay_split_uri("tcp://h:99999", host, sizeof host, port, sizeof port, &tls),
+	                     0);
+	assert_int_not_equal(nodelay_split_uri("tcp://h:x", host, sizeof host, port, sizeof port, &tls), 0);
+}
+
+/* ---- CLI options -------------------------------------------------------------- */
+
+static void test_duration_parse_units(void **state)
+{
+	int64_t ms = -1;
+
+	(void)state;
+	assert_int_equal(cli_parse_duration("250ms", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(cli_parse_duration("30s", &ms), 0);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(cli_parse_duration("5m", &ms), 0);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(cli_parse_duration("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(cli_parse_duration("1m30s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(cli_parse_duration("7", &ms), 0);
+	assert_int_equal(ms, 7000);
+	assert_int_equal(cli_parse_duration("0", &ms), 0);
+	assert_int_equal(ms, 0);
+}
+
+static void test_duration_parse_rejects_garbage(void **state)
+{
+	int64_t ms = 123;
+
+	(void)state;
+	assert_int_equal(cli_parse_duration("", &ms), -1);
+	assert_int_equal(cli_parse_duration(NULL, &ms), -1);
+	assert_int_equal(cli_parse_duration("s", &ms), -1);
+	assert_int_equal(cli_parse_duration("-5s", &ms), -1);
+	assert_int_equal(cli_parse_duration("5x", &ms), -1);
+	assert_int_equal(cli_parse_duration("1.5s", &ms), -1);
+	assert_int_equal(cli_parse_duration("99999999999999999999s", &ms), -1);
+	assert_int_equal(cli_parse_duration("9999999999999999h", &ms), -1);
+	assert_int_equal(ms, 123); /* untouched on failure */
+}
+
+static void test_duration_format(void **state)
+{
+	char b[32];
+
+	(void)state;
+	cli_format_duration(250, b, sizeof b);
+	assert_string_equal(b, "250ms");
+	cli_format_duration(4200, b, sizeof b);
+	assert_string_equal(b, "4.2s");
+	cli_format_duration(185000, b, sizeof b);
+	assert_string_equal(b, "3m05s");
+	cli_format_duration(3660000, b, sizeof b);
+	assert_string_equal(b, "1h01m");
+	cli_format_duration(-5, b, sizeof b);
+	assert_string_equal(b, "0ms");
+}
+
+typedef struct test_ctx {
+	const char *resource;
+	int flags;
+} test_ctx;
+
+static int test_on_opt(void *ctx, int id, const char *arg)
+{
+	test_ctx *t = ctx;
+
+	if (id == 256)
+		t->resource = arg;
+	else if (id == 257)
+		t->flags++;
+	else
+		return CLI_EX_USAGE;
+	return 0;
+}
+
+static const cli_opt test_opts[] = {
+    {"resource", 'r', 256, "NAME", "the resource"},
+    {"flag", 0, 257, NULL, "a flag"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const cli_command test_cmd = {"test",    "[OPTIONS]", "A test.", "baton test -r x",
+                                     test_opts, test_on_opt};
+
+static int parse(int argc, char **argv, cli_common *com, test_ctx *t, int *first)
+{
+	FILE *null = fopen("/dev/null", "w");
+	int rc;
+
+	assert_non_null(null);
+	rc = cli_parse(argc, argv, &test_cmd, com, t, first, null, null);
+	fclose(null);
+	return rc;
+}
+
+static void test_cli_parse_flags_win_over_env(void **state)
+{
+	char *argv[] = {"test", "--broker", "tcp://h:1", "-r", "res/a", "--flag",
+	                "-q",   "--",       "cmd",       "x",  NULL};
+	cli_common com;
+	test_ctx t = {0};
+	int first = 0;
+
+	(void)state;
+	setenv("BATON_BROKER", "tcp://env:2", 1);
+	setenv("BATON_PREFIX", "env/v1", 1);
+	setenv("BATON_NODE", "env-node", 1);
+	assert_int_equal(parse(10, argv, &com, &t, &first), 0);
+	assert_string_equal(com.broker, "tcp://h:1");
+	assert_string_equal(com.prefix, "env/v1");
+	assert_string_equal(com.node, "env-node");
+	assert_string_equal(t.resource, "res/a");
+	assert_int_equal(t.flags, 1);
+	assert_int_equal(com.verbosity, -1);
+	assert_int_equal(first, 8);
+	assert_string_equal(argv[first], "cmd");
+	unsetenv("BATON_BROKER");
+	unsetenv("BATON_PREFIX");
+	unsetenv("BATON_NODE");
+}
+
+static void test_cli_parse_defaults_and_node_sanitised(void **state)
+{
+	char *argv[] = {"test", "operand", NULL};
+	cli_common com;
+	test_ctx t = {0};
+	int first = 0;
+
+	(void)state;
+	unsetenv("BATON_BROKER");
+	unsetenv("BATON_PREFIX");
+	unsetenv("BATON_NODE");
+	assert_int_equal(parse(2, argv, &com, &t, &first), 0);
+	assert_string_equal(com.broker, BATON_BROKER_DEFAULT);
+	assert_string_equal(com.prefix, BATON_PREFIX_DEFAULT);
+	assert_true(names_node_valid(com.node, strlen(com.node)));
+	assert_non_null(strchr(com.node, '-'));
+	assert_int_equal(first, 1);
+}
+
+static void test_cli_parse_usage_errors(void **state)
+{
+	char *unknown[] = {"test", "--nope", NULL};
+	char *missing[] = {"test", "--resource", NULL};
+	char *help[] = {"test", "--help", NULL};
+	char *version[] = {"test", "--version", NULL};
+	cli_common com;
+	test_ctx t = {0};
+	int first = 0;
+
+	(void)state;
+	assert_int_equal(parse(2, unknown, &com, &t, &first), CLI_EX_USAGE);
+	assert_int_equal(parse(2, missing, &com, &t, &first), CLI_EX_USAGE);
+	assert_int_equal(parse(2, help, &com, &t, &first), CLI_HELP);
+	assert_int_equal(parse(2, version, &com, &t, &first), CLI_HELP);
+}
+
+static void test_cli_password_file_first_line(void **state)
+{
+	char path[] = "/tmp/baton-test-pw-XXXXXX", buf[64], err[128];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret\nsecond\n", 14), 14);
+	close(fd);
+	assert_int_equal(cli_read_password(path, buf, sizeof buf, err, sizeof err), 0);
+	assert_string_equal(buf, "s3cret");
+	unlink(path);
+	assert_int_equal(cli_read_password(path, buf, sizeof buf, err, sizeof err), -1);
+	assert_non_null(strstr(err, path));
+}
+
+static void test_cli_exit_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(cli_exit_for(BATON_OK), 0);
+	assert_int_equal(cli_exit_for(BATON_E_MODE_CONFLICT), CLI_EX_REJECTED);
+	assert_int_equal(cli_exit_for(BATON_E_BAD_REQUEST), CLI_EX_REJECTED);
+	assert_int_equal(cli_exit_for(BATON_E_BROKER), CLI_EX_UNAVAILABLE);
+	assert_int_equal(cli_exit_for(BATON_E_LOST), CLI_EX_LOST);
+	assert_int_equal(cli_exit_for(BATON_E_BUSY), CLI_EX_TEMPFAIL);
+}
+
+/* ---- the public API without a broker ------------------------------------------ */
+
+static void test_client_new_rejects_bad_options(void **state)
+{
+	baton_options o;
+	baton_client *c = NULL;
+	char msg[128] = "";
+
+	(void)state;
+	baton_options_init(&o);
+	assert_int_equal(baton_client_new(&o, &c, msg, sizeof msg), BATON_E_INVAL);
+	assert_null(c);
+	assert_non_null(strstr(msg, "node"));
+	o.node = "bad node!";
+	assert_int_equal(baton_client_new(&o, &c, msg, sizeof msg), BATON_E_INVAL);
+	o.node = "n1";
+	o.prefix = "bad/+/prefix";
+	assert_int_equal(baton_client_new(&o, &c, msg, sizeof msg), BATON_E_INVAL);
+	o.prefix = NULL;
+	o.broker = "http://x";
+	assert_int_equal(baton_client_new(&o, &c, msg, sizeof msg), BATON_E_INVAL);
+	assert_null(c);
+}
+
+static void test_client_offline_acquire_waits_and_frees(void **state)
+{
+	baton_options o;
+	baton_acquire_options ao;
+	baton_client *c = NULL;
+	baton_lock *l = NULL;
+	baton_lock_info info;
+	char msg[128];
+
+	(void)state;
+	baton_options_init(&o);
+	o.node = "unit-node";
+	o.broker = "tcp://127.0.0.1:1"; /* never connected in this test */
+	assert_int_equal(baton_client_new(&o, &c, msg, sizeof msg), BATON_OK);
+	baton_acquire_options_init(&ao);
+	ao.resource = "bad//name";
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	assert_null(l);
+	ao.resource = "images/nginx:1.25";
+	ao.lease_ms = 10;
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	ao.lease_ms = 0;
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_OK);
+	assert_non_null(l);
+	assert_int_equal(baton_lock_wait(l, 0, NULL), BATON_E_TIMEOUT);
+	assert_int_equal(baton_lock_wait(l, 20, NULL), BATON_E_TIMEOUT);
+	baton_lock_get_info(l, &info);
+	assert_int_equal(info.phase, BATON_PHASE_SENT);
+	assert_false(baton_lock_lost(l));
+	assert_int_equal(baton_release(l, &(baton_release_options){.success = true}, 0), BATON_E_INVAL);
+	baton_client_last_error(c, msg, sizeof msg);
+	assert_non_null(strstr(msg, "not held"));
+	assert_int_equal(baton_cancel(l, 0), BATON_OK);
+	assert_int_equal(baton_lock_wait(l, 0, NULL), BATON_E_CANCELLED);
+	baton_lock_free(l);
+	assert_int_equal(baton_reset(c, "r", 10), BATON_E_TIMEOUT);
+	baton_client_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_reqstate_immediate_grant_counts_from_first_send),
+	    cmocka_unit_test(test_reqstate_queued_then_granted_renews_at_once),
+	    cmocka_unit_test(test_reqstate_renewed_moves_deadline_from_send_time),
+	    cmocka_unit_test(test_reqstate_unanswered_renew_resent_then_lost_at_deadline),
+	    cmocka_unit_test(test_reqstate_revoked_or_refused_renew_loses),
+	    cmocka_unit_test(test_reqstate_release_flow),
+	    cmocka_unit_test(test_reqstate_final_answers_settle),
+	    cmocka_unit_test(test_reqstate_cancel_flow),
+	    cmocka_unit_test(test_reqstate_reset_flow),
+	    cmocka_unit_test(test_reqstate_ids_roundtrip),
+	    cmocka_unit_test(test_watch_topic_match_filters),
+	    cmocka_unit_test(test_nodelay_split_uri_forms),
+	    cmocka_unit_test(test_duration_parse_units),
+	    cmocka_unit_test(test_duration_parse_rejects_garbage),
+	    cmocka_unit_test(test_duration_format),
+	    cmocka_unit_test(test_cli_parse_flags_win_over_env),
+	    cmocka_unit_test(test_cli_parse_defaults_and_node_sanitised),
+	    cmocka_unit_test(test_cli_parse_usage_errors),
+	    cmocka_unit_test(test_cli_password_file_first_line),
+	    cmocka_unit_test(test_cli_exit_codes),
+	    cmocka_unit_test(test_client_new_rejects_bad_options),
+	    cmocka_unit_test(test_client_offline_acquire_waits_and_frees),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
