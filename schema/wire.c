@@ -10,7 +10,8 @@
  * write) into one exact-size malloc. Every allocation goes through cJSON's
  * hooks, so a test can make any of them fail.
  *
- * Decisions the contract leaves open, recorded here and in docs/protocol.md:
+ * Decisions the contract leaves open (also listed at wire_request_decode in
+ * wire.h):
  *   - A request whose "v" is missing or not a number is bad_request (it is a
  *     missing or mistyped field); a number other than 1 is
  *     unsupported_version.
