@@ -218,7 +218,7 @@ static baton_err exec(store *s, const char *sql, const char *what, char *err, si
 }
 
 /* Reads the single integer a PRAGMA or query returns into *out. */
-static baton_err query_int(store *s, const char *sql, int64_t *out, char *err, size_t cap)
+static baton_err query_int(store *s, const char *sql, const char *what, int64_t *out, char *err, size_t cap)
 {
 	sqlite3_stmt *st = NULL;
 	baton_err e = BATON_OK;
@@ -229,7 +229,7 @@ static baton_err query_int(store *s, const char *sql, int64_t *out, char *err, s
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	else
-		e = sql_fail(s, rc, "reading", NULL, err, cap);
+		e = sql_fail(s, rc, what, NULL, err, cap);
 	sqlite3_finalize(st);
 	return e;
 }
@@ -787,12 +787,13 @@ baton_err store_load(store *s, table *t, char *err, size_t cap)
 static baton_err check_identity(store *s, int64_t *version, char *err, size_t cap)
 {
 	int64_t app = 0, objects = 0;
-	baton_err e = query_int(s, "PRAGMA application_id", &app, err, cap);
+	baton_err e = query_int(s, "PRAGMA application_id", "reading its header", &app, err, cap);
 
 	if (e == BATON_OK)
-		e = query_int(s, "PRAGMA user_version", version, err, cap);
+		e = query_int(s, "PRAGMA user_version", "reading its header", version, err, cap);
 	if (e == BATON_OK)
-		e = query_int(s, "SELECT count(*) FROM sqlite_master", &objects, err, cap);
+		e = query_int(s, "SELECT count(*) FROM sqlite_master", "reading its schema", &objects, err,
+		              cap);
 	if (e != BATON_OK)
 		return e;
 	if (app == 0 && *version == 0 && objects == 0)
@@ -868,7 +869,8 @@ static baton_err migrate(store *s, int64_t from, char *err, size_t cap)
 		e = exec(s, "BEGIN IMMEDIATE", "starting a schema migration", err, cap);
 		/* Another process may have migrated the file since we looked. */
 		if (e == BATON_OK)
-			e = query_int(s, "PRAGMA user_version", &now_version, err, cap);
+			e = query_int(s, "PRAGMA user_version", "reading its version", &now_version, err,
+			              cap);
 		if (e == BATON_OK && now_version < m->to) {
 			snprintf(bump, sizeof bump, "PRAGMA user_version = %d; PRAGMA application_id = %d;",
 			         m->to, STORE_APPLICATION_ID);

@@ -1,0 +1,1 @@
+baton_unit_test(test_store baton_store)
