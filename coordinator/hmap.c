@@ -2,7 +2,7 @@
  * hmap.c - open-addressing hash table of pointers (see hmap.h).
  *
  * Owns only its slot arrays, never the objects. Never does I/O. Invariants:
- * cap is 0 or a power of two, n <= cap * 3 / 4, every stored value sits in
+ * cap is 0 or a power of two, n <= cap * 4 / 5, every stored value sits in
  * the probe run that starts at its hash's home slot with no empty slot in
  * between (backward-shift deletion keeps this without tombstones).
  * Costs: find/insert/remove O(1) expected; 12 bytes per slot.
@@ -38,7 +38,7 @@ static void place(uint32_t *hashes, void **vals, size_t cap, uint32_t hash, void
 baton_err hmap_reserve(hmap *h, size_t n)
 {
 	size_t cap = h->cap ? h->cap : 16;
-	while (n > cap / 4 * 3)
+	while (n > cap - cap / 5)
 		cap *= 2;
 	if (cap == h->cap)
 		return BATON_OK;

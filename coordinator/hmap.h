@@ -4,7 +4,7 @@
  * The table stores (hash, pointer) pairs; the caller owns the pointed-to
  * objects and supplies an equality function to find one by key. Linear
  * probing with backward-shift deletion (no tombstones); the load stays at or
- * below 3/4. No I/O; allocates only in hmap_reserve().
+ * below 4/5. No I/O; allocates only in hmap_reserve().
  */
 #ifndef BATON_HMAP_H
 #define BATON_HMAP_H

@@ -246,7 +246,6 @@ rec *tbl_rec_alloc(const char *id)
 	rec *rc = calloc(1, sizeof *rc + len + 1);
 	if (rc != NULL) {
 		memcpy(rc->id, id, len + 1);
-		rc->id_len = (uint8_t)len;
 	}
 	return rc;
 }

@@ -73,7 +73,6 @@ struct rec {
 	uint32_t lease_ms; /* DONE granted/renewed */
 	uint8_t state, status, reason;
 	int8_t code;
-	uint8_t id_len;
 	char id[];
 };
 
