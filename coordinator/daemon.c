@@ -39,7 +39,6 @@ typedef struct coord {
 	int64_t retry_at;       /* first connect retry time, 0: none */
 	int64_t retry_backoff;  /* ms */
 	int64_t next_stats_at;
-	int64_t stale_sweep_until; /* while P/state/# is subscribed after a connect */
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
 	char topic[NAMES_TOPIC_MAX + 1];
 	char err[512];
@@ -298,31 +297,30 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 
 /* ---- the loop ---------------------------------------------------------- */
 
-static void on_connect(coord *d, int64_t now)
+/* The filter P/state/# (for the stale-snapshot sweep). */
+static void state_filter(coord *d, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/state/#", d->cfg->prefix);
+}
+
+static void on_connect(coord *d)
 {
 	d->ever_connected = true;
 	d->retry_at = 0;
 	if (broker_on_connected(d->b) != BATON_OK)
 		LOG_E("subscribe failed", "error", broker_error(d->b));
 	LOG_I("connected", "broker", d->cfg->broker, "client_id", d->cfg->client_id);
-	/* The broker may have lost retained messages (SIGKILL): say we are here
-	 * and republish every snapshot; look for stale ones for a few seconds. */
+	/* The broker may have lost retained messages (SIGKILL after its last
+	 * save) or kept ones whose clear it lost. Subscribing to P/state/# and
+	 * unsubscribing at once makes it send us every retained snapshot before
+	 * the UNSUBACK (it handles our packets in order), without echoing the
+	 * republish that follows; handle_stale_state clears the unknown ones. */
+	char filter[NAMES_TOPIC_MAX + 1];
+	state_filter(d, filter, sizeof filter);
+	if (broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
+		LOG_W("cannot sweep stale snapshots", "error", broker_error(d->b));
 	publish_presence(d, true);
 	table_foreach(d->t, republish_one, d);
-	if (names_topic(d->topic, sizeof d->topic, d->cfg->prefix, NAMES_STATE, "x", NULL) == BATON_OK) {
-		d->topic[strlen(d->topic) - 1] = '#';
-		if (broker_subscribe(d->b, d->topic) == BATON_OK)
-			d->stale_sweep_until = now + 3000;
-	}
-}
-
-static void end_stale_sweep(coord *d)
-{
-	if (names_topic(d->topic, sizeof d->topic, d->cfg->prefix, NAMES_STATE, "x", NULL) == BATON_OK) {
-		d->topic[strlen(d->topic) - 1] = '#';
-		broker_unsubscribe(d->b, d->topic);
-	}
-	d->stale_sweep_until = 0;
 }
 
 /* Handles what the broker edge collected. Returns false on a fatal refusal. */
@@ -344,7 +342,7 @@ static bool take_inbox(coord *d)
 	if (in.losses > 0)
 		LOG_W("connection to the broker lost; reconnecting", "error", broker_error(d->b));
 	if (in.connects > 0)
-		on_connect(d, now);
+		on_connect(d);
 	for (broker_msg *m = in.msgs; m != NULL; m = m->next)
 		handle_msg(d, m, now);
 	broker_msgs_free(in.msgs);
@@ -358,8 +356,6 @@ static int poll_timeout(coord *d, int64_t now)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
 		next = d->retry_at;
-	if (d->stale_sweep_until && d->stale_sweep_until < next)
-		next = d->stale_sweep_until;
 	if (next <= now)
 		return 0;
 	return next - now > 60000 ? 60000 : (int)(next - now);
@@ -390,8 +386,6 @@ static int loop(coord *d)
 			d->retry_at = 0;
 			broker_start(d->b);
 		}
-		if (d->stale_sweep_until && now >= d->stale_sweep_until)
-			end_stale_sweep(d);
 		if (table_tick(d->t, now) != BATON_OK)
 			LOG_E("tick failed: out of memory; retrying");
 		flush(d);

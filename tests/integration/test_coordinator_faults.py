@@ -57,6 +57,22 @@ class FaultTest(unittest.TestCase):
                 n2.close()
                 w.close()
 
+    def test_stale_retained_snapshot_is_cleared_on_connect(self):
+        with Broker() as b:
+            prefix = unique_prefix("f")
+            w = Watcher(b, prefix)
+            # A snapshot the broker kept for a lock the coordinator does not have.
+            w.publish(prefix + "/state/ghost/1", {"v": 1, "resource": "ghost/1", "mode": "once", "holder": "n9",
+                                                   "token": 7, "waiting": [], "done": None}, retain=True)
+            w.wait_for(lambda m: m[1] == prefix + "/state/ghost/1" and m[2], what="ghost published")
+            with Coordinator(b, prefix):
+                w.wait_for(lambda m: m[1] == prefix + "/state/ghost/1" and m[2] == b"", what="ghost cleared")
+                n = Node(b, prefix)
+                self.assertEqual(n.request("acquire", "live/1")["status"], "granted")
+                w.wait_for(lambda m: m[1] == prefix + "/state/live/1" and m[2], what="live snapshot")
+                n.close()
+            w.close()
+
     def test_requests_sent_while_coordinator_down_are_answered(self):
         with Broker() as b:
             prefix = unique_prefix("f")
