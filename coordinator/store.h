@@ -74,7 +74,9 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
  * Returns only when the transaction is committed as durably as the store's
  * sync level promises. On error the transaction is rolled back, so the file
  * holds the previous batch's state; t is then ahead of the file, and the
- * caller must not publish r's effects. Errors: BATON_E_IO, BATON_E_NOMEM,
+ * caller must not publish r's effects. Calling again with the same t and r
+ * (no event fed in between) is safe and is how to retry: the rows are
+ * rewritten from t's current state. Errors: BATON_E_IO, BATON_E_NOMEM,
  * BATON_E_STORE_CORRUPT, BATON_E_STORE, BATON_E_INVAL (NULL argument). A
  * batch with no dirty resource and an unchanged counter writes nothing. */
 baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size_t cap);
@@ -89,7 +91,7 @@ typedef struct store_stats {
 	uint64_t failures;      /* store_commit() calls that rolled back */
 	uint64_t rows_written;  /* rows inserted by committed transactions */
 	uint64_t last_token;    /* next_token as last committed */
-	int64_t last_commit_us; /* wall time of the last committed store_commit() */
+	int64_t last_commit_us; /* how long the last committed store_commit() took */
 } store_stats;
 
 /* Fills *out. Cannot fail. */
