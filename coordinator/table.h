@@ -139,7 +139,9 @@ typedef struct table_resource_view {
 	const char *const *waiting_nodes;
 } table_resource_view;
 
-/* Fills *out with resource's state; false if the table has no such resource.
+/* Fills *out with resource's state; false if the table has no such resource
+ * (an idle one awaiting its clear counts as absent) or, rarely, no memory for
+ * the waiter list.
  * The view stays valid until the next call that is not a table_*_get /
  * table_foreach / table_counts. */
 bool table_resource_get(table *t, const char *resource, table_resource_view *out);
@@ -152,7 +154,9 @@ void table_foreach(table *t, table_visit_fn *fn, void *ctx);
 /* The retained snapshot of a resource view (pointers into *v). Cannot fail. */
 void table_snapshot_of(const table_resource_view *v, wire_snapshot *out);
 
-/* Loads one resource as the store kept it (recovery, before any event).
+/* Loads one resource as the store kept it (recovery, before any event;
+ * call table_restore_next_token() first). An idle view is accepted and kept
+ * as nothing.
  * Deadlines are taken as given; ones already past run at the next
  * table_tick(). BATON_E_INVAL if v is inconsistent (holder with token 0,
  * duplicate resource, token >= the counter...), BATON_E_NOMEM. */
