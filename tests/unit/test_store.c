@@ -550,6 +550,37 @@ static void test_store_missing_directory_refused_io(void **state)
 	assert_non_null(strstr(f->err, path));
 }
 
+static void test_store_missing_table_refused_corrupt(void **state)
+{
+	fixture *f = *state;
+	store *s = open_ok(f);
+
+	store_close(s);
+	sql(f->path, "DROP TABLE waiters");
+	s = NULL;
+	assert_int_equal(store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err),
+	                 BATON_E_STORE_CORRUPT);
+	print_message("%s\n", f->err);
+	assert_null(s);
+	assert_non_null(strstr(f->err, "waiters"));
+}
+
+static void test_store_empty_file_created_as_state(void **state)
+{
+	fixture *f = *state;
+	store *s;
+	table *t;
+
+	write_file(f->path, (const unsigned char *)"", 0);
+	s = open_ok(f);
+	store_close(s);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sql_int(f->path, "PRAGMA application_id"), STORE_APPLICATION_ID);
+	t = reload(f);
+	assert_int_equal(table_next_token(t), 1);
+	table_free(t);
+}
+
 static void test_store_orphan_row_refused_corrupt(void **state)
 {
 	fixture *f = *state;
@@ -667,6 +698,8 @@ int main(void)
 	    T(test_store_text_file_refused_untouched),
 	    T(test_store_foreign_sqlite_refused_corrupt),
 	    T(test_store_missing_directory_refused_io),
+	    T(test_store_missing_table_refused_corrupt),
+	    T(test_store_empty_file_created_as_state),
 	    T(test_store_orphan_row_refused_corrupt),
 	    T(test_store_token_not_below_counter_refused_corrupt),
 	    T(test_store_commit_failing_midway_keeps_previous_state),
