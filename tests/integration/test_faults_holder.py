@@ -1,0 +1,168 @@
+"""Fault tests on the holder's side (issue 7): a `baton run` agent that
+crashes (SIGKILL) or freezes (SIGSTOP past its lease, then SIGCONT) while it
+holds the lock. Each test records a history (Recorder, the holders' own log,
+the fencing resource server's log) and checks the guarantees over it.
+"""
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from faultkit import EXIT_LOST, AgentRun, ResourceServer, run_cmd  # noqa: E402
+from harness import Broker, Coordinator, Node, unique_prefix, wait_until  # noqa: E402
+from history import Recorder, check_holdings, read_holder_log  # noqa: E402
+
+
+class HolderFaults(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="baton-faults-")
+        self.log = os.path.join(self.dir, "holders.log")
+        self.broker = Broker().__enter__()
+        self.prefix = unique_prefix("h")
+        self.coord = Coordinator(self.broker, self.prefix, state=os.path.join(self.dir, "state.db")).start()
+        self.rec = Recorder(self.broker, self.prefix)
+        self.server = ResourceServer()
+        self.procs = []
+        self.orphans = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.stop()
+        for pid in self.orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.server.close()
+        self.rec.close()
+        if self.coord.proc is not None:
+            self.coord.stop()
+        if os.environ.get("BATON_FAULTS_VERBOSE"):
+            print("---- coordinator log ----\n" + self.coord.log()[-6000:])
+        self.broker.__exit__(None, None, None)
+
+    def agent(self, node, **kw):
+        r = AgentRun(run_cmd(self.broker.uri, self.prefix, node, self.res, self.log,
+                             server_port=self.server.port, **kw))
+        self.procs.append(r)
+        return r
+
+    def started(self, node):
+        return wait_until(lambda: next((h for h in read_holder_log(self.log) if h["node"] == node), None),
+                          timeout=30, what="%s holding" % node)
+
+    def queued(self, node):
+        self.rec.wait(lambda e: e[1] == "%s/grant/%s" % (self.prefix, node) and e[2]
+                      and json.loads(e[2]).get("status") == "queued", what="%s queued" % node)
+
+    def check_history(self, killed=None):
+        check_holdings(read_holder_log(self.log), revoked=self.rec.revoke_times(), killed=killed)
+        self.rec.check_all_answered()
+        self.rec.check_answers_consistent()
+        self.rec.check_tokens_rise()
+
+    # ------------------------------------------------------------------------
+
+    def test_holder_crash_successor_granted_through_will(self):
+        """SIGKILL of the `baton run` agent (its command survives it, as an
+        orphan): the broker fires the Will, the coordinator hands the lock
+        to the waiter, and the orphan's writes are refused by fencing."""
+        self.res = "crash/r1"
+        a = self.agent("a1", hold_ms=60000, lease="30s")
+        ha = self.started("a1")
+        b = self.agent("b1", hold_ms=1500)
+        self.queued("b1")
+        t_kill = time.monotonic()
+        a.send_signal(signal.SIGKILL)  # the agent only: its command keeps running
+        with open(self.log) as f:
+            self.orphans.append(json.loads(f.readline())["pid"])
+        hb = self.started("b1")
+        self.assertGreater(hb["token"], ha["token"])
+        g = [x for _, n, x in self.rec.records("grant") if n == "b1" and x.get("status") == "granted"][0]
+        self.assertEqual((g["previous"]["node"], g["previous"]["reason"]), ("a1", "node_offline"))
+        self.assertEqual(b.wait(60), 0, b.err)
+        self.assertEqual(a.wait(10), -signal.SIGKILL)
+        # The orphaned command still thinks it holds: once the successor
+        # wrote with its higher token, every write of the old one is refused.
+        first_b = min(w[0] for w in self.server.writes("b1"))
+        wait_until(lambda: any(w[0] > first_b for w in self.server.writes("a1")), timeout=10,
+                   what="an orphan write after the successor's")
+        late = [w for w in self.server.writes("a1") if w[0] > first_b]
+        self.assertTrue(late and not any(w[5] for w in late), late)
+        handoff = hb["start"] - t_kill
+        print("\nhandoff after SIGKILL of the holder: %.0f ms" % (handoff * 1000))
+        self.check_history(killed={ha["token"]: t_kill})
+
+    def test_holder_freeze_past_lease_is_revoked_and_fenced(self):
+        """SIGSTOP of the agent and its command past a 2 s lease: the
+        coordinator revokes (lease_expired) and grants the waiter; on SIGCONT
+        the agent learns it lost the lock by itself, stops its command and
+        exits 76; the command's late write carries the lower token and is
+        refused by the resource server."""
+        self.res = "freeze/r1"
+        a = self.agent("a1", hold_ms=60000, lease="2s")
+        ha = self.started("a1")
+        b = self.agent("b1", hold_ms=3000)
+        self.queued("b1")
+        a.kill_group(signal.SIGSTOP)
+        try:
+            hb = self.started("b1")
+            wait_until(lambda: self.server.writes("b1"), timeout=10, what="successor's first write")
+        finally:
+            a.kill_group(signal.SIGCONT)
+        self.assertGreater(hb["token"], ha["token"])
+        self.assertEqual(a.wait(30), EXIT_LOST, a.err)
+        self.assertIn(b"lost", a.err)
+        self.assertEqual(b.wait(60), 0, b.err)
+        revoked = [x for _, n, x in self.rec.records("grant") if n == "a1" and x.get("status") == "revoked"]
+        self.assertEqual((revoked[0]["token"], revoked[0]["reason"]), (ha["token"], "lease_expired"))
+        g = [x for _, n, x in self.rec.records("grant") if n == "b1" and x.get("status") == "granted"][0]
+        self.assertEqual(g["previous"]["reason"], "lease_expired")
+        # fencing: every write of the frozen holder after the successor's
+        # first one was refused, and there was at least one (its SIGTERM flush)
+        first_b = min(w[0] for w in self.server.writes("b1"))
+        late = [w for w in self.server.writes("a1") if w[0] > first_b]
+        self.assertTrue(late, "the frozen holder made no late write")
+        self.assertFalse([w for w in late if w[5]], "a late write with the old token was accepted")
+        term = [h for h in read_holder_log(self.log) if h["node"] == "a1"][0]
+        self.assertEqual(term["how"], "term")
+        self.check_history()
+
+    def test_late_release_after_expiry_is_not_holder(self):
+        """A node that held with a 1 s lease and stopped renewing: its late
+        release is rejected not_holder and changes nothing; the successor's
+        token is higher and the old token's write is refused."""
+        self.res = "freeze/r2"
+        a, b = Node(self.broker, self.prefix, "n-a"), Node(self.broker, self.prefix, "n-b")
+        try:
+            g = a.request("acquire", self.res, mode="mutex", lease_ms=1000)
+            self.assertEqual(g["status"], "granted")
+            rid = b.send("acquire", self.res, mode="mutex")
+            gb = b.answer(rid, "granted", timeout=30)
+            self.assertGreater(gb["token"], g["token"])
+            ok_b = self.server_write(self.res, gb["token"], "n-b")
+            late = a.request("release", self.res, token=g["token"], success=True)
+            self.assertEqual((late["status"], late["code"]), ("rejected", "not_holder"))
+            self.assertEqual((ok_b, self.server_write(self.res, g["token"], "n-a")), ("ok", "refused"))
+            again = b.request("renew", self.res, token=gb["token"])
+            self.assertEqual(again["status"], "renewed")
+            self.rec.check_all_answered()
+            self.rec.check_answers_consistent()
+            self.rec.check_tokens_rise()
+        finally:
+            a.close()
+            b.close()
+
+    def server_write(self, res, token, node):
+        import socket
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(("W %s %d %s late\n" % (res, token, node)).encode())
+            return s.makefile().readline().strip()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
