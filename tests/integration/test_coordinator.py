@@ -208,6 +208,23 @@ class CoordinatorTest(unittest.TestCase):
         ev = self.outcome(lambda e: e["token"] == g["token"])
         self.assertEqual(ev["reason"], "node_offline")
 
+    # ---- stats ---------------------------------------------------------
+
+    def test_stats_retained_with_every_counter(self):
+        n = self.node()
+        g = n.request("acquire", self.res)
+        n.request("release", self.res, token=g["token"], success=True)
+        c = Watcher(self.broker, self.prefix)
+        try:
+            m = c.wait_for(lambda m: m[1] == self.prefix + "/stats" and m[2], what="retained stats")
+            s = json.loads(m[2])
+            for k in ("at", "uptime_ms", "requests", "grants", "handoffs", "rejections", "held", "waiters",
+                      "remembered", "backlog", "next_token"):
+                self.assertIn(k, s)
+            self.assertEqual(s["v"], 1)
+        finally:
+            c.close()
+
     # ---- bad input -----------------------------------------------------
 
     def test_every_rejection_code_over_the_wire(self):
