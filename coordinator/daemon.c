@@ -282,7 +282,8 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 	}
 	if (rc != BATON_OK) {
 		size_t plen = strlen(d->cfg->prefix);
-		if (m->topic_len > plen + 7 && strncmp(m->topic + plen, "/state/", 7) == 0)
+		if (m->topic_len > plen + 7 && strncmp(m->topic, d->cfg->prefix, plen) == 0 &&
+		    strncmp(m->topic + plen, "/state/", 7) == 0)
 			handle_stale_state(d, m);
 		return;
 	}
