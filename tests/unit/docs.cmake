@@ -8,3 +8,8 @@ set_tests_properties(test_readme PROPERTIES LABELS "integration;docs" TIMEOUT 30
 add_test(NAME test_demo COMMAND ${PROJECT_SOURCE_DIR}/scripts/demo)
 set_tests_properties(test_demo PROPERTIES LABELS "integration;docs" TIMEOUT 300
                      ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};BATON_DEMO_NO_BUILD=1")
+
+# The libbaton example of docs/library.md, run against a private broker.
+add_test(NAME test_example COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/test_example.py)
+set_tests_properties(test_example PROPERTIES LABELS "integration;docs" TIMEOUT 300
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
