@@ -1,6 +1,7 @@
 /*
- * table_fx.c - the lock table's batches of effects, its read-only views and
- * its recovery (restore); the rules themselves live in table.c.
+ * table_fx.c - the lock table's batches of effects; its read-only views and
+ * recovery (restore) live in table_view.c, the rules in table_req.c,
+ * table_time.c and table_hold.c (see table_int.h).
  *
  * Owns the batch arrays (effects, touched resources, dirty names, snapshot
  * waiting lists). Never does I/O. Invariant between steps: the arrays have

@@ -1,7 +1,9 @@
 /*
  * table_int.h - private structures of the lock table, shared by table.c
- * (events and rules) and table_fx.c (batches, views, restore). Not a public
- * header: nothing outside coordinator/table*.c includes it.
+ * (objects and lifetime), table_hold.c (answers, grants, the end of a
+ * holding), table_req.c (request steps), table_time.c (presence and
+ * deadlines), table_fx.c (batches) and table_view.c (views, restore). Not a
+ * public header: nothing outside coordinator/table*.c includes it.
  *
  * Lifetime rule that makes effects safe: any object an effect may point into
  * (node, resource, record, done/previous record, string blob) is never freed
@@ -133,11 +135,35 @@ static inline int res_idle(const res *r)
 	return r->hrec == NULL && r->wq_head == NULL && r->done == NULL;
 }
 
+/* The stored answer of a finished request. */
+typedef struct answer_rec {
+	wire_status status;
+	uint64_t token;
+	uint32_t lease_ms;
+	wire_reason reason;
+	baton_err code;
+	tnode *holder;  /* busy */
+	done_rec *done; /* done */
+} answer_rec;
+
+/* How a holding ends; strings live until table_advance(). */
+typedef struct ending {
+	wire_reason reason;
+	bool success;
+	const char *error, *result;
+	int64_t forget_at;        /* once success */
+	done_rec *done;           /* preallocated when once success */
+	prev_rec *prev;           /* preallocated when not success */
+	wire_status ender_status; /* RELEASED, CANCELLED or REVOKED */
+	const char *ender_id;     /* NULL: the holding's acquire id */
+} ending;
+
 /* table.c */
 void tbl_bury(table *t, void *p);
 char *tbl_blob(const char *s);
 void tbl_blob_bury(table *t, char *s);
 void tbl_blob_free(char *s);
+const char *tbl_tmp_str(table *t, const char *s, int *fail);
 tnode *tbl_node_get(table *t, const char *name, int create);
 void tbl_node_unref(table *t, tnode *n);
 res *tbl_res_find(const table *t, const char *name);
@@ -150,14 +176,32 @@ res *tbl_res_alloc(const char *name);
 void tbl_prev_drop(table *t, res *r);
 done_rec *tbl_done_alloc(const char *result);
 prev_rec *tbl_prev_alloc(const char *error);
+void tbl_forget_done(table *t, res *r);
 rec *tbl_rec_find(const table *t, const tnode *n, const char *id);
 rec *tbl_rec_alloc(const char *id);
 void tbl_rec_attach(table *t, rec *rc, tnode *n, res *r);
 void tbl_list_push(rec **head, rec *rc);
+void tbl_lru_unlink(tnode *n, rec *rc);
+void tbl_rec_drop_answer(table *t, rec *rc);
+void tbl_rec_forget(table *t, rec *rc);
+void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a);
+void tbl_rec_finish_chain(table *t, rec *rc, rec *alias, const answer_rec *a);
 uint32_t tbl_wait_hash(const tnode *n, const res *r);
 waiter *tbl_wait_find(const table *t, const tnode *n, const res *r);
+void tbl_waiter_unlink_free(table *t, waiter *w);
+
+/* table_hold.c: none of these can fail (room is reserved by the caller). */
+wire_answer *tbl_answer(table *t, const tnode *n, const res *r, const char *id, wire_status st);
 void tbl_fill_prev(const prev_rec *p, wire_previous *out);
 void tbl_fill_done(const done_rec *d, wire_done *out);
+const char *tbl_holder_name(const res *r);
+void tbl_answer_granted(table *t, const tnode *n, const res *r, const char *id);
+void tbl_answer_queued(table *t, const tnode *n, const res *r, const char *id, uint32_t pos);
+uint32_t tbl_queue_position(const res *r, const waiter *w);
+void tbl_answer_rejected(table *t, const tnode *n, const res *r, const char *id, baton_err code);
+void tbl_answer_repeat(table *t, const rec *rc);
+void tbl_start_holding(table *t, res *r, int64_t now, rec *rc, uint32_t lease_ms, char *meta);
+void tbl_end_holding(table *t, res *r, int64_t now, const ending *e);
 
 /* table_fx.c */
 baton_err tbl_reserve(table *t, size_t fx, size_t touch, size_t names);
