@@ -1,0 +1,365 @@
+/*
+ * store_load.c - reading the state file back into a fresh lock table at
+ * start (store_load), and the stored token counter (sto_read_token).
+ *
+ * Never writes the file, never decides anything about locks: whether the
+ * state read back is consistent is table_restore()'s call; this file only
+ * checks each column's type and range and that every row names a resource.
+ * Invariant: a load runs in one read transaction, so its scans see one
+ * consistent snapshot; every statement is left reset.
+ * Costs: one ordered scan of each table, merged by resource name; the
+ * waiters' strings of one resource are copied into a buffer reused from
+ * resource to resource.
+ */
+#include "store_int.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+/* ---- load -------------------------------------------------------------------- */
+
+/* One ordered scan; has_row says whether the statement sits on a row. */
+typedef struct cursor {
+	sqlite3_stmt *st;
+	bool has_row;
+	const char *table;
+} cursor;
+
+static baton_err advance(store *s, cursor *c, char *err, size_t cap)
+{
+	int rc = sqlite3_step(c->st);
+
+	c->has_row = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return BATON_OK;
+	return sto_sql_fail(s, rc, "reading table", c->table, err, cap);
+}
+
+static const char *key_of(const cursor *c)
+{
+	return (const char *)sqlite3_column_text(c->st, 0);
+}
+
+/* Reads typed columns of the current row; the first bad one is recorded and
+ * makes the whole row corrupt. */
+typedef struct row {
+	sqlite3_stmt *st;
+	int bad_col; /* -1: none */
+} row;
+
+static void row_bad(row *rw, int col)
+{
+	if (rw->bad_col < 0)
+		rw->bad_col = col;
+}
+
+static const char *col_text(row *rw, int col, bool nullable)
+{
+	int type = sqlite3_column_type(rw->st, col);
+
+	if (type == SQLITE_NULL) {
+		if (!nullable)
+			row_bad(rw, col);
+		return NULL;
+	}
+	if (type != SQLITE_TEXT) {
+		row_bad(rw, col);
+		return NULL;
+	}
+	return (const char *)sqlite3_column_text(rw->st, col);
+}
+
+/* An integer in [min, max]; dflt when NULL and nullable. */
+static int64_t col_int(row *rw, int col, int64_t min, int64_t max, bool nullable, int64_t dflt)
+{
+	int type = sqlite3_column_type(rw->st, col);
+	int64_t v;
+
+	if (type == SQLITE_NULL && nullable)
+		return dflt;
+	if (type != SQLITE_INTEGER) {
+		row_bad(rw, col);
+		return dflt;
+	}
+	v = sqlite3_column_int64(rw->st, col);
+	if (v < min || v > max) {
+		row_bad(rw, col);
+		return dflt;
+	}
+	return v;
+}
+
+static wire_mode col_mode(row *rw, int col)
+{
+	const char *m = col_text(rw, col, false);
+
+	if (m != NULL && strcmp(m, "mutex") == 0)
+		return WIRE_MODE_MUTEX;
+	if (m == NULL || strcmp(m, "once") != 0)
+		row_bad(rw, col);
+	return WIRE_MODE_ONCE;
+}
+
+static wire_reason col_reason(row *rw, int col)
+{
+	static const wire_reason all[] = {WIRE_REASON_RELEASED, WIRE_REASON_LEASE_EXPIRED,
+	                                  WIRE_REASON_NODE_OFFLINE};
+	const char *r = col_text(rw, col, false);
+
+	for (size_t i = 0; r != NULL && i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(r, wire_reason_name(all[i])) == 0)
+			return all[i];
+	row_bad(rw, col);
+	return WIRE_REASON_NONE;
+}
+
+static baton_err row_check(store *s, const row *rw, const char *table_name, const char *resource, char *err,
+                           size_t cap)
+{
+	if (rw->bad_col < 0)
+		return BATON_OK;
+	return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+	               "state file %s: column %s.%s of resource %s is missing or out of range; %s", s->path,
+	               table_name, sqlite3_column_name(rw->st, rw->bad_col), resource,
+	               sto_advice(BATON_E_STORE_CORRUPT));
+}
+
+/* Positions child cursor c on name: true when it has rows for name. A row
+ * whose resource sorts before name belongs to no resource: corrupt. */
+static baton_err match(store *s, cursor *c, const char *name, bool *found, char *err, size_t cap)
+{
+	int cmp = c->has_row ? strcmp(key_of(c), name) : 1;
+
+	*found = cmp == 0;
+	if (cmp >= 0)
+		return BATON_OK;
+	return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+	               "state file %s: table %s has rows for resource %s, which has no row in resources; %s",
+	               s->path, c->table, key_of(c), sto_advice(BATON_E_STORE_CORRUPT));
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 16;
+	void *q;
+
+	if (need <= *cap)
+		return true;
+	while (n < need)
+		n *= 2;
+	q = realloc(*p, n * elem);
+	if (q == NULL)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}
+
+/* Copies s (NULL: none) into the load buffer; its offset, or SIZE_MAX. */
+static size_t keep_str(store *s, const char *str, bool *ok)
+{
+	size_t len, off = s->buf_len;
+
+	if (str == NULL)
+		return SIZE_MAX;
+	len = strlen(str) + 1;
+	if (!grow((void **)&s->buf, &s->buf_cap, s->buf_len + len, 1)) {
+		*ok = false;
+		return SIZE_MAX;
+	}
+	memcpy(s->buf + off, str, len);
+	s->buf_len += len;
+	return off;
+}
+
+/* Reads the waiters of name (cursor c positioned on them) into s->wv, in
+ * queue order, copying their strings (the cursor moves on). */
+static baton_err read_waiters(store *s, cursor *c, const char *name, size_t *n, char *err, size_t cap)
+{
+	baton_err e = BATON_OK;
+	bool ok = true;
+
+	*n = 0;
+	s->buf_len = 0;
+	while (e == BATON_OK && c->has_row && strcmp(key_of(c), name) == 0) {
+		row rw = {c->st, -1};
+		waiter_off *w;
+
+		if (!grow((void **)&s->wo, &s->wo_cap, *n + 1, sizeof *s->wo) ||
+		    !grow((void **)&s->wv, &s->wv_cap, *n + 1, sizeof *s->wv))
+			return sto_say(err, cap, BATON_E_NOMEM,
+			               "state file %s: out of memory loading waiters of %s", s->path, name);
+		w = &s->wo[(*n)++];
+		w->node = keep_str(s, col_text(&rw, 1, false), &ok);
+		w->id = keep_str(s, col_text(&rw, 2, false), &ok);
+		w->lease_ms = (uint32_t)col_int(&rw, 3, 0, UINT32_MAX, false, 0);
+		w->wait_until_ms = col_int(&rw, 4, INT64_MIN, INT64_MAX, true, INT64_MAX);
+		w->meta = keep_str(s, col_text(&rw, 5, true), &ok);
+		if (!ok)
+			return sto_say(err, cap, BATON_E_NOMEM,
+			               "state file %s: out of memory loading waiters of %s", s->path, name);
+		e = row_check(s, &rw, "waiters", name, err, cap);
+		if (e == BATON_OK)
+			e = advance(s, c, err, cap);
+	}
+	for (size_t i = 0; e == BATON_OK && i < *n; i++) {
+		s->wv[i] = (table_waiter_view){
+		    .node = s->buf + s->wo[i].node,
+		    .id = s->buf + s->wo[i].id,
+		    .lease_ms = s->wo[i].lease_ms,
+		    .wait_until_ms = s->wo[i].wait_until_ms,
+		    .meta = s->wo[i].meta == SIZE_MAX ? NULL : s->buf + s->wo[i].meta,
+		};
+	}
+	return e;
+}
+
+enum { C_RES, C_HOLD, C_WAIT, C_REM, C_COUNT };
+
+/* The holding and the remembered success of the resource being loaded, from
+ * the rows their cursors sit on. */
+static baton_err read_holding(store *s, cursor *c, table_resource_view *v, char *err, size_t cap)
+{
+	row rw = {c->st, -1};
+
+	v->holder = col_text(&rw, 1, false);
+	v->holder_id = col_text(&rw, 2, false);
+	v->token = (uint64_t)col_int(&rw, 3, 1, INT64_MAX, false, 0);
+	v->lease_ms = (uint32_t)col_int(&rw, 4, 0, UINT32_MAX, false, 0);
+	v->since_ms = col_int(&rw, 5, INT64_MIN, INT64_MAX, false, 0);
+	v->lease_until_ms = col_int(&rw, 6, INT64_MIN, INT64_MAX, false, 0);
+	v->meta = col_text(&rw, 7, true);
+	return row_check(s, &rw, "holdings", v->name, err, cap);
+}
+
+static baton_err read_remembered(store *s, cursor *c, table_resource_view *v, char *err, size_t cap)
+{
+	row rw = {c->st, -1};
+
+	v->done.node = col_text(&rw, 1, false);
+	v->done.token = (uint64_t)col_int(&rw, 2, 1, INT64_MAX, false, 0);
+	v->done.result = col_text(&rw, 3, true);
+	v->done.completed_at_ms = col_int(&rw, 4, INT64_MIN, INT64_MAX, false, 0);
+	v->forget_at_ms = col_int(&rw, 5, INT64_MIN, INT64_MAX, false, 0);
+	return row_check(s, &rw, "remembered", v->name, err, cap);
+}
+
+/* Restores the resource the resources cursor sits on, with its rows in the
+ * other tables, and moves the child cursors past them. */
+static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t cap)
+{
+	row rw = {c[C_RES].st, -1};
+	table_resource_view v = {0};
+	bool held = false, waits = false, done = false;
+	baton_err e;
+
+	v.name = col_text(&rw, 0, false);
+	v.mode = col_mode(&rw, 1);
+	v.previous.node = col_text(&rw, 2, true);
+	if (v.previous.node != NULL) {
+		v.previous.token = (uint64_t)col_int(&rw, 3, 1, INT64_MAX, false, 0);
+		v.previous.error = col_text(&rw, 4, true);
+		v.previous.reason = col_reason(&rw, 5);
+	}
+	if (v.name == NULL)
+		return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+		               "state file %s: a row of resources has no name; %s", s->path,
+		               sto_advice(BATON_E_STORE_CORRUPT));
+	e = row_check(s, &rw, "resources", v.name, err, cap);
+	if (e == BATON_OK)
+		e = match(s, &c[C_HOLD], v.name, &held, err, cap);
+	if (e == BATON_OK)
+		e = match(s, &c[C_WAIT], v.name, &waits, err, cap);
+	if (e == BATON_OK)
+		e = match(s, &c[C_REM], v.name, &done, err, cap);
+	if (e == BATON_OK && held)
+		e = read_holding(s, &c[C_HOLD], &v, err, cap);
+	if (e == BATON_OK && done)
+		e = read_remembered(s, &c[C_REM], &v, err, cap);
+	if (e == BATON_OK && waits) {
+		e = read_waiters(s, &c[C_WAIT], v.name, &v.n_waiting, err, cap);
+		v.waiting = s->wv;
+	}
+	if (e == BATON_OK) {
+		e = table_restore(t, &v);
+		if (e == BATON_E_INVAL)
+			e = sto_say(
+			    err, cap, BATON_E_STORE_CORRUPT,
+			    "state file %s: the stored state of resource %s is inconsistent (a token at or "
+			    "above the counter %llu, a duplicate, or a waiter that holds); %s",
+			    s->path, v.name, (unsigned long long)s->stored_token,
+			    sto_advice(BATON_E_STORE_CORRUPT));
+		else if (e != BATON_OK)
+			e = sto_say(err, cap, e, "state file %s: loading resource %s: %s", s->path, v.name,
+			            baton_strerror(e));
+	}
+	if (e == BATON_OK && held)
+		e = advance(s, &c[C_HOLD], err, cap);
+	if (e == BATON_OK && done)
+		e = advance(s, &c[C_REM], err, cap);
+	return e;
+}
+
+/* Reads the stored token counter into s->stored_token. */
+baton_err sto_read_token(store *s, char *err, size_t cap)
+{
+	sqlite3_stmt *st = s->st[ST_GET_TOKEN];
+	baton_err e = BATON_OK;
+	row rw = {st, -1};
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = col_int(&rw, 0, 1, INT64_MAX, false, 0);
+
+		e = row_check(s, &rw, "meta", "(next_token)", err, cap);
+		if (e == BATON_OK)
+			s->stored_token = (uint64_t)v;
+	} else if (rc == SQLITE_DONE) {
+		e = sto_say(err, cap, BATON_E_STORE_CORRUPT, "state file %s: meta has no next_token row; %s",
+		            s->path, sto_advice(BATON_E_STORE_CORRUPT));
+	} else {
+		e = sto_sql_fail(s, rc, "reading the token counter", NULL, err, cap);
+	}
+	sqlite3_reset(st);
+	return e;
+}
+
+baton_err store_load(store *s, table *t, char *err, size_t cap)
+{
+	static const int sel[C_COUNT] = {ST_SEL_RES, ST_SEL_HOLD, ST_SEL_WAIT, ST_SEL_REM};
+	static const char *const names[C_COUNT] = {"resources", "holdings", "waiters", "remembered"};
+	cursor c[C_COUNT];
+	baton_err e, e2;
+	bool found;
+
+	if (s == NULL || t == NULL)
+		return sto_say(err, cap, BATON_E_INVAL, "store_load: NULL argument");
+	for (int i = 0; i < C_COUNT; i++)
+		c[i] = (cursor){s->st[sel[i]], false, names[i]};
+	/* One read transaction: the scans see one consistent snapshot. */
+	e = sto_run(s, ST_BEGIN_READ, "starting a read transaction", NULL, err, cap);
+	if (e != BATON_OK)
+		return e;
+	e = sto_read_token(s, err, cap);
+	if (e == BATON_OK)
+		table_restore_next_token(t, s->stored_token);
+	for (int i = 0; i < C_COUNT && e == BATON_OK; i++)
+		e = advance(s, &c[i], err, cap);
+	while (e == BATON_OK && c[C_RES].has_row) {
+		e = load_resource(s, t, c, err, cap);
+		if (e == BATON_OK)
+			e = advance(s, &c[C_RES], err, cap);
+	}
+	/* Rows left in a child table belong to no resource. "\xf4\x90" sorts
+	 * after every valid UTF-8 name, so match() reports them. */
+	for (int i = C_HOLD; i < C_COUNT && e == BATON_OK; i++)
+		e = match(s, &c[i], "\xf4\x90", &found, err, cap);
+	for (int i = 0; i < C_COUNT; i++)
+		sqlite3_reset(c[i].st);
+	e2 = sto_run(s, ST_COMMIT, "ending the read transaction", NULL, e == BATON_OK ? err : NULL, cap);
+	return e != BATON_OK ? e : e2;
+}
