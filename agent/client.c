@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define RETRY_MIN_S 1
-#define RETRY_MAX_S 8
+#define RETRY_MAX_S 4
 
 int64_t client_now_ms(void)
 {

@@ -120,6 +120,7 @@ struct baton_client {
 	bool closing;                  /* [mu] */
 	bool connect_started;          /* [mu] */
 	bool connected;                /* [mu] the MQTT connection is up */
+	bool ever_connected;           /* [mu] from now on paho reconnects by itself */
 	bool ready;                    /* [mu] subscribed and announced: sends go out */
 	bool disconnected;             /* [mu] our own disconnect completed */
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */

@@ -101,10 +101,18 @@ void lock_queue_send(baton_lock *l, req_kind kind, action_list *al)
 
 void locks_resend(baton_client *c, action_list *al)
 {
-	for (baton_lock *l = c->locks; l != NULL; l = l->next)
+	int64_t now = client_now_ms();
+
+	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
 		for (int k = REQ_K_ACQUIRE; k <= REQ_K_RESET; k++)
 			if (reqstate_outstanding(&l->rs, (req_kind)k))
 				lock_queue_send(l, (req_kind)k, al);
+		/* A revocation may have been published while we were away:
+		 * renew held locks at once to find out (the client thread
+		 * ticks right after this). */
+		if (l->rs.phase == BATON_PHASE_GRANTED && !l->rs.renew_pending && l->rs.renew_at_ms > now)
+			l->rs.renew_at_ms = now;
+	}
 }
 
 static void apply_effects(baton_lock *l, unsigned fx, action_list *al)

@@ -57,6 +57,8 @@ static void on_connected_event(baton_client *c)
 		client_log(c, BATON_LOG_DEBUG, "TCP_NODELAY: no socket to %s found (%d)", c->broker, changed);
 	pthread_mutex_lock(&c->mu);
 	c->connected = true;
+	c->ever_connected = true;
+	c->retry_at_ms = 0;
 	c->ready = false;
 	topics[0] = strdup(c->grant_topic);
 	topics[1] = strdup(c->coord_topic);
@@ -83,7 +85,10 @@ static void on_presence(baton_client *c, const char *payload, size_t len)
 	}
 	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
-	restarted = p.online && c->coord_seen && p.started_at_ms != c->coord_started_ms;
+	/* Re-send when the coordinator restarted, and when it comes back
+	 * online after we saw it (or our connection) go: its session may have
+	 * been lost with a broker restart, and our requests with it. */
+	restarted = p.online && c->coord_seen && (!c->coord_online || p.started_at_ms != c->coord_started_ms);
 	c->coord_seen = true;
 	c->coord_online = p.online;
 	if (p.online)
@@ -93,7 +98,7 @@ static void on_presence(baton_client *c, const char *payload, size_t len)
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	if (restarted)
-		client_log(c, BATON_LOG_INFO, "coordinator restarted; outstanding requests re-sent");
+		client_log(c, BATON_LOG_INFO, "coordinator (re)appeared; outstanding requests re-sent");
 	else if (!p.online)
 		client_log(c, BATON_LOG_WARN, "coordinator is offline");
 	wire_presence_deinit(&p);
@@ -118,7 +123,10 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	if (m->type == IN_CONN_LOST) {
 		c->connected = false;
 		c->ready = false;
-	} else if (m->type == IN_CONNECT_FAILED) {
+		c->coord_online = false; /* unknown until its presence arrives again */
+	} else if (m->type == IN_CONNECT_FAILED && !c->ever_connected) {
+		/* Only the first connect is ours to retry; after that paho's
+		 * automatic reconnect does it (and reports failures here too). */
 		snprintf(c->connect_error, sizeof c->connect_error, "%s", why);
 		c->retry_s = c->retry_s ? c->retry_s * 2 : 1;
 		if (c->retry_s > 8)

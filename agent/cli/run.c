@@ -225,8 +225,10 @@ static int release_with(baton_lock *l, const run_args *a, const child_result *r)
 			fprintf(stderr, "baton: output is not UTF-8 text; not shared\n");
 	}
 	err = baton_release(l, &ro, 10000);
-	if (err == BATON_E_LOST) {
-		fprintf(stderr, "baton: lock on %s was lost before the release\n", a->resource);
+	if (err == BATON_E_LOST || err == BATON_E_NOT_HOLDER) {
+		/* Revoked while we ran, and we heard only now: someone else may
+		 * have held it meanwhile. */
+		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
 		return CLI_EX_LOST;
 	}
 	if (err != BATON_OK)

@@ -235,6 +235,34 @@ class AgentTest(unittest.TestCase):
         wait_until(lambda: not os.path.exists("/proc/%d" % cmd_pid) or
                    open("/proc/%d/stat" % cmd_pid).read().split()[2] == "Z", what="command stopped")
 
+    def test_broker_restart_reconnects_and_resends(self):
+        gate = os.path.join(self.dir, "gate")
+        holder = self.start("run", "--mode", "mutex", "--resource", self.res, "--", "sh", "-c",
+                            "while [ ! -e %s ]; do sleep 0.05; done" % gate)
+        self.wait_holder(holder.node)
+        waiter = self.start("run", "--mode", "mutex", "--resource", self.res, "--", "echo", "waiter-ran")
+        self.wait_waiting(waiter.node)
+        self.watch.close()
+        self.broker.restart()
+        self.watch = Watcher(self.broker, self.prefix)
+        # Both agents reconnect by themselves and announce themselves again.
+        for p in (holder, waiter):
+            topic = "%s/node/%s" % (self.prefix, p.node)
+            self.watch.wait_for(lambda m: m[1] == topic and b'"online":true' in m[2], what=p.node + " back")
+        open(gate, "w").close()
+        # mosquitto fires the nodes' Wills when it shuts down, so the
+        # coordinator revokes the holder (and may hand the lock to the
+        # waiter and revoke that too, both published once it is back). What
+        # the agents must do: reconnect, re-send, learn the truth and end
+        # -- 0 when they held the lock to the end, 76 when they learnt it
+        # was taken back -- and never hang.
+        rc, _, err = self.finish(holder, timeout=DEADLINE)
+        self.assertIn(rc, (0, 76), err)
+        rc, out, err = self.finish(waiter, timeout=DEADLINE)
+        self.assertIn(rc, (0, 76), err)
+        if rc == 0:
+            self.assertIn("waiter-ran", out)
+
     # ---- watch, status, reset --------------------------------------------
 
     def test_status_watch_and_reset(self):
