@@ -54,8 +54,8 @@ static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
 static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 {
 	uint32_t lease = a->lease_ms ? a->lease_ms : WIRE_LEASE_DEFAULT;
-	bool waited = rs->phase == BATON_PHASE_QUEUED || !rs->sent ||
-	              now - rs->first_sent_ms > (int64_t)(lease / 2);
+	bool waited =
+	    rs->phase == BATON_PHASE_QUEUED || !rs->sent || now - rs->first_sent_ms > (int64_t)(lease / 2);
 
 	rs->token = a->token;
 	rs->phase = BATON_PHASE_GRANTED;
