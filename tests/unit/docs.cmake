@@ -13,3 +13,9 @@ set_tests_properties(test_demo PROPERTIES LABELS "integration;docs" TIMEOUT 300
 add_test(NAME test_example COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/test_example.py)
 set_tests_properties(test_example PROPERTIES LABELS "integration;docs" TIMEOUT 300
                      ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+
+# docker-compose.yml validated without a Docker engine, and the compose
+# broker's passwords and ACL exercised with Debian's mosquitto.
+add_test(NAME test_compose COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/test_compose.py)
+set_tests_properties(test_compose PROPERTIES LABELS "integration;docs" TIMEOUT 300
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
