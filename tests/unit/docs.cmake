@@ -19,3 +19,8 @@ set_tests_properties(test_example PROPERTIES LABELS "integration;docs" TIMEOUT 3
 add_test(NAME test_compose COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/test_compose.py)
 set_tests_properties(test_compose PROPERTIES LABELS "integration;docs" TIMEOUT 300
                      ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+
+# The man pages mention every flag of the programs' --help and are installed.
+add_test(NAME test_man COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs/test_man.py)
+set_tests_properties(test_man PROPERTIES LABELS "unit;docs" TIMEOUT 120
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
