@@ -63,7 +63,8 @@ static int migrate(uint64_t token, bool fail, const atomic_bool *lost, char *res
 		snprintf(error, ecap, "migration 42 failed: relation \"orders\" is locked");
 		return -1;
 	}
-	snprintf(result, cap, "schema at version 42 (migrated with fencing token %llu)", (unsigned long long)token);
+	snprintf(result, cap, "schema at version 42 (migrated with fencing token %llu)",
+	         (unsigned long long)token);
 	return 0;
 }
 
@@ -120,9 +121,11 @@ int main(int argc, char **argv)
 		if (ans.previous.node != NULL)
 			printf("%s: taking over from %s (token %llu): %s\n", argv[1], ans.previous.node,
 			       (unsigned long long)ans.previous.token,
-			       ans.previous.error ? ans.previous.error : baton_reason_name(ans.previous.reason));
+			       ans.previous.error ? ans.previous.error
+			                          : baton_reason_name(ans.previous.reason));
 		printf("%s: granted token %llu, migrating\n", argv[1], (unsigned long long)ans.token);
-		ro.success = migrate(ans.token, argc == 4, &lost, result, sizeof result, error, sizeof error) == 0;
+		ro.success =
+		    migrate(ans.token, argc == 4, &lost, result, sizeof result, error, sizeof error) == 0;
 		ro.result = ro.success ? result : NULL;
 		ro.error = ro.success ? NULL : error;
 		if (atomic_load(&lost) || baton_lock_lost(l)) {
@@ -151,7 +154,7 @@ int main(int argc, char **argv)
 		break;
 	}
 out:
-	baton_lock_free(l);     /* NULL is fine */
-	baton_client_free(c);   /* announces this node offline and disconnects */
+	baton_lock_free(l);   /* NULL is fine */
+	baton_client_free(c); /* announces this node offline and disconnects */
 	return rc;
 }
