@@ -9,10 +9,11 @@
  * Lease invariant: deadline_ms is never later than the coordinator's own
  * deadline, as long as our clock runs no slower than its. An immediate grant
  * is counted from the first send of the acquire (the coordinator granted it
- * after that). A grant arriving after a long wait is counted from its
- * arrival and renewed at once, so the uncertainty is one delivery delay for
- * one round trip. A renewal answered `renewed` moves the deadline to its
- * send time plus the lease.
+ * after that). A grant arriving after a long wait was made one delivery
+ * delay before its arrival, which we cannot see: it is counted from its
+ * arrival less a safety margin (a tenth of the lease, at least 100 ms,
+ * GRANT_MARGIN) and renewed at once. A renewal answered `renewed` moves the
+ * deadline to its send time plus the lease.
  */
 #include "reqstate.h"
 
@@ -50,6 +51,12 @@ static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
 	rs->renew_at_ms = base + lease_ms / 3;
 }
 
+/* The delivery delay a grant after a wait may hide (file comment). */
+static int64_t grant_margin(uint32_t lease_ms)
+{
+	return lease_ms / 10 > 100 ? lease_ms / 10 : 100;
+}
+
 /* A grant of our acquire: count the lease conservatively (file comment). */
 static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 {
@@ -62,7 +69,7 @@ static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 	rs->settled = true;
 	rs->position = 0;
 	if (waited) {
-		hold_from(rs, now, lease);
+		hold_from(rs, now - grant_margin(lease), lease);
 		rs->renew_at_ms = now; /* renew at once to pin the lease to our clock */
 	} else {
 		hold_from(rs, rs->first_sent_ms, lease);
