@@ -48,8 +48,19 @@ static const char schema_v1[] =
     " forget_at_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta(key, value) VALUES ('next_token', 1);";
 
-/* Step i takes a file from version to - 1 to version to. To add version 2,
- * append {2, "ALTER TABLE ...;"}, raise STORE_SCHEMA_VERSION and teach the
+/* Version 2 adds the remembered finished request ids (the table's id
+ * memory, per node the last id_memory), so that a request repeated after a
+ * restart is answered as it was the first time. One row per (node, id);
+ * seq orders a node's ids (larger is newer). The answer columns are those
+ * of the answer a repeat gets: NULL where it has none. */
+static const char schema_v2[] =
+    "CREATE TABLE requests(node TEXT NOT NULL, id TEXT NOT NULL, resource TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, status TEXT NOT NULL, token INTEGER, lease_ms INTEGER, reason TEXT,"
+    " code TEXT, holder TEXT, done_node TEXT, done_token INTEGER, done_result TEXT,"
+    " done_completed_at TEXT, done_completed_at_ms INTEGER, PRIMARY KEY(node, id)) WITHOUT ROWID;";
+
+/* Step i takes a file from version to - 1 to version to. To add a version,
+ * append {N, "ALTER TABLE ...;"}, raise STORE_SCHEMA_VERSION and teach the
  * statements below the new shape; each step runs in its own transaction
  * together with the user_version bump, so a crash leaves a whole version. */
 typedef struct migration {
@@ -59,6 +70,7 @@ typedef struct migration {
 
 static const migration migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -99,6 +111,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " FROM waiters ORDER BY resource, position",
     [ST_SEL_REM] = "SELECT resource, node, token, result, completed_at_ms, forget_at_ms"
                    " FROM remembered ORDER BY resource",
+    [ST_PUT_REQ] = "INSERT OR REPLACE INTO requests(node, id, resource, seq, status, token, lease_ms,"
+                   " reason, code, holder, done_node, done_token, done_result, done_completed_at,"
+                   " done_completed_at_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [ST_DEL_REQ] = "DELETE FROM requests WHERE node = ?1 AND id = ?2",
+    [ST_DEL_REQ_NODE] = "DELETE FROM requests WHERE node = ?1",
+    /* Oldest first, as table_restore_record() wants them: a sort, at load only. */
+    [ST_SEL_REQ] = "SELECT node, id, resource, seq, status, token, lease_ms, reason, code, holder,"
+                   " done_node, done_token, done_result, done_completed_at_ms FROM requests ORDER BY seq",
 };
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -343,6 +364,68 @@ static baton_err put_resource(store *s, table *t, const char *name, uint64_t *ro
 	return e;
 }
 
+/* Binds v, or NULL when it is 0 (the answer has no such field). */
+static void bind_int_or_null(store *s, int id, int col, int64_t v)
+{
+	if (v == 0)
+		bind_null(s, id, col);
+	else
+		bind_int(s, id, col, v);
+}
+
+static baton_err put_request(store *s, const table_id_record *x, char *err, size_t cap)
+{
+	char done_at[32];
+
+	bind_text(s, ST_PUT_REQ, 1, x->node);
+	bind_text(s, ST_PUT_REQ, 2, x->id);
+	bind_text(s, ST_PUT_REQ, 3, x->resource);
+	bind_int(s, ST_PUT_REQ, 4, (int64_t)x->seq);
+	bind_text(s, ST_PUT_REQ, 5, wire_status_name(x->status));
+	bind_int_or_null(s, ST_PUT_REQ, 6, (int64_t)x->token);
+	bind_int_or_null(s, ST_PUT_REQ, 7, x->lease_ms);
+	bind_text(s, ST_PUT_REQ, 8, wire_reason_name(x->reason));
+	bind_text(s, ST_PUT_REQ, 9, x->status == WIRE_ST_REJECTED ? baton_err_code(x->code) : NULL);
+	bind_text(s, ST_PUT_REQ, 10, x->holder);
+	if (x->done.node != NULL) {
+		bind_text(s, ST_PUT_REQ, 11, x->done.node);
+		bind_int(s, ST_PUT_REQ, 12, (int64_t)x->done.token);
+		bind_text(s, ST_PUT_REQ, 13, x->done.result);
+		bind_time(s, ST_PUT_REQ, 14, x->done.completed_at_ms, done_at, sizeof done_at);
+		bind_int(s, ST_PUT_REQ, 15, x->done.completed_at_ms);
+	}
+	return sto_run(s, ST_PUT_REQ, "writing a remembered request id", x->resource, err, cap);
+}
+
+/* Applies the batch's changes to the remembered request ids, in order. Adds
+ * the rows inserted to *rows. */
+static baton_err put_ids(store *s, const table_ready *r, uint64_t *rows, char *err, size_t cap)
+{
+	baton_err e = BATON_OK;
+
+	for (size_t i = 0; i < r->n_ids && e == BATON_OK; i++) {
+		const table_id_change *c = &r->ids[i];
+
+		switch (c->kind) {
+		case TABLE_ID_PUT:
+			e = put_request(s, &c->rec, err, cap);
+			*rows += e == BATON_OK;
+			break;
+		case TABLE_ID_DEL:
+			bind_text(s, ST_DEL_REQ, 1, c->rec.node);
+			bind_text(s, ST_DEL_REQ, 2, c->rec.id);
+			e = sto_run(s, ST_DEL_REQ, "forgetting a request id", NULL, err, cap);
+			break;
+		case TABLE_ID_DEL_NODE:
+			bind_text(s, ST_DEL_REQ_NODE, 1, c->rec.node);
+			e = sto_run(s, ST_DEL_REQ_NODE, "forgetting the request ids of a node", NULL, err,
+			            cap);
+			break;
+		}
+	}
+	return e;
+}
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -359,12 +442,14 @@ baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size
 
 	if (s == NULL || t == NULL || r == NULL)
 		return sto_say(err, cap, BATON_E_INVAL, "store_commit: NULL argument");
-	if (r->n_dirty == 0 && r->next_token <= s->stored_token)
+	if (r->n_dirty == 0 && r->n_ids == 0 && r->next_token <= s->stored_token)
 		return BATON_OK;
 	t0 = now_us();
 	e = sto_run(s, ST_BEGIN, "starting a transaction", NULL, err, cap);
 	for (size_t i = 0; i < r->n_dirty && e == BATON_OK; i++)
 		e = put_resource(s, t, r->dirty[i], &rows, err, cap);
+	if (e == BATON_OK)
+		e = put_ids(s, r, &rows, err, cap);
 	if (e == BATON_OK) {
 		bind_int(s, ST_SET_TOKEN, 1, (int64_t)r->next_token);
 		e = sto_run(s, ST_SET_TOKEN, "writing the token counter", NULL, err, cap);

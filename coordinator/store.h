@@ -28,7 +28,7 @@
 #include "table.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
 #define STORE_APPLICATION_ID 0x42746e31
 
@@ -59,7 +59,8 @@ baton_err store_open(const char *path, store_sync sync, store **out, char *err, 
 
 /* Loads the whole stored state into t, which must be fresh (table_new(), no
  * event fed yet): the token counter with table_restore_next_token(), then
- * every resource with table_restore(), in one read transaction. Deadlines are
+ * every resource with table_restore(), then the remembered request ids with
+ * table_restore_record() (oldest first), in one read transaction. Deadlines are
  * restored as stored (wall-clock ms); those already past fire at the caller's
  * first table_tick(). Returns BATON_E_STORE_CORRUPT when the rows are
  * inconsistent (the table refuses a resource, a row names no resource, a
@@ -69,7 +70,8 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
 
 /* Makes one table batch durable in ONE transaction: for each resource named
  * in r->dirty, its rows are replaced by its current state in t
- * (table_resource_get(); a resource t no longer has loses its rows), and the
+ * (table_resource_get(); a resource t no longer has loses its rows), the
+ * changes r->ids to the remembered request ids are applied in order, and the
  * token counter becomes r->next_token (never lower than the stored one).
  * Returns only when the transaction is committed as durably as the store's
  * sync level promises. On error the transaction is rolled back, so the file
@@ -78,7 +80,8 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
  * (no event fed in between) is safe and is how to retry: the rows are
  * rewritten from t's current state. Errors: BATON_E_IO, BATON_E_NOMEM,
  * BATON_E_STORE_CORRUPT, BATON_E_STORE, BATON_E_INVAL (NULL argument). A
- * batch with no dirty resource and an unchanged counter writes nothing. */
+ * batch with no dirty resource, no id change and an unchanged counter writes
+ * nothing. */
 baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size_t cap);
 
 /* Closes the file (checkpointing the WAL) and frees s. NULL is fine. Cannot

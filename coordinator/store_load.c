@@ -304,6 +304,90 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 	return e;
 }
 
+/* ---- remembered request ids ---------------------------------------------------- */
+
+static wire_status col_status(row *rw, int col)
+{
+	const char *st = col_text(rw, col, false);
+
+	for (wire_status v = WIRE_ST_GRANTED; st != NULL && v <= WIRE_ST_REJECTED; v++)
+		if (strcmp(st, wire_status_name(v)) == 0)
+			return v;
+	row_bad(rw, col);
+	return WIRE_ST_REJECTED;
+}
+
+/* NULL is none. */
+static wire_reason col_reason_or_none(row *rw, int col)
+{
+	return sqlite3_column_type(rw->st, col) == SQLITE_NULL ? WIRE_REASON_NONE : col_reason(rw, col);
+}
+
+/* NULL is none (BATON_OK); an unknown code is bad. */
+static baton_err col_code(row *rw, int col)
+{
+	const char *code = col_text(rw, col, true);
+	baton_err e = code != NULL ? baton_err_from_code(code) : BATON_OK;
+
+	if (code != NULL && baton_err_code(e) == NULL)
+		row_bad(rw, col);
+	return e;
+}
+
+/* Restores the row of requests the statement sits on. */
+static baton_err load_request(store *s, table *t, sqlite3_stmt *st, char *err, size_t cap)
+{
+	row rw = {st, -1};
+	table_id_record x = {0};
+	baton_err e;
+
+	x.node = col_text(&rw, 0, false);
+	x.id = col_text(&rw, 1, false);
+	x.resource = col_text(&rw, 2, false);
+	x.seq = (uint64_t)col_int(&rw, 3, 0, INT64_MAX, false, 0);
+	x.status = col_status(&rw, 4);
+	x.token = (uint64_t)col_int(&rw, 5, 0, INT64_MAX, true, 0);
+	x.lease_ms = (uint32_t)col_int(&rw, 6, 0, UINT32_MAX, true, 0);
+	x.reason = col_reason_or_none(&rw, 7);
+	x.code = col_code(&rw, 8);
+	x.holder = col_text(&rw, 9, true);
+	x.done.node = col_text(&rw, 10, true);
+	if (x.done.node != NULL) {
+		x.done.token = (uint64_t)col_int(&rw, 11, 1, INT64_MAX, false, 0);
+		x.done.result = col_text(&rw, 12, true);
+		x.done.completed_at_ms = col_int(&rw, 13, INT64_MIN, INT64_MAX, false, 0);
+	}
+	e = row_check(s, &rw, "requests", x.resource ? x.resource : "?", err, cap);
+	if (e != BATON_OK)
+		return e;
+	e = table_restore_record(t, &x);
+	if (e == BATON_E_INVAL)
+		return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+		               "state file %s: the remembered request %s of node %s is inconsistent; %s",
+		               s->path, x.id ? x.id : "?", x.node ? x.node : "?",
+		               sto_advice(BATON_E_STORE_CORRUPT));
+	if (e != BATON_OK)
+		return sto_say(err, cap, e, "state file %s: loading the remembered request ids: %s", s->path,
+		               baton_strerror(e));
+	return BATON_OK;
+}
+
+/* Restores every remembered request id, oldest first (after the resources:
+ * a live request wins over a remembered one with the same id). */
+static baton_err load_requests(store *s, table *t, char *err, size_t cap)
+{
+	cursor c = {s->st[ST_SEL_REQ], false, "requests"};
+	baton_err e = advance(s, &c, err, cap);
+
+	while (e == BATON_OK && c.has_row) {
+		e = load_request(s, t, c.st, err, cap);
+		if (e == BATON_OK)
+			e = advance(s, &c, err, cap);
+	}
+	sqlite3_reset(c.st);
+	return e;
+}
+
 /* Reads the stored token counter into s->stored_token. */
 baton_err sto_read_token(store *s, char *err, size_t cap)
 {
@@ -360,6 +444,8 @@ baton_err store_load(store *s, table *t, char *err, size_t cap)
 		e = match(s, &c[i], "\xf4\x90", &found, err, cap);
 	for (int i = 0; i < C_COUNT; i++)
 		sqlite3_reset(c[i].st);
+	if (e == BATON_OK)
+		e = load_requests(s, t, err, cap);
 	e2 = sto_run(s, ST_COMMIT, "ending the read transaction", NULL, e == BATON_OK ? err : NULL, cap);
 	return e != BATON_OK ? e : e2;
 }

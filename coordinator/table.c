@@ -308,26 +308,53 @@ void tbl_rec_drop_answer(table *t, rec *rc)
 	rc->u.holder = NULL;
 }
 
-/* Forgets rc: out of the id map and its lists, references dropped, buried. */
-void tbl_rec_forget(table *t, rec *rc)
+/* Forgets rc: out of the id map and its lists, references dropped, buried.
+ * With log, a finished record's forgetting is a TABLE_ID_DEL of the batch
+ * (room reserved); the caller that forgets a whole node logs DEL_NODE. */
+void tbl_rec_forget(table *t, rec *rc, int log)
 {
 	tnode *n = rc->node;
 	res *r = rc->r;
 	hmap_remove(&t->recs, rec_hash(n, rc->id), rc);
 	if (rc->state == REC_DONE) {
+		if (log)
+			tbl_id_change(t, TABLE_ID_DEL, n)->rec.id = rc->id;
 		tbl_lru_unlink(n, rc);
 		tbl_rec_drop_answer(t, rc);
 	} else if (rc->state == REC_HOLD || rc->state == REC_WAIT) {
 		live_unlink(n, rc);
+	} else if (rc->state == REC_ALIAS) {
+		t->n_aliases--;
 	}
 	tbl_bury(t, rc);
 	tbl_res_unref(t, r);
 	tbl_node_unref(t, n);
 }
 
+/* The batch's TABLE_ID_PUT of rc, just finished with answer a (room reserved).
+ * Every string points into an object that is buried, not freed, if it dies
+ * in this batch, so the change stays valid until table_advance(). */
+static void log_put(table *t, const rec *rc, const answer_rec *a, uint64_t seq)
+{
+	table_id_record *x = &tbl_id_change(t, TABLE_ID_PUT, rc->node)->rec;
+	x->id = rc->id;
+	x->resource = rc->r->name;
+	x->status = a->status;
+	x->token = a->token;
+	x->lease_ms = a->lease_ms;
+	x->reason = a->reason;
+	x->code = a->status == WIRE_ST_REJECTED ? a->code : BATON_OK;
+	if (a->status == WIRE_ST_BUSY && a->holder != NULL)
+		x->holder = a->holder->name;
+	if (a->status == WIRE_ST_DONE)
+		tbl_fill_done(a->done, &x->done);
+	x->seq = seq;
+}
+
 /* Marks one record finished with answer a (taking references), newest in its
- * node's memory; evicts the oldest beyond cfg.id_memory. */
-void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a)
+ * node's memory; evicts the oldest beyond cfg.id_memory. With log, the
+ * change (PUT with seq, and any eviction's DEL) goes into the batch. */
+void tbl_rec_finish(table *t, rec *rc, const answer_rec *a, uint64_t seq, int log)
 {
 	tnode *n = rc->node;
 	if (rc->state == REC_DONE) {
@@ -335,6 +362,8 @@ void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a)
 		tbl_rec_drop_answer(t, rc);
 	} else if (rc->state == REC_HOLD || rc->state == REC_WAIT) {
 		live_unlink(n, rc);
+	} else if (rc->state == REC_ALIAS) {
+		t->n_aliases--;
 	}
 	rc->state = REC_DONE;
 	rc->status = (uint8_t)a->status;
@@ -354,8 +383,15 @@ void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a)
 	if (n->lru_tail == NULL)
 		n->lru_tail = rc;
 	n->n_lru++;
+	if (log)
+		log_put(t, rc, a, seq);
 	while (n->n_lru > t->cfg.id_memory)
-		tbl_rec_forget(t, n->lru_tail);
+		tbl_rec_forget(t, n->lru_tail, 1);
+}
+
+void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a)
+{
+	tbl_rec_finish(t, rc, a, t->id_seq++, 1);
 }
 
 /* Finishes a primary record and every alias of it with the same answer. */

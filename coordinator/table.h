@@ -85,6 +85,37 @@ typedef struct table_effect {
 	} u;
 } table_effect;
 
+/* The remembered answer of one finished request id: what a repeat of
+ * (node, id) is answered (PROTOCOL.md: idempotency per (node, id)). */
+typedef struct table_id_record {
+	const char *node;
+	const char *id;
+	const char *resource;
+	wire_status status; /* done, busy, renewed, released, cancelled, reset, revoked, rejected */
+	uint64_t token;     /* the answer's token (0: none) */
+	uint32_t lease_ms;  /* renewed */
+	wire_reason reason; /* revoked */
+	baton_err code;     /* rejected: the rejection code */
+	const char *holder; /* busy: the holder it named (NULL: none) */
+	wire_done done;     /* done: the outcome it named */
+	uint64_t seq;       /* its place in the node's memory: a larger seq is newer */
+} table_id_record;
+
+typedef enum table_id_kind {
+	TABLE_ID_PUT = 1, /* rec was remembered, or its remembered answer changed */
+	TABLE_ID_DEL,     /* (rec.node, rec.id) was forgotten (evicted beyond id_memory) */
+	TABLE_ID_DEL_NODE /* every id of rec.node was forgotten (the node went offline) */
+} table_id_kind;
+
+/* One change to the memory of finished request ids; DEL names only node and
+ * id, DEL_NODE only node. Applied in order, the changes of every batch keep
+ * a copy of that memory equal to the table's (live requests, and aliases,
+ * are not in it: holdings and waiters stand for them). */
+typedef struct table_id_change {
+	table_id_kind kind;
+	table_id_record rec;
+} table_id_change;
+
 /* One batch: everything the events since the last table_advance() produced. */
 typedef struct table_ready {
 	const table_effect *effects; /* in publish order */
@@ -92,6 +123,11 @@ typedef struct table_ready {
 	const char *const *dirty; /* resources whose durable state changed */
 	size_t n_dirty;
 	uint64_t next_token; /* the counter to make durable with the batch */
+	/* Appended: the changes to the remembered request ids, in order, to make
+	 * durable with the batch (a batch may have some and no effect: an
+	 * offline node that held nothing). */
+	const table_id_change *ids;
+	size_t n_ids;
 } table_ready;
 
 /* Closes the current batch and describes it in *out: answers and outcome
@@ -161,6 +197,17 @@ void table_snapshot_of(const table_resource_view *v, wire_snapshot *out);
  * table_tick(). BATON_E_INVAL if v is inconsistent (holder with token 0,
  * duplicate resource, token >= the counter...), BATON_E_NOMEM. */
 baton_err table_restore(table *t, const table_resource_view *v);
+
+/* Loads one remembered finished request id as the store kept it (recovery,
+ * after every table_restore() and before any event), oldest first: call it
+ * in increasing rec->seq order, so that the node's memory is rebuilt in its
+ * order; beyond cfg.id_memory the oldest are forgotten again (and reported as
+ * TABLE_ID_DEL in the current batch). An id the table already knows for that
+ * node (a restored holding or wait) wins: the record is ignored, BATON_OK.
+ * Later ids are numbered after rec->seq. BATON_E_INVAL if rec is malformed
+ * (bad names, a status no finished request has, done without outcome...),
+ * BATON_E_NOMEM (table unchanged). */
+baton_err table_restore_record(table *t, const table_id_record *rec);
 
 /* Sets the token counter (recovery); it never goes back: a value below the
  * current one is ignored. */

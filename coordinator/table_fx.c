@@ -32,10 +32,18 @@ static baton_err grow(void **p, size_t *cap, size_t need, size_t size)
 	return BATON_OK;
 }
 
+/* Room for fx more effects, touch more touched resources and names more
+ * waiting-list entries, and for the id changes that go with them: a step
+ * finishes at most one record per effect or touched resource reserved plus
+ * every live alias (aliases get no answer of their own), and each finish
+ * logs a PUT and evicts at most one record (a DEL); offline adds a
+ * DEL_NODE. */
 baton_err tbl_reserve(table *t, size_t fx, size_t touch, size_t names)
 {
 	size_t cap_t = t->cap_touched;
-	if (grow((void **)&t->fx, &t->cap_fx, t->n_fx + t->n_touched + fx + touch, sizeof *t->fx) ||
+	size_t ids = t->n_idc + 2 * (fx + touch + t->n_aliases) + 1;
+	if (grow((void **)&t->idc, &t->cap_idc, ids, sizeof *t->idc) ||
+	    grow((void **)&t->fx, &t->cap_fx, t->n_fx + t->n_touched + fx + touch, sizeof *t->fx) ||
 	    grow((void **)&t->names, &t->cap_names, t->names_bound + names, sizeof *t->names) ||
 	    grow((void **)&t->touched, &cap_t, t->n_touched + touch, sizeof *t->touched))
 		return BATON_E_NOMEM;
@@ -55,8 +63,21 @@ table_effect *tbl_fx(table *t, table_fx_kind kind)
 	return e;
 }
 
+table_id_change *tbl_id_change(table *t, table_id_kind kind, const tnode *n)
+{
+	assert(t->n_idc < t->cap_idc);
+	table_id_change *c = &t->idc[t->n_idc++];
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	c->rec.node = n->name;
+	return c;
+}
+
 void tbl_batch_free(table *t)
 {
+	free(t->idc);
+	t->idc = NULL;
+	t->cap_idc = 0;
 	free(t->fx);
 	free(t->touched);
 	free(t->dirty);
@@ -118,6 +139,8 @@ void table_ready_get(table *t, table_ready *out)
 	out->dirty = t->dirty;
 	out->n_dirty = t->n_touched;
 	out->next_token = t->next_token;
+	out->ids = t->idc;
+	out->n_ids = t->n_idc;
 }
 
 static void free_grave(table *t)
@@ -145,6 +168,7 @@ void table_advance(table *t)
 			tbl_res_free(t, r);
 	}
 	t->n_fx = 0;
+	t->n_idc = 0;
 	t->n_touched = 0;
 	t->names_bound = 0;
 	t->closed = 0;

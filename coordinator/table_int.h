@@ -124,6 +124,13 @@ struct table {
 	size_t names_bound, cap_names;
 	void *grave;
 	int closed; /* table_ready_get called, table_advance not yet */
+	/* the batch's changes to the finished ids (table_ready.ids); room for
+	 * two per record a step may finish (its PUT and one eviction) is
+	 * reserved with the effects: see tbl_reserve() */
+	table_id_change *idc;
+	size_t n_idc, cap_idc;
+	uint64_t id_seq;  /* the seq the next finished record gets */
+	size_t n_aliases; /* live REC_ALIAS records, for that bound */
 	/* scratch for views */
 	table_waiter_view *vw, *vw_each;
 	const char **vn, **vn_each;
@@ -183,7 +190,8 @@ void tbl_rec_attach(table *t, rec *rc, tnode *n, res *r);
 void tbl_list_push(rec **head, rec *rc);
 void tbl_lru_unlink(tnode *n, rec *rc);
 void tbl_rec_drop_answer(table *t, rec *rc);
-void tbl_rec_forget(table *t, rec *rc);
+void tbl_rec_forget(table *t, rec *rc, int log);
+void tbl_rec_finish(table *t, rec *rc, const answer_rec *a, uint64_t seq, int log);
 void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a);
 void tbl_rec_finish_chain(table *t, rec *rc, rec *alias, const answer_rec *a);
 uint32_t tbl_wait_hash(const tnode *n, const res *r);
@@ -206,6 +214,7 @@ void tbl_end_holding(table *t, res *r, int64_t now, const ending *e);
 /* table_fx.c */
 baton_err tbl_reserve(table *t, size_t fx, size_t touch, size_t names);
 table_effect *tbl_fx(table *t, table_fx_kind kind);
+table_id_change *tbl_id_change(table *t, table_id_kind kind, const tnode *n);
 void tbl_batch_free(table *t);
 void tbl_free_grave(table *t);
 

@@ -147,6 +147,7 @@ static void acquire_alias(table *t, int64_t now, prep *p, tnode *n, res *r, cons
 	p->rc = NULL;
 	tbl_rec_attach(t, rc, n, r);
 	rc->state = REC_ALIAS;
+	t->n_aliases++;
 	if (r->hrec != NULL && r->hrec->node == n) {
 		rc->u.alias = r->hrec->u.alias;
 		r->hrec->u.alias = rc;

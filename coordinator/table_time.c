@@ -68,8 +68,10 @@ static void go_offline(table *t, int64_t now, tnode *n, prev_rec *chain)
 			tbl_rec_finish_chain(t, rc, alias, &a);
 		}
 	}
+	/* One change forgets them all durably (room reserved by prep_offline). */
+	tbl_id_change(t, TABLE_ID_DEL_NODE, n);
 	while (n->lru_head != NULL)
-		tbl_rec_forget(t, n->lru_head);
+		tbl_rec_forget(t, n->lru_head, 0);
 	assert(chain == NULL);
 }
 

@@ -329,3 +329,105 @@ baton_err table_restore(table *t, const table_resource_view *v)
 	restore_prep_free(t, &p, v->n_waiting, err != BATON_OK);
 	return err;
 }
+
+/* ---- restoring the remembered ids --------------------------------------------------- */
+
+static int record_ok(const table_id_record *x)
+{
+	if (!str_ok(x->node, NAMES_NODE_MAX) || !str_ok(x->id, NAMES_ID_MAX) ||
+	    !str_ok(x->resource, NAMES_RESOURCE_MAX) || (unsigned)x->reason > WIRE_REASON_NODE_OFFLINE)
+		return 0;
+	switch (x->status) {
+	case WIRE_ST_DONE:
+		return str_ok(x->done.node, NAMES_NODE_MAX) && x->done.token != 0;
+	case WIRE_ST_BUSY:
+		return x->holder == NULL || str_ok(x->holder, NAMES_NODE_MAX);
+	case WIRE_ST_REJECTED:
+		return baton_err_code(x->code) != NULL;
+	case WIRE_ST_RENEWED:
+	case WIRE_ST_RELEASED:
+	case WIRE_ST_CANCELLED:
+	case WIRE_ST_RESET:
+	case WIRE_ST_REVOKED:
+		return 1;
+	default: /* granted and queued are live requests, never finished ones */
+		return 0;
+	}
+}
+
+/* Interns name with a temporary reference (dropped by unhold()); NULL when
+ * out of memory. */
+static tnode *hold_node(table *t, const char *name)
+{
+	tnode *n = tbl_node_get(t, name, 1);
+	if (n != NULL)
+		n->refs++;
+	return n;
+}
+
+static void unhold(table *t, tnode *n)
+{
+	if (n != NULL)
+		tbl_node_unref(t, n);
+}
+
+/* The remembered success x names: r's own when it is the same one, else a
+ * new copy naming dn (refs 0: the record takes the first). NULL when out of
+ * memory. */
+static done_rec *restore_done(const res *r, tnode *dn, const table_id_record *x)
+{
+	if (r != NULL && r->done != NULL && r->done->token == x->done.token && r->done->node == dn)
+		return r->done;
+	done_rec *d = tbl_done_alloc(x->done.result);
+	if (d == NULL)
+		return NULL;
+	d->node = dn;
+	dn->refs++;
+	d->token = x->done.token;
+	d->completed_at = x->done.completed_at_ms;
+	return d;
+}
+
+baton_err table_restore_record(table *t, const table_id_record *x)
+{
+	assert(!t->closed);
+	if (!record_ok(x))
+		return BATON_E_INVAL;
+	tnode *n = tbl_node_get(t, x->node, 0);
+	if (n != NULL && tbl_rec_find(t, n, x->id) != NULL)
+		return BATON_OK; /* live (a restored holding or wait) wins */
+	res *r = tbl_res_find(t, x->resource);
+	rec *rc = tbl_rec_alloc(x->id);
+	res *zombie = r == NULL ? tbl_res_alloc(x->resource) : NULL;
+	tnode *holder = NULL, *dn = NULL;
+	done_rec *d = NULL;
+	n = hold_node(t, x->node);
+	int ok = rc != NULL && (r != NULL || zombie != NULL) && n != NULL &&
+	         hmap_reserve(&t->recs, t->recs.n + 1) == BATON_OK && tbl_reserve(t, 0, 0, 0) == BATON_OK;
+	if (ok && x->status == WIRE_ST_BUSY && x->holder != NULL)
+		ok = (holder = hold_node(t, x->holder)) != NULL;
+	if (ok && x->status == WIRE_ST_DONE)
+		ok = (dn = hold_node(t, x->done.node)) != NULL && (d = restore_done(r, dn, x)) != NULL;
+	if (ok) {
+		/* A resource the table does not keep lives on outside the map,
+		 * named only by its records, as one that went idle does. */
+		tbl_rec_attach(t, rc, n, r != NULL ? r : zombie);
+		answer_rec a = {.status = x->status,
+		                .token = x->token,
+		                .lease_ms = x->lease_ms,
+		                .reason = x->reason,
+		                .code = x->code,
+		                .holder = holder,
+		                .done = d};
+		tbl_rec_finish(t, rc, &a, x->seq, 0);
+		if (x->seq >= t->id_seq)
+			t->id_seq = x->seq + 1;
+	} else {
+		free(rc);
+		free(zombie);
+	}
+	unhold(t, dn);
+	unhold(t, holder);
+	unhold(t, n);
+	return ok ? BATON_OK : BATON_E_NOMEM;
+}
