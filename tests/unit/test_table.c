@@ -68,6 +68,55 @@ static void expect(h *x, ...)
 	assert_false(bad);
 }
 
+/* Takes the batch's id changes (without advancing) and compares them, one
+ * line each, with the NULL-terminated list. */
+static void expect_ids(h *x, ...)
+{
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	va_list ap;
+	va_start(ap, x);
+	int bad = 0;
+	size_t i = 0;
+	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++) {
+		char got[512] = "(none)";
+		if (i < rd.n_ids) {
+			const table_id_change *c = &rd.ids[i];
+			const table_id_record *r = &c->rec;
+			if (c->kind == TABLE_ID_DEL_NODE) {
+				snprintf(got, sizeof got, "del_node %s", r->node);
+			} else if (c->kind == TABLE_ID_DEL) {
+				snprintf(got, sizeof got, "del %s %s", r->node, r->id);
+			} else {
+				snprintf(got, sizeof got, "put %s %s %s %s", r->node, r->id, r->resource,
+				         h_status(r->status));
+				if (r->token)
+					h_cat(got, sizeof got, " t=%llu", (unsigned long long)r->token);
+				if (r->lease_ms)
+					h_cat(got, sizeof got, " l=%u", r->lease_ms);
+				if (r->reason)
+					h_cat(got, sizeof got, " %s", h_reason(r->reason));
+				if (r->code)
+					h_cat(got, sizeof got, " %s", baton_err_code(r->code));
+				if (r->holder)
+					h_cat(got, sizeof got, " holder=%s", r->holder);
+				h_done(got, sizeof got, "by", &r->done);
+				h_cat(got, sizeof got, " #%llu", (unsigned long long)r->seq);
+			}
+		}
+		if (strcmp(got, want) != 0) {
+			print_error("id change %zu: want \"%s\"\n              got  \"%s\"\n", i, want, got);
+			bad = 1;
+		}
+	}
+	va_end(ap);
+	for (size_t j = i; j < rd.n_ids; j++) {
+		print_error("extra id change %zu (kind %d)\n", j, (int)rd.ids[j].kind);
+		bad = 1;
+	}
+	assert_false(bad);
+}
+
 static void step(h *x, const char *node, const wire_request *r)
 {
 	assert_int_equal(table_step_request(x->t, x->now, node, r), BATON_OK);
@@ -768,6 +817,98 @@ static void test_resource_get_view_matches_state(void **state)
 	assert_false(table_resource_get(x->t, "nope", &v));
 }
 
+/* ---- id changes for the store ------------------------------------------------------ */
+
+static void test_ids_lock_cycle_two_puts_repeat_none(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "r");
+	expect_ids(x, NULL); /* a live holding: the holdings row stands for it */
+	expect(x, "A: granted a1 r t=1 l=30000",
+	       "state r mutex holder=A t=1 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	rel(x, "A", "r1", "r", 1, true, NULL, NULL);
+	expect_ids(x, "put A a1 r released t=1 #0", "put A r1 r released t=1 #1", NULL);
+	expect(x, "A: released r1 r t=1", "outcome r A/1 ok released @1000000", "clear r", NULL);
+	rel(x, "A", "r1", "r", 1, true, NULL, NULL); /* a repeat changes nothing */
+	expect_ids(x, NULL);
+	expect(x, "A: released r1 r t=1", NULL);
+}
+
+static void test_ids_eviction_put_then_del_oldest(void **state)
+{
+	h *x = *state;
+	table_config cfg;
+	table_config_default(&cfg);
+	cfg.id_memory = 2;
+	table_free(x->t);
+	x->t = table_new(&cfg);
+	simple(x, WIRE_OP_RENEW, "A", "x1", "r", 5);
+	simple(x, WIRE_OP_RENEW, "A", "x2", "r", 5);
+	simple(x, WIRE_OP_RENEW, "A", "x3", "r", 5);
+	expect_ids(x, "put A x1 r rejected not_holder #0", "put A x2 r rejected not_holder #1",
+	           "put A x3 r rejected not_holder #2", "del A x1", NULL);
+	table_advance(x->t);
+	expect_ids(x, NULL); /* advance empties them */
+}
+
+static void test_ids_once_success_waiters_done_then_offline_del_node(void **state)
+{
+	h *x = *state;
+	abc(x);
+	acq_full(x, "D", "d1", "r", WIRE_MODE_ONCE, 0, 0);
+	rel(x, "A", "r1", "r", 1, true, NULL, "ok");
+	expect_ids(x, "put D d1 r busy holder=A #0", "put B b1 r done by=A/1/ok@1000000 #1",
+	           "put C c1 r done by=A/1/ok@1000000 #2", "put A a1 r released t=1 #3",
+	           "put A r1 r released t=1 #4", NULL);
+	table_advance(x->t);
+	acqm(x, "B", "b3", "m");
+	acqm(x, "C", "c3", "m");
+	table_advance(x->t);
+	offline(x, "B");
+	/* The holding is revoked (its id remembered so), then all of B is
+	 * forgotten: one change for the node. */
+	expect_ids(x, "put B b3 m revoked t=2 node_offline #5", "del_node B", NULL);
+	table_advance(x->t);
+	offline(x, "B"); /* nothing left, still forgotten durably */
+	expect_ids(x, "del_node B", NULL);
+	table_advance(x->t);
+}
+
+static void test_ids_restore_record_live_wins_and_bad_refused(void **state)
+{
+	h *x = *state;
+	table_resource_view v = {.name = "r",
+	                         .mode = WIRE_MODE_MUTEX,
+	                         .holder = "A",
+	                         .holder_id = "a1",
+	                         .token = 3,
+	                         .lease_ms = 30000,
+	                         .since_ms = T0,
+	                         .lease_until_ms = T0 + 30000};
+	table_restore_next_token(x->t, 4);
+	assert_int_equal(table_restore(x->t, &v), BATON_OK);
+	table_id_record live = {
+	    .node = "A", .id = "a1", .resource = "r", .status = WIRE_ST_RELEASED, .token = 1, .seq = 7};
+	table_id_record old = {
+	    .node = "A", .id = "r0", .resource = "gone", .status = WIRE_ST_RELEASED, .token = 2, .seq = 8};
+	table_id_record bad = {.node = "A", .id = "q", .resource = "r", .status = WIRE_ST_QUEUED};
+	assert_int_equal(table_restore_record(x->t, &live), BATON_OK);
+	assert_int_equal(table_restore_record(x->t, &old), BATON_OK);
+	assert_int_equal(table_restore_record(x->t, &bad), BATON_E_INVAL);
+	expect_ids(x, NULL);
+	table_advance(x->t);
+	acqm(x, "A", "a1", "r");
+	rel(x, "A", "r0", "gone", 2, true, NULL, NULL);
+	simple(x, WIRE_OP_RENEW, "A", "w1", "r", 3);
+	expect_ids(x, "put A w1 r renewed t=3 l=30000 #9", NULL);
+	expect(x, "A: granted a1 r t=3 l=30000", "A: released r0 gone t=2", "A: renewed w1 r t=3 l=30000",
+	       "state r mutex holder=A t=3 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	rel(x, "A", "r2", "r", 3, true, NULL, NULL);
+	/* Numbered after the restored ones. */
+	expect_ids(x, "put A a1 r released t=3 #10", "put A r2 r released t=3 #11", NULL);
+	table_advance(x->t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -809,6 +950,10 @@ int main(void)
 	    T(test_token_counter_never_goes_back),
 	    T(test_id_memory_bounded_oldest_forgotten),
 	    T(test_resource_get_view_matches_state),
+	    T(test_ids_lock_cycle_two_puts_repeat_none),
+	    T(test_ids_eviction_put_then_del_oldest),
+	    T(test_ids_once_success_waiters_done_then_offline_del_node),
+	    T(test_ids_restore_record_live_wins_and_bad_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
