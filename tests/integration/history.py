@@ -83,6 +83,15 @@ class Recorder:
         self.c.disconnect()
         self.c.loop_stop()
 
+    def dump(self, path):
+        """Writes the history as JSON lines (t, topic, payload) for a post-mortem."""
+        with self.lock:
+            evs = list(self.events)
+        with open(path, "w") as f:
+            for t, topic, p, retained in evs:
+                f.write(json.dumps([round(t, 4), topic, p.decode("utf-8", "replace"), retained]) + "\n")
+        return path
+
     # ---- views ------------------------------------------------------------
 
     def _kind(self, topic):
@@ -137,12 +146,12 @@ class Recorder:
 
     # ---- checks -----------------------------------------------------------
 
-    def unanswered(self, since=0.0, until=None, ops=None):
+    def unanswered(self, since=0.0, until=None, ops=None, exclude_nodes=()):
         """Requests seen at or after `since` that have no answer at all."""
         answered = self.answers_by_request()
         missing = []
         for t, node, r in self.records("req"):
-            if t < since or (until is not None and t > until) or "_raw" in r:
+            if t < since or (until is not None and t > until) or "_raw" in r or node in exclude_nodes:
                 continue
             if ops is not None and r.get("op") not in ops:
                 continue
@@ -150,10 +159,10 @@ class Recorder:
                 missing.append((t, node, r))
         return missing
 
-    def check_all_answered(self, since=0.0, until=None, timeout=60, ops=None):
+    def check_all_answered(self, since=0.0, until=None, timeout=60, ops=None, exclude_nodes=()):
         end = time.monotonic() + timeout
         while True:
-            missing = self.unanswered(since, until, ops)
+            missing = self.unanswered(since, until, ops, exclude_nodes)
             if not missing:
                 return
             if time.monotonic() > end:
@@ -161,12 +170,25 @@ class Recorder:
             time.sleep(0.1)
 
     def check_answers_consistent(self):
-        """No answer contradicts an earlier answer to the same request."""
+        """No answer contradicts an earlier answer to the same request.
+
+        A node declared offline (its Will) has its holdings revoked and its
+        request ids forgotten (coordinator/table.h, table_step_presence), so
+        after a `revoked` with reason node_offline the same id starts a new
+        epoch; such re-grants are counted in self.regrants_after_offline."""
+        self.regrants_after_offline = []
         for (node, rid), seq in self.answers_by_request().items():
             granted = None
             final = None
+            before = None  # the token of the epoch a node_offline revocation ended
             for t, a in seq:
                 st = a.get("status")
+                if st == "revoked" and a.get("reason") == "node_offline":
+                    before = granted if granted is not None else before
+                    granted, final = None, None
+                    continue
+                if st == "granted" and before is not None and granted is None and a["token"] != before:
+                    self.regrants_after_offline.append((node, rid, before, a["token"]))
                 if st == "granted":
                     if granted is not None and a["token"] != granted:
                         raise AssertionError("%s/%s granted %s then %s" % (node, rid, granted, a["token"]))
