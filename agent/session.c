@@ -85,10 +85,12 @@ static void on_presence(baton_client *c, const char *payload, size_t len)
 	}
 	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
-	/* Re-send when the coordinator restarted, and when it comes back
-	 * online after we saw it (or our connection) go: its session may have
-	 * been lost with a broker restart, and our requests with it. */
-	restarted = p.online && c->coord_seen && (!c->coord_online || p.started_at_ms != c->coord_started_ms);
+	/* Re-send on every online presence: the coordinator publishes one only
+	 * after it (re)connects, and then it may have missed what we sent
+	 * (restarted, or a restarted broker dropped our requests before the
+	 * coordinator had subscribed again, with no offline presence in
+	 * between for us to see). Repeats are harmless by the contract. */
+	restarted = p.online;
 	c->coord_seen = true;
 	c->coord_online = p.online;
 	if (p.online)

@@ -32,7 +32,8 @@ MUTEX_RES = ["wm/1", "wm/2"]
 ONCE_RES = ["wo/1", "wo/2", "wo/3"]
 ALLOWED_RC = {"mutex": {0, 76}, "once": {0, 1, 76}}
 
-# BUG (agent/session.c, on_presence): a client whose first sight of the
+# FIXED BUG (agent/session.c, on_presence; now re-sends on every online
+# presence): a client whose first sight of the
 # coordinator is a live online:true (the broker lost the retained presence
 # with a SIGKILL, or restarted without it) does not re-send the requests it
 # published before, while the restarted broker had no subscription of the
@@ -41,7 +42,7 @@ ALLOWED_RC = {"mutex": {0, 76}, "once": {0, 1, 76}}
 # While the bug stands, runs that started within RESTART_WINDOW seconds of a
 # broker restart may end 69; every other check stays strict. Set to False
 # once fixed.
-FIRST_PRESENCE_RESEND_BUG = True
+FIRST_PRESENCE_RESEND_BUG = False
 RESTART_WINDOW = 6.0
 
 
@@ -147,7 +148,6 @@ class RestartFaults(unittest.TestCase):
         # for every run by its exit code.
         return self.finish_and_check(answered_since=restarts[-1][1], restarts=restarts)
 
-    @unittest.expectedFailure  # FIRST_PRESENCE_RESEND_BUG above; remove once fixed
     def test_first_presence_after_broker_restart_resends(self):
         """An acquire published to a restarted broker before the coordinator
         re-subscribed is re-sent when the coordinator's presence appears."""
