@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD_DIR, Broker, _stop_pid  # noqa: E402
+from harness import BUILD_DIR, Broker, Coordinator, _stop_pid  # noqa: E402
 
 PY = "/usr/bin/python3"
 HOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "holder.py")
@@ -210,3 +210,16 @@ class ConfBroker(Broker):
 
 def stop_proc(proc, sig=signal.SIGTERM):
     return _stop_pid(proc, sig)
+
+
+class BareCoordinator(Coordinator):
+    """The harness's coordinator, started without its anonymous presence
+    watcher (which cannot connect to a broker with passwords or TLS): the
+    test waits for the presence itself."""
+
+    def start(self, wait=False):
+        cmd = [self.binary, "--broker", self.broker.uri, "--prefix", self.prefix, "--client-id", self.client_id,
+               "--state", self.state, "--log-level", "debug"] + self.args
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
+        return self

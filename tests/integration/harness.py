@@ -145,7 +145,8 @@ class Broker:
 class Client:
     """A paho client that records every message on its subscriptions."""
 
-    def __init__(self, broker, client_id=None, will=None, clean=True):
+    def __init__(self, broker, client_id=None, will=None, clean=True, username=None, password=None, tls=None):
+        """username/password: broker credentials; tls: (cafile, certfile, keyfile) for a TLS listener."""
         self.broker = broker
         self.client_id = client_id or "c" + uuid.uuid4().hex[:12]
         self.msgs = []  # (monotonic time, topic, payload bytes, retain)
@@ -156,6 +157,10 @@ class Client:
         self.c.on_message = self._on_message
         self.connected = threading.Event()
         self.c.on_connect = lambda c, u, f, rc: self.connected.set()
+        if username is not None:
+            self.c.username_pw_set(username, password)
+        if tls is not None:
+            self.c.tls_set(*tls)
         self.c.connect("127.0.0.1", broker.port, keepalive=5)
         self.c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.c.loop_start()
@@ -210,12 +215,12 @@ class Client:
 class Node(Client):
     """A node as PROTOCOL.md describes one: Will on P/node/<id>, online retained, own grant topic."""
 
-    def __init__(self, broker, prefix, node_id=None):
+    def __init__(self, broker, prefix, node_id=None, **client_kw):
         node_id = node_id or "n" + uuid.uuid4().hex[:8]
         self.prefix = prefix
         self.node = node_id
         will = ("%s/node/%s" % (prefix, node_id), json.dumps({"v": 1, "node": node_id, "online": False}), 1, True)
-        super().__init__(broker, client_id=node_id, will=will)
+        super().__init__(broker, client_id=node_id, will=will, **client_kw)
         self.grant_topic = "%s/grant/%s" % (prefix, node_id)
         self.subscribe(self.grant_topic)
         self.publish("%s/node/%s" % (prefix, node_id), {"v": 1, "node": node_id, "online": True}, retain=True)

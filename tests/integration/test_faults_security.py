@@ -1,0 +1,252 @@
+"""Security (issue 7): the shipped ACL and password file stop one node from
+acting for another; TLS with a throwaway CA (server and client
+certificates) carries a whole lock cycle; a wrong CA is refused with a clear
+message; secrets never reach the coordinator's log.
+
+The broker config is the authenticated block of deploy/mosquitto.conf (its
+'#@ ' lines) with the test's port, password file, deploy/acl and
+certificates made here with openssl and mosquitto_passwd.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from faultkit import AgentRun, BareCoordinator, ConfBroker, run_cmd  # noqa: E402
+from harness import Node, wait_until  # noqa: E402
+from history import Recorder, read_holder_log  # noqa: E402
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEPLOY_CONF = os.path.join(SRC, "deploy", "mosquitto.conf")
+DEPLOY_ACL = os.path.join(SRC, "deploy", "acl")
+PREFIX = "baton/v1"  # the ACL is written for the default prefix
+PASSWORDS = {"baton-coordinator": "c0ord-S3cret-xyzzy", "observer": "obs-pw-1", "n1": "pw-n1-q", "n2": "pw-n2-r"}
+
+
+def sh(*cmd, cwd=None):
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_ca(d, name):
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=baton test %s" % name)
+    return key, crt
+
+
+def make_cert(d, name, ca, server):
+    key, csr, crt = (os.path.join(d, name + x) for x in (".key", ".csr", ".crt"))
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server else "extendedKeyUsage=clientAuth\n")
+    sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", key, "-out", csr, "-subj", "/CN=%s" % name)
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-out", crt,
+       "-days", "2", "-extfile", ext)
+    return crt, key
+
+
+class Pki:
+    """A throwaway CA with a server and a client certificate, and a second,
+    unrelated CA (the wrong one)."""
+
+    def __init__(self, d):
+        self.ca = make_ca(d, "ca")
+        self.server = make_cert(d, "server", self.ca, True)
+        self.client = make_cert(d, "client", self.ca, False)
+        self.wrong_ca = make_ca(d, "wrong-ca")
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)  # mosquitto runs as its own user
+
+
+def secured_block():
+    with open(DEPLOY_CONF) as f:
+        lines = [ln[3:].rstrip("\n") for ln in f if ln.startswith("#@ ")]
+    assert lines, "deploy/mosquitto.conf has no '#@ ' block"
+    return lines
+
+
+def secured_conf(port, d, pki, pwfile, require_cert=False):
+    out = []
+    for ln in secured_block():
+        k = ln.split()[0]
+        v = {"listener": "listener %d 127.0.0.1" % port, "password_file": "password_file " + pwfile,
+             "acl_file": "acl_file " + DEPLOY_ACL, "certfile": "certfile " + pki.server[0],
+             "keyfile": "keyfile " + pki.server[1], "cafile": "cafile " + pki.ca[1]}.get(k, ln)
+        out.append(v)
+    if require_cert:
+        out.append("require_certificate true")
+    out += ["set_tcp_nodelay true", "max_queued_messages 1000000", "max_inflight_messages 0", "persistence false",
+            "log_type all"]
+    return "\n".join(out) + "\n"
+
+
+def make_passwd(d):
+    path = os.path.join(d, "passwd")
+    first = True
+    for user, pw in PASSWORDS.items():
+        sh("mosquitto_passwd", "-b", *(["-c"] if first else []), path, user, pw)
+        first = False
+    os.chmod(path, 0o644)
+    pwf = {}
+    for user, pw in PASSWORDS.items():
+        pwf[user] = os.path.join(d, user + ".password")
+        with open(pwf[user], "w") as f:
+            f.write(pw + "\n")
+    return path, pwf
+
+
+class Security(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="baton-sec-")
+        os.chmod(self.dir, 0o755)
+        self.pki = Pki(self.dir)
+        self.cleanup = []
+
+    def tearDown(self):
+        for fn in reversed(self.cleanup):
+            fn()
+
+    def broker(self, conf_fn):
+        b = ConfBroker(conf_fn)
+        os.chmod(b.dir, 0o777)
+        b.start()
+        self.cleanup.append(lambda: b.__exit__(None, None, None))
+        return b
+
+    def coordinator(self, broker, args, client_id="baton-coordinator", wait_with=None):
+        c = BareCoordinator(broker, PREFIX, client_id=client_id,
+                        args=["--broker", "ssl://127.0.0.1:%d" % broker.port] + args)
+        t0 = time.monotonic()
+        c.start()
+        self.cleanup.append(lambda: c.proc is not None and c.stop())
+        if wait_with is not None:
+            wait_with.wait(lambda e: e[0] >= t0 and e[1] == PREFIX + "/coordinator" and e[2]
+                           and json.loads(e[2]).get("online") is True, timeout=30, what="coordinator online")
+        return c
+
+    # ------------------------------------------------------------------------
+
+    def test_acl_node_cannot_act_for_another_nor_read_its_grants(self):
+        pwfile, pw = make_passwd(self.dir)
+        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, pwfile))
+        tls = (self.pki.ca[1], None, None)
+        rec = Recorder(b, PREFIX, client_kw={"username_pw_set": ("observer", PASSWORDS["observer"]),
+                                             "tls_set": tls})
+        self.cleanup.append(rec.close)
+        coord = self.coordinator(b, ["--cafile", self.pki.ca[1], "--username", "baton-coordinator",
+                                     "--password-file", pw["baton-coordinator"]], wait_with=rec)
+        n1 = Node(b, PREFIX, "n1", username="n1", password=PASSWORDS["n1"], tls=tls)
+        n2 = Node(b, PREFIX, "n2", username="n2", password=PASSWORDS["n2"], tls=tls)
+        self.cleanup += [n1.close, n2.close]
+        g = n2.request("acquire", "sec/r1", mode="mutex", lease_ms=60000)
+        self.assertEqual(g["status"], "granted")
+        # n1 listens on n2's grant topic (mosquitto accepts the SUBSCRIBE and
+        # filters every message by the read ACL) and forges n2's release.
+        n1.subscribe(PREFIX + "/grant/n2")
+        n1.publish(PREFIX + "/req/n2", {"v": 1, "op": "release", "id": "forged", "resource": "sec/r1",
+                                        "token": g["token"], "success": True})
+        # Nothing happened: n2 still holds (its renew is accepted) ...
+        r = n2.request("renew", "sec/r1", token=g["token"])
+        self.assertEqual((r["status"], r["token"]), ("renewed", g["token"]))
+        # ... and n1 answers later than n2's renew on its own topic, so had it
+        # been allowed to read n2's answers, they would be here by now.
+        own = n1.request("release", "sec/r1", token=g["token"], success=True)
+        self.assertEqual((own["status"], own["code"]), ("rejected", "not_holder"))
+        self.assertEqual([m for m in n1.msgs if m[1] == PREFIX + "/grant/n2"], [])
+        reqs = [x for _, node, x in rec.records("req")]
+        self.assertNotIn("forged", [x.get("id") for x in reqs], "the broker let the forged request through")
+        self.assertFalse([x for _, _, x in rec.records("outcome")], "a holding ended")
+        self.assertNotIn("forged", coord.log())
+        # the password never reaches the log, not even at debug level
+        for secret in PASSWORDS.values():
+            self.assertNotIn(secret, coord.log())
+        self.assertIn("debug", coord.log())
+
+    def test_wrong_password_is_refused_clearly_and_not_logged(self):
+        pwfile, pw = make_passwd(self.dir)
+        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, pwfile))
+        bad = os.path.join(self.dir, "wrong.password")
+        with open(bad, "w") as f:
+            f.write("not-the-password-4711\n")
+        coord = self.coordinator(b, ["--cafile", self.pki.ca[1], "--username", "baton-coordinator",
+                                     "--password-file", bad])
+        rc = coord.proc.wait(30)
+        log = coord.log()
+        self.assertNotEqual(rc, 0)
+        # mosquitto 2.0.11 answers a wrong password with CONNACK 5
+        self.assertIn("broker refused us; check --username/--password-file", log)
+        self.assertNotIn("not-the-password-4711", log)
+        coord.proc = None
+        coord.logf.close()
+
+    def test_tls_client_certificates_carry_a_lock_cycle(self):
+        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, "", require_cert=True)
+                        .replace("password_file \n", "").replace("allow_anonymous false", "allow_anonymous true")
+                        .replace("acl_file " + DEPLOY_ACL, ""))
+        tls = (self.pki.ca[1], self.pki.client[0], self.pki.client[1])
+        rec = Recorder(b, PREFIX, client_kw={"tls_set": tls})
+        self.cleanup.append(rec.close)
+        certs = ["--cafile", self.pki.ca[1], "--cert", self.pki.client[0], "--key", self.pki.client[1]]
+        self.coordinator(b, certs, wait_with=rec)
+        log = os.path.join(self.dir, "holders.log")
+        uri = "ssl://127.0.0.1:%d" % b.port
+        runs = [AgentRun(run_cmd(uri, PREFIX, "tls-%d" % i, "tls/r1", log, hold_ms=100, extra=certs))
+                for i in range(2)]
+        for r in runs:
+            self.cleanup.append(r.stop)
+        for r in runs:
+            self.assertEqual(r.wait(60), 0, r.err)
+        hs = read_holder_log(log)
+        self.assertEqual(len(hs), 2)
+        self.assertLess(hs[0]["end"], hs[1]["start"])
+        # without a client certificate the broker refuses the agent
+        nocert = AgentRun(run_cmd(uri, PREFIX, "tls-x", "tls/r1", log, extra=certs[:2]))
+        self.cleanup.append(nocert.stop)
+        self.assertEqual(nocert.wait(60), 69, nocert.err)
+
+    def wrong_ca(self):
+        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, "").replace("password_file \n", "")
+                        .replace("allow_anonymous false", "allow_anonymous true")
+                        .replace("acl_file " + DEPLOY_ACL, ""))
+        coord = self.coordinator(b, ["--cafile", self.pki.wrong_ca[1]])
+        wait_until(lambda: re.search(r"cannot reach the broker", coord.log()), timeout=30,
+                   what="a connect failure in the coordinator's log")
+        self.assertIsNone(coord.proc.poll(), "the coordinator keeps retrying")
+        log = coord.log()
+        coord.stop(signal.SIGTERM)
+        a = AgentRun(run_cmd("ssl://127.0.0.1:%d" % b.port, PREFIX, "ca-x", "tls/r2",
+                             os.path.join(self.dir, "h.log"), extra=["--cafile", self.pki.wrong_ca[1]]))
+        self.cleanup.append(a.stop)
+        self.assertEqual(a.wait(60), 69, a.err)
+        return log, a.err.decode()
+
+    def test_tls_wrong_ca_is_refused(self):
+        """The coordinator keeps retrying and says it cannot connect; the
+        agent gives up with exit 69 (no lock cycle happens)."""
+        log, err = self.wrong_ca()
+        print("\ncoordinator, wrong CA: %s" % [ln for ln in log.splitlines() if "reach" in ln][:1])
+        print("agent, wrong CA: %s" % err.strip().splitlines()[-1:])
+        self.assertIn("cannot connect to ssl://127.0.0.1", log)
+        self.assertIn("cannot connect to ssl://127.0.0.1", err)
+
+    # BUG (coordinator/broker.c broker_start, agent/client.c): the message
+    # for a wrong CA is paho's generic "TCP/TLS connect failure (code -1)",
+    # the same as for a broker that is down; neither program sets
+    # MQTTAsync_SSLOptions.ssl_error_cb, which would report OpenSSL's own
+    # "certificate verify failed". Remove expectedFailure once it does.
+    @unittest.expectedFailure
+    def test_tls_wrong_ca_message_names_the_certificate(self):
+        log, err = self.wrong_ca()
+        self.assertRegex(log, r"(?i)certificate verify failed")
+        self.assertRegex(err, r"(?i)certificate verify failed")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
