@@ -274,6 +274,8 @@ def read_holder_log(path):
                 h["start"] = rec["t"]
             else:
                 h["end"], h["how"] = rec["t"], rec["ev"]
+                if "t_sig" in rec:
+                    h["t_sig"] = rec["t_sig"]  # when the holder was told to stop
     return sorted(by_tok.values(), key=lambda h: h["start"])
 
 
