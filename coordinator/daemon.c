@@ -135,7 +135,7 @@ static bool flush(coord *d)
 {
 	table_ready r;
 	table_ready_get(d->t, &r);
-	if (r.n_effects == 0 && r.n_dirty == 0) {
+	if (r.n_effects == 0 && r.n_dirty == 0 && r.n_ids == 0) {
 		table_advance(d->t);
 		return true;
 	}

@@ -247,7 +247,10 @@ static bool jv_value(jv *v)
 
 bool wj_validate(const char *p, size_t len, wj_check *c)
 {
-	jv v = {(const unsigned char *)p, (const unsigned char *)p, (const unsigned char *)p + len, 0, c};
+	static const unsigned char none[1];
+	/* p + len on a NULL p is undefined even for len 0: point at none. */
+	const unsigned char *b = p != NULL ? (const unsigned char *)p : none;
+	jv v = {b, b, p != NULL ? b + len : b, 0, c};
 
 	c->nul_escape = false;
 	c->err_at = 0;
