@@ -189,7 +189,9 @@ class RestartFaults(unittest.TestCase):
 
     def test_crash_coordinator_sigkill_20_times(self):
         """Issue 6's crash test: 20+ SIGKILLs at random 100-400 ms intervals."""
-        rng = random.Random(int(os.environ.get("BATON_CRASH_SEED", str(random.randrange(1 << 30)))))
+        seed = int(os.environ.get("BATON_CRASH_SEED", str(random.randrange(1 << 30))))
+        print("\nBATON_CRASH_SEED=%d" % seed)
+        rng = random.Random(seed)
         self.work.start()
         self.work.wait_progress(4)
         kills = 0
