@@ -43,7 +43,7 @@ ALLOWED_RC = {"mutex": {0, 76}, "once": {0, 1, 76}}
 # broker restart may end 69; every other check stays strict. Set to False
 # once fixed.
 FIRST_PRESENCE_RESEND_BUG = False
-RESTART_WINDOW = 6.0
+RESTART_WINDOW = 12.0
 
 
 class Workload:
