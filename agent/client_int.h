@@ -171,6 +171,9 @@ void actions_run(baton_client *c, action_list *al);
 void lock_queue_send(baton_lock *l, req_kind kind, action_list *al);
 /* Caller holds mu. Re-sends everything outstanding of every lock. */
 void locks_resend(baton_client *c, action_list *al);
+/* Caller holds mu. The connection was lost: held locks count as lost and
+ * their holdings are given back once we can send (reqstate_disconnected). */
+void locks_disconnected(baton_client *c, action_list *al);
 /* Caller holds mu. Ticks every lock; returns the next tick instant. */
 int64_t locks_tick(baton_client *c, int64_t now, action_list *al);
 /* Handles a payload from P/grant/<node>. Takes mu itself. */

@@ -99,6 +99,47 @@ void lock_queue_send(baton_lock *l, req_kind kind, action_list *al)
 	actions_send(al, payload, len);
 }
 
+static void apply_effects(baton_lock *l, unsigned fx, action_list *al);
+
+/* Gives back the holding rs.drop_token (a release with success:false under
+ * an id of its own), now if we can send, else at the next locks_resend. */
+static void send_drop(baton_lock *l, action_list *al)
+{
+	baton_client *c = l->c;
+	char id[NAMES_ID_MAX + 1];
+	wire_request r;
+	char *payload = NULL;
+	size_t len = 0;
+
+	if (!c->ready || l->rs.drop_token == 0)
+		return;
+	memset(&r, 0, sizeof r);
+	snprintf(id, sizeof id, "%.40s.d%llu", l->base, (unsigned long long)l->rs.drop_token);
+	r.op = WIRE_OP_RELEASE;
+	r.id = id;
+	r.resource = l->resource;
+	r.token = l->rs.drop_token;
+	r.success = false;
+	r.error = "holding given up by the agent (connection lost or lock already lost)";
+	if (wire_request_encode(&r, &payload, &len) != BATON_OK) {
+		client_log(c, BATON_LOG_ERROR, "cannot encode the release of token %llu",
+		           (unsigned long long)l->rs.drop_token);
+		return;
+	}
+	client_log(c, BATON_LOG_INFO, "giving back %s token %llu", l->resource, (unsigned long long)l->rs.drop_token);
+	l->rs.drop_token = 0;
+	actions_send(al, payload, len);
+}
+
+void locks_disconnected(baton_client *c, action_list *al)
+{
+	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
+		unsigned fx = reqstate_disconnected(&l->rs);
+
+		apply_effects(l, fx, al);
+	}
+}
+
 void locks_resend(baton_client *c, action_list *al)
 {
 	int64_t now = client_now_ms();
@@ -107,6 +148,7 @@ void locks_resend(baton_client *c, action_list *al)
 		for (int k = REQ_K_ACQUIRE; k <= REQ_K_RESET; k++)
 			if (reqstate_outstanding(&l->rs, (req_kind)k))
 				lock_queue_send(l, (req_kind)k, al);
+		send_drop(l, al);
 		/* A revocation may have been published while we were away:
 		 * renew held locks at once to find out (the client thread
 		 * ticks right after this). */
@@ -119,6 +161,8 @@ static void apply_effects(baton_lock *l, unsigned fx, action_list *al)
 {
 	if (fx & REQ_FX_RENEW)
 		lock_queue_send(l, REQ_K_RENEW, al);
+	if (fx & REQ_FX_DROP)
+		send_drop(l, al);
 	if ((fx & REQ_FX_SETTLED) && l->on_answer != NULL)
 		actions_call(al, ACT_ANSWER, l, BATON_OK);
 	if ((fx & REQ_FX_LOST)) {

@@ -101,9 +101,31 @@ static unsigned lose(reqstate *rs, baton_err why)
 	return REQ_FX_LOST | REQ_FX_CHANGED;
 }
 
+unsigned reqstate_disconnected(reqstate *rs)
+{
+	if (rs->phase != BATON_PHASE_GRANTED)
+		return 0;
+	rs->drop_token = rs->token;
+	return lose(rs, BATON_E_NOT_CONNECTED) | REQ_FX_DROP;
+}
+
 static unsigned on_acquire_answer(reqstate *rs, const wire_answer *a, int64_t now)
 {
 	bool waiting = rs->phase == BATON_PHASE_SENT || rs->phase == BATON_PHASE_QUEUED;
+
+	if (!waiting && rs->phase != BATON_PHASE_CANCELLING && a->status == WIRE_ST_GRANTED &&
+	    a->token != rs->token) {
+		/* A new grant for an acquire whose holding we already gave up
+		 * or lost (our node was declared offline, the holding revoked,
+		 * and our re-sent acquire granted afresh): nobody will use it,
+		 * so give it back at once instead of leaving the resource idle
+		 * until its lease ends. A holding we still count as ours was
+		 * revoked without our hearing it: it is lost. */
+		unsigned fx = rs->phase == BATON_PHASE_GRANTED ? lose(rs, BATON_E_LOST) : 0;
+
+		rs->drop_token = a->token;
+		return fx | REQ_FX_DROP;
+	}
 
 	if (rs->phase == BATON_PHASE_CANCELLING) {
 		/* The cancel is on its way; only a final non-grant ends it early

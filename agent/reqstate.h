@@ -30,7 +30,8 @@ enum {
 	REQ_FX_LOST = 1u << 1,     /* the holding was lost just now: call on_lost */
 	REQ_FX_RENEW = 1u << 2,    /* send (or re-send) the renew numbered renew_seq */
 	REQ_FX_FINISHED = 1u << 3, /* release, cancel or reset answered: wake waiters */
-	REQ_FX_CHANGED = 1u << 4   /* something a progress display shows changed */
+	REQ_FX_CHANGED = 1u << 4,  /* something a progress display shows changed */
+	REQ_FX_DROP = 1u << 5      /* give the holding drop_token back at once (a failed release) */
 };
 
 typedef struct reqstate {
@@ -51,6 +52,7 @@ typedef struct reqstate {
 	bool renew_pending;    /* renew renew_seq sent, not yet answered */
 	unsigned renew_seq;    /* number of the current renew request */
 	int64_t renew_sent_ms; /* first send of renew renew_seq */
+	uint64_t drop_token;   /* a holding we gave up and must give back, 0: none */
 } reqstate;
 
 /* Starts an acquire (phase SENT) or, with reset set, a reset (RESETTING),
@@ -63,6 +65,12 @@ void reqstate_sent(reqstate *rs, int64_t now);
 /* Applies an answer to the request kind of this lock; renew answers must
  * carry seq == renew_seq or they are stale and ignored. Returns effects. */
 unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now);
+
+/* The connection to the broker was lost. A held lock counts as lost at once
+ * (the broker is about to publish our Will, after which the coordinator
+ * hands the lock on, while we could not even hear a revocation) and its
+ * holding is to be given back (REQ_FX_DROP) once we can send. */
+unsigned reqstate_disconnected(reqstate *rs);
 
 /* Applies the passing of time: loses a holding whose deadline passed and asks
  * for renewals when due. Returns effects. */

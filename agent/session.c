@@ -120,12 +120,15 @@ static void on_message_event(baton_client *c, inmsg *m)
 static void on_failure_event(baton_client *c, inmsg *m)
 {
 	const char *why = m->payload ? m->payload : "?";
+	action_list al;
 
+	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	if (m->type == IN_CONN_LOST) {
 		c->connected = false;
 		c->ready = false;
 		c->coord_online = false; /* unknown until its presence arrives again */
+		locks_disconnected(c, &al);
 	} else if (m->type == IN_CONNECT_FAILED && !c->ever_connected) {
 		/* Only the first connect is ours to retry; after that paho's
 		 * automatic reconnect does it (and reports failures here too). */
@@ -138,11 +141,13 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	if (m->type == IN_CONN_LOST)
-		client_log(c, BATON_LOG_WARN, "connection to %s lost (%s); reconnecting", c->broker, why);
+		client_log(c, BATON_LOG_WARN, "connection to %s lost (%s); held locks count as lost; reconnecting",
+		           c->broker, why);
 	else if (m->type == IN_CONNECT_FAILED)
 		client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
 	else
 		client_log(c, BATON_LOG_ERROR, "%s", why);
+	actions_run(c, &al);
 }
 
 static void handle(baton_client *c, inmsg *m)

@@ -204,8 +204,11 @@ typedef void (*baton_answer_cb)(baton_lock *l, const baton_answer *a, void *arg)
 
 /* Called once on the client thread, as soon as a granted lock is lost:
  * revoked by the coordinator (BATON_E_LOST), renewal refused
- * (BATON_E_NOT_HOLDER), or its lease ran out by this process's clock
- * (BATON_E_TIMEOUT). */
+ * (BATON_E_NOT_HOLDER), its lease ran out by this process's clock
+ * (BATON_E_TIMEOUT), or the connection to the broker was lost
+ * (BATON_E_NOT_CONNECTED: the broker publishes our Will and the coordinator
+ * hands the lock on, while we could not hear it; the holding is given back
+ * with a failed release once we are connected again, in case it was not). */
 typedef void (*baton_lost_cb)(baton_lock *l, baton_err why, void *arg);
 
 typedef struct baton_acquire_options {
@@ -230,8 +233,9 @@ void baton_acquire_options_init(baton_acquire_options *o);
  * The lease is counted by this process from the moment it sent the request
  * that earned it (the acquire for an immediate grant; the last renew that
  * was answered `renewed` afterwards). A grant that arrives after the lock
- * was queued is counted from its arrival and renewed at once, which pins
- * it to this clock within one round trip. Renewals go out every third of
+ * was queued is counted from its arrival less a tenth of the lease (the
+ * delivery delay we cannot see) and renewed at once. A lost connection to
+ * the broker loses every held lock at once (see baton_lost_cb). Renewals go out every third of
  * the lease. When the deadline passes without a renewal answered, the lock
  * is lost at that instant, whatever the coordinator says later. */
 baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_lock **out);

@@ -50,6 +50,80 @@ static void test_reqstate_immediate_grant_counts_from_first_send(void **state)
 	assert_int_equal(reqstate_next_tick(&rs), 1100 + 10000);
 }
 
+static void test_reqstate_disconnect_while_granted_loses_and_gives_back(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 7, 30000);
+	unsigned fx;
+
+	(void)state;
+	reqstate_init(&rs, false, 1000);
+	reqstate_sent(&rs, 1000);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = reqstate_disconnected(&rs);
+	assert_true(fx & REQ_FX_LOST);
+	assert_true(fx & REQ_FX_DROP);
+	assert_int_equal(rs.phase, BATON_PHASE_LOST);
+	assert_int_equal(rs.lost_err, BATON_E_NOT_CONNECTED);
+	assert_int_equal(rs.drop_token, 7);
+	assert_int_equal(reqstate_disconnected(&rs), 0); /* once */
+}
+
+static void test_reqstate_disconnect_while_queued_changes_nothing(void **state)
+{
+	reqstate rs;
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0);
+
+	(void)state;
+	reqstate_init(&rs, false, 1000);
+	reqstate_sent(&rs, 1000);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1100);
+	assert_int_equal(reqstate_disconnected(&rs), 0);
+	assert_int_equal(rs.phase, BATON_PHASE_QUEUED);
+	assert_int_equal(rs.drop_token, 0);
+}
+
+static void test_reqstate_new_grant_after_loss_is_given_back(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 7, 30000), rv = answer(WIRE_ST_REVOKED, 7, 0),
+	            g2 = answer(WIRE_ST_GRANTED, 12, 30000);
+	unsigned fx;
+
+	(void)state;
+	reqstate_init(&rs, false, 1000);
+	reqstate_sent(&rs, 1000);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 1200);
+	assert_true(fx & REQ_FX_LOST);
+	/* the re-sent acquire was granted afresh after the revocation */
+	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1300);
+	assert_true(fx & REQ_FX_DROP);
+	assert_false(fx & REQ_FX_SETTLED);
+	assert_int_equal(rs.drop_token, 12);
+	assert_int_equal(rs.token, 7);
+	/* a duplicate of the first grant is not a new holding */
+	rs.drop_token = 0;
+	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1400), 0);
+}
+
+static void test_reqstate_other_grant_while_granted_means_lost(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 7, 30000), g2 = answer(WIRE_ST_GRANTED, 9, 30000);
+	unsigned fx;
+
+	(void)state;
+	reqstate_init(&rs, false, 1000);
+	reqstate_sent(&rs, 1000);
+	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1200);
+	assert_true(fx & REQ_FX_LOST);
+	assert_true(fx & REQ_FX_DROP);
+	assert_int_equal(rs.phase, BATON_PHASE_LOST);
+	assert_int_equal(rs.drop_token, 9);
+}
+
 static void test_reqstate_queued_then_granted_renews_at_once(void **state)
 {
 	reqstate rs;
@@ -533,6 +607,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reqstate_immediate_grant_counts_from_first_send),
 	    cmocka_unit_test(test_reqstate_queued_then_granted_renews_at_once),
+	    cmocka_unit_test(test_reqstate_disconnect_while_granted_loses_and_gives_back),
+	    cmocka_unit_test(test_reqstate_disconnect_while_queued_changes_nothing),
+	    cmocka_unit_test(test_reqstate_new_grant_after_loss_is_given_back),
+	    cmocka_unit_test(test_reqstate_other_grant_while_granted_means_lost),
 	    cmocka_unit_test(test_reqstate_renewed_moves_deadline_from_send_time),
 	    cmocka_unit_test(test_reqstate_unanswered_renew_resent_then_lost_at_deadline),
 	    cmocka_unit_test(test_reqstate_revoked_or_refused_renew_loses),
