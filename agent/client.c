@@ -151,12 +151,38 @@ static void on_conn_lost(void *ctx, char *cause)
 	enqueue_event(ctx, IN_CONN_LOST, cause);
 }
 
+/* OpenSSL's reason for a failed handshake ("certificate verify failed"),
+ * which paho's own message ("TCP/TLS connect failure") leaves out. */
+static int on_tls_error(const char *str, size_t len, void *ctx)
+{
+	baton_client *c = ctx;
+	/* "C0E6...:error:0A000086:SSL routines:func:certificate verify failed:file:line:":
+	 * the reason is the fourth field after "error". */
+	const char *why = strstr(str, ":error:");
+
+	for (int field = 0; why != NULL && field < 4; field++)
+		why = strchr(why + 1, ':');
+	if (why == NULL || why >= str + len)
+		why = str;
+	else
+		why++;
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->tls_error, sizeof c->tls_error, "%.*s", (int)strcspn(why, ":\n"), why);
+	pthread_mutex_unlock(&c->mu);
+	return 1;
+}
+
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-	char text[160];
+	baton_client *c = ctx;
+	char text[320], tls[160];
 
-	snprintf(text, sizeof text, "%s (code %d)", resp && resp->message ? resp->message : "connect failed",
-	         resp ? resp->code : 0);
+	pthread_mutex_lock(&c->mu);
+	snprintf(tls, sizeof tls, "%s", c->tls_error);
+	c->tls_error[0] = '\0';
+	pthread_mutex_unlock(&c->mu);
+	snprintf(text, sizeof text, "%s (code %d)%s%s", resp && resp->message ? resp->message : "connect failed",
+	         resp ? resp->code : 0, tls[0] ? "; TLS: " : "", tls);
 	enqueue_event(ctx, IN_CONNECT_FAILED, text);
 }
 
@@ -257,6 +283,8 @@ void client_start_connect(baton_client *c)
 		ssl.keyStore = c->cert;
 		ssl.privateKey = c->key;
 		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+		ssl.ssl_error_cb = on_tls_error;
+		ssl.ssl_error_context = c;
 		co.ssl = &ssl;
 	}
 	rc = MQTTAsync_connect(c->mq, &co);

@@ -126,6 +126,7 @@ struct baton_client {
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
 	char connect_error[160];       /* [mu] */
+	char tls_error[160];           /* [mu] OpenSSL's last word, for connect errors */
 	baton_lock *locks;             /* [mu] */
 	baton_watch *watches;          /* [mu] */
 	uint64_t next_id;              /* [mu] */

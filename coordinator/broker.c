@@ -43,6 +43,7 @@ struct broker {
 	bool refused;
 	bool disconnected; /* broker_stop's disconnect completed */
 	char err[256];
+	char tls_err[160]; /* OpenSSL's last word, for the next connect error */
 
 	atomic_uint_fast64_t backlog;
 	atomic_bool connected;
@@ -118,6 +119,26 @@ static void on_lost(void *ctx, char *cause)
 	wake(b);
 }
 
+/* OpenSSL's reason for a failed handshake ("certificate verify failed"),
+ * which paho's own message ("TCP/TLS connect failure") leaves out. */
+static int on_tls_error(const char *str, size_t len, void *ctx)
+{
+	broker *b = ctx;
+	/* "C0E6...:error:0A000086:SSL routines:func:certificate verify failed:file:line:":
+	 * the reason is the fourth field after "error". */
+	const char *why = strstr(str, ":error:");
+	for (int field = 0; why != NULL && field < 4; field++)
+		why = strchr(why + 1, ':');
+	if (why == NULL || why >= str + len)
+		why = str;
+	else
+		why++;
+	pthread_mutex_lock(&b->mu);
+	snprintf(b->tls_err, sizeof b->tls_err, "%.*s", (int)strcspn(why, ":\n"), why);
+	pthread_mutex_unlock(&b->mu);
+	return 1;
+}
+
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 {
 	broker *b = ctx;
@@ -128,8 +149,10 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 		snprintf(b->err, sizeof b->err, "broker refused the connection (CONNACK %d: %s)", d->code,
 			 d->code == 2 ? "client id rejected" : d->code == 4 ? "bad user name or password" : "not authorized");
 	} else {
-		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s (code %d)", b->uri,
-			 d && d->message ? d->message : "connection failed", d ? d->code : 0);
+		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s (code %d)%s%s", b->uri,
+			 d && d->message ? d->message : "connection failed", d ? d->code : 0,
+			 b->tls_err[0] ? "; TLS: " : "", b->tls_err);
+		b->tls_err[0] = '\0';
 		b->failures++;
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -263,6 +286,8 @@ baton_err broker_start(broker *b)
 		ssl.privateKey = b->key;
 		ssl.enableServerCertAuth = 1;
 		ssl.verify = 1;
+		ssl.ssl_error_cb = on_tls_error;
+		ssl.ssl_error_context = b;
 		co.ssl = &ssl;
 	}
 	int rc = MQTTAsync_connect(b->client, &co);

@@ -236,12 +236,8 @@ class Security(unittest.TestCase):
         self.assertIn("cannot connect to ssl://127.0.0.1", log)
         self.assertIn("cannot connect to ssl://127.0.0.1", err)
 
-    # BUG (coordinator/broker.c broker_start, agent/client.c): the message
-    # for a wrong CA is paho's generic "TCP/TLS connect failure (code -1)",
-    # the same as for a broker that is down; neither program sets
-    # MQTTAsync_SSLOptions.ssl_error_cb, which would report OpenSSL's own
-    # "certificate verify failed". Remove expectedFailure once it does.
-    @unittest.expectedFailure
+    # Fixed: both programs set MQTTAsync_SSLOptions.ssl_error_cb, so a wrong
+    # CA is told apart from a broker that is down by OpenSSL's own words.
     def test_tls_wrong_ca_message_names_the_certificate(self):
         log, err = self.wrong_ca()
         self.assertRegex(log, r"(?i)certificate verify failed")
