@@ -67,6 +67,9 @@ class Broker:
 
     def __init__(self, persistence=False, extra_conf=""):
         self.dir = tempfile.mkdtemp(prefix="baton-broker-")
+        # mosquitto started as root drops to its own user: let it write its
+        # persistence file and log here.
+        os.chmod(self.dir, 0o777)
         self.port = None
         self.proc = None
         self.persistence = persistence
