@@ -149,11 +149,18 @@ class Recorder:
     def unanswered(self, since=0.0, until=None, ops=None, exclude_nodes=()):
         """Requests seen at or after `since` that have no answer at all."""
         answered = self.answers_by_request()
+        # A renew the coordinator lost (killed after the broker had its
+        # PUBACK, before its commit) is not re-sent once the holder has
+        # released: the answered release settles it.
+        released = {(node, r.get("token")) for _, node, r in self.records("req")
+                    if r.get("op") == "release" and answered.get((node, r.get("id")))}
         missing = []
         for t, node, r in self.records("req"):
             if t < since or (until is not None and t > until) or "_raw" in r or node in exclude_nodes:
                 continue
             if ops is not None and r.get("op") not in ops:
+                continue
+            if r.get("op") == "renew" and (node, r.get("token")) in released:
                 continue
             if not answered.get((node, r.get("id"))):
                 missing.append((t, node, r))
