@@ -24,6 +24,7 @@
  *               allows; after each step the acquire p50 and the
  *               coordinator's VmRSS.
  *   hold        preloads N held locks (for the restart-recovery measurement).
+ *   willholder  the Will handoff's holder, a child process of latency mode.
  *   recover     starts the coordinator command given after --, and times
  *               its start until its retained online presence arrives.
  * Every loop is bounded by a count and a deadline; times are taken in paho's
