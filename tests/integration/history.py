@@ -17,9 +17,8 @@ The checks raise AssertionError with the offending records:
 - no two valid holdings of a resource overlap in time (holders' log; a
   holding whose lock was lost counts as valid only until the coordinator
   revoked it, as the recorder saw it);
-- tokens only rise per resource (holders' log, in start order; new tokens in publish order) and each token is granted once
-  (new tokens in the coordinator's publish order; a token is never given to
-  two holdings);
+- tokens only rise per resource (holders' log, in start order; new tokens in
+  publish order) and a token is never given to two holdings;
 - every request seen was answered; no answer contradicts an earlier one
   (a request answered `granted T` is never answered another token, nor
   queued/busy/done afterwards; `done` is never followed by a grant);
