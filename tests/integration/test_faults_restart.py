@@ -12,7 +12,7 @@ history is checked: every run ended with an answer (no 'unreachable' exit),
 every request the recorder saw was answered and no answer contradicts an
 earlier one (same (node, id): same token across restarts), no two valid
 holdings of a resource overlap (holders' own log), tokens only rose per
-resource and globally, no remembered once success was lost.
+resource and none was given twice, no remembered once success was lost.
 """
 import collections
 import os
