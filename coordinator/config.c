@@ -54,6 +54,9 @@ static const opt options[] = {
 	 "longer leases asked for are granted this long"},
 	{"stats-interval", OPT_DUR, O(stats_interval_ms), "5s", 100, HOUR, "DUR",
 	 "how often P/stats is published"},
+	{"snapshot-interval", OPT_DUR, O(snapshot_interval_ms), "10ms", 0, 60000, "DUR",
+	 "retained snapshots go out at once when idle, then at most once per DUR with each resource's "
+	 "latest state (0: after every change)"},
 	{"username", OPT_STR, O(username), NULL, 0, 0, "NAME", "broker user name"},
 	{"password-file", OPT_STR, O(password_file), NULL, 0, 0, "FILE",
 	 "file whose first line is the broker password"},

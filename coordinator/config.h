@@ -25,6 +25,7 @@ typedef struct config {
 	uint64_t default_lease_ms; /* 30s */
 	uint64_t max_lease_ms;     /* 1h */
 	uint64_t stats_interval_ms; /* 5s */
+	uint64_t snapshot_interval_ms; /* 10ms */
 	char *username;
 	char *password_file;
 	char *password;      /* read from password_file by config_validate; never logged */

@@ -22,11 +22,19 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "hmap.h"
 #include "log.h"
 #include "names.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
+
+/* A resource whose retained snapshot is due (see snaps_flush). */
+typedef struct snap_due {
+	uint32_t hash;
+	bool fresh; /* nothing of it was published before it became due */
+	char name[];
+} snap_due;
 
 typedef struct coord {
 	const config *cfg;
@@ -40,6 +48,10 @@ typedef struct coord {
 	int64_t retry_backoff;  /* ms */
 	int64_t next_stats_at;
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
+	hmap due;             /* snap_due by name: snapshots to publish */
+	snap_due **due_list;  /* the same, in the order they became due */
+	size_t n_due, cap_due;
+	int64_t next_snap_at; /* due snapshots wait until then (throttle) */
 	char topic[NAMES_TOPIC_MAX + 1];
 	char err[512];
 } coord;
@@ -128,6 +140,63 @@ static void publish_effect(coord *d, const table_effect *e)
 	free(json);
 }
 
+static void republish_one(void *ctx, const table_resource_view *v);
+
+static int snap_eq(const void *val, const void *key)
+{
+	return strcmp(((const snap_due *)val)->name, key) == 0;
+}
+
+/* Notes that e's resource needs its retained snapshot (or clear) published;
+ * false (publish it now instead) when out of memory. */
+static bool snap_note(coord *d, const table_effect *e)
+{
+	uint32_t hash = hmap_hash(e->resource, strlen(e->resource), 0);
+	if (hmap_find(&d->due, hash, snap_eq, e->resource) != NULL)
+		return true; /* already due; "fresh" is what it was when it became due */
+	if (d->n_due == d->cap_due) {
+		size_t cap = d->cap_due ? 2 * d->cap_due : 64;
+		snap_due **l = realloc(d->due_list, cap * sizeof *l);
+		if (l == NULL)
+			return false;
+		d->due_list = l;
+		d->cap_due = cap;
+	}
+	size_t len = strlen(e->resource);
+	snap_due *s = malloc(sizeof *s + len + 1);
+	if (s == NULL || hmap_reserve(&d->due, d->due.n + 1) != BATON_OK) {
+		free(s);
+		return false;
+	}
+	s->hash = hash;
+	s->fresh = e->fresh;
+	memcpy(s->name, e->resource, len + 1);
+	hmap_insert(&d->due, hash, s);
+	d->due_list[d->n_due++] = s;
+	return true;
+}
+
+/* Publishes every due snapshot with its resource's state now (committed:
+ * flush() runs first), or its clear; a resource that was born and became
+ * idle while due was never published, so it needs no clear. Coalescing
+ * while the throttle holds them back turns a grant and a release in quick
+ * succession into one publish, or none. */
+static void snaps_flush(coord *d, int64_t now)
+{
+	for (size_t i = 0; i < d->n_due; i++) {
+		snap_due *s = d->due_list[i];
+		table_resource_view v;
+		if (table_resource_get(d->t, s->name, &v))
+			republish_one(d, &v);
+		else if (!s->fresh)
+			publish_text(d, NAMES_STATE, s->name, "", 0, 1, true);
+		hmap_remove(&d->due, s->hash, s);
+		free(s);
+	}
+	d->n_due = 0;
+	d->next_snap_at = now + (int64_t)d->cfg->snapshot_interval_ms;
+}
+
 /* Commits the table's batch, then publishes it. A failed commit is retried
  * (the table's state is current, so rewriting the dirty rows is idempotent)
  * until it succeeds or we are told to stop; nothing is published before. */
@@ -149,8 +218,12 @@ static bool flush(coord *d)
 		poll(NULL, 0, delay);
 		delay = delay < 5000 ? delay * 2 : 5000;
 	}
-	for (size_t i = 0; i < r.n_effects; i++)
-		publish_effect(d, &r.effects[i]);
+	for (size_t i = 0; i < r.n_effects; i++) {
+		const table_effect *e = &r.effects[i];
+		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) && snap_note(d, e))
+			continue;
+		publish_effect(d, e);
+	}
 	table_advance(d->t);
 	return true;
 }
@@ -357,6 +430,8 @@ static int poll_timeout(coord *d, int64_t now)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
 		next = d->retry_at;
+	if (d->n_due > 0 && d->next_snap_at < next)
+		next = d->next_snap_at;
 	if (next <= now)
 		return 0;
 	return next - now > 60000 ? 60000 : (int)(next - now);
@@ -390,6 +465,8 @@ static int loop(coord *d)
 		if (table_tick(d->t, now) != BATON_OK)
 			LOG_E("tick failed: out of memory; retrying");
 		flush(d);
+		if (d->n_due > 0 && now >= d->next_snap_at)
+			snaps_flush(d, now);
 		if (now >= d->next_stats_at) {
 			publish_stats(d, now);
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
@@ -472,6 +549,7 @@ static void shut_down(coord *d)
 	take_inbox(d); /* requests already acknowledged to the broker are ours */
 	table_tick(d->t, now_ms(d));
 	flush(d);
+	snaps_flush(d, now_ms(d));
 	publish_presence(d, false);
 	broker_stop(d->b, 5000);
 	LOG_I("stopped", "backlog", broker_backlog(d->b) ? "not drained" : "drained");
@@ -480,6 +558,7 @@ static void shut_down(coord *d)
 int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
+	hmap_init(&d.due);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -508,6 +587,10 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	if (status == DAEMON_EXIT_OK)
 		shut_down(&d);
 out:
+	for (size_t i = 0; i < d.n_due; i++)
+		free(d.due_list[i]);
+	free(d.due_list);
+	hmap_deinit(&d.due);
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);

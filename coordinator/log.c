@@ -86,16 +86,42 @@ static bool needs_quotes(const char *v)
 	return false;
 }
 
-/* Writes v as a JSON string body (also used for quoted text values). */
-static void put_escaped(FILE *f, const char *v)
+/* A line under construction: appends never overflow; a line too long for
+ * the buffer is cut and marked. */
+typedef struct line {
+	char buf[4096];
+	size_t n;
+	bool cut;
+} line;
+
+static void put(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(line *l, const char *fmt, ...)
 {
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+	size_t room = sizeof l->buf - 8 - l->n; /* keep room for the cut marker and newline */
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(l->buf + l->n, room, fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		return;
+	if ((size_t)w >= room) {
+		l->n += room - 1;
+		l->cut = true;
+	} else {
+		l->n += (size_t)w;
+	}
+}
+
+/* Appends v as the body of a JSON string (also used for quoted text values). */
+static void put_escaped(line *l, const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p && !l->cut; p++) {
 		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
+			put(l, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
+			put(l, "\\u%04x", *p);
 		else
-			fputc(*p, f);
+			put(l, "%c", *p);
 	}
 }
 
@@ -106,38 +132,44 @@ static void wall_now(char *buf, size_t cap)
 	wire_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf, cap);
 }
 
+/* Formats the whole line first and writes it with one call, so that lines
+ * never interleave and stderr (unbuffered) costs one write per line. */
 void log_emit(int level, const char *msg, ...)
 {
 	FILE *f = sink.f != NULL ? sink.f : stderr;
 	char ts[32];
+	line l = {.n = 0, .cut = false};
 	wall_now(ts, sizeof ts);
+	if (sink.json) {
+		put(&l, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
+		put_escaped(&l, msg);
+		put(&l, "\"");
+	} else {
+		put(&l, "%s %s %s", ts, level_names[level], msg);
+	}
 	va_list ap;
 	va_start(ap, msg);
-	flockfile(f);
-	if (sink.json) {
-		fprintf(f, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
-		put_escaped(f, msg);
-		fputc('"', f);
-	} else {
-		fprintf(f, "%s %s %s", ts, level_names[level], msg);
-	}
 	for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
 		const char *v = va_arg(ap, const char *);
 		if (v == NULL)
 			continue; /* an absent field is left out */
 		if (sink.json) {
-			fprintf(f, ",\"%s\":\"", k);
-			put_escaped(f, v);
-			fputc('"', f);
+			put(&l, ",\"%s\":\"", k);
+			put_escaped(&l, v);
+			put(&l, "\"");
 		} else if (needs_quotes(v)) {
-			fprintf(f, " %s=\"", k);
-			put_escaped(f, v);
-			fputc('"', f);
+			put(&l, " %s=\"", k);
+			put_escaped(&l, v);
+			put(&l, "\"");
 		} else {
-			fprintf(f, " %s=%s", k, v);
+			put(&l, " %s=%s", k, v);
 		}
 	}
-	fputs(sink.json ? "}\n" : "\n", f);
-	funlockfile(f);
 	va_end(ap);
+	if (l.cut) /* still well-formed: close what was open */
+		l.n += (size_t)snprintf(l.buf + l.n, sizeof l.buf - l.n, sink.json ? "...\"}" : "...");
+	else if (sink.json)
+		l.n += (size_t)snprintf(l.buf + l.n, sizeof l.buf - l.n, "}");
+	l.buf[l.n++] = '\n';
+	fwrite(l.buf, 1, l.n, f);
 }

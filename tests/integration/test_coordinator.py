@@ -208,6 +208,34 @@ class CoordinatorTest(unittest.TestCase):
         ev = self.outcome(lambda e: e["token"] == g["token"])
         self.assertEqual(ev["reason"], "node_offline")
 
+    # ---- snapshot throttle ---------------------------------------------
+
+    def test_snapshots_coalesce_under_load_and_end_cleared(self):
+        prefix = unique_prefix("s")
+        with Coordinator(self.broker, prefix, args=["--snapshot-interval", "1s"]):
+            w = Watcher(self.broker, prefix)
+            n = Node(self.broker, prefix)
+            topic = prefix + "/state/busy/r"
+            try:
+                for i in range(20):
+                    g = n.request("acquire", "busy/r", mode="mutex")
+                    self.assertEqual(g["status"], "granted")
+                    n.request("release", "busy/r", token=g["token"], success=True)
+                # The first change goes out at once; the other 39 wait for the
+                # throttle and collapse into the final state: cleared.
+                w.wait_for(lambda m: m[1] == topic and m[2] == b"", what="final clear")
+                states = [p for (_, t, p, _) in list(w.msgs) if t == topic]
+                self.assertLessEqual(len(states), 6, states)  # 40 changes; a slow machine may flush mid-way
+                # A lock that comes and goes while held back publishes nothing at all.
+                g = n.request("acquire", "busy/gone", mode="mutex")
+                n.request("release", "busy/gone", token=g["token"], success=True)
+                g = n.request("acquire", "busy/held", mode="mutex")
+                w.wait_for(lambda m: m[1] == prefix + "/state/busy/held" and m[2], what="held snapshot")
+                self.assertEqual([t for (_, t, p, _) in list(w.msgs) if t == prefix + "/state/busy/gone"], [])
+            finally:
+                n.close()
+                w.close()
+
     # ---- stats ---------------------------------------------------------
 
     def test_stats_retained_with_every_counter(self):

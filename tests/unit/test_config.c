@@ -131,6 +131,45 @@ static void test_config_password_read_from_file(void **state)
 	unlink(path);
 }
 
+static char *read_all(const char *path)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_log_lines_one_per_call_escaped_and_bounded(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/baton-log-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_true(log_open(path, true, LOG_DEBUG));
+	LOG_I("grant", "resource", "a \"quoted\"\nname", "node", "n1", "absent", NULL, "token", "7");
+	char big[6000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	LOG_D("big", "value", big);
+	log_close();
+	char *text = read_all(path);
+	char *nl = strchr(text, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	assert_non_null(strstr(text, "\"msg\":\"grant\""));
+	assert_non_null(strstr(text, "\"resource\":\"a \\\"quoted\\\"\\u000aname\""));
+	assert_null(strstr(text, "absent"));
+	assert_true(text[strlen(text) - 1] == '}');
+	char *second = nl + 1;
+	assert_true(strlen(second) <= 4096);
+	assert_non_null(strstr(second, "...\"}\n"));
+	unlink(path);
+}
+
 static void test_log_level_parse_known(void **state)
 {
 	(void)state;
@@ -149,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_config_bad_flags_named),
 		cmocka_unit_test(test_config_password_read_from_file),
 		cmocka_unit_test(test_log_level_parse_known),
+		cmocka_unit_test(test_log_lines_one_per_call_escaped_and_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
