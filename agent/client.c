@@ -156,18 +156,11 @@ static void on_conn_lost(void *ctx, char *cause)
 static int on_tls_error(const char *str, size_t len, void *ctx)
 {
 	baton_client *c = ctx;
-	/* "C0E6...:error:0A000086:SSL routines:func:certificate verify failed:file:line:":
-	 * the reason is the fourth field after "error". */
-	const char *why = strstr(str, ":error:");
+	char why[sizeof c->tls_error];
 
-	for (int field = 0; why != NULL && field < 4; field++)
-		why = strchr(why + 1, ':');
-	if (why == NULL || why >= str + len)
-		why = str;
-	else
-		why++;
+	mqttnet_tls_reason(str, len, why, sizeof why);
 	pthread_mutex_lock(&c->mu);
-	snprintf(c->tls_error, sizeof c->tls_error, "%.*s", (int)strcspn(why, ":\n"), why);
+	memcpy(c->tls_error, why, sizeof why);
 	pthread_mutex_unlock(&c->mu);
 	return 1;
 }
@@ -261,7 +254,7 @@ void client_start_connect(baton_client *c)
 	bool tls = false;
 	int rc;
 
-	(void)nodelay_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
+	(void)mqttnet_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
 	co.keepAliveInterval = (int)c->keepalive_s;
 	co.cleansession = 1;
 	co.MQTTVersion = MQTTVERSION_3_1_1;

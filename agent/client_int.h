@@ -19,6 +19,7 @@
 #include <MQTTAsync.h>
 
 #include "baton.h"
+#include "mqttnet.h"
 #include "names.h"
 #include "reqstate.h"
 #include "wire.h"
@@ -196,13 +197,5 @@ void watches_free_all(baton_client *c);
 /* True iff topic matches the MQTT filter. */
 bool watch_topic_match(const char *filter, const char *topic);
 
-/* ---- nodelay.c ---- */
-/* Splits a broker URI into host and port (defaults 1883, or 8883 for TLS
- * schemes). BATON_E_INVAL if malformed. */
-baton_err nodelay_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
-                            bool *tls);
-/* Sets TCP_NODELAY on every socket of this process whose peer is the
- * broker of uri. Returns how many sockets it changed (or a negative error). */
-int nodelay_apply(const char *uri);
 
 #endif

@@ -52,7 +52,7 @@ static void on_connected_event(baton_client *c)
 	char *topics[MAX_SUB_TOPICS];
 	int n = 2, changed;
 
-	changed = nodelay_apply(c->broker);
+	changed = mqttnet_nodelay(c->broker);
 	if (changed <= 0)
 		client_log(c, BATON_LOG_DEBUG, "TCP_NODELAY: no socket to %s found (%d)", c->broker, changed);
 	pthread_mutex_lock(&c->mu);
@@ -275,7 +275,7 @@ static baton_err check_options(const baton_options *o, char *msg, size_t cap)
 		snprintf(msg, cap, "node id must be 1 to 64 characters of [A-Za-z0-9._-]");
 	else if (!names_prefix_valid(prefix, strlen(prefix)))
 		snprintf(msg, cap, "invalid topic prefix '%s'", prefix);
-	else if (nodelay_split_uri(broker, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
+	else if (mqttnet_split_uri(broker, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
 		snprintf(msg, cap, "invalid broker URI '%s' (want tcp://host:port or ssl://host:port)",
 		         broker);
 	else if (o->keepalive_s > 3600)

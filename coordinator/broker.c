@@ -11,21 +11,18 @@
  */
 #include "broker.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <MQTTAsync.h>
+
+#include "mqttnet.h"
 
 struct broker {
 	MQTTAsync client;
@@ -124,17 +121,10 @@ static void on_lost(void *ctx, char *cause)
 static int on_tls_error(const char *str, size_t len, void *ctx)
 {
 	broker *b = ctx;
-	/* "C0E6...:error:0A000086:SSL routines:func:certificate verify failed:file:line:":
-	 * the reason is the fourth field after "error". */
-	const char *why = strstr(str, ":error:");
-	for (int field = 0; why != NULL && field < 4; field++)
-		why = strchr(why + 1, ':');
-	if (why == NULL || why >= str + len)
-		why = str;
-	else
-		why++;
+	char why[sizeof b->tls_err];
+	mqttnet_tls_reason(str, len, why, sizeof why);
 	pthread_mutex_lock(&b->mu);
-	snprintf(b->tls_err, sizeof b->tls_err, "%.*s", (int)strcspn(why, ":\n"), why);
+	memcpy(b->tls_err, why, sizeof why);
 	pthread_mutex_unlock(&b->mu);
 	return 1;
 }
@@ -322,72 +312,15 @@ void broker_msgs_free(broker_msg *m)
 	}
 }
 
-/* Host and port of a tcp://host:port or ssl://host:port URI. */
-static bool uri_host_port(const char *uri, char *host, size_t cap, char *port, size_t pcap)
-{
-	const char *p = strstr(uri, "://");
-	p = p ? p + 3 : uri;
-	const char *colon = strrchr(p, ':');
-	const char *end = p + strcspn(p, "/");
-	if (*p == '[') { /* [v6]:port */
-		const char *rb = strchr(p, ']');
-		if (rb == NULL)
-			return false;
-		snprintf(host, cap, "%.*s", (int)(rb - p - 1), p + 1);
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		size_t hl = colon ? (size_t)(colon - p) : (size_t)(end - p);
-		snprintf(host, cap, "%.*s", (int)hl, p);
-	}
-	snprintf(port, pcap, "%.*s", colon ? (int)(end - colon - 1) : 4, colon ? colon + 1 : "1883");
-	return true;
-}
-
-static bool same_peer(const struct sockaddr_storage *a, const struct addrinfo *ai)
-{
-	if (a->ss_family != ai->ai_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)ai->ai_addr;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)ai->ai_addr;
-		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-	}
-	return false;
-}
-
-/* paho 1.3.12 never sets TCP_NODELAY and hides its socket; without it every
- * QoS 1 exchange waits on Nagle (88 ms here). Find our own sockets whose peer
- * is the broker and set it on them. */
-static void set_nodelay(broker *b)
-{
-	char host[256], port[16];
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	if (!uri_host_port(b->uri, host, sizeof host, port, sizeof port) || getaddrinfo(host, port, &hints, &res) != 0)
-		return;
-	DIR *d = opendir("/proc/self/fd");
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-		int fd = atoi(e->d_name);
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof ss;
-		if (fd <= 2 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-			continue;
-		for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
-			if (same_peer(&ss, ai)) {
-				int one = 1;
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			}
-	}
-	if (d != NULL)
-		closedir(d);
-	freeaddrinfo(res);
-}
-
 baton_err broker_on_connected(broker *b)
 {
-	set_nodelay(b);
+	/* paho 1.3.12 never sets TCP_NODELAY and hides its socket; without it
+	 * every QoS 1 exchange waits on Nagle (88 ms here). */
+	if (mqttnet_nodelay(b->uri) <= 0) {
+		pthread_mutex_lock(&b->mu);
+		snprintf(b->err, sizeof b->err, "TCP_NODELAY: no socket to %s found", b->uri);
+		pthread_mutex_unlock(&b->mu);
+	}
 	if (b->n_subs == 0)
 		return BATON_OK;
 	int qos[16];

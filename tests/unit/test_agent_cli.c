@@ -328,32 +328,48 @@ static void test_watch_topic_match_filters(void **state)
 	assert_false(watch_topic_match("p/state/a/b", "p/state/a"));
 }
 
-static void test_nodelay_split_uri_forms(void **state)
+static void test_mqttnet_tls_reason_picks_openssl_reason(void **state)
+{
+	char buf[160];
+	const char *l3 = "C0E67119777F0000:error:0A000086:SSL routines:tls_post_process_server_certificate:"
+	                 "certificate verify failed:../ssl/statem/statem_clnt.c:1889:\n";
+	const char *l1 = "140:error:14090086:SSL routines::certificate verify failed:s3_clnt.c:1264:";
+
+	(void)state;
+	mqttnet_tls_reason(l3, strlen(l3), buf, sizeof buf);
+	assert_string_equal(buf, "certificate verify failed");
+	mqttnet_tls_reason(l1, strlen(l1), buf, sizeof buf);
+	assert_string_equal(buf, "certificate verify failed");
+	mqttnet_tls_reason("odd text", 8, buf, sizeof buf);
+	assert_string_equal(buf, "odd text");
+}
+
+static void test_mqttnet_split_uri_forms(void **state)
 {
 	char host[64], port[16];
 	bool tls;
 
 	(void)state;
 	assert_int_equal(
-	    nodelay_split_uri("tcp://127.0.0.1:18830", host, sizeof host, port, sizeof port, &tls), 0);
+	    mqttnet_split_uri("tcp://127.0.0.1:18830", host, sizeof host, port, sizeof port, &tls), 0);
 	assert_string_equal(host, "127.0.0.1");
 	assert_string_equal(port, "18830");
 	assert_false(tls);
 	assert_int_equal(
-	    nodelay_split_uri("ssl://broker.example", host, sizeof host, port, sizeof port, &tls), 0);
+	    mqttnet_split_uri("ssl://broker.example", host, sizeof host, port, sizeof port, &tls), 0);
 	assert_string_equal(port, "8883");
 	assert_true(tls);
-	assert_int_equal(nodelay_split_uri("mqtt://[::1]:1884", host, sizeof host, port, sizeof port, &tls),
+	assert_int_equal(mqttnet_split_uri("mqtt://[::1]:1884", host, sizeof host, port, sizeof port, &tls),
 	                 0);
 	assert_string_equal(host, "::1");
 	assert_string_equal(port, "1884");
-	assert_int_equal(nodelay_split_uri("localhost", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_equal(mqttnet_split_uri("localhost", host, sizeof host, port, sizeof port, &tls), 0);
 	assert_string_equal(port, "1883");
-	assert_int_not_equal(nodelay_split_uri("http://x:1", host, sizeof host, port, sizeof port, &tls), 0);
-	assert_int_not_equal(nodelay_split_uri("tcp://:1883", host, sizeof host, port, sizeof port, &tls), 0);
-	assert_int_not_equal(nodelay_split_uri("tcp://h:99999", host, sizeof host, port, sizeof port, &tls),
+	assert_int_not_equal(mqttnet_split_uri("http://x:1", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_not_equal(mqttnet_split_uri("tcp://:1883", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_not_equal(mqttnet_split_uri("tcp://h:99999", host, sizeof host, port, sizeof port, &tls),
 	                     0);
-	assert_int_not_equal(nodelay_split_uri("tcp://h:x", host, sizeof host, port, sizeof port, &tls), 0);
+	assert_int_not_equal(mqttnet_split_uri("tcp://h:x", host, sizeof host, port, sizeof port, &tls), 0);
 }
 
 /* ---- CLI options -------------------------------------------------------------- */
@@ -620,7 +636,8 @@ int main(void)
 	    cmocka_unit_test(test_reqstate_reset_flow),
 	    cmocka_unit_test(test_reqstate_ids_roundtrip),
 	    cmocka_unit_test(test_watch_topic_match_filters),
-	    cmocka_unit_test(test_nodelay_split_uri_forms),
+	    cmocka_unit_test(test_mqttnet_split_uri_forms),
+	    cmocka_unit_test(test_mqttnet_tls_reason_picks_openssl_reason),
 	    cmocka_unit_test(test_duration_parse_units),
 	    cmocka_unit_test(test_duration_parse_rejects_garbage),
 	    cmocka_unit_test(test_duration_format),

@@ -1,5 +1,8 @@
 /*
- * nodelay.c - turns Nagle's algorithm off on paho's socket to the broker.
+ * mqttnet.c - what both MQTT edges (the coordinator's broker.c and libbaton)
+ * need of the network under paho: the broker URI split, Nagle's algorithm
+ * turned off on paho's hidden socket, and OpenSSL's reason for a failed
+ * handshake.
  *
  * paho 1.3.12 neither sets TCP_NODELAY nor exposes its socket, and a QoS 1
  * round trip costs ~88 ms with Nagle on (MQTT-NOTES). So after every
@@ -8,7 +11,7 @@
  * it on another client's socket to the same broker is harmless. Never
  * allocates beyond getaddrinfo; never prints.
  */
-#include "client_int.h"
+#include "mqttnet.h"
 
 #include <dirent.h>
 #include <netdb.h>
@@ -19,7 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-baton_err nodelay_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
+baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
                             bool *tls)
 {
 	const char *p = strstr(uri, "://"), *end, *colon;
@@ -93,7 +96,7 @@ static bool same_peer(const struct sockaddr_storage *a, const struct addrinfo *a
 	return false;
 }
 
-int nodelay_apply(const char *uri)
+int mqttnet_nodelay(const char *uri)
 {
 	struct addrinfo hints, *ai = NULL;
 	char host[256], port[16];
@@ -102,7 +105,7 @@ int nodelay_apply(const char *uri)
 	bool tls;
 	int changed = 0;
 
-	if (nodelay_split_uri(uri, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
+	if (mqttnet_split_uri(uri, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
 		return BATON_E_INVAL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
@@ -130,4 +133,19 @@ out:
 		closedir(dir);
 	freeaddrinfo(ai);
 	return changed;
+}
+
+void mqttnet_tls_reason(const char *str, size_t len, char *buf, size_t cap)
+{
+	/* "C0E6...:error:0A000086:SSL routines:func:certificate verify failed:file:line:":
+	 * the reason is the fourth field after "error". */
+	const char *why = strstr(str, ":error:");
+
+	for (int field = 0; why != NULL && field < 4; field++)
+		why = strchr(why + 1, ':');
+	if (why == NULL || why >= str + len)
+		why = str;
+	else
+		why++;
+	snprintf(buf, cap, "%.*s", (int)strcspn(why, ":\n"), why);
 }

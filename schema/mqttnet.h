@@ -1,0 +1,30 @@
+/*
+ * mqttnet.h - network helpers both MQTT edges share (the coordinator's
+ * broker.c and libbaton): paho 1.3.12 hides its socket and flattens TLS
+ * errors, and these put back what we need. No allocation beyond
+ * getaddrinfo; never prints.
+ */
+#ifndef BATON_MQTTNET_H
+#define BATON_MQTTNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "baton_error.h"
+
+/* Splits a broker URI (tcp://, mqtt://, ssl://, mqtts://, or a bare host)
+ * into host and port (defaults 1883, or 8883 for the TLS schemes); *tls
+ * tells the scheme. BATON_E_INVAL if malformed. */
+baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap, bool *tls);
+
+/* Sets TCP_NODELAY on every socket of this process whose peer is the broker
+ * of uri (paho never sets it: a QoS 1 round trip then waits on Nagle, 88 ms
+ * here). Returns how many sockets it changed, or a negative baton_err. */
+int mqttnet_nodelay(const char *uri);
+
+/* Writes into buf the reason of an OpenSSL error line as paho's
+ * ssl_error_cb hands it over (str, len), e.g. "certificate verify failed";
+ * the whole line when it has no recognisable reason. Cannot fail. */
+void mqttnet_tls_reason(const char *str, size_t len, char *buf, size_t cap);
+
+#endif
