@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Broker, Client, Coordinator, Node, Watcher, unique_prefix  # noqa: E402
+from harness import Broker, Client, Coordinator, Node, Watcher, unique_prefix, wait_until  # noqa: E402
 
 
 def presence(broker, prefix):
@@ -56,6 +56,27 @@ class FaultTest(unittest.TestCase):
                 self.assertIsNone(coord.proc.poll())
                 n2.close()
                 w.close()
+
+    def test_sighup_reopens_the_log_file(self):
+        with Broker() as b:
+            prefix = unique_prefix("f")
+            logdir = tempfile.mkdtemp(prefix="baton-log-")
+            path = os.path.join(logdir, "coordinator.log")
+            coord = Coordinator(b, prefix, args=["--log-file", path, "--log-format", "json"]).start()
+            try:
+                n = Node(b, prefix)
+                n.request("acquire", "log/1")
+                os.rename(path, path + ".1")  # what logrotate does
+                coord.proc.send_signal(signal.SIGHUP)
+                wait_until(lambda: os.path.exists(path), what="log reopened")
+                n.request("acquire", "log/2")
+                wait_until(lambda: '"resource":"log/2"' in open(path).read(), what="grant logged to the new file")
+                self.assertIn('"resource":"log/1"', open(path + ".1").read())
+                for line in open(path):
+                    json.loads(line)  # every line is one JSON object
+                n.close()
+            finally:
+                self.assertEqual(coord.stop(signal.SIGTERM), 0)
 
     def test_stale_retained_snapshot_is_cleared_on_connect(self):
         with Broker() as b:
