@@ -825,8 +825,8 @@ static int mode_latency(const opts *o)
 	be_series fl = {.name = "floor: MQTT QoS 1 request/reply via echo"};
 	be_series ma = {.name = "Baton :memory: acquire->granted"},
 	          mc = {.name = "Baton :memory: acquire+release (vs 2x floor)", .hops = 2};
-	be_series da = {.name = "Baton durable (sync full) acquire->granted"},
-	          dc = {.name = "Baton durable (sync full) acquire+release (vs 2x floor)", .hops = 2};
+	be_series da = {.name = "Baton durable acquire->granted"},
+	          dc = {.name = "Baton durable acquire+release (vs 2x floor)", .hops = 2};
 	be_series mh = {.name = "Baton :memory: failure handoff"},
 	          dh = {.name = "Baton durable failure handoff"};
 	be_series mw = {.name = "Baton :memory: Will handoff (TCP shutdown)"};
