@@ -183,17 +183,23 @@ static bool snap_note(coord *d, const table_effect *e)
  * succession into one publish, or none. */
 static void snaps_flush(coord *d, int64_t now)
 {
+	size_t kept = 0;
 	for (size_t i = 0; i < d->n_due; i++) {
 		snap_due *s = d->due_list[i];
 		table_resource_view v;
-		if (table_resource_get(d->t, s->name, &v))
+		bool found = false;
+		if (table_resource_lookup(d->t, s->name, &v, &found) != BATON_OK) {
+			d->due_list[kept++] = s; /* no memory for the view: stays due */
+			continue;
+		}
+		if (found)
 			republish_one(d, &v);
 		else if (!s->fresh)
 			publish_text(d, NAMES_STATE, s->name, "", 0, 1, true);
 		hmap_remove(&d->due, s->hash, s);
 		free(s);
 	}
-	d->n_due = 0;
+	d->n_due = kept;
 	d->next_snap_at = now + (int64_t)d->cfg->snapshot_interval_ms;
 }
 
@@ -337,7 +343,8 @@ static void handle_stale_state(coord *d, const broker_msg *m)
 		return;
 	const char *res = m->topic + plen + 7; /* after "P/state/" */
 	table_resource_view v;
-	if (!table_resource_get(d->t, res, &v)) {
+	bool found = true;
+	if (table_resource_lookup(d->t, res, &v, &found) == BATON_OK && !found) {
 		LOG_I("clearing stale snapshot", "resource", res);
 		publish_text(d, NAMES_STATE, res, "", 0, 1, true);
 	}

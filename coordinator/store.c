@@ -341,8 +341,11 @@ static baton_err put_resource(store *s, table *t, const char *name, uint64_t *ro
 		bind_text(s, dels[i], 1, name);
 		e = sto_run(s, dels[i], "deleting the old rows", name, err, cap);
 	}
-	if (e != BATON_OK || !table_resource_get(t, name, &v))
-		return e;
+	bool found = false;
+	if (e == BATON_OK && (e = table_resource_lookup(t, name, &v, &found)) == BATON_E_NOMEM)
+		snprintf(err, cap, "%s: out of memory reading resource %s", s->path, name);
+	if (e != BATON_OK || !found)
+		return e; /* gone: its rows stay deleted */
 
 	bind_text(s, ST_INS_RES, 1, v.name);
 	bind_text(s, ST_INS_RES, 2, wire_mode_name(v.mode));

@@ -185,6 +185,13 @@ typedef struct table_resource_view {
  * table_foreach / table_counts. */
 bool table_resource_get(table *t, const char *resource, table_resource_view *out);
 
+/* Like table_resource_get, but tells a resource the table does not have
+ * (BATON_OK, *found false) from no memory for the view's waiter list
+ * (BATON_E_NOMEM, *out and *found untouched): callers that act on absence,
+ * such as deleting stored rows or clearing a snapshot, must not take one for
+ * the other. */
+baton_err table_resource_lookup(table *t, const char *resource, table_resource_view *out, bool *found);
+
 /* Calls fn once per resource, in no particular order; fn must not call back
  * into the table except its read-only functions. */
 typedef void table_visit_fn(void *ctx, const table_resource_view *v);

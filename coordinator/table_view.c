@@ -67,15 +67,24 @@ static void fill_view(const res *r, table_waiter_view *vw, const char **vn, tabl
 	tbl_fill_prev(r->prev, &out->previous);
 }
 
-bool table_resource_get(table *t, const char *resource, table_resource_view *out)
+baton_err table_resource_lookup(table *t, const char *resource, table_resource_view *out, bool *found)
 {
 	const res *r = tbl_res_find(t, resource);
-	if (r == NULL || res_idle(r))
-		return false;
+	if (r == NULL || res_idle(r)) {
+		*found = false;
+		return BATON_OK;
+	}
 	if (grow2(&t->vw, &t->vn, &t->cap_vw, r->n_waiting) != BATON_OK)
-		return false;
+		return BATON_E_NOMEM;
 	fill_view(r, t->vw, t->vn, out);
-	return true;
+	*found = true;
+	return BATON_OK;
+}
+
+bool table_resource_get(table *t, const char *resource, table_resource_view *out)
+{
+	bool found = false;
+	return table_resource_lookup(t, resource, out, &found) == BATON_OK && found;
 }
 
 void table_foreach(table *t, table_visit_fn *fn, void *ctx)

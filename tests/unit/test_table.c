@@ -224,6 +224,25 @@ static void test_snapshot_created_and_idle_in_one_batch_clear_is_fresh(void **st
 	expect_state_fx(x, "m", TABLE_FX_SNAPSHOT, true);
 }
 
+static void test_lookup_tells_absent_from_present(void **state)
+{
+	h *x = *state;
+	table_resource_view v;
+	bool found = true;
+	assert_int_equal(table_resource_lookup(x->t, "nope", &v, &found), BATON_OK);
+	assert_false(found);
+	acq(x, "A", "a1", "here");
+	acq(x, "B", "b1", "here");
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	table_advance(x->t);
+	assert_int_equal(table_resource_lookup(x->t, "here", &v, &found), BATON_OK);
+	assert_true(found);
+	assert_string_equal(v.holder, "A");
+	assert_int_equal(v.n_waiting, 1);
+	assert_string_equal(v.waiting[0].node, "B");
+}
+
 /* ---- acquire ------------------------------------------------------------- */
 
 static void test_acquire_idle_granted(void **state)
@@ -956,6 +975,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_snapshot_fresh_only_in_the_batch_that_created_it),
 	    T(test_snapshot_created_and_idle_in_one_batch_clear_is_fresh),
+	    T(test_lookup_tells_absent_from_present),
 	    T(test_acquire_idle_granted),
 	    T(test_acquire_held_queued_with_position_and_holder),
 	    T(test_acquire_wait_zero_busy),
