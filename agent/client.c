@@ -174,8 +174,9 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 	snprintf(tls, sizeof tls, "%s", c->tls_error);
 	c->tls_error[0] = '\0';
 	pthread_mutex_unlock(&c->mu);
-	snprintf(text, sizeof text, "%s (code %d)%s%s", resp && resp->message ? resp->message : "connect failed",
-	         resp ? resp->code : 0, tls[0] ? "; TLS: " : "", tls);
+	snprintf(text, sizeof text, "%s (code %d)%s%s",
+	         resp && resp->message ? resp->message : "connect failed", resp ? resp->code : 0,
+	         tls[0] ? "; TLS: " : "", tls);
 	enqueue_event(ctx, IN_CONNECT_FAILED, text);
 }
 

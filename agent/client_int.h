@@ -197,5 +197,4 @@ void watches_free_all(baton_client *c);
 /* True iff topic matches the MQTT filter. */
 bool watch_topic_match(const char *filter, const char *topic);
 
-
 #endif

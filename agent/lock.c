@@ -126,7 +126,8 @@ static void send_drop(baton_lock *l, action_list *al)
 		           (unsigned long long)l->rs.drop_token);
 		return;
 	}
-	client_log(c, BATON_LOG_INFO, "giving back %s token %llu", l->resource, (unsigned long long)l->rs.drop_token);
+	client_log(c, BATON_LOG_INFO, "giving back %s token %llu", l->resource,
+	           (unsigned long long)l->rs.drop_token);
 	l->rs.drop_token = 0;
 	actions_send(al, payload, len);
 }

@@ -141,8 +141,9 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	if (m->type == IN_CONN_LOST)
-		client_log(c, BATON_LOG_WARN, "connection to %s lost (%s); held locks count as lost; reconnecting",
-		           c->broker, why);
+		client_log(c, BATON_LOG_WARN,
+		           "connection to %s lost (%s); held locks count as lost; reconnecting", c->broker,
+		           why);
 	else if (m->type == IN_CONNECT_FAILED)
 		client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
 	else

@@ -137,11 +137,13 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 	if (d != NULL && (d->code == 2 || d->code == 4 || d->code == 5)) {
 		b->refused = true;
 		snprintf(b->err, sizeof b->err, "broker refused the connection (CONNACK %d: %s)", d->code,
-			 d->code == 2 ? "client id rejected" : d->code == 4 ? "bad user name or password" : "not authorized");
+		         d->code == 2   ? "client id rejected"
+		         : d->code == 4 ? "bad user name or password"
+		                        : "not authorized");
 	} else {
 		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s (code %d)%s%s", b->uri,
-			 d && d->message ? d->message : "connection failed", d ? d->code : 0,
-			 b->tls_err[0] ? "; TLS: " : "", b->tls_err);
+		         d && d->message ? d->message : "connection failed", d ? d->code : 0,
+		         b->tls_err[0] ? "; TLS: " : "", b->tls_err);
 		b->tls_err[0] = '\0';
 		b->failures++;
 	}
@@ -233,7 +235,8 @@ baton_err broker_new(const broker_options *o, broker **out, char *err, size_t ca
 	co.maxBufferedMessages = 1 << 22; /* answers wait here while the broker is away */
 	co.deleteOldestMessages = 0;
 	co.allowDisconnectedSendAtAnyTime = 1; /* recovery effects may be queued before the first connect */
-	int rc = MQTTAsync_createWithOptions(&b->client, b->uri, b->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	int rc = MQTTAsync_createWithOptions(&b->client, b->uri, b->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+	                                     NULL, &co);
 	if (rc == MQTTASYNC_SUCCESS)
 		rc = MQTTAsync_setCallbacks(b->client, b, on_lost, msg_arrived, NULL);
 	if (rc == MQTTASYNC_SUCCESS)
@@ -333,15 +336,18 @@ baton_err broker_on_connected(broker *b)
 
 baton_err broker_subscribe(broker *b, const char *filter)
 {
-	return MQTTAsync_subscribe(b->client, filter, 1, NULL) == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+	return MQTTAsync_subscribe(b->client, filter, 1, NULL) == MQTTASYNC_SUCCESS ? BATON_OK
+	                                                                            : BATON_E_BROKER;
 }
 
 baton_err broker_unsubscribe(broker *b, const char *filter)
 {
-	return MQTTAsync_unsubscribe(b->client, filter, NULL) == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+	return MQTTAsync_unsubscribe(b->client, filter, NULL) == MQTTASYNC_SUCCESS ? BATON_OK
+	                                                                           : BATON_E_BROKER;
 }
 
-baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos, bool retained)
+baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos,
+                         bool retained)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	ro.onSuccess = on_publish_done;

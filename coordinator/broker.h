@@ -19,12 +19,12 @@
 typedef struct broker broker;
 
 typedef struct broker_options {
-	const char *uri;       /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// accepted) */
+	const char *uri; /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// accepted) */
 	const char *client_id;
-	bool clean_session;    /* the coordinator uses false: a persistent session */
-	const char *username;  /* NULL: none */
-	const char *password;  /* NULL: none */
-	const char *cafile;    /* any TLS option (or an ssl:// URI) turns TLS on */
+	bool clean_session;   /* the coordinator uses false: a persistent session */
+	const char *username; /* NULL: none */
+	const char *password; /* NULL: none */
+	const char *cafile;   /* any TLS option (or an ssl:// URI) turns TLS on */
 	const char *cert;
 	const char *key;
 	const char *will_topic; /* NULL: no Will */
@@ -32,7 +32,7 @@ typedef struct broker_options {
 	const char *const *subs; /* topic filters to (re)subscribe at QoS 1 after every connect */
 	size_t n_subs;
 	int keepalive_s;
-	int wake_fd;           /* written (8 bytes, eventfd style) whenever the inbox gets something */
+	int wake_fd; /* written (8 bytes, eventfd style) whenever the inbox gets something */
 } broker_options;
 
 /* One received message; topic and payload are NUL-terminated copies. */
@@ -77,7 +77,8 @@ baton_err broker_unsubscribe(broker *b, const char *filter);
 
 /* Publishes payload (len bytes; len 0 clears a retained message). Returns at
  * once; paho buffers while disconnected and re-sends QoS 1 after reconnect. */
-baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos, bool retained);
+baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos,
+                         bool retained);
 
 /* Publishes not yet acknowledged by the broker. */
 uint64_t broker_backlog(const broker *b);

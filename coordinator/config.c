@@ -26,7 +26,7 @@ typedef struct opt {
 	const char *name; /* long flag, and BATON_<NAME> in the environment */
 	opt_type type;
 	size_t offset;
-	const char *def;  /* default as text, NULL: none */
+	const char *def;   /* default as text, NULL: none */
 	uint64_t min, max; /* durations, in ms */
 	const char *arg;
 	const char *help;
@@ -35,40 +35,40 @@ typedef struct opt {
 #define O(f) offsetof(config, f)
 #define HOUR (3600u * 1000u)
 static const opt options[] = {
-	{"broker", OPT_STR, O(broker), "tcp://127.0.0.1:1883", 0, 0, "URI",
-	 "broker to connect to (tcp://, mqtt://, ssl://, mqtts://)"},
-	{"prefix", OPT_STR, O(prefix), "baton/v1", 0, 0, "P", "topic prefix"},
-	{"client-id", OPT_STR, O(client_id), "baton-coordinator", 0, 0, "ID",
-	 "MQTT client id of the persistent session"},
-	{"state", OPT_STR, O(state), NULL, 0, 0, "PATH|:memory:",
-	 "durable state file (default ./baton-state.db, or /var/lib/baton/state.db when that directory "
-	 "exists); :memory: keeps state in memory only (lost on restart)"},
-	{"sync", OPT_SYNC, O(sync), "full", 0, 0, "full|normal|off",
-	 "SQLite durability: full survives power loss, normal may lose the last commits on power loss, off "
-	 "may corrupt on an OS crash"},
-	{"done-ttl", OPT_DUR, O(done_ttl_ms), "10m", 0, 365ull * 24 * HOUR, "DUR",
-	 "how long a once success is remembered"},
-	{"default-lease", OPT_DUR, O(default_lease_ms), "30s", WIRE_LEASE_MIN, WIRE_LEASE_MAX, "DUR",
-	 "lease of an acquire without lease_ms"},
-	{"max-lease", OPT_DUR, O(max_lease_ms), "1h", WIRE_LEASE_MIN, WIRE_LEASE_MAX, "DUR",
-	 "longer leases asked for are granted this long"},
-	{"stats-interval", OPT_DUR, O(stats_interval_ms), "5s", 100, HOUR, "DUR",
-	 "how often P/stats is published"},
-	{"snapshot-interval", OPT_DUR, O(snapshot_interval_ms), "10ms", 0, 60000, "DUR",
-	 "retained snapshots go out at once when idle, then at most once per DUR with each resource's "
-	 "latest state (0: after every change)"},
-	{"username", OPT_STR, O(username), NULL, 0, 0, "NAME", "broker user name"},
-	{"password-file", OPT_STR, O(password_file), NULL, 0, 0, "FILE",
-	 "file whose first line is the broker password"},
-	{"cafile", OPT_STR, O(cafile), NULL, 0, 0, "FILE", "CA certificates to verify the broker (TLS)"},
-	{"cert", OPT_STR, O(cert), NULL, 0, 0, "FILE", "client certificate (TLS)"},
-	{"key", OPT_STR, O(key), NULL, 0, 0, "FILE", "client private key (TLS)"},
-	{"log-level", OPT_LEVEL, O(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
-	{"log-format", OPT_FORMAT, O(log_format), "text", 0, 0, "text|json", "log line format"},
-	{"log-file", OPT_STR, O(log_file), NULL, 0, 0, "FILE",
-	 "append logs to FILE instead of stderr (reopened on SIGHUP)"},
-	{"help", OPT_FLAG, O(show_help), NULL, 0, 0, NULL, "show this help and exit"},
-	{"version", OPT_FLAG, O(show_version), NULL, 0, 0, NULL, "show the version and exit"},
+    {"broker", OPT_STR, O(broker), "tcp://127.0.0.1:1883", 0, 0, "URI",
+     "broker to connect to (tcp://, mqtt://, ssl://, mqtts://)"},
+    {"prefix", OPT_STR, O(prefix), "baton/v1", 0, 0, "P", "topic prefix"},
+    {"client-id", OPT_STR, O(client_id), "baton-coordinator", 0, 0, "ID",
+     "MQTT client id of the persistent session"},
+    {"state", OPT_STR, O(state), NULL, 0, 0, "PATH|:memory:",
+     "durable state file (default ./baton-state.db, or /var/lib/baton/state.db when that directory "
+     "exists); :memory: keeps state in memory only (lost on restart)"},
+    {"sync", OPT_SYNC, O(sync), "full", 0, 0, "full|normal|off",
+     "SQLite durability: full survives power loss, normal may lose the last commits on power loss, off "
+     "may corrupt on an OS crash"},
+    {"done-ttl", OPT_DUR, O(done_ttl_ms), "10m", 0, 365ull * 24 * HOUR, "DUR",
+     "how long a once success is remembered"},
+    {"default-lease", OPT_DUR, O(default_lease_ms), "30s", WIRE_LEASE_MIN, WIRE_LEASE_MAX, "DUR",
+     "lease of an acquire without lease_ms"},
+    {"max-lease", OPT_DUR, O(max_lease_ms), "1h", WIRE_LEASE_MIN, WIRE_LEASE_MAX, "DUR",
+     "longer leases asked for are granted this long"},
+    {"stats-interval", OPT_DUR, O(stats_interval_ms), "5s", 100, HOUR, "DUR",
+     "how often P/stats is published"},
+    {"snapshot-interval", OPT_DUR, O(snapshot_interval_ms), "10ms", 0, 60000, "DUR",
+     "retained snapshots go out at once when idle, then at most once per DUR with each resource's "
+     "latest state (0: after every change)"},
+    {"username", OPT_STR, O(username), NULL, 0, 0, "NAME", "broker user name"},
+    {"password-file", OPT_STR, O(password_file), NULL, 0, 0, "FILE",
+     "file whose first line is the broker password"},
+    {"cafile", OPT_STR, O(cafile), NULL, 0, 0, "FILE", "CA certificates to verify the broker (TLS)"},
+    {"cert", OPT_STR, O(cert), NULL, 0, 0, "FILE", "client certificate (TLS)"},
+    {"key", OPT_STR, O(key), NULL, 0, 0, "FILE", "client private key (TLS)"},
+    {"log-level", OPT_LEVEL, O(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
+    {"log-format", OPT_FORMAT, O(log_format), "text", 0, 0, "text|json", "log line format"},
+    {"log-file", OPT_STR, O(log_file), NULL, 0, 0, "FILE",
+     "append logs to FILE instead of stderr (reopened on SIGHUP)"},
+    {"help", OPT_FLAG, O(show_help), NULL, 0, 0, NULL, "show this help and exit"},
+    {"version", OPT_FLAG, O(show_version), NULL, 0, 0, NULL, "show the version and exit"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -115,8 +115,10 @@ static baton_err set_option(config *c, const opt *o, const char *val, char *err,
 	case OPT_DUR: {
 		uint64_t ms;
 		if (config_parse_duration(val, &ms) != BATON_OK || ms < o->min || ms > o->max) {
-			snprintf(err, cap, "--%s: '%s' is not a duration from %llums to %llums (e.g. 250ms, 30s, 5m, 1h)",
-				 o->name, val, (unsigned long long)o->min, (unsigned long long)o->max);
+			snprintf(
+			    err, cap,
+			    "--%s: '%s' is not a duration from %llums to %llums (e.g. 250ms, 30s, 5m, 1h)",
+			    o->name, val, (unsigned long long)o->min, (unsigned long long)o->max);
 			return BATON_E_INVAL;
 		}
 		*(uint64_t *)field = ms;
@@ -162,7 +164,8 @@ void config_init(config *c)
 	char err[256];
 	memset(c, 0, sizeof *c);
 	for (size_t i = 0; i < N_OPTIONS; i++)
-		if (options[i].def != NULL && set_option(c, &options[i], options[i].def, err, sizeof err) != BATON_OK)
+		if (options[i].def != NULL &&
+		    set_option(c, &options[i], options[i].def, err, sizeof err) != BATON_OK)
 			abort(); /* a bad default or no memory at start-up: nothing to save */
 }
 
@@ -237,7 +240,8 @@ static baton_err read_password(config *c, char *err, size_t cap)
 {
 	FILE *f = fopen(c->password_file, "r");
 	if (f == NULL) {
-		snprintf(err, cap, "--password-file: cannot read '%s': %s", c->password_file, strerror(errno));
+		snprintf(err, cap, "--password-file: cannot read '%s': %s", c->password_file,
+		         strerror(errno));
 		return BATON_E_INVAL;
 	}
 	char buf[1024];
@@ -261,8 +265,10 @@ static const char *default_state_path(void)
 baton_err config_validate(config *c, char *err, size_t cap)
 {
 	if (!names_prefix_valid(c->prefix, strlen(c->prefix))) {
-		snprintf(err, cap, "--prefix: '%s' is not a valid topic prefix (no + # or empty levels, no leading $ or /)",
-			 c->prefix);
+		snprintf(
+		    err, cap,
+		    "--prefix: '%s' is not a valid topic prefix (no + # or empty levels, no leading $ or /)",
+		    c->prefix);
 		return BATON_E_INVAL;
 	}
 	if (*c->client_id == '\0' || strlen(c->client_id) > 65535) {
@@ -271,7 +277,7 @@ baton_err config_validate(config *c, char *err, size_t cap)
 	}
 	if (c->default_lease_ms > c->max_lease_ms) {
 		snprintf(err, cap, "--default-lease (%llums) is longer than --max-lease (%llums)",
-			 (unsigned long long)c->default_lease_ms, (unsigned long long)c->max_lease_ms);
+		         (unsigned long long)c->default_lease_ms, (unsigned long long)c->max_lease_ms);
 		return BATON_E_INVAL;
 	}
 	if ((c->cert == NULL) != (c->key == NULL)) {
@@ -288,10 +294,11 @@ baton_err config_validate(config *c, char *err, size_t cap)
 void config_usage(FILE *out, const char *argv0)
 {
 	fprintf(out,
-		"Usage: %s [OPTIONS]\n"
-		"Baton's lock coordinator: serves lock requests on P/req/+ over an MQTT broker.\n\n"
-		"Options (each also read from the environment as BATON_<NAME>, e.g. BATON_BROKER; a flag wins):\n",
-		argv0);
+	        "Usage: %s [OPTIONS]\n"
+	        "Baton's lock coordinator: serves lock requests on P/req/+ over an MQTT broker.\n\n"
+	        "Options (each also read from the environment as BATON_<NAME>, e.g. BATON_BROKER; a flag "
+	        "wins):\n",
+	        argv0);
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const opt *o = &options[i];
 		char left[64];
@@ -302,11 +309,12 @@ void config_usage(FILE *out, const char *argv0)
 		fputc('\n', out);
 	}
 	fprintf(out,
-		"\nDurations: 250ms, 30s, 5m, 1h, 2d.\n"
-		"\nExamples:\n"
-		"  %s --broker tcp://127.0.0.1:1883 --state /var/lib/baton/state.db\n"
-		"  %s --state :memory: --done-ttl 1h --log-format json\n"
-		"  mosquitto_sub -t 'baton/v1/#' -v      # watch every answer, event and snapshot\n"
-		"\nExit status: 0 after SIGTERM/SIGINT, 64 on a bad flag, 69 if the broker refuses us, 70 on a state error.\n",
-		argv0, argv0);
+	        "\nDurations: 250ms, 30s, 5m, 1h, 2d.\n"
+	        "\nExamples:\n"
+	        "  %s --broker tcp://127.0.0.1:1883 --state /var/lib/baton/state.db\n"
+	        "  %s --state :memory: --done-ttl 1h --log-format json\n"
+	        "  mosquitto_sub -t 'baton/v1/#' -v      # watch every answer, event and snapshot\n"
+	        "\nExit status: 0 after SIGTERM/SIGINT, 64 on a bad flag, 69 if the broker refuses us, 70 on "
+	        "a state error.\n",
+	        argv0, argv0);
 }

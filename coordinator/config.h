@@ -16,25 +16,25 @@ typedef enum config_log_format { CONFIG_LOG_TEXT = 0, CONFIG_LOG_JSON } config_l
 typedef enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL, CONFIG_SYNC_OFF } config_sync;
 
 typedef struct config {
-	char *broker;        /* tcp://127.0.0.1:1883 */
-	char *prefix;        /* baton/v1 */
-	char *client_id;     /* baton-coordinator */
-	char *state;         /* path or ":memory:" */
-	config_sync sync;    /* full */
-	uint64_t done_ttl_ms;      /* 10m */
-	uint64_t default_lease_ms; /* 30s */
-	uint64_t max_lease_ms;     /* 1h */
-	uint64_t stats_interval_ms; /* 5s */
+	char *broker;                  /* tcp://127.0.0.1:1883 */
+	char *prefix;                  /* baton/v1 */
+	char *client_id;               /* baton-coordinator */
+	char *state;                   /* path or ":memory:" */
+	config_sync sync;              /* full */
+	uint64_t done_ttl_ms;          /* 10m */
+	uint64_t default_lease_ms;     /* 30s */
+	uint64_t max_lease_ms;         /* 1h */
+	uint64_t stats_interval_ms;    /* 5s */
 	uint64_t snapshot_interval_ms; /* 10ms */
 	char *username;
 	char *password_file;
-	char *password;      /* read from password_file by config_validate; never logged */
+	char *password; /* read from password_file by config_validate; never logged */
 	char *cafile;
 	char *cert;
 	char *key;
-	int log_level;       /* LOG_ERROR..LOG_DEBUG, see log.h */
+	int log_level; /* LOG_ERROR..LOG_DEBUG, see log.h */
 	config_log_format log_format;
-	char *log_file;      /* NULL: stderr */
+	char *log_file; /* NULL: stderr */
 	bool show_help;
 	bool show_version;
 } config;

@@ -40,16 +40,16 @@ typedef struct coord {
 	const config *cfg;
 	daemon_signals *sig;
 	table *t;
-	store *st;   /* NULL with --state :memory: */
+	store *st; /* NULL with --state :memory: */
 	broker *b;
 	int64_t wall0_ms, mono0_ms, started_at_ms;
 	bool ever_connected;
-	int64_t retry_at;       /* first connect retry time, 0: none */
-	int64_t retry_backoff;  /* ms */
+	int64_t retry_at;      /* first connect retry time, 0: none */
+	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	hmap due;             /* snap_due by name: snapshots to publish */
-	snap_due **due_list;  /* the same, in the order they became due */
+	hmap due;            /* snap_due by name: snapshots to publish */
+	snap_due **due_list; /* the same, in the order they became due */
 	size_t n_due, cap_due;
 	int64_t next_snap_at; /* due snapshots wait until then (throttle) */
 	char topic[NAMES_TOPIC_MAX + 1];
@@ -76,7 +76,7 @@ static void u64s(char *buf, size_t cap, uint64_t v)
 /* ---- publishing -------------------------------------------------------- */
 
 static void publish_text(coord *d, names_kind kind, const char *arg, const char *payload, size_t len, int qos,
-			 bool retained)
+                         bool retained)
 {
 	if (names_topic(d->topic, sizeof d->topic, d->cfg->prefix, kind, arg, NULL) != BATON_OK) {
 		LOG_E("cannot build topic", "arg", arg ? arg : "");
@@ -93,8 +93,8 @@ static void log_answer(const table_effect *e)
 	u64s(tok, sizeof tok, a->token);
 	switch (a->status) {
 	case WIRE_ST_GRANTED:
-		LOG_I(a->previous.node ? "handoff" : "grant", "resource", a->resource, "node", e->node, "token", tok,
-		      "previous", a->previous.node);
+		LOG_I(a->previous.node ? "handoff" : "grant", "resource", a->resource, "node", e->node,
+		      "token", tok, "previous", a->previous.node);
 		break;
 	case WIRE_ST_RELEASED:
 		LOG_I("release", "resource", a->resource, "node", e->node, "token", tok);
@@ -104,8 +104,8 @@ static void log_answer(const table_effect *e)
 		      wire_reason_name(a->reason));
 		break;
 	case WIRE_ST_REJECTED:
-		LOG_I("reject", "node", e->node, "id", a->id, "resource", a->resource, "code", baton_err_code(a->code),
-		      "message", a->message);
+		LOG_I("reject", "node", e->node, "id", a->id, "resource", a->resource, "code",
+		      baton_err_code(a->code), "message", a->message);
 		break;
 	default:
 		LOG_D(wire_status_name(a->status), "resource", a->resource, "node", e->node, "id", a->id);
@@ -216,7 +216,8 @@ static bool flush(coord *d)
 	}
 	int delay = 100;
 	while (d->st != NULL && store_commit(d->st, d->t, &r, d->err, sizeof d->err) != BATON_OK) {
-		LOG_E("state commit failed, retrying; nothing is published until it succeeds", "error", d->err);
+		LOG_E("state commit failed, retrying; nothing is published until it succeeds", "error",
+		      d->err);
 		if (d->sig->stop) {
 			table_advance(d->t);
 			return false;
@@ -261,17 +262,17 @@ static void publish_stats(coord *d, int64_t now)
 	table_counts c;
 	table_counts_get(d->t, &c);
 	wire_stats s = {
-		.at_ms = now,
-		.uptime_ms = (uint64_t)(now - d->started_at_ms),
-		.requests = c.requests,
-		.grants = c.grants,
-		.handoffs = c.handoffs,
-		.rejections = c.rejections + d->bad_topics,
-		.held = c.held,
-		.waiters = c.waiters,
-		.remembered = c.remembered,
-		.backlog = broker_backlog(d->b),
-		.next_token = table_next_token(d->t),
+	    .at_ms = now,
+	    .uptime_ms = (uint64_t)(now - d->started_at_ms),
+	    .requests = c.requests,
+	    .grants = c.grants,
+	    .handoffs = c.handoffs,
+	    .rejections = c.rejections + d->bad_topics,
+	    .held = c.held,
+	    .waiters = c.waiters,
+	    .remembered = c.remembered,
+	    .backlog = broker_backlog(d->b),
+	    .next_token = table_next_token(d->t),
 	};
 	char *json = NULL;
 	size_t len = 0;
@@ -411,13 +412,15 @@ static bool take_inbox(coord *d)
 	broker_take(d->b, &in);
 	int64_t now = now_ms(d);
 	if (in.refused) {
-		LOG_E("broker refused us; check --username/--password-file/--client-id", "error", broker_error(d->b));
+		LOG_E("broker refused us; check --username/--password-file/--client-id", "error",
+		      broker_error(d->b));
 		broker_msgs_free(in.msgs);
 		return false;
 	}
 	if (in.failures > 0 && !d->ever_connected && d->retry_at == 0) {
 		LOG_W("cannot reach the broker, retrying", "error", broker_error(d->b));
-		d->retry_backoff = d->retry_backoff ? (d->retry_backoff * 2 > 30000 ? 30000 : d->retry_backoff * 2) : 500;
+		d->retry_backoff =
+		    d->retry_backoff ? (d->retry_backoff * 2 > 30000 ? 30000 : d->retry_backoff * 2) : 500;
 		d->retry_at = now + d->retry_backoff;
 	}
 	if (in.losses > 0)
@@ -497,8 +500,8 @@ static baton_err open_state(coord *d)
 	if (strcmp(d->cfg->state, ":memory:") == 0)
 		return BATON_OK;
 	store_sync sync = d->cfg->sync == CONFIG_SYNC_FULL     ? STORE_SYNC_FULL
-			  : d->cfg->sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
-							       : STORE_SYNC_OFF;
+	                  : d->cfg->sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
+	                                                       : STORE_SYNC_OFF;
 	baton_err rc = store_open(d->cfg->state, sync, &d->st, d->err, sizeof d->err);
 	if (rc == BATON_OK)
 		rc = store_load(d->st, d->t, d->err, sizeof d->err);
@@ -509,7 +512,8 @@ static baton_err open_state(coord *d)
 		u64s(held, sizeof held, c.held);
 		u64s(waiting, sizeof waiting, c.waiters);
 		u64s(remembered, sizeof remembered, c.remembered);
-		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered", remembered);
+		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
+		      remembered);
 	}
 	return rc;
 }
@@ -528,20 +532,20 @@ static baton_err open_broker(coord *d)
 	if (rc != BATON_OK)
 		return rc;
 	broker_options o = {
-		.uri = d->cfg->broker,
-		.client_id = d->cfg->client_id,
-		.clean_session = false,
-		.username = d->cfg->username,
-		.password = d->cfg->password,
-		.cafile = d->cfg->cafile,
-		.cert = d->cfg->cert,
-		.key = d->cfg->key,
-		.will_topic = will_topic,
-		.will_payload = will,
-		.subs = subs,
-		.n_subs = 2,
-		.keepalive_s = 10,
-		.wake_fd = d->sig->wake_fd,
+	    .uri = d->cfg->broker,
+	    .client_id = d->cfg->client_id,
+	    .clean_session = false,
+	    .username = d->cfg->username,
+	    .password = d->cfg->password,
+	    .cafile = d->cfg->cafile,
+	    .cert = d->cfg->cert,
+	    .key = d->cfg->key,
+	    .will_topic = will_topic,
+	    .will_payload = will,
+	    .subs = subs,
+	    .n_subs = 2,
+	    .keepalive_s = 10,
+	    .wake_fd = d->sig->wake_fd,
 	};
 	rc = broker_new(&o, &d->b, d->err, sizeof d->err);
 	free(will);
@@ -574,7 +578,8 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	int status = DAEMON_EXIT_OK;
 	baton_err rc = open_state(&d);
 	if (rc != BATON_OK) {
-		LOG_E("cannot open the state", "path", cfg->state, "error", d.err[0] ? d.err : baton_strerror(rc));
+		LOG_E("cannot open the state", "path", cfg->state, "error",
+		      d.err[0] ? d.err : baton_strerror(rc));
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
@@ -589,7 +594,8 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	LOG_I("started", "version", BATON_VERSION, "broker", cfg->broker, "prefix", cfg->prefix, "state", cfg->state);
+	LOG_I("started", "version", BATON_VERSION, "broker", cfg->broker, "prefix", cfg->prefix, "state",
+	      cfg->state);
 	status = loop(&d);
 	if (status == DAEMON_EXIT_OK)
 		shut_down(&d);

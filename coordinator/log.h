@@ -27,10 +27,10 @@ void log_close(void);
  * when they contain spaces, quotes or control characters. */
 void log_emit(int level, const char *msg, ...);
 
-#define LOGF(level, ...)                              \
-	do {                                          \
-		if (log_enabled(level))                \
-			log_emit((level), __VA_ARGS__, NULL); \
+#define LOGF(level, ...)                                                                                     \
+	do {                                                                                                 \
+		if (log_enabled(level))                                                                      \
+			log_emit((level), __VA_ARGS__, NULL);                                                \
 	} while (0)
 #define LOG_E(...) LOGF(LOG_ERROR, __VA_ARGS__)
 #define LOG_W(...) LOGF(LOG_WARN, __VA_ARGS__)

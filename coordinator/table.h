@@ -148,10 +148,10 @@ void table_advance(table *t);
 
 typedef struct table_waiter_view {
 	const char *node;
-	const char *id;         /* the acquire's request id */
-	uint32_t lease_ms;      /* lease it will get */
-	int64_t wait_until_ms;  /* INT64_MAX: waits forever */
-	const char *meta;       /* NULL: none */
+	const char *id;        /* the acquire's request id */
+	uint32_t lease_ms;     /* lease it will get */
+	int64_t wait_until_ms; /* INT64_MAX: waits forever */
+	const char *meta;      /* NULL: none */
 } table_waiter_view;
 
 typedef struct table_resource_view {
@@ -159,7 +159,7 @@ typedef struct table_resource_view {
 	wire_mode mode;
 	/* holding; holder NULL when nobody holds */
 	const char *holder;
-	const char *holder_id;  /* the acquire's request id */
+	const char *holder_id; /* the acquire's request id */
 	uint64_t token;
 	uint32_t lease_ms;
 	int64_t since_ms;
@@ -225,7 +225,7 @@ void table_restore_next_token(table *t, uint64_t next_token);
 uint64_t table_next_token(const table *t);
 
 typedef struct table_counts {
-	uint64_t requests;   /* valid and invalid requests stepped */
+	uint64_t requests; /* valid and invalid requests stepped */
 	uint64_t grants;
 	uint64_t handoffs;   /* grants to a waiter when a holding ended */
 	uint64_t rejections; /* rejected answers */

@@ -159,7 +159,7 @@ void table_advance(table *t)
 {
 	for (size_t i = 0; i < t->n_touched; i++) {
 		res *r = t->touched[i];
-		r->flags &= (uint8_t)~(RES_TOUCHED | RES_FRESH);
+		r->flags &= (uint8_t) ~(RES_TOUCHED | RES_FRESH);
 		if (!res_idle(r))
 			continue;
 		hmap_remove(&t->resources, r->hash, r);

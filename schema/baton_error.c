@@ -11,8 +11,8 @@ const char *baton_strerror(baton_err err)
 	switch (err) {
 	case BATON_OK:
 		return "success";
-#define BATON_ERR_MSG_(name, value, code, msg) \
-	case BATON_E_##name:                   \
+#define BATON_ERR_MSG_(name, value, code, msg)                                                               \
+	case BATON_E_##name:                                                                                 \
 		return msg;
 		BATON_ERRORS(BATON_ERR_MSG_)
 #undef BATON_ERR_MSG_
@@ -25,8 +25,8 @@ const char *baton_err_code(baton_err err)
 	switch (err) {
 	case BATON_OK:
 		return NULL;
-#define BATON_ERR_CODE_(name, value, code, msg) \
-	case BATON_E_##name:                    \
+#define BATON_ERR_CODE_(name, value, code, msg)                                                              \
+	case BATON_E_##name:                                                                                 \
 		return code;
 		BATON_ERRORS(BATON_ERR_CODE_)
 #undef BATON_ERR_CODE_
@@ -40,7 +40,7 @@ static const struct {
 	const char *code;
 } wire_codes[] = {
 #define BATON_ERR_ROW_(name, value, code, msg) {BATON_E_##name, code},
-	BATON_ERRORS(BATON_ERR_ROW_)
+    BATON_ERRORS(BATON_ERR_ROW_)
 #undef BATON_ERR_ROW_
 };
 

@@ -14,28 +14,28 @@ extern "C" {
 #endif
 
 /* X(NAME, value, wire code or NULL when it never goes on the wire, message) */
-#define BATON_ERRORS(X)                                                                       \
-	X(BAD_JSON, -1, "bad_json", "payload is not valid JSON")                                  \
-	X(BAD_REQUEST, -2, "bad_request", "missing or mistyped field, or bad resource or id")     \
-	X(UNSUPPORTED_VERSION, -3, "unsupported_version", "unsupported protocol version")         \
-	X(UNKNOWN_OP, -4, "unknown_op", "unknown op")                                             \
-	X(TOO_LARGE, -5, "too_large", "payload over 65536 bytes")                                 \
-	X(NOT_HOLDER, -6, "not_holder", "token is not this node's current holding")               \
-	X(MODE_CONFLICT, -7, "mode_conflict", "resource is held or remembered in the other mode") \
-	X(BAD_TOPIC, -8, "bad_topic", "node part of the topic is not a valid node id")            \
-	X(NOMEM, -20, NULL, "out of memory")                                                      \
-	X(INVAL, -21, NULL, "invalid argument")                                                   \
-	X(IO, -22, NULL, "input/output error")                                                    \
-	X(BROKER, -23, NULL, "broker unreachable or refused the connection")                      \
-	X(TIMEOUT, -24, NULL, "timed out")                                                        \
-	X(NOT_CONNECTED, -25, NULL, "not connected to the broker")                                \
-	X(CLOSED, -26, NULL, "client is closed")                                                  \
-	X(STORE, -27, NULL, "state store error")                                                  \
-	X(STORE_CORRUPT, -28, NULL, "state file is corrupt or not a Baton state file")            \
-	X(STORE_TOO_NEW, -29, NULL, "state file was written by a newer Baton")                    \
-	X(BUSY, -30, NULL, "resource is held by another node")                                    \
-	X(LOST, -31, NULL, "lock was lost")                                                       \
-	X(CANCELLED, -32, NULL, "request was cancelled")                                          \
+#define BATON_ERRORS(X)                                                                                      \
+	X(BAD_JSON, -1, "bad_json", "payload is not valid JSON")                                             \
+	X(BAD_REQUEST, -2, "bad_request", "missing or mistyped field, or bad resource or id")                \
+	X(UNSUPPORTED_VERSION, -3, "unsupported_version", "unsupported protocol version")                    \
+	X(UNKNOWN_OP, -4, "unknown_op", "unknown op")                                                        \
+	X(TOO_LARGE, -5, "too_large", "payload over 65536 bytes")                                            \
+	X(NOT_HOLDER, -6, "not_holder", "token is not this node's current holding")                          \
+	X(MODE_CONFLICT, -7, "mode_conflict", "resource is held or remembered in the other mode")            \
+	X(BAD_TOPIC, -8, "bad_topic", "node part of the topic is not a valid node id")                       \
+	X(NOMEM, -20, NULL, "out of memory")                                                                 \
+	X(INVAL, -21, NULL, "invalid argument")                                                              \
+	X(IO, -22, NULL, "input/output error")                                                               \
+	X(BROKER, -23, NULL, "broker unreachable or refused the connection")                                 \
+	X(TIMEOUT, -24, NULL, "timed out")                                                                   \
+	X(NOT_CONNECTED, -25, NULL, "not connected to the broker")                                           \
+	X(CLOSED, -26, NULL, "client is closed")                                                             \
+	X(STORE, -27, NULL, "state store error")                                                             \
+	X(STORE_CORRUPT, -28, NULL, "state file is corrupt or not a Baton state file")                       \
+	X(STORE_TOO_NEW, -29, NULL, "state file was written by a newer Baton")                               \
+	X(BUSY, -30, NULL, "resource is held by another node")                                               \
+	X(LOST, -31, NULL, "lock was lost")                                                                  \
+	X(CANCELLED, -32, NULL, "request was cancelled")                                                     \
 	X(PROTOCOL, -33, NULL, "unexpected message from the coordinator")
 
 typedef enum baton_err {

@@ -15,7 +15,8 @@
 /* Splits a broker URI (tcp://, mqtt://, ssl://, mqtts://, or a bare host)
  * into host and port (defaults 1883, or 8883 for the TLS schemes); *tls
  * tells the scheme. BATON_E_INVAL if malformed. */
-baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap, bool *tls);
+baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
+                            bool *tls);
 
 /* Sets TCP_NODELAY on every socket of this process whose peer is the broker
  * of uri (paho never sets it: a QoS 1 round trip then waits on Nagle, 88 ms

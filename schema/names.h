@@ -12,10 +12,10 @@
 
 #include "baton_error.h"
 
-#define NAMES_NODE_MAX 64      /* bytes, [A-Za-z0-9._-] */
-#define NAMES_ID_MAX 64        /* bytes, [A-Za-z0-9._:-] */
+#define NAMES_NODE_MAX     64  /* bytes, [A-Za-z0-9._-] */
+#define NAMES_ID_MAX       64  /* bytes, [A-Za-z0-9._:-] */
 #define NAMES_RESOURCE_MAX 200 /* bytes of UTF-8 */
-#define NAMES_PREFIX_MAX 200   /* bytes */
+#define NAMES_PREFIX_MAX   200 /* bytes */
 /* Longest topic we ever build: prefix + "/coordinator" or "/outcome/" + resource. */
 #define NAMES_TOPIC_MAX (NAMES_PREFIX_MAX + 16 + NAMES_RESOURCE_MAX)
 
@@ -58,7 +58,7 @@ typedef enum names_kind {
  * BATON_E_INVAL, leaving buf unspecified, when arg is invalid for the kind or
  * the topic does not fit in cap bytes. cap >= NAMES_TOPIC_MAX + 1 always fits. */
 baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind, const char *arg,
-		      size_t *len_out);
+                      size_t *len_out);
 
 /* Classifies an incoming topic (not NUL-terminated) under prefix. On success
  * *kind is NAMES_REQ or NAMES_NODE and *node and *node_len point into topic at the
@@ -66,7 +66,7 @@ baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind
  * under prefix but its node part is not a valid node id, and BATON_E_INVAL
  * when the topic is anything else. Outputs are untouched on error. */
 baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
-			    const char **node, size_t *node_len);
+                            const char **node, size_t *node_len);
 
 /* Writes a valid node id derived from s into buf (cap >= NAMES_NODE_MAX + 1):
  * every byte outside the grammar becomes '-', truncated to 64 bytes; an empty

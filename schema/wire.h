@@ -27,17 +27,17 @@
 #include "baton_error.h"
 #include "names.h"
 
-#define WIRE_VERSION 1
-#define WIRE_PAYLOAD_MAX 65536 /* bytes; a larger request is too_large */
-#define WIRE_META_MAX 256      /* bytes */
-#define WIRE_ERROR_MAX 1024    /* bytes */
-#define WIRE_RESULT_MAX 4096   /* bytes */
-#define WIRE_MESSAGE_MAX 256   /* bytes of a rejection message we write */
-#define WIRE_LEASE_MIN 1000u
-#define WIRE_LEASE_MAX 3600000u
-#define WIRE_LEASE_DEFAULT 30000u
-#define WIRE_INT_MAX 9007199254740991ull /* 2^53 - 1 */
-#define WIRE_VERSION_TEXT_MAX 64         /* bytes of the coordinator's "version" */
+#define WIRE_VERSION          1
+#define WIRE_PAYLOAD_MAX      65536 /* bytes; a larger request is too_large */
+#define WIRE_META_MAX         256   /* bytes */
+#define WIRE_ERROR_MAX        1024  /* bytes */
+#define WIRE_RESULT_MAX       4096  /* bytes */
+#define WIRE_MESSAGE_MAX      256   /* bytes of a rejection message we write */
+#define WIRE_LEASE_MIN        1000u
+#define WIRE_LEASE_MAX        3600000u
+#define WIRE_LEASE_DEFAULT    30000u
+#define WIRE_INT_MAX          9007199254740991ull /* 2^53 - 1 */
+#define WIRE_VERSION_TEXT_MAX 64                  /* bytes of the coordinator's "version" */
 
 typedef enum wire_op {
 	WIRE_OP_ACQUIRE = 1,
@@ -87,18 +87,18 @@ typedef struct wire_request {
 	const char *id;       /* always set when decoded */
 	const char *resource; /* always set when decoded */
 	/* acquire */
-	wire_mode mode;       /* default WIRE_MODE_ONCE */
-	bool has_lease;       /* false: lease_ms absent (the coordinator's default applies) */
-	uint32_t lease_ms;    /* WIRE_LEASE_MIN..WIRE_LEASE_MAX when has_lease */
-	bool has_wait;        /* false: wait until granted, done or cancelled */
-	uint64_t wait_ms;     /* 0..WIRE_INT_MAX; 0 = try once */
-	const char *meta;     /* <= WIRE_META_MAX bytes, or NULL */
+	wire_mode mode;    /* default WIRE_MODE_ONCE */
+	bool has_lease;    /* false: lease_ms absent (the coordinator's default applies) */
+	uint32_t lease_ms; /* WIRE_LEASE_MIN..WIRE_LEASE_MAX when has_lease */
+	bool has_wait;     /* false: wait until granted, done or cancelled */
+	uint64_t wait_ms;  /* 0..WIRE_INT_MAX; 0 = try once */
+	const char *meta;  /* <= WIRE_META_MAX bytes, or NULL */
 	/* renew, release */
-	uint64_t token;       /* 1..WIRE_INT_MAX */
+	uint64_t token; /* 1..WIRE_INT_MAX */
 	/* release */
-	bool success;         /* required */
-	const char *error;    /* <= WIRE_ERROR_MAX bytes, or NULL */
-	const char *result;   /* <= WIRE_RESULT_MAX bytes, or NULL */
+	bool success;       /* required */
+	const char *error;  /* <= WIRE_ERROR_MAX bytes, or NULL */
+	const char *result; /* <= WIRE_RESULT_MAX bytes, or NULL */
 	bool has_remember;
 	uint64_t remember_ms; /* 0..WIRE_INT_MAX when has_remember */
 	void *owned_;         /* private: the decoder's string block */
@@ -107,7 +107,7 @@ typedef struct wire_request {
 /* What a failed request decode could still read, for the rejection answer. */
 typedef struct wire_diag {
 	bool has_id;
-	char id[NAMES_ID_MAX + 1];             /* the request's id, if valid */
+	char id[NAMES_ID_MAX + 1]; /* the request's id, if valid */
 	bool has_resource;
 	char resource[NAMES_RESOURCE_MAX + 1]; /* the request's resource, if valid */
 	char message[WIRE_MESSAGE_MAX];        /* names the offending field */
@@ -160,18 +160,18 @@ typedef struct wire_done {
 
 typedef struct wire_answer {
 	wire_status status;
-	const char *id;       /* NULL only when the request had no readable id */
-	const char *resource; /* NULL only for a rejection without readable resource */
-	uint64_t token;       /* granted, renewed, released, revoked */
-	uint32_t lease_ms;    /* granted, renewed */
+	const char *id;         /* NULL only when the request had no readable id */
+	const char *resource;   /* NULL only for a rejection without readable resource */
+	uint64_t token;         /* granted, renewed, released, revoked */
+	uint32_t lease_ms;      /* granted, renewed */
 	wire_previous previous; /* granted (optional) */
-	uint32_t position;    /* queued: 1 = next */
-	const char *holder;   /* queued, busy */
-	wire_done outcome;    /* done */
-	wire_reason reason;   /* revoked: lease_expired or node_offline */
-	baton_err code;       /* rejected: an error with a wire code */
-	const char *message;  /* rejected */
-	void *owned_;         /* private */
+	uint32_t position;      /* queued: 1 = next */
+	const char *holder;     /* queued, busy */
+	wire_done outcome;      /* done */
+	wire_reason reason;     /* revoked: lease_expired or node_offline */
+	baton_err code;         /* rejected: an error with a wire code */
+	const char *message;    /* rejected */
+	void *owned_;           /* private */
 } wire_answer;
 
 baton_err wire_answer_encode(const wire_answer *a, char **out, size_t *len);
@@ -204,14 +204,14 @@ void wire_outcome_deinit(wire_outcome *o);
 typedef struct wire_snapshot {
 	const char *resource;
 	wire_mode mode;
-	const char *holder;   /* NULL: "holder":null (then token/since/lease_until/meta are omitted) */
+	const char *holder; /* NULL: "holder":null (then token/since/lease_until/meta are omitted) */
 	uint64_t token;
 	int64_t since_ms;
 	int64_t lease_until_ms;
-	const char *meta;     /* the holder's acquire meta, NULL: absent */
+	const char *meta;           /* the holder's acquire meta, NULL: absent */
 	const char *const *waiting; /* n_waiting node ids, next first */
 	size_t n_waiting;
-	wire_done done;       /* done.node NULL: "done":null */
+	wire_done done;         /* done.node NULL: "done":null */
 	wire_previous previous; /* last failed holding, previous.node NULL: omitted */
 	void *owned_;
 } wire_snapshot;
@@ -223,9 +223,9 @@ void wire_snapshot_deinit(wire_snapshot *s);
 /* ---- presence: P/node/<node> and P/coordinator, retained --------------- */
 
 typedef struct wire_presence {
-	const char *node;    /* P/node/<node>: the node id; P/coordinator: NULL */
+	const char *node; /* P/node/<node>: the node id; P/coordinator: NULL */
 	bool online;
-	const char *version; /* coordinator only, NULL: absent */
+	const char *version;   /* coordinator only, NULL: absent */
 	int64_t started_at_ms; /* coordinator only, 0: absent */
 	void *owned_;
 } wire_presence;

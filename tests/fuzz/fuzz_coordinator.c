@@ -63,7 +63,8 @@ static void check_effect(const table_effect *e, uint64_t next_token)
 		rc = wire_outcome_encode(&e->u.outcome, &text, &len);
 		break;
 	case TABLE_FX_SNAPSHOT:
-		if (e->u.snapshot.holder != NULL && (e->u.snapshot.token == 0 || e->u.snapshot.token >= next_token))
+		if (e->u.snapshot.holder != NULL &&
+		    (e->u.snapshot.token == 0 || e->u.snapshot.token >= next_token))
 			abort();
 		rc = wire_snapshot_encode(&e->u.snapshot, &text, &len);
 		break;

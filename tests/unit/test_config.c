@@ -106,7 +106,8 @@ static void test_config_bad_flags_named(void **state)
 	assert_int_equal(parse(&c, err, sizeof err, 3, "--prefix", "a/+/b"), BATON_E_INVAL);
 	assert_non_null(strstr(err, "--prefix"));
 	config_deinit(&c);
-	assert_int_equal(parse(&c, err, sizeof err, 5, "--default-lease", "2h", "--max-lease", "1h"), BATON_E_INVAL);
+	assert_int_equal(parse(&c, err, sizeof err, 5, "--default-lease", "2h", "--max-lease", "1h"),
+	                 BATON_E_INVAL);
 	config_deinit(&c);
 	assert_int_equal(parse(&c, err, sizeof err, 2, "--broker"), BATON_E_INVAL);
 	config_deinit(&c);
@@ -181,14 +182,14 @@ static void test_log_level_parse_known(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_units_parse),
-		cmocka_unit_test(test_duration_garbage_rejected),
-		cmocka_unit_test(test_config_defaults_apply),
-		cmocka_unit_test(test_config_flag_beats_env),
-		cmocka_unit_test(test_config_bad_flags_named),
-		cmocka_unit_test(test_config_password_read_from_file),
-		cmocka_unit_test(test_log_level_parse_known),
-		cmocka_unit_test(test_log_lines_one_per_call_escaped_and_bounded),
+	    cmocka_unit_test(test_duration_units_parse),
+	    cmocka_unit_test(test_duration_garbage_rejected),
+	    cmocka_unit_test(test_config_defaults_apply),
+	    cmocka_unit_test(test_config_flag_beats_env),
+	    cmocka_unit_test(test_config_bad_flags_named),
+	    cmocka_unit_test(test_config_password_read_from_file),
+	    cmocka_unit_test(test_log_level_parse_known),
+	    cmocka_unit_test(test_log_lines_one_per_call_escaped_and_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
