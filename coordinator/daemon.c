@@ -32,7 +32,6 @@
 /* A resource whose retained snapshot is due (see snaps_flush). */
 typedef struct snap_due {
 	uint32_t hash;
-	bool fresh; /* nothing of it was published before it became due */
 	char name[];
 } snap_due;
 
@@ -153,7 +152,7 @@ static bool snap_note(coord *d, const table_effect *e)
 {
 	uint32_t hash = hmap_hash(e->resource, strlen(e->resource), 0);
 	if (hmap_find(&d->due, hash, snap_eq, e->resource) != NULL)
-		return true; /* already due; "fresh" is what it was when it became due */
+		return true; /* already due */
 	if (d->n_due == d->cap_due) {
 		size_t cap = d->cap_due ? 2 * d->cap_due : 64;
 		snap_due **l = realloc(d->due_list, cap * sizeof *l);
@@ -169,7 +168,6 @@ static bool snap_note(coord *d, const table_effect *e)
 		return false;
 	}
 	s->hash = hash;
-	s->fresh = e->fresh;
 	memcpy(s->name, e->resource, len + 1);
 	hmap_insert(&d->due, hash, s);
 	d->due_list[d->n_due++] = s;
@@ -177,10 +175,10 @@ static bool snap_note(coord *d, const table_effect *e)
 }
 
 /* Publishes every due snapshot with its resource's state now (committed:
- * flush() runs first), or its clear; a resource that was born and became
- * idle while due was never published, so it needs no clear. Coalescing
- * while the throttle holds them back turns a grant and a release in quick
- * succession into one publish, or none. */
+ * flush() runs first), or its clear when it is idle and forgotten.
+ * Coalescing while the throttle holds them back turns a grant and a release
+ * in quick succession into one publish. A lock born and gone while due still
+ * gets its clear: a watcher told by the contract to expect one gets it. */
 static void snaps_flush(coord *d, int64_t now)
 {
 	size_t kept = 0;
@@ -194,7 +192,7 @@ static void snaps_flush(coord *d, int64_t now)
 		}
 		if (found)
 			republish_one(d, &v);
-		else if (!s->fresh)
+		else
 			publish_text(d, NAMES_STATE, s->name, "", 0, 1, true);
 		hmap_remove(&d->due, s->hash, s);
 		free(s);

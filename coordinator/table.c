@@ -137,7 +137,6 @@ res *tbl_res_alloc(const char *name)
 	memcpy(r->name, name, len + 1);
 	r->name_len = (uint8_t)len;
 	r->hash = tbl_res_hash(name);
-	r->flags = RES_FRESH;
 	r->tmr.idx = HEAP_NONE;
 	return r;
 }

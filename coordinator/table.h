@@ -83,9 +83,6 @@ typedef struct table_effect {
 		wire_outcome outcome;
 		wire_snapshot snapshot;
 	} u;
-	/* SNAPSHOT, CLEAR: the resource did not exist before this batch, so no
-	 * snapshot of it was ever published (a CLEAR of it may be skipped). */
-	bool fresh;
 } table_effect;
 
 /* The remembered answer of one finished request id: what a repeat of

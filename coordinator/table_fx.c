@@ -123,7 +123,6 @@ void table_ready_get(table *t, table_ready *out)
 			table_effect *e = &t->fx[t->n_fx++];
 			memset(e, 0, sizeof *e);
 			e->resource = r->name;
-			e->fresh = (r->flags & RES_FRESH) != 0;
 			t->dirty[i] = r->name;
 			if (res_idle(r)) {
 				e->kind = TABLE_FX_CLEAR;
@@ -159,7 +158,7 @@ void table_advance(table *t)
 {
 	for (size_t i = 0; i < t->n_touched; i++) {
 		res *r = t->touched[i];
-		r->flags &= (uint8_t) ~(RES_TOUCHED | RES_FRESH);
+		r->flags &= (uint8_t)~RES_TOUCHED;
 		if (!res_idle(r))
 			continue;
 		hmap_remove(&t->resources, r->hash, r);

@@ -90,9 +90,7 @@ struct waiter {
 
 enum tmr_kind { TMR_LEASE = 1, TMR_FORGET, TMR_WAIT };
 
-/* RES_FRESH: allocated in the current batch, so nothing of it was ever
- * published (cleared by table_advance and by restore). */
-enum res_flag { RES_IN_MAP = 1, RES_TOUCHED = 2, RES_FRESH = 4 };
+enum res_flag { RES_IN_MAP = 1, RES_TOUCHED = 2 };
 
 /* A lock. Held iff hrec; remembered iff done; idle iff neither nor waiters. */
 struct res {

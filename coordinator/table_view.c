@@ -240,8 +240,6 @@ static baton_err restore_alloc(table *t, const table_resource_view *v, restore_p
 	ok = ok && (p->wrec = calloc(nw + 1, sizeof *p->wrec)) != NULL &&
 	     (p->w = calloc(nw + 1, sizeof *p->w));
 	ok = ok && (p->r = tbl_res_alloc(v->name)) != NULL;
-	if (ok) /* the broker may hold a snapshot of it from before the restart */
-		p->r->flags &= (uint8_t)~RES_FRESH;
 	ok = ok && intern(t, p, v->holder) && intern(t, p, v->done.node) && intern(t, p, v->previous.node);
 	ok = ok && (v->holder == NULL || (p->hrec = tbl_rec_alloc(v->holder_id)) != NULL);
 	ok = ok && (v->meta == NULL || (p->meta = tbl_blob(v->meta)) != NULL);
@@ -410,8 +408,6 @@ baton_err table_restore_record(table *t, const table_id_record *x)
 	res *r = tbl_res_find(t, x->resource);
 	rec *rc = tbl_rec_alloc(x->id);
 	res *zombie = r == NULL ? tbl_res_alloc(x->resource) : NULL;
-	if (zombie != NULL)
-		zombie->flags &= (uint8_t)~RES_FRESH; /* not new: it existed before the restart */
 	tnode *holder = NULL, *dn = NULL;
 	done_rec *d = NULL;
 	n = hold_node(t, x->node);

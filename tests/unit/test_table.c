@@ -184,46 +184,6 @@ static void abc(h *x)
 	       "state r once holder=A t=1 since=1000000 until=1030000 meta=- wait=[B,C]", NULL);
 }
 
-/* The kind and fresh flag of the batch's snapshot or clear of res; then
- * advances. Fails if the batch has none. */
-static void expect_state_fx(h *x, const char *res, table_fx_kind kind, bool fresh)
-{
-	table_ready rd;
-	table_ready_get(x->t, &rd);
-	const table_effect *e = NULL;
-	for (size_t i = 0; i < rd.n_effects; i++)
-		if ((rd.effects[i].kind == TABLE_FX_SNAPSHOT || rd.effects[i].kind == TABLE_FX_CLEAR) &&
-		    strcmp(rd.effects[i].resource, res) == 0)
-			e = &rd.effects[i];
-	assert_non_null(e);
-	assert_int_equal(e->kind, kind);
-	assert_int_equal(e->fresh, fresh);
-	table_advance(x->t);
-}
-
-/* ---- snapshots: fresh resources ------------------------------------------ */
-
-static void test_snapshot_fresh_only_in_the_batch_that_created_it(void **state)
-{
-	h *x = *state;
-	acq(x, "A", "a1", "r");
-	expect_state_fx(x, "r", TABLE_FX_SNAPSHOT, true);
-	rel(x, "A", "a2", "r", 1, true, NULL, NULL);
-	expect_state_fx(x, "r", TABLE_FX_SNAPSHOT, false); /* remembered success */
-	simple(x, WIRE_OP_RESET, "A", "a3", "r", 0);
-	expect_state_fx(x, "r", TABLE_FX_CLEAR, false);
-}
-
-static void test_snapshot_created_and_idle_in_one_batch_clear_is_fresh(void **state)
-{
-	h *x = *state;
-	acqm(x, "A", "a1", "m");
-	rel(x, "A", "a2", "m", 1, true, NULL, NULL);
-	expect_state_fx(x, "m", TABLE_FX_CLEAR, true);
-	acqm(x, "B", "b1", "m"); /* a new resource of the same name: fresh again */
-	expect_state_fx(x, "m", TABLE_FX_SNAPSHOT, true);
-}
-
 static void test_lookup_tells_absent_from_present(void **state)
 {
 	h *x = *state;
@@ -973,8 +933,6 @@ static void test_ids_restore_record_live_wins_and_bad_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_snapshot_fresh_only_in_the_batch_that_created_it),
-	    T(test_snapshot_created_and_idle_in_one_batch_clear_is_fresh),
 	    T(test_lookup_tells_absent_from_present),
 	    T(test_acquire_idle_granted),
 	    T(test_acquire_held_queued_with_position_and_holder),
