@@ -72,7 +72,7 @@ static void on_connected_event(baton_client *c)
 		free(topics[i]);
 }
 
-static void on_presence(baton_client *c, const char *payload, size_t len)
+static void on_presence(baton_client *c, const char *payload, size_t len, bool retained)
 {
 	wire_presence p = {0};
 	action_list al;
@@ -85,12 +85,14 @@ static void on_presence(baton_client *c, const char *payload, size_t len)
 	}
 	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
-	/* Re-send on every online presence: the coordinator publishes one only
-	 * after it (re)connects, and then it may have missed what we sent
+	/* Re-send on every live online presence: the coordinator publishes one
+	 * only after it (re)connects, and then it may have missed what we sent
 	 * (restarted, or a restarted broker dropped our requests before the
 	 * coordinator had subscribed again, with no offline presence in
-	 * between for us to see). Repeats are harmless by the contract. */
-	restarted = p.online;
+	 * between for us to see). A retained one is what our own subscription
+	 * brought, right after on_ready_state re-sent everything: only a new
+	 * started_at makes it news. Repeats are harmless by the contract. */
+	restarted = p.online && (!retained || (c->coord_seen && p.started_at_ms != c->coord_started_ms));
 	c->coord_seen = true;
 	c->coord_online = p.online;
 	if (p.online)
@@ -112,7 +114,7 @@ static void on_message_event(baton_client *c, inmsg *m)
 	if (strcmp(m->topic, c->grant_topic) == 0)
 		locks_on_answer(c, m->payload, m->len);
 	else if (strcmp(m->topic, c->coord_topic) == 0)
-		on_presence(c, m->payload, m->len);
+		on_presence(c, m->payload, m->len, m->retained);
 	else if (!watches_on_message(c, m->topic, m->payload, m->len, m->retained))
 		client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
 }

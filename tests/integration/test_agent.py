@@ -5,6 +5,7 @@ Every wait is on an event (a snapshot, an outcome, a process exit) with a
 generous deadline; every process is stopped by the PID we started it with
 (commands under test write their own PID to a file so we can stop them too).
 """
+import json
 import os
 import shutil
 import signal
@@ -203,6 +204,17 @@ class AgentTest(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 10, "the Will fired at once, not after a lease")
         self.watch.wait_for(lambda m: m[1] == "%s/outcome/%s" % (self.prefix, self.res) and
                             b"node_offline" in m[2], what="node_offline outcome")
+
+    def test_run_sends_each_request_once_when_nothing_restarts(self):
+        # The retained presence of the coordinator that the agent's own
+        # subscription brings is not news: it must not re-send its acquire.
+        p = self.start("run", "--mode", "mutex", "--resource", self.res, "--", "true")
+        rc, _, err = self.finish(p)
+        self.assertEqual(rc, 0, err)
+        topic = "%s/req/%s" % (self.prefix, p.node)
+        self.watch.wait_for(lambda m: m[1] == topic and b'"op":"release"' in m[2], what="the release")
+        ops = [json.loads(m[2])["op"] for m in list(self.watch.msgs) if m[1] == topic]
+        self.assertEqual(ops, ["acquire", "release"])
 
     def test_wait_runs_out_exits_75(self):
         pid = self.pidfile("holder")
