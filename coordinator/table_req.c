@@ -186,16 +186,21 @@ static void acquire_decide(table *t, int64_t now, prep *p, tnode *n, res *r, con
 	}
 }
 
+/* A request (node, id) seen before: answered as it stands, nothing changes. */
+static baton_err repeat(table *t, rec *old)
+{
+	if (tbl_reserve(t, 1, 0, 0) != BATON_OK)
+		return BATON_E_NOMEM;
+	tbl_answer_repeat(t, old);
+	return BATON_OK;
+}
+
 static baton_err step_acquire(table *t, int64_t now, tnode *n, const wire_request *req)
 {
 	rec *old = tbl_rec_find(t, n, req->id);
 	res *r = tbl_res_find(t, req->resource);
-	if (old != NULL) {
-		if (tbl_reserve(t, 1, 0, 0) != BATON_OK)
-			return BATON_E_NOMEM;
-		tbl_answer_repeat(t, old);
-		return BATON_OK;
-	}
+	if (old != NULL)
+		return repeat(t, old);
 	prep p = {0};
 	baton_err err = reserve_request(t, r);
 	p.rc = tbl_rec_alloc(req->id);
@@ -327,12 +332,8 @@ static baton_err step_release(table *t, int64_t now, tnode *n, const wire_reques
 		return release_holding(t, now, n, r, req, &e);
 	}
 	rec *old = tbl_rec_find(t, n, req->id);
-	if (old != NULL) {
-		if (tbl_reserve(t, 1, 0, 0) != BATON_OK)
-			return BATON_E_NOMEM;
-		tbl_answer_repeat(t, old);
-		return BATON_OK;
-	}
+	if (old != NULL)
+		return repeat(t, old);
 	prep p = {0};
 	if (prep_rec(t, &p, r, req) != BATON_OK)
 		return BATON_E_NOMEM;
@@ -357,12 +358,8 @@ static baton_err step_cancel(table *t, int64_t now, tnode *n, const wire_request
 {
 	rec *old = tbl_rec_find(t, n, req->id);
 	res *r = tbl_res_find(t, req->resource);
-	if (old != NULL) {
-		if (tbl_reserve(t, 1, 0, 0) != BATON_OK)
-			return BATON_E_NOMEM;
-		tbl_answer_repeat(t, old);
-		return BATON_OK;
-	}
+	if (old != NULL)
+		return repeat(t, old);
 	if (r != NULL && r->hrec != NULL && r->hrec->node == n) {
 		wire_request rel = *req;
 		rel.success = false;
@@ -393,12 +390,8 @@ static baton_err step_reset(table *t, tnode *n, const wire_request *req)
 {
 	rec *old = tbl_rec_find(t, n, req->id);
 	res *r = tbl_res_find(t, req->resource);
-	if (old != NULL) {
-		if (tbl_reserve(t, 1, 0, 0) != BATON_OK)
-			return BATON_E_NOMEM;
-		tbl_answer_repeat(t, old);
-		return BATON_OK;
-	}
+	if (old != NULL)
+		return repeat(t, old);
 	prep p = {0};
 	if (prep_rec(t, &p, r, req) != BATON_OK)
 		return BATON_E_NOMEM;
