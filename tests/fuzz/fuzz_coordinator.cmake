@@ -17,7 +17,7 @@ foreach(lib baton_schema_objs baton_table)
 endforeach()
 add_executable(fuzz_coordinator ${CMAKE_CURRENT_LIST_DIR}/fuzz_coordinator.c ${BATON_FZC_SRC})
 target_include_directories(fuzz_coordinator PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../schema
-                           ${CMAKE_CURRENT_LIST_DIR}/../../coordinator)
+                           ${CMAKE_CURRENT_LIST_DIR}/../../core)
 target_link_libraries(fuzz_coordinator PRIVATE cjson)
 target_compile_options(fuzz_coordinator PRIVATE ${BATON_FZC_FLAGS})
 target_link_options(fuzz_coordinator PRIVATE ${BATON_FZC_FLAGS})

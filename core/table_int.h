@@ -3,7 +3,7 @@
  * (objects and lifetime), table_hold.c (answers, grants, the end of a
  * holding), table_req.c (request steps), table_time.c (presence and
  * deadlines), table_fx.c (batches) and table_view.c (views, restore). Not a
- * public header: nothing outside coordinator/table*.c includes it.
+ * public header: nothing outside core/table*.c includes it.
  *
  * Lifetime rule that makes effects safe: any object an effect may point into
  * (node, resource, record, done/previous record, string blob) is never freed
