@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "group.h"
 #include "group_fsm.h"
 #include "store_snap.h"
 #include "table_harness.h"
@@ -650,6 +651,50 @@ static void test_group_uv_bootstrap_refuses_used_dir(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- --peers ------------------------------------------------------------- */
+
+static void test_group_peers_parse_valid_and_refused(void **state)
+{
+	(void)state;
+	group_peer p[GROUP_MAX_PEERS];
+	size_t n = 99;
+	char err[256] = "";
+	assert_int_equal(
+	    group_peers_parse("3=127.0.0.1:7003,1=127.0.0.1:7001,2=10.0.0.2:9", p, &n, err, sizeof err),
+	    BATON_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(p[0].id, 1);
+	assert_string_equal(p[0].address, "127.0.0.1:7001");
+	assert_int_equal(p[2].id, 3);
+	assert_string_equal(p[1].address, "10.0.0.2:9");
+	static const char *const bad[] = {
+	    "",
+	    "1=127.0.0.1:7001,",
+	    "x=127.0.0.1:1",
+	    "0=127.0.0.1:1",
+	    "1000000=127.0.0.1:1",
+	    "1=127.0.0.1",
+	    "1=127.0.0.1:0",
+	    "1=127.0.0.1:65536",
+	    "1=127.0.0.1:12a",
+	    "1=localhost:7001",
+	    "1=127.0.0.1:7001,1=127.0.0.1:7002",
+	    "1=127.0.0.1:7001,2=127.0.0.1:7001",
+	    "=127.0.0.1:7001",
+	    "1=1.1.1.1:1,2=1.1.1.1:2,3=1.1.1.1:3,4=1.1.1.1:4,5=1.1.1.1:5,6=1.1.1.1:6,7=1.1.1.1:7,8=1.1.1.1:8",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		n = 99;
+		err[0] = '\0';
+		if (group_peers_parse(bad[i], p, &n, err, sizeof err) != BATON_E_INVAL) {
+			print_error("accepted: '%s'\n", bad[i]);
+			fail();
+		}
+		assert_int_equal(n, 99);
+		assert_non_null(strstr(err, "--peers"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +708,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_leadership_extends_leases, setup, teardown),
 	    cmocka_unit_test(test_group_fuzz_corpus_replays_identically),
 	    cmocka_unit_test(test_group_uv_bootstrap_refuses_used_dir),
+	    cmocka_unit_test(test_group_peers_parse_valid_and_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
