@@ -4,3 +4,7 @@
 add_library(baton_group STATIC glog.c apply.c store_snap.c group_fsm.c group.c)
 target_include_directories(baton_group PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(baton_group PUBLIC baton_store baton_table baton::raft)
+# The member's loop (daemon_group.c), compiled here; linked into
+# baton-coordinator by coordinator/CMakeLists.txt.
+add_library(baton_daemon_group OBJECT daemon_group.c)
+target_link_libraries(baton_daemon_group PUBLIC baton_group baton_edge ${BATON_PAHO})
