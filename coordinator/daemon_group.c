@@ -68,6 +68,8 @@ typedef struct member {
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
 	uint64_t proposals_refused;
+	int64_t connect_t0;  /* when the serving connection was started (mono ms), 0: connected */
+	int64_t next_poke;   /* see poke_paho() */
 	char topic[NAMES_TOPIC_MAX + 32];
 	char err[512];
 } member;
@@ -288,6 +290,8 @@ static baton_err open_broker(member *m)
 	free(will);
 	if (rc == BATON_OK)
 		rc = broker_start(m->b);
+	m->connect_t0 = mono_ms();
+	m->next_poke = m->connect_t0;
 	if (rc != BATON_OK) {
 		LOG_E("cannot start the MQTT client", "error", m->err);
 		broker_free(m->b);
@@ -296,13 +300,36 @@ static baton_err open_broker(member *m)
 	return rc;
 }
 
+/* paho 1.3.12 serves every client of the process from one thread that
+ * waits in select() for up to a second and only then notices a socket
+ * created meanwhile: a new connection took 1-2 s to complete. A QoS 1
+ * publish on the health connection makes its PUBACK wake that thread, so
+ * the new socket is watched at once (docs/scaling.md, "Failover time"). */
+static void poke_paho(member *m)
+{
+	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
+		return;
+	if (mono_ms() - m->connect_t0 > 5000) {
+		m->connect_t0 = 0; /* the broker is away: paho's own retries take over */
+		return;
+	}
+	group_info gi;
+	group_info_get(m->g, &gi);
+	publish_health(m, &gi, true);
+	m->next_poke = mono_ms() + 10;
+}
+
 static void on_connected(member *m)
 {
+	char ms[24];
+	u64s(ms, sizeof ms, m->connect_t0 ? (uint64_t)(mono_ms() - m->connect_t0) : 0);
+	m->connect_t0 = 0;
 	if (broker_on_connected(m->b) != BATON_OK)
 		LOG_E("subscribe failed", "error", broker_error(m->b));
 	char started[32];
 	wire_time_format(m->a.started_at, started, sizeof started);
-	LOG_I("serving", "broker", m->cfg->broker, "client_id", m->cfg->client_id, "started_at", started);
+	LOG_I("serving", "broker", m->cfg->broker, "client_id", m->cfg->client_id, "started_at", started,
+	      "connect_ms", ms);
 	publish_presence(m, true);
 	table_foreach(m->a.t, republish_one, m);
 }
@@ -544,6 +571,8 @@ static int poll_timeout(member *m)
 		next = m->next_stats_at < next ? m->next_stats_at : next;
 	}
 	int64_t t = next <= now ? 0 : next - now;
+	if (m->connect_t0 != 0)
+		t = t > 10 ? 10 : t;
 	int gt = group_timeout_ms(m->g);
 	if (gt >= 0 && gt < t)
 		t = gt;
@@ -564,6 +593,11 @@ static bool round_once(member *m, int *status)
 	group_info gi;
 	group_info_get(m->g, &gi);
 	if (gi.failed) {
+		char at[24];
+		u64s(at, sizeof at, m->g != NULL ? gi.applied + 1 : 0);
+		LOG_E("this member cannot apply the committed log; it stops (restart it: it recovers from its "
+		      "snapshot and log)",
+		      "index", at, "error", baton_strerror(gi.why));
 		*status = DAEMON_EXIT_SOFTWARE;
 		return false;
 	}
@@ -573,6 +607,7 @@ static bool round_once(member *m, int *status)
 		return false;
 	}
 	drain(m->health);
+	poke_paho(m);
 	leader_tick(m);
 	int64_t now = wall_ms(m);
 	if (gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||

@@ -67,7 +67,17 @@ static void put_bytes(wbuf *w, const void *src, size_t n)
 	w->at += n;
 }
 
-/* The encoded size of e, or 0 when e breaks a bound. */
+/* n rounded up to a multiple of 8. libraft 0.15 sends a batch of entries
+ * over TCP unpadded but decodes it as if every entry's data were padded to
+ * 8 bytes (src/uv_encoding.c, uvEncodeMessage and uvDecodeEntriesBatch): a
+ * follower catching up on several entries of odd lengths would read them
+ * shifted. Every entry is therefore padded with zeros to 8 bytes. */
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* The encoded size of e (before padding), or 0 when e breaks a bound. */
 static size_t size_of(const glog_entry *e)
 {
 	size_t n = GLOG_HEADER_LEN;
@@ -103,6 +113,7 @@ baton_err glog_encode(const glog_entry *e, void *(*alloc)(size_t), void **out, s
 	size_t n = size_of(e);
 	if (n == 0)
 		return BATON_E_INVAL;
+	n = pad8(n);
 	wbuf w = {.p = (alloc != NULL ? alloc : malloc)(n), .at = 0};
 	if (w.p == NULL)
 		return BATON_E_NOMEM;
@@ -137,6 +148,7 @@ baton_err glog_encode(const glog_entry *e, void *(*alloc)(size_t), void **out, s
 		put_u32(&w, e->leader.extend_ms);
 		break;
 	}
+	memset(w.p + w.at, 0, n - w.at);
 	*out = w.p;
 	*len = n;
 	return BATON_OK;
@@ -259,8 +271,12 @@ baton_err glog_decode(const void *buf, size_t len, glog_entry *out)
 	default:
 		return BATON_E_STORE_CORRUPT;
 	}
-	if (rc == BATON_OK && (r.bad || r.at != r.len))
+	/* Exactly the padding to 8 bytes may follow, and it is zeros. */
+	if (rc == BATON_OK && (r.bad || r.len != pad8(r.at)))
 		rc = BATON_E_STORE_CORRUPT;
+	for (size_t i = r.at; rc == BATON_OK && i < r.len; i++)
+		if (r.p[i] != 0)
+			rc = BATON_E_STORE_CORRUPT;
 	if (rc != BATON_OK) {
 		free(e.msgs);
 		return rc;

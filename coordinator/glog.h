@@ -16,7 +16,8 @@
  *   TICK:   nothing more
  *   CONFIG: u32 default_lease_ms u32 max_lease_ms u64 done_ttl_ms u32 id_memory
  *   LEADER: u64 term u64 member u32 extend_ms
- * An entry is exactly as long as its fields: trailing bytes are corruption.
+ * The fields are followed by zeros up to a multiple of 8 bytes (libraft 0.15
+ * needs that: glog.c, pad8); any other trailing byte is corruption.
  *
  * Pure: no I/O, no clock. Not thread-safe per entry; no global state.
  */
@@ -79,7 +80,7 @@ typedef struct glog_entry {
  * inbox into entries under GLOG_ENTRY_MAX. Cannot fail. */
 size_t glog_msg_size(const glog_msg *m);
 
-/* Encodes e into a new buffer of *len bytes, allocated with alloc(size) (the
+/* Encodes e into a new buffer of *len bytes (a multiple of 8), allocated with alloc(size) (the
  * caller frees it with the matching free: libraft's raft_malloc for raft_apply,
  * or malloc). alloc NULL means malloc. Returns BATON_E_INVAL (nothing
  * allocated) when e breaks a bound above or has an unknown kind, and
