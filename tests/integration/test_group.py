@@ -1,0 +1,302 @@
+"""The replicated coordinator group (issue 15): 3 members, one mosquitto,
+`baton run` loops and raw clients, and a seeded nemesis.
+
+Every member advertises its raft address through a TcpProxy
+(tests/integration/tcpproxy.py) in front of the port it binds
+(--raft-bind), so the test can cut one member's raft traffic while it keeps
+its broker connection. The nemesis, bounded in count and time and seeded
+(BATON_GROUP_SEED, printed), runs a shuffled list of faults:
+
+- SIGKILL the leader, and restart it;
+- SIGSTOP the leader past the election timeout, then SIGCONT it;
+- SIGKILL a follower, and restart it;
+- SIGTERM the leader (it hands leadership over first), and restart it;
+- take 2 of 3 down: nothing is answered, then service resumes;
+- cut the leader's raft port while it keeps its broker connection.
+
+After each fault a probe client's acquire must be granted again (the time
+from the fault to that grant is the failover time, printed). Then the
+history is checked as in the fault suite (history.py: no overlapping
+holdings, tokens rise and are never given twice, every request answered,
+no answer contradicting another), plus: every published token comes from a
+committed entry (it is below the group's committed token counter at the
+end), started_at only grows, and the members' state files dump equal.
+"""
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from faultkit import AgentLoop  # noqa: E402
+from harness import BUILD_DIR, Broker, Client, Node, _stop_pid, free_port, unique_prefix, wait_until  # noqa: E402
+from history import Recorder, check_holdings, read_holder_log  # noqa: E402
+from tcpproxy import TcpProxy  # noqa: E402
+
+ELECTION_MS = 300
+N = 3
+MUTEX_RES = ["g/1", "g/2"]
+
+
+class Group:
+    """N members of one group, each behind a raft proxy; stopped by PID."""
+
+    def __init__(self, broker, prefix, tmp):
+        self.broker, self.prefix, self.dir = broker, prefix, tmp
+        self.client_id = "grp-" + prefix.split("/")[1]
+        self.bind = {i: free_port() for i in range(1, N + 1)}
+        self.proxy = {i: TcpProxy(self.bind[i]) for i in range(1, N + 1)}
+        self.peers = ",".join("%d=127.0.0.1:%d" % (i, self.proxy[i].port) for i in range(1, N + 1))
+        self.procs = {}
+        self.health = Client(broker)
+        self.health.subscribe(prefix + "/coordinator/+")
+
+    def binary(self):
+        return os.path.join(BUILD_DIR, "coordinator", "baton-coordinator")
+
+    def state_path(self, i):
+        return os.path.join(self.dir, "state-%d.db" % i)
+
+    def log_path(self, i):
+        return os.path.join(self.dir, "member-%d.log" % i)
+
+    def start(self, i):
+        cmd = [self.binary(), "--broker", self.broker.uri, "--prefix", self.prefix, "--client-id", self.client_id,
+               "--state", self.state_path(i), "--member", str(i), "--peers", self.peers,
+               "--raft-bind", "127.0.0.1:%d" % self.bind[i], "--election-timeout", "%dms" % ELECTION_MS,
+               "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)]
+        self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def alive(self):
+        return [i for i, p in self.procs.items() if p is not None and p.poll() is None]
+
+    def signal(self, i, sig):
+        os.kill(self.procs[i].pid, sig)
+
+    def stop(self, i, sig=signal.SIGTERM):
+        rc = _stop_pid(self.procs[i], sig, timeout=30)
+        self.procs[i] = None
+        return rc
+
+    def healths(self):
+        """member -> its latest retained health."""
+        out = {}
+        with self.health.cv:
+            msgs = list(self.health.msgs)
+        for _, t, p, _ in msgs:
+            if p:
+                h = json.loads(p)
+                out[h["member"]] = h
+        return out
+
+    def leader(self, timeout=30):
+        """The member that serves now: the leader of the highest term, alive."""
+        def find():
+            hs = self.healths()
+            alive = set(self.alive())
+            ls = sorted((h["term"], m) for m, h in hs.items()
+                        if h.get("online") and h.get("role") == "leader" and m in alive)
+            return ls[-1][1] if ls else None
+        return wait_until(find, timeout=timeout, what="a leader")
+
+    def close(self):
+        for i in list(self.procs):
+            if self.procs[i] is not None:
+                self.stop(i, signal.SIGKILL)
+        for p in self.proxy.values():
+            p.stop()
+        self.health.close()
+
+    def dump(self, i):
+        """The state file's rows, sorted (what store_dump prints, in Python)."""
+        db = sqlite3.connect("file:%s?mode=ro" % self.state_path(i), uri=True)
+        try:
+            out = []
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+                rows = db.execute('SELECT * FROM "%s"' % name).fetchall()
+                out += [(name,) + tuple(map(repr, r)) for r in sorted(rows, key=repr)]
+            return out
+        finally:
+            db.close()
+
+
+class GroupTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="baton-group-")
+        self.broker = Broker()
+        self.broker.__enter__()
+        self.prefix = unique_prefix("g")
+        self.rec = Recorder(self.broker, self.prefix)
+        self.g = Group(self.broker, self.prefix, self.dir)
+        for i in range(1, N + 1):
+            self.g.start(i)
+        self.g.leader()
+        self.probe = Node(self.broker, self.prefix, "probe")
+        self.loops = []
+        self.failovers = []
+
+    def tearDown(self):
+        for lp in self.loops:
+            lp.stopping.set()
+            if lp.current is not None:
+                lp.current.stop()
+        self.probe.close()
+        self.g.close()
+        self.rec.close()
+        print("history: %s" % self.rec.dump(os.path.join(self.dir, "history.jsonl")))
+        if os.environ.get("BATON_GROUP_VERBOSE"):
+            for i in range(1, N + 1):
+                with open(self.g.log_path(i), errors="replace") as f:
+                    print("---- member %d ----\n%s" % (i, f.read()[-6000:]))
+        self.broker.__exit__(None, None, None)
+
+    # ---- the probe: one acquire/release cycle; its grant time -------------
+
+    def cycle(self, timeout=30):
+        """Acquires and releases g/probe; returns the time the grant came."""
+        a = self.probe.request("acquire", "g/probe", mode="mutex", lease_ms=5000, wait_ms=20000, timeout=timeout)
+        t = time.monotonic()
+        self.assertEqual(a["status"], "granted", a)
+        r = self.probe.request("release", "g/probe", token=a["token"], success=True, timeout=timeout)
+        self.assertIn(r["status"], ("released",), r)
+        return t
+
+    def served_after(self, t0, what):
+        t = self.cycle()
+        self.failovers.append((what, t - t0))
+        print("  %-28s served again after %.3f s" % (what, t - t0))
+
+    # ---- faults ------------------------------------------------------------
+
+    def kill_leader(self):
+        lead = self.g.leader()
+        t0 = time.monotonic()
+        self.g.stop(lead, signal.SIGKILL)
+        self.served_after(t0, "SIGKILL leader %d" % lead)
+        self.g.start(lead)
+
+    def freeze_leader(self):
+        lead = self.g.leader()
+        t0 = time.monotonic()
+        self.g.signal(lead, signal.SIGSTOP)
+        try:
+            self.served_after(t0, "SIGSTOP leader %d" % lead)
+        finally:
+            self.g.signal(lead, signal.SIGCONT)
+        wait_until(lambda: self.g.healths().get(lead, {}).get("role") == "follower", timeout=30,
+                   what="the thawed leader %d to follow" % lead)
+
+    def kill_follower(self):
+        lead = self.g.leader()
+        f = random.choice([i for i in self.g.alive() if i != lead])
+        t0 = time.monotonic()
+        self.g.stop(f, signal.SIGKILL)
+        self.served_after(t0, "SIGKILL follower %d" % f)
+        self.g.start(f)
+
+    def term_leader(self):
+        lead = self.g.leader()
+        t0 = time.monotonic()
+        self.assertEqual(self.g.stop(lead, signal.SIGTERM), 0)
+        self.served_after(t0, "SIGTERM leader %d" % lead)
+        self.g.start(lead)
+
+    def two_down(self):
+        lead = self.g.leader()
+        down = [lead, random.choice([i for i in self.g.alive() if i != lead])]
+        for i in down:
+            self.g.stop(i, signal.SIGKILL)
+        # Nothing is answered without a quorum: the one member left is not
+        # the leader of anything.
+        rid = self.probe.send("acquire", "g/probe", mode="mutex", lease_ms=5000, wait_ms=20000)
+        with self.assertRaises(AssertionError):
+            self.probe.answer(rid, timeout=3 * ELECTION_MS / 1000 + 2)
+        t0 = time.monotonic()
+        for i in down:
+            self.g.start(i)
+        a = self.probe.answer(rid, timeout=60)  # the request waited in the group's session
+        self.assertEqual(a["status"], "granted", a)
+        self.probe.request("release", "g/probe", token=a["token"], success=True, timeout=30)
+        print("  %-28s served again after %.3f s (from the restart)" % ("2 of 3 down", time.monotonic() - t0))
+
+    def cut_leader(self):
+        lead = self.g.leader()
+        t0 = time.monotonic()
+        self.g.proxy[lead].cut()
+        try:
+            # The cut leader loses its quorum, steps down and drops its broker
+            # connection; another member serves.
+            wait_until(lambda: self.g.leader(timeout=60) != lead, timeout=60, what="a new leader")
+            self.served_after(t0, "raft port of leader %d cut" % lead)
+        finally:
+            self.g.proxy[lead].resume()
+
+    # ---- the test --------------------------------------------------------------
+
+    def test_group_nemesis(self):
+        seed = int(os.environ.get("BATON_GROUP_SEED", str(random.randrange(1 << 30))))
+        print("\nBATON_GROUP_SEED=%d" % seed)
+        random.seed(seed)
+        log = os.path.join(self.dir, "holders.log")
+        self.loops = [AgentLoop("m%d" % k, self.broker.uri, self.prefix, MUTEX_RES, log, mode="mutex",
+                                hold_ms=(30, 150), lease="10s") for k in range(3)]
+        for lp in self.loops:
+            lp.start()
+        self.cycle()
+        faults = [self.kill_leader, self.freeze_leader, self.kill_follower, self.term_leader, self.two_down,
+                  self.cut_leader]
+        random.shuffle(faults)
+        deadline = time.monotonic() + 150
+        for f in faults:
+            if time.monotonic() > deadline:
+                print("nemesis: time is up before %s" % f.__name__)
+                break
+            wait_until(lambda: len(self.g.alive()) == N, what="every member up")
+            f()
+        self.cycle()
+        for lp in self.loops:
+            lp.stopping.set()
+        for lp in self.loops:
+            lp.stop()
+        self.check()
+
+    def check(self):
+        runs = [r for lp in self.loops for r in lp.runs]
+        bad = [r for r in runs if r["rc"] not in (0, 76)]
+        self.assertFalse(bad, "runs that ended without an answer or badly: %r" % bad[:3])
+        holdings = read_holder_log(os.path.join(self.dir, "holders.log"))
+        self.assertTrue(holdings)
+        check_holdings(holdings, revoked=self.rec.revoke_times())
+        self.rec.check_all_answered()
+        self.rec.check_answers_consistent()
+        toks = self.rec.check_tokens_rise()
+        # started_at only grows, over every presence the group published.
+        starts = [json.loads(p)["started_at"] for _, topic, p, _ in self.rec.events
+                  if topic == self.prefix + "/coordinator" and p and json.loads(p).get("online")]
+        self.assertTrue(starts)
+        self.assertEqual(starts, sorted(starts), "started_at went back: %r" % starts)
+        # The members agree on the state, and every token published comes from
+        # a committed entry: below the committed counter.
+        wait_until(lambda: len(set(h.get("applied") for h in self.g.healths().values())) == 1, timeout=60,
+                   what="every member at one applied index")
+
+        def equal():
+            dumps = [self.g.dump(i) for i in range(1, N + 1)]
+            return all(d == dumps[0] for d in dumps) and dumps
+        dumps = wait_until(equal, timeout=60, interval=0.5, what="the members' state files to dump equal")
+        counter = [int(r[2].strip("'")) for r in dumps[0] if r[0] == "meta" and r[1] == "'next_token'"]
+        self.assertTrue(counter and toks)
+        self.assertLess(max(tok for _, _, tok, _ in toks), counter[0])
+        times = sorted(t for _, t in self.failovers)
+        print("failovers: %d, median %.3f s, max %.3f s; holdings %d, runs %d" %
+              (len(times), times[len(times) // 2], times[-1], len(holdings), len(runs)))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
