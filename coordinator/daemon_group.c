@@ -711,6 +711,7 @@ int daemon_group_run(const config *cfg, const daemon_group_options *go, daemon_s
 	    .peers = go->peers,
 	    .n_peers = go->n_peers,
 	    .dir = go->raft_dir,
+	    .bind = go->raft_bind,
 	    .election_timeout_ms = go->election_timeout_ms,
 	    .heartbeat_ms = go->heartbeat_ms,
 	    .snapshot_threshold = go->snapshot_threshold,

@@ -16,6 +16,7 @@ typedef struct daemon_group_options {
 	group_peer peers[GROUP_MAX_PEERS];
 	size_t n_peers;
 	const char *raft_dir;
+	const char *raft_bind; /* NULL: listen on this member's --peers address */
 	unsigned election_timeout_ms;
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold; /* 0: libraft's default */

@@ -188,6 +188,10 @@ baton_err group_new(const group_options *o, group **out, char *err, size_t cap)
 		goto fail;
 	}
 	g->tr_ok = true;
+	if (o->bind != NULL && (rv = raft_uv_tcp_set_bind_address(&g->tr, o->bind)) != 0) {
+		rc = say(err, cap, BATON_E_INVAL, "--raft-bind %s: not an IPv4 address and port", o->bind);
+		goto fail;
+	}
 	if ((rv = raft_uv_init(&g->io, &g->loop, o->dir, &g->tr)) != 0) {
 		rc = raft_fail(g, rv, o->dir, err, cap);
 		goto fail;

@@ -45,6 +45,7 @@ typedef struct group_options {
 	const group_peer *peers;
 	size_t n_peers;
 	const char *dir;              /* raft data directory, created (0700) if missing */
+	const char *bind;             /* listen here instead of this member's peer address (NULL: there) */
 	unsigned election_timeout_ms; /* libraft randomises it between 1x and 2x */
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold; /* entries between snapshots; 0: libraft's 1024 */
