@@ -15,7 +15,7 @@
 
 #define MAX_DELIVER 32
 
-bool watch_topic_match(const char *f, const char *t)
+bool bt_watch_topic_match(const char *f, const char *t)
 {
 	for (;;) {
 		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
@@ -102,10 +102,10 @@ baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb
 	bool ready;
 
 	if (filter == NULL || cb == NULL || out == NULL || !filter_valid(filter))
-		return client_fail(c, BATON_E_INVAL, "invalid watch filter");
+		return bt_client_fail(c, BATON_E_INVAL, "invalid watch filter");
 	err = watch_make(c, filter, &w);
 	if (err != BATON_OK)
-		return client_fail(c, err, "out of memory");
+		return bt_client_fail(c, err, "out of memory");
 	w->cb = cb;
 	w->arg = arg;
 	pthread_mutex_lock(&c->mu);
@@ -115,7 +115,7 @@ baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb
 	pthread_mutex_unlock(&c->mu);
 	/* Not ready: the (re)connect subscribes every watch. */
 	if (ready)
-		(void)client_subscribe(c, w->topics, 2, false);
+		(void)bt_client_subscribe(c, w->topics, 2, false);
 	*out = w;
 	return BATON_OK;
 }
@@ -138,19 +138,19 @@ void baton_watch_free(baton_watch *w)
 		if (strcmp(o->filter, w->filter) == 0)
 			shared = true;
 	w->freed = true;
-	while (w->cb_running && !client_on_thread(c))
+	while (w->cb_running && !bt_client_on_thread(c))
 		pthread_cond_wait(&c->cond, &c->mu);
 	w->refs++; /* keep the topics alive for the unsubscribe below */
 	pthread_mutex_unlock(&c->mu);
 	if (!shared)
-		client_unsubscribe(c, w->topics, 2);
+		bt_client_unsubscribe(c, w->topics, 2);
 	pthread_mutex_lock(&c->mu);
 	w->refs--;
 	watch_unref(w);
 	pthread_mutex_unlock(&c->mu);
 }
 
-void watches_free_all(baton_client *c)
+void bt_watches_free_all(baton_client *c)
 {
 	baton_watch *w;
 
@@ -164,7 +164,7 @@ void watches_free_all(baton_client *c)
 	}
 }
 
-int watches_topics(baton_client *c, char **out, int cap)
+int bt_watches_topics(baton_client *c, char **out, int cap)
 {
 	int n = 0;
 
@@ -177,7 +177,7 @@ int watches_topics(baton_client *c, char **out, int cap)
 	return n;
 }
 
-int watches_count(baton_client *c)
+int bt_watches_count(baton_client *c)
 {
 	int n = 0;
 
@@ -230,7 +230,7 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 
 	pthread_mutex_lock(&c->mu);
 	for (baton_watch *w = c->watches; w != NULL && n < MAX_DELIVER; w = w->next)
-		if (watch_topic_match(w->topics[0], topic) || watch_topic_match(w->topics[1], topic)) {
+		if (bt_watch_topic_match(w->topics[0], topic) || bt_watch_topic_match(w->topics[1], topic)) {
 			w->refs++;
 			hit[n++] = w;
 		}
@@ -250,7 +250,7 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 	pthread_mutex_unlock(&c->mu);
 }
 
-bool watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained)
+bool bt_watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained)
 {
 	size_t pl = strlen(c->prefix);
 	wire_outcome o = {0};
@@ -277,7 +277,7 @@ bool watches_on_message(baton_client *c, const char *topic, const char *payload,
 	else if (!is_outcome && (err = wire_snapshot_decode(payload, len, &s)) == BATON_OK)
 		state_view(&s, &ev);
 	if (err != BATON_OK)
-		client_log(c, BATON_LOG_WARN, "malformed event on %s ignored", topic);
+		bt_client_log(c, BATON_LOG_WARN, "malformed event on %s ignored", topic);
 	else
 		deliver(c, topic, &ev);
 	wire_outcome_deinit(&o);

@@ -38,16 +38,16 @@ static void test_reqstate_immediate_grant_counts_from_first_send(void **state)
 	unsigned fx;
 
 	(void)state;
-	reqstate_init(&rs, false, 1000);
-	reqstate_sent(&rs, 1100);
-	reqstate_sent(&rs, 5000); /* a re-send does not move the base */
-	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &a, 1200);
+	bt_reqstate_init(&rs, false, 1000);
+	bt_reqstate_sent(&rs, 1100);
+	bt_reqstate_sent(&rs, 5000); /* a re-send does not move the base */
+	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &a, 1200);
 	assert_true(fx & REQ_FX_SETTLED);
 	assert_int_equal(rs.phase, BATON_PHASE_GRANTED);
 	assert_int_equal(rs.token, 7);
 	assert_int_equal(rs.deadline_ms, 1100 + 30000);
 	assert_int_equal(rs.renew_at_ms, 1100 + 10000);
-	assert_int_equal(reqstate_next_tick(&rs), 1100 + 10000);
+	assert_int_equal(bt_reqstate_next_tick(&rs), 1100 + 10000);
 }
 
 static void test_reqstate_disconnect_while_granted_loses_and_gives_back(void **state)
@@ -57,16 +57,16 @@ static void test_reqstate_disconnect_while_granted_loses_and_gives_back(void **s
 	unsigned fx;
 
 	(void)state;
-	reqstate_init(&rs, false, 1000);
-	reqstate_sent(&rs, 1000);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
-	fx = reqstate_disconnected(&rs);
+	bt_reqstate_init(&rs, false, 1000);
+	bt_reqstate_sent(&rs, 1000);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = bt_reqstate_disconnected(&rs);
 	assert_true(fx & REQ_FX_LOST);
 	assert_true(fx & REQ_FX_DROP);
 	assert_int_equal(rs.phase, BATON_PHASE_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_NOT_CONNECTED);
 	assert_int_equal(rs.drop_token, 7);
-	assert_int_equal(reqstate_disconnected(&rs), 0); /* once */
+	assert_int_equal(bt_reqstate_disconnected(&rs), 0); /* once */
 }
 
 static void test_reqstate_disconnect_while_queued_changes_nothing(void **state)
@@ -75,10 +75,10 @@ static void test_reqstate_disconnect_while_queued_changes_nothing(void **state)
 	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0);
 
 	(void)state;
-	reqstate_init(&rs, false, 1000);
-	reqstate_sent(&rs, 1000);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1100);
-	assert_int_equal(reqstate_disconnected(&rs), 0);
+	bt_reqstate_init(&rs, false, 1000);
+	bt_reqstate_sent(&rs, 1000);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1100);
+	assert_int_equal(bt_reqstate_disconnected(&rs), 0);
 	assert_int_equal(rs.phase, BATON_PHASE_QUEUED);
 	assert_int_equal(rs.drop_token, 0);
 }
@@ -91,20 +91,20 @@ static void test_reqstate_new_grant_after_loss_is_given_back(void **state)
 	unsigned fx;
 
 	(void)state;
-	reqstate_init(&rs, false, 1000);
-	reqstate_sent(&rs, 1000);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
-	fx = reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 1200);
+	bt_reqstate_init(&rs, false, 1000);
+	bt_reqstate_sent(&rs, 1000);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = bt_reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 1200);
 	assert_true(fx & REQ_FX_LOST);
 	/* the re-sent acquire was granted afresh after the revocation */
-	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1300);
+	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1300);
 	assert_true(fx & REQ_FX_DROP);
 	assert_false(fx & REQ_FX_SETTLED);
 	assert_int_equal(rs.drop_token, 12);
 	assert_int_equal(rs.token, 7);
 	/* a duplicate of the first grant is not a new holding */
 	rs.drop_token = 0;
-	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1400), 0);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1400), 0);
 }
 
 static void test_reqstate_other_grant_while_granted_means_lost(void **state)
@@ -114,10 +114,10 @@ static void test_reqstate_other_grant_while_granted_means_lost(void **state)
 	unsigned fx;
 
 	(void)state;
-	reqstate_init(&rs, false, 1000);
-	reqstate_sent(&rs, 1000);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
-	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1200);
+	bt_reqstate_init(&rs, false, 1000);
+	bt_reqstate_sent(&rs, 1000);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
+	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g2, 1200);
 	assert_true(fx & REQ_FX_LOST);
 	assert_true(fx & REQ_FX_DROP);
 	assert_int_equal(rs.phase, BATON_PHASE_LOST);
@@ -133,17 +133,17 @@ static void test_reqstate_queued_then_granted_renews_at_once(void **state)
 	(void)state;
 	q.position = 2;
 	q.holder = "other";
-	reqstate_init(&rs, false, 0);
-	reqstate_sent(&rs, 10);
-	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 20);
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 10);
+	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 20);
 	assert_int_equal(fx, REQ_FX_CHANGED);
 	assert_int_equal(rs.phase, BATON_PHASE_QUEUED);
 	assert_int_equal(rs.position, 2);
 	assert_string_equal(rs.holder, "other");
-	fx = reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 90000);
+	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 90000);
 	assert_true(fx & REQ_FX_SETTLED);
 	assert_int_equal(rs.deadline_ms, 90000 + 30000 - 3000); /* a tenth of the lease of margin */
-	fx = reqstate_tick(&rs, 90000);
+	fx = bt_reqstate_tick(&rs, 90000);
 	assert_int_equal(fx, REQ_FX_RENEW);
 	assert_true(rs.renew_pending);
 	assert_int_equal(rs.renew_seq, 1);
@@ -155,14 +155,14 @@ static void test_reqstate_renewed_moves_deadline_from_send_time(void **state)
 	wire_answer g = answer(WIRE_ST_GRANTED, 3, 3000), r = answer(WIRE_ST_RENEWED, 3, 3000);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	reqstate_sent(&rs, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 5);
-	assert_int_equal(reqstate_tick(&rs, 999), 0);
-	assert_int_equal(reqstate_tick(&rs, 1000), REQ_FX_RENEW);
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 5);
+	assert_int_equal(bt_reqstate_tick(&rs, 999), 0);
+	assert_int_equal(bt_reqstate_tick(&rs, 1000), REQ_FX_RENEW);
 	/* A stale renew number changes nothing. */
-	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 0, &r, 1010), 0);
-	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 1050), REQ_FX_CHANGED);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 0, &r, 1010), 0);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 1050), REQ_FX_CHANGED);
 	assert_false(rs.renew_pending);
 	assert_int_equal(rs.deadline_ms, 1000 + 3000);
 	assert_int_equal(rs.renew_at_ms, 1000 + 1000);
@@ -174,21 +174,21 @@ static void test_reqstate_unanswered_renew_resent_then_lost_at_deadline(void **s
 	wire_answer g = answer(WIRE_ST_GRANTED, 3, 3000);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	reqstate_sent(&rs, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
-	assert_int_equal(reqstate_tick(&rs, 1000), REQ_FX_RENEW);
-	assert_int_equal(reqstate_tick(&rs, 2000), REQ_FX_RENEW);
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(bt_reqstate_tick(&rs, 1000), REQ_FX_RENEW);
+	assert_int_equal(bt_reqstate_tick(&rs, 2000), REQ_FX_RENEW);
 	assert_int_equal(rs.renew_seq, 1); /* the same id again */
-	assert_true(reqstate_outstanding(&rs, REQ_K_RENEW));
-	assert_int_equal(reqstate_tick(&rs, 2999), 0);
-	assert_true(reqstate_tick(&rs, 3000) & REQ_FX_LOST);
+	assert_true(bt_reqstate_outstanding(&rs, REQ_K_RENEW));
+	assert_int_equal(bt_reqstate_tick(&rs, 2999), 0);
+	assert_true(bt_reqstate_tick(&rs, 3000) & REQ_FX_LOST);
 	assert_int_equal(rs.phase, BATON_PHASE_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_TIMEOUT);
-	assert_int_equal(reqstate_release(&rs), BATON_E_LOST);
+	assert_int_equal(bt_reqstate_release(&rs), BATON_E_LOST);
 	/* Whatever comes later does not revive it. */
 	g = answer(WIRE_ST_RENEWED, 3, 3000);
-	assert_int_equal(reqstate_answer(&rs, REQ_K_RENEW, 1, &g, 3001), 0);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &g, 3001), 0);
 }
 
 static void test_reqstate_revoked_or_refused_renew_loses(void **state)
@@ -198,19 +198,19 @@ static void test_reqstate_revoked_or_refused_renew_loses(void **state)
 	wire_answer other = answer(WIRE_ST_REVOKED, 2, 0), rej = answer(WIRE_ST_REJECTED, 0, 0);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	reqstate_sent(&rs, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
-	assert_int_equal(reqstate_answer(&rs, REQ_K_NONE, 0, &other, 2), 0);
-	assert_true(reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 3) & REQ_FX_LOST);
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_NONE, 0, &other, 2), 0);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 3) & REQ_FX_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_LOST);
 
-	reqstate_init(&rs, false, 0);
-	reqstate_sent(&rs, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
-	reqstate_tick(&rs, 10000);
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	bt_reqstate_tick(&rs, 10000);
 	rej.code = BATON_E_NOT_HOLDER;
-	assert_true(reqstate_answer(&rs, REQ_K_RENEW, 1, &rej, 10001) & REQ_FX_LOST);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &rej, 10001) & REQ_FX_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_NOT_HOLDER);
 }
 
@@ -220,18 +220,18 @@ static void test_reqstate_release_flow(void **state)
 	wire_answer g = answer(WIRE_ST_GRANTED, 4, 30000), r = answer(WIRE_ST_RELEASED, 4, 0);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	assert_int_equal(reqstate_release(&rs), BATON_E_INVAL); /* not held yet */
-	reqstate_sent(&rs, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
-	assert_int_equal(reqstate_release(&rs), BATON_OK);
-	assert_true(reqstate_outstanding(&rs, REQ_K_RELEASE));
-	assert_false(reqstate_outstanding(&rs, REQ_K_ACQUIRE));
-	assert_int_equal(reqstate_tick(&rs, 20000), 0); /* no renewals while releasing */
-	assert_true(reqstate_answer(&rs, REQ_K_RELEASE, 0, &r, 5) & REQ_FX_FINISHED);
+	bt_reqstate_init(&rs, false, 0);
+	assert_int_equal(bt_reqstate_release(&rs), BATON_E_INVAL); /* not held yet */
+	bt_reqstate_sent(&rs, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
+	assert_int_equal(bt_reqstate_release(&rs), BATON_OK);
+	assert_true(bt_reqstate_outstanding(&rs, REQ_K_RELEASE));
+	assert_false(bt_reqstate_outstanding(&rs, REQ_K_ACQUIRE));
+	assert_int_equal(bt_reqstate_tick(&rs, 20000), 0); /* no renewals while releasing */
+	assert_true(bt_reqstate_answer(&rs, REQ_K_RELEASE, 0, &r, 5) & REQ_FX_FINISHED);
 	assert_int_equal(rs.phase, BATON_PHASE_RELEASED);
 	assert_int_equal(rs.finish_err, BATON_OK);
-	assert_true(reqstate_final(&rs));
+	assert_true(bt_reqstate_final(&rs));
 }
 
 static void test_reqstate_final_answers_settle(void **state)
@@ -241,19 +241,19 @@ static void test_reqstate_final_answers_settle(void **state)
 	            j = answer(WIRE_ST_REJECTED, 0, 0);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 1) & REQ_FX_SETTLED);
+	bt_reqstate_init(&rs, false, 0);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 1) & REQ_FX_SETTLED);
 	assert_int_equal(rs.phase, BATON_PHASE_DONE);
-	reqstate_init(&rs, false, 0);
+	bt_reqstate_init(&rs, false, 0);
 	b.holder = "h1";
-	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &b, 1) & REQ_FX_SETTLED);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &b, 1) & REQ_FX_SETTLED);
 	assert_int_equal(rs.phase, BATON_PHASE_BUSY);
 	assert_string_equal(rs.holder, "h1");
-	reqstate_init(&rs, false, 0);
-	assert_true(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &j, 1) & REQ_FX_SETTLED);
+	bt_reqstate_init(&rs, false, 0);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &j, 1) & REQ_FX_SETTLED);
 	assert_int_equal(rs.phase, BATON_PHASE_REJECTED);
 	/* A duplicate after settling is ignored. */
-	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 2), 0);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 2), 0);
 }
 
 static void test_reqstate_cancel_flow(void **state)
@@ -263,17 +263,17 @@ static void test_reqstate_cancel_flow(void **state)
 	wire_answer c = answer(WIRE_ST_CANCELLED, 0, 0);
 
 	(void)state;
-	reqstate_init(&rs, false, 0);
-	reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1);
-	assert_int_equal(reqstate_cancel(&rs), BATON_OK);
-	assert_true(reqstate_outstanding(&rs, REQ_K_CANCEL));
-	assert_false(reqstate_outstanding(&rs, REQ_K_ACQUIRE));
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1);
+	assert_int_equal(bt_reqstate_cancel(&rs), BATON_OK);
+	assert_true(bt_reqstate_outstanding(&rs, REQ_K_CANCEL));
+	assert_false(bt_reqstate_outstanding(&rs, REQ_K_ACQUIRE));
 	/* A grant racing the cancel is noted, not taken. */
-	assert_int_equal(reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 2), 0);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 2), 0);
 	assert_int_equal(rs.phase, BATON_PHASE_CANCELLING);
-	assert_true(reqstate_answer(&rs, REQ_K_CANCEL, 0, &c, 3) & REQ_FX_FINISHED);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_CANCEL, 0, &c, 3) & REQ_FX_FINISHED);
 	assert_int_equal(rs.phase, BATON_PHASE_CANCELLED);
-	assert_int_equal(reqstate_cancel(&rs), BATON_E_INVAL);
+	assert_int_equal(bt_reqstate_cancel(&rs), BATON_E_INVAL);
 }
 
 static void test_reqstate_reset_flow(void **state)
@@ -282,10 +282,10 @@ static void test_reqstate_reset_flow(void **state)
 	wire_answer r = answer(WIRE_ST_RESET, 0, 0);
 
 	(void)state;
-	reqstate_init(&rs, true, 0);
+	bt_reqstate_init(&rs, true, 0);
 	assert_int_equal(rs.phase, BATON_PHASE_RESETTING);
-	assert_true(reqstate_outstanding(&rs, REQ_K_RESET));
-	assert_true(reqstate_answer(&rs, REQ_K_RESET, 0, &r, 1) & REQ_FX_FINISHED);
+	assert_true(bt_reqstate_outstanding(&rs, REQ_K_RESET));
+	assert_true(bt_reqstate_answer(&rs, REQ_K_RESET, 0, &r, 1) & REQ_FX_FINISHED);
 	assert_int_equal(rs.phase, BATON_PHASE_RESET);
 }
 
@@ -295,22 +295,22 @@ static void test_reqstate_ids_roundtrip(void **state)
 	unsigned seq = 0;
 
 	(void)state;
-	assert_int_equal(reqstate_id(id, sizeof id, "12-00ff", REQ_K_ACQUIRE, 0), BATON_OK);
+	assert_int_equal(bt_reqstate_id(id, sizeof id, "12-00ff", REQ_K_ACQUIRE, 0), BATON_OK);
 	assert_string_equal(id, "12-00ff.a");
 	assert_true(names_id_valid(id, strlen(id)));
-	assert_int_equal(reqstate_id_parse(id, "12-00ff", &seq), REQ_K_ACQUIRE);
-	assert_int_equal(reqstate_id(id, sizeof id, "12-00ff", REQ_K_RENEW, 42), BATON_OK);
+	assert_int_equal(bt_reqstate_id_parse(id, "12-00ff", &seq), REQ_K_ACQUIRE);
+	assert_int_equal(bt_reqstate_id(id, sizeof id, "12-00ff", REQ_K_RENEW, 42), BATON_OK);
 	assert_string_equal(id, "12-00ff.w42");
-	assert_int_equal(reqstate_id_parse(id, "12-00ff", &seq), REQ_K_RENEW);
+	assert_int_equal(bt_reqstate_id_parse(id, "12-00ff", &seq), REQ_K_RENEW);
 	assert_int_equal(seq, 42);
-	assert_int_equal(reqstate_id_parse("12-00ff.r", "12-00ff", &seq), REQ_K_RELEASE);
-	assert_int_equal(reqstate_id_parse("12-00ff.c", "12-00ff", &seq), REQ_K_CANCEL);
-	assert_int_equal(reqstate_id_parse("12-00ff.x", "12-00ff", &seq), REQ_K_RESET);
-	assert_int_equal(reqstate_id_parse("1-00ff.a", "12-00ff", &seq), REQ_K_NONE);
-	assert_int_equal(reqstate_id_parse("12-00ff.az", "12-00ff", &seq), REQ_K_NONE);
-	assert_int_equal(reqstate_id_parse("12-00ff.w", "12-00ff", &seq), REQ_K_NONE);
-	assert_int_equal(reqstate_id_parse("12-00ff.w1x", "12-00ff", &seq), REQ_K_NONE);
-	assert_int_equal(reqstate_id_parse(NULL, "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.r", "12-00ff", &seq), REQ_K_RELEASE);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.c", "12-00ff", &seq), REQ_K_CANCEL);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.x", "12-00ff", &seq), REQ_K_RESET);
+	assert_int_equal(bt_reqstate_id_parse("1-00ff.a", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.az", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.w", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(bt_reqstate_id_parse("12-00ff.w1x", "12-00ff", &seq), REQ_K_NONE);
+	assert_int_equal(bt_reqstate_id_parse(NULL, "12-00ff", &seq), REQ_K_NONE);
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -318,14 +318,14 @@ static void test_reqstate_ids_roundtrip(void **state)
 static void test_watch_topic_match_filters(void **state)
 {
 	(void)state;
-	assert_true(watch_topic_match("p/state/#", "p/state/a/b"));
-	assert_true(watch_topic_match("p/state/a/#", "p/state/a"));
-	assert_true(watch_topic_match("p/state/+/c", "p/state/b/c"));
-	assert_true(watch_topic_match("p/state/x", "p/state/x"));
-	assert_false(watch_topic_match("p/state/x", "p/state/xy"));
-	assert_false(watch_topic_match("p/state/+", "p/state/a/b"));
-	assert_false(watch_topic_match("p/outcome/#", "p/state/a"));
-	assert_false(watch_topic_match("p/state/a/b", "p/state/a"));
+	assert_true(bt_watch_topic_match("p/state/#", "p/state/a/b"));
+	assert_true(bt_watch_topic_match("p/state/a/#", "p/state/a"));
+	assert_true(bt_watch_topic_match("p/state/+/c", "p/state/b/c"));
+	assert_true(bt_watch_topic_match("p/state/x", "p/state/x"));
+	assert_false(bt_watch_topic_match("p/state/x", "p/state/xy"));
+	assert_false(bt_watch_topic_match("p/state/+", "p/state/a/b"));
+	assert_false(bt_watch_topic_match("p/outcome/#", "p/state/a"));
+	assert_false(bt_watch_topic_match("p/state/a/b", "p/state/a"));
 }
 
 static void test_mqttnet_tls_reason_picks_openssl_reason(void **state)
