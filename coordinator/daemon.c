@@ -22,18 +22,12 @@
 #include <unistd.h>
 
 #include "broker.h"
-#include "hmap.h"
 #include "log.h"
 #include "names.h"
+#include "snapdue.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
-
-/* A resource whose retained snapshot is due (see snaps_flush). */
-typedef struct snap_due {
-	uint32_t hash;
-	char name[];
-} snap_due;
 
 typedef struct coord {
 	const config *cfg;
@@ -47,10 +41,7 @@ typedef struct coord {
 	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	hmap due;            /* snap_due by name: snapshots to publish */
-	snap_due **due_list; /* the same, in the order they became due */
-	size_t n_due, cap_due;
-	int64_t next_snap_at; /* due snapshots wait until then (throttle) */
+	snapdue due; /* retained snapshots to publish (the coalescer) */
 	char topic[NAMES_TOPIC_MAX + 1];
 	char err[512];
 } coord;
@@ -141,64 +132,27 @@ static void publish_effect(coord *d, const table_effect *e)
 
 static void republish_one(void *ctx, const table_resource_view *v);
 
-static int snap_eq(const void *val, const void *key)
+/* snapdue's publish callback: the resource's state now (committed: flush()
+ * runs first), or its clear when it is idle and forgotten. A lock born and
+ * gone while due still gets its clear: a watcher told by the contract to
+ * expect one gets it. False (stays due) when there is no memory for the view. */
+static bool snap_publish(void *ctx, const char *resource)
 {
-	return strcmp(((const snap_due *)val)->name, key) == 0;
-}
-
-/* Notes that e's resource needs its retained snapshot (or clear) published;
- * false (publish it now instead) when out of memory. */
-static bool snap_note(coord *d, const table_effect *e)
-{
-	uint32_t hash = hmap_hash(e->resource, strlen(e->resource), 0);
-	if (hmap_find(&d->due, hash, snap_eq, e->resource) != NULL)
-		return true; /* already due */
-	if (d->n_due == d->cap_due) {
-		size_t cap = d->cap_due ? 2 * d->cap_due : 64;
-		snap_due **l = realloc(d->due_list, cap * sizeof *l);
-		if (l == NULL)
-			return false;
-		d->due_list = l;
-		d->cap_due = cap;
-	}
-	size_t len = strlen(e->resource);
-	snap_due *s = malloc(sizeof *s + len + 1);
-	if (s == NULL || hmap_reserve(&d->due, d->due.n + 1) != BATON_OK) {
-		free(s);
+	coord *d = ctx;
+	table_resource_view v;
+	bool found = false;
+	if (table_resource_lookup(d->t, resource, &v, &found) != BATON_OK)
 		return false;
-	}
-	s->hash = hash;
-	memcpy(s->name, e->resource, len + 1);
-	hmap_insert(&d->due, hash, s);
-	d->due_list[d->n_due++] = s;
+	if (found)
+		republish_one(d, &v);
+	else
+		publish_text(d, NAMES_STATE, resource, "", 0, 1, true);
 	return true;
 }
 
-/* Publishes every due snapshot with its resource's state now (committed:
- * flush() runs first), or its clear when it is idle and forgotten.
- * Coalescing while the throttle holds them back turns a grant and a release
- * in quick succession into one publish. A lock born and gone while due still
- * gets its clear: a watcher told by the contract to expect one gets it. */
 static void snaps_flush(coord *d, int64_t now)
 {
-	size_t kept = 0;
-	for (size_t i = 0; i < d->n_due; i++) {
-		snap_due *s = d->due_list[i];
-		table_resource_view v;
-		bool found = false;
-		if (table_resource_lookup(d->t, s->name, &v, &found) != BATON_OK) {
-			d->due_list[kept++] = s; /* no memory for the view: stays due */
-			continue;
-		}
-		if (found)
-			republish_one(d, &v);
-		else
-			publish_text(d, NAMES_STATE, s->name, "", 0, 1, true);
-		hmap_remove(&d->due, s->hash, s);
-		free(s);
-	}
-	d->n_due = kept;
-	d->next_snap_at = now + (int64_t)d->cfg->snapshot_interval_ms;
+	snapdue_flush(&d->due, now, (int64_t)d->cfg->snapshot_interval_ms, snap_publish, d);
 }
 
 /* Commits the table's batch, then publishes it. A failed commit is retried
@@ -225,7 +179,8 @@ static bool flush(coord *d)
 	}
 	for (size_t i = 0; i < r.n_effects; i++) {
 		const table_effect *e = &r.effects[i];
-		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) && snap_note(d, e))
+		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) &&
+		    snapdue_note(&d->due, e->resource))
 			continue;
 		publish_effect(d, e);
 	}
@@ -438,8 +393,8 @@ static int poll_timeout(coord *d, int64_t now)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
 		next = d->retry_at;
-	if (d->n_due > 0 && d->next_snap_at < next)
-		next = d->next_snap_at;
+	if (snapdue_count(&d->due) > 0 && snapdue_next_at(&d->due) < next)
+		next = snapdue_next_at(&d->due);
 	if (next <= now)
 		return 0;
 	return next - now > 60000 ? 60000 : (int)(next - now);
@@ -473,7 +428,7 @@ static int loop(coord *d)
 		if (table_tick(d->t, now) != BATON_OK)
 			LOG_E("tick failed: out of memory; retrying");
 		flush(d);
-		if (d->n_due > 0 && now >= d->next_snap_at)
+		if (snapdue_ready(&d->due, now))
 			snaps_flush(d, now);
 		if (now >= d->next_stats_at) {
 			publish_stats(d, now);
@@ -567,7 +522,7 @@ static void shut_down(coord *d)
 int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
-	hmap_init(&d.due);
+	snapdue_init(&d.due);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -598,10 +553,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	if (status == DAEMON_EXIT_OK)
 		shut_down(&d);
 out:
-	for (size_t i = 0; i < d.n_due; i++)
-		free(d.due_list[i]);
-	free(d.due_list);
-	hmap_deinit(&d.due);
+	snapdue_deinit(&d.due);
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);
