@@ -195,7 +195,5 @@ bool bt_watches_on_message(baton_client *c, const char *topic, const char *paylo
 int bt_watches_topics(baton_client *c, char **out, int cap);
 int bt_watches_count(baton_client *c);
 void bt_watches_free_all(baton_client *c);
-/* True iff topic matches the MQTT filter. */
-bool bt_watch_topic_match(const char *filter, const char *topic);
 
 #endif

@@ -15,49 +15,6 @@
 
 #define MAX_DELIVER 32
 
-bool bt_watch_topic_match(const char *f, const char *t)
-{
-	for (;;) {
-		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
-		size_t fl = fe ? (size_t)(fe - f) : strlen(f);
-		size_t tl = te ? (size_t)(te - t) : strlen(t);
-
-		if (fl == 1 && f[0] == '#')
-			return true;
-		if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0))
-			return false;
-		if (fe == NULL)
-			return te == NULL;
-		if (te == NULL)
-			return strcmp(fe + 1, "#") == 0; /* "a/#" also matches "a" */
-		f = fe + 1;
-		t = te + 1;
-	}
-}
-
-/* A resource filter: 1..200 bytes of UTF-8, '+' and '#' only as whole
- * levels, '#' only last, no control characters, not starting with '$'. */
-static bool filter_valid(const char *f)
-{
-	size_t n = strlen(f);
-
-	if (n == 0 || n > NAMES_RESOURCE_MAX || f[0] == '$' || !names_utf8_valid(f, n))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)f[i];
-		bool level_start = i == 0 || f[i - 1] == '/';
-		bool level_end = i + 1 == n || f[i + 1] == '/';
-
-		if (ch < 0x20 || ch == 0x7f)
-			return false;
-		if (ch == '+' && !(level_start && level_end))
-			return false;
-		if (ch == '#' && !(level_start && i + 1 == n))
-			return false;
-	}
-	return true;
-}
-
 static void watch_destroy(baton_watch *w)
 {
 	free(w->filter);
@@ -75,19 +32,19 @@ static void watch_unref(baton_watch *w)
 static baton_err watch_make(baton_client *c, const char *filter, baton_watch **out)
 {
 	baton_watch *w = calloc(1, sizeof *w);
-	size_t pl = strlen(c->prefix), fl = strlen(filter);
 
 	if (w == NULL)
 		return BATON_E_NOMEM;
 	w->filter = strdup(filter);
-	w->topics[0] = malloc(pl + fl + 10);
-	w->topics[1] = malloc(pl + fl + 10);
+	w->topics[0] = malloc(NAMES_TOPIC_MAX + 1);
+	w->topics[1] = malloc(NAMES_TOPIC_MAX + 1);
 	if (w->filter == NULL || w->topics[0] == NULL || w->topics[1] == NULL) {
 		watch_destroy(w);
 		return BATON_E_NOMEM;
 	}
-	sprintf(w->topics[0], "%s/outcome/%s", c->prefix, filter);
-	sprintf(w->topics[1], "%s/state/%s", c->prefix, filter);
+	/* The filter was checked: these cannot fail. */
+	(void)names_filter(w->topics[0], NAMES_TOPIC_MAX + 1, c->prefix, NAMES_OUTCOME, filter, NULL);
+	(void)names_filter(w->topics[1], NAMES_TOPIC_MAX + 1, c->prefix, NAMES_STATE, filter, NULL);
 	w->c = c;
 	w->refs = 1;
 	*out = w;
@@ -101,7 +58,8 @@ baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb
 	baton_err err;
 	bool ready;
 
-	if (filter == NULL || cb == NULL || out == NULL || !filter_valid(filter))
+	if (filter == NULL || cb == NULL || out == NULL ||
+	    !names_resource_filter_valid(filter, strlen(filter)))
 		return bt_client_fail(c, BATON_E_INVAL, "invalid watch filter");
 	err = watch_make(c, filter, &w);
 	if (err != BATON_OK)
@@ -230,7 +188,7 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 
 	pthread_mutex_lock(&c->mu);
 	for (baton_watch *w = c->watches; w != NULL && n < MAX_DELIVER; w = w->next)
-		if (bt_watch_topic_match(w->topics[0], topic) || bt_watch_topic_match(w->topics[1], topic)) {
+		if (names_filter_match(w->topics[0], topic) || names_filter_match(w->topics[1], topic)) {
 			w->refs++;
 			hit[n++] = w;
 		}
@@ -252,23 +210,19 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 
 bool bt_watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained)
 {
-	size_t pl = strlen(c->prefix);
 	wire_outcome o = {0};
 	wire_snapshot s = {0};
 	baton_event ev;
 	baton_err err = BATON_OK;
-	bool is_outcome;
+	names_kind kind;
+	const char *resource;
+	size_t rlen;
 
-	if (strncmp(topic, c->prefix, pl) != 0)
+	if (names_resource_topic_parse(c->prefix, topic, strlen(topic), &kind, &resource, &rlen) != BATON_OK)
 		return false;
-	if (strncmp(topic + pl, "/outcome/", 9) == 0)
-		is_outcome = true;
-	else if (strncmp(topic + pl, "/state/", 7) == 0)
-		is_outcome = false;
-	else
-		return false;
+	bool is_outcome = kind == NAMES_OUTCOME;
 	memset(&ev, 0, sizeof ev);
-	ev.resource = topic + pl + (is_outcome ? 9 : 7);
+	ev.resource = resource; /* the topic's tail: NUL-terminated */
 	ev.retained = retained;
 	if (is_outcome && (err = wire_outcome_decode(payload, len, &o)) == BATON_OK)
 		outcome_view(&o, &ev);

@@ -290,12 +290,10 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 
 /* A retained snapshot the broker kept for a resource we do not have (its
  * clear was lost when the broker died before saving) is cleared. */
-static void handle_stale_state(coord *d, const broker_msg *m)
+static void handle_stale_state(coord *d, const broker_msg *m, const char *res, size_t res_len)
 {
-	size_t plen = strlen(d->cfg->prefix);
-	if (!m->retained || m->len == 0 || m->topic_len <= plen + 7)
+	if (!m->retained || m->len == 0 || res_len == 0)
 		return;
-	const char *res = m->topic + plen + 7; /* after "P/state/" */
 	table_resource_view v;
 	bool found = true;
 	if (table_resource_lookup(d->t, res, &v, &found) == BATON_OK && !found) {
@@ -315,10 +313,12 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 		return;
 	}
 	if (rc != BATON_OK) {
-		size_t plen = strlen(d->cfg->prefix);
-		if (m->topic_len > plen + 7 && strncmp(m->topic, d->cfg->prefix, plen) == 0 &&
-		    strncmp(m->topic + plen, "/state/", 7) == 0)
-			handle_stale_state(d, m);
+		const char *res;
+		size_t res_len;
+		if (names_resource_topic_parse(d->cfg->prefix, m->topic, m->topic_len, &kind, &res,
+		                               &res_len) == BATON_OK &&
+		    kind == NAMES_STATE)
+			handle_stale_state(d, m, res, res_len); /* res: the topic's NUL-terminated tail */
 		return;
 	}
 	char nodebuf[NAMES_NODE_MAX + 1];
@@ -331,12 +331,6 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 }
 
 /* ---- the loop ---------------------------------------------------------- */
-
-/* The filter P/state/# (for the stale-snapshot sweep). */
-static void state_filter(coord *d, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s/state/#", d->cfg->prefix);
-}
 
 static void on_connect(coord *d)
 {
@@ -351,8 +345,8 @@ static void on_connect(coord *d)
 	 * the UNSUBACK (it handles our packets in order), without echoing the
 	 * republish that follows; handle_stale_state clears the unknown ones. */
 	char filter[NAMES_TOPIC_MAX + 1];
-	state_filter(d, filter, sizeof filter);
-	if (broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
+	if (names_filter(filter, sizeof filter, d->cfg->prefix, NAMES_STATE, NULL, NULL) != BATON_OK ||
+	    broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
 		LOG_W("cannot sweep stale snapshots", "error", broker_error(d->b));
 	publish_presence(d, true);
 	table_foreach(d->t, republish_one, d);
@@ -474,15 +468,18 @@ static baton_err open_state(coord *d)
 static baton_err open_broker(coord *d)
 {
 	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];
-	snprintf(req, sizeof req, "%s/req/+", d->cfg->prefix);
-	snprintf(node, sizeof node, "%s/node/+", d->cfg->prefix);
-	snprintf(will_topic, sizeof will_topic, "%s/coordinator", d->cfg->prefix);
+	const char *prefix = d->cfg->prefix;
+	baton_err rc;
+	if ((rc = names_filter(req, sizeof req, prefix, NAMES_REQ, NULL, NULL)) != BATON_OK ||
+	    (rc = names_filter(node, sizeof node, prefix, NAMES_NODE, NULL, NULL)) != BATON_OK ||
+	    (rc = names_topic(will_topic, sizeof will_topic, prefix, NAMES_COORDINATOR, NULL, NULL)) !=
+	        BATON_OK)
+		return rc; /* the prefix was validated: cannot happen */
 	const char *subs[] = {req, node};
 	wire_presence p = {.online = false, .version = BATON_VERSION, .started_at_ms = d->started_at_ms};
 	char *will = NULL;
 	size_t len;
-	baton_err rc = wire_presence_encode(&p, &will, &len);
-	if (rc != BATON_OK)
+	if ((rc = wire_presence_encode(&p, &will, &len)) != BATON_OK)
 		return rc;
 	broker_options o = {
 	    .uri = d->cfg->broker,

@@ -315,19 +315,6 @@ static void test_reqstate_ids_roundtrip(void **state)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void test_watch_topic_match_filters(void **state)
-{
-	(void)state;
-	assert_true(bt_watch_topic_match("p/state/#", "p/state/a/b"));
-	assert_true(bt_watch_topic_match("p/state/a/#", "p/state/a"));
-	assert_true(bt_watch_topic_match("p/state/+/c", "p/state/b/c"));
-	assert_true(bt_watch_topic_match("p/state/x", "p/state/x"));
-	assert_false(bt_watch_topic_match("p/state/x", "p/state/xy"));
-	assert_false(bt_watch_topic_match("p/state/+", "p/state/a/b"));
-	assert_false(bt_watch_topic_match("p/outcome/#", "p/state/a"));
-	assert_false(bt_watch_topic_match("p/state/a/b", "p/state/a"));
-}
-
 static void test_mqttnet_tls_reason_picks_openssl_reason(void **state)
 {
 	char buf[160];
@@ -635,7 +622,6 @@ int main(void)
 	    cmocka_unit_test(test_reqstate_cancel_flow),
 	    cmocka_unit_test(test_reqstate_reset_flow),
 	    cmocka_unit_test(test_reqstate_ids_roundtrip),
-	    cmocka_unit_test(test_watch_topic_match_filters),
 	    cmocka_unit_test(test_mqttnet_split_uri_forms),
 	    cmocka_unit_test(test_mqttnet_tls_reason_picks_openssl_reason),
 	    cmocka_unit_test(test_duration_parse_units),
