@@ -16,8 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "duration.h"
 #include "log.h"
 #include "names.h"
+#include "password.h"
 #include "wire.h"
 
 typedef enum opt_type { OPT_STR, OPT_DUR, OPT_LEVEL, OPT_FORMAT, OPT_SYNC, OPT_FLAG } opt_type;
@@ -34,6 +36,7 @@ typedef struct opt {
 
 #define O(f) offsetof(config, f)
 #define HOUR (3600u * 1000u)
+#define DAY  (24ull * HOUR)
 static const opt options[] = {
     {"broker", OPT_STR, O(broker), "tcp://127.0.0.1:1883", 0, 0, "URI",
      "broker to connect to (tcp://, mqtt://, ssl://, mqtts://)"},
@@ -46,7 +49,7 @@ static const opt options[] = {
     {"sync", OPT_SYNC, O(sync), "full", 0, 0, "full|normal|off",
      "SQLite durability: full survives power loss, normal may lose the last commits on power loss, off "
      "may corrupt on an OS crash"},
-    {"done-ttl", OPT_DUR, O(done_ttl_ms), "10m", 0, 365ull * 24 * HOUR, "DUR",
+    {"done-ttl", OPT_DUR, O(done_ttl_ms), "10m", 0, 365 * DAY, "DUR",
      "how long a once success is remembered"},
     {"default-lease", OPT_DUR, O(default_lease_ms), "30s", WIRE_LEASE_MIN, WIRE_LEASE_MAX, "DUR",
      "lease of an acquire without lease_ms"},
@@ -72,34 +75,6 @@ static const opt options[] = {
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-baton_err config_parse_duration(const char *s, uint64_t *ms)
-{
-	if (s == NULL || *s < '0' || *s > '9')
-		return BATON_E_INVAL;
-	errno = 0;
-	char *end = NULL;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return BATON_E_INVAL;
-	uint64_t mult;
-	if (strcmp(end, "ms") == 0 || *end == '\0')
-		mult = 1;
-	else if (strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "m") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = HOUR;
-	else if (strcmp(end, "d") == 0)
-		mult = 24ull * HOUR;
-	else
-		return BATON_E_INVAL;
-	if (v > UINT64_MAX / mult)
-		return BATON_E_INVAL;
-	*ms = v * mult;
-	return BATON_OK;
-}
-
 static baton_err set_option(config *c, const opt *o, const char *val, char *err, size_t cap)
 {
 	char *field = (char *)c + o->offset;
@@ -114,11 +89,15 @@ static baton_err set_option(config *c, const opt *o, const char *val, char *err,
 	}
 	case OPT_DUR: {
 		uint64_t ms;
-		if (config_parse_duration(val, &ms) != BATON_OK || ms < o->min || ms > o->max) {
-			snprintf(
-			    err, cap,
-			    "--%s: '%s' is not a duration from %llums to %llums (e.g. 250ms, 30s, 5m, 1h)",
-			    o->name, val, (unsigned long long)o->min, (unsigned long long)o->max);
+		char why[192], lo[40], hi[40];
+		if (duration_parse(val, &ms, why, sizeof why) != BATON_OK) {
+			snprintf(err, cap, "--%s: %s", o->name, why);
+			return BATON_E_INVAL;
+		}
+		if (ms < o->min || ms > o->max) {
+			duration_format_exact(o->min, lo, sizeof lo);
+			duration_format_exact(o->max, hi, sizeof hi);
+			snprintf(err, cap, "--%s: '%s' is out of range: from %s to %s", o->name, val, lo, hi);
 			return BATON_E_INVAL;
 		}
 		*(uint64_t *)field = ms;
@@ -141,13 +120,7 @@ static baton_err set_option(config *c, const opt *o, const char *val, char *err,
 		*(config_log_format *)field = strcmp(val, "json") == 0 ? CONFIG_LOG_JSON : CONFIG_LOG_TEXT;
 		return BATON_OK;
 	case OPT_SYNC:
-		if (strcmp(val, "full") == 0)
-			*(config_sync *)field = CONFIG_SYNC_FULL;
-		else if (strcmp(val, "normal") == 0)
-			*(config_sync *)field = CONFIG_SYNC_NORMAL;
-		else if (strcmp(val, "off") == 0)
-			*(config_sync *)field = CONFIG_SYNC_OFF;
-		else {
+		if (sync_level_parse(val, (sync_level *)field) != BATON_OK) {
 			snprintf(err, cap, "--%s: '%s' is not full, normal or off", o->name, val);
 			return BATON_E_INVAL;
 		}
@@ -177,11 +150,8 @@ void config_deinit(config *c)
 			free(*f);
 			*f = NULL;
 		}
-	if (c->password != NULL) {
-		memset(c->password, 0, strlen(c->password));
-		free(c->password);
-		c->password = NULL;
-	}
+	password_free(c->password);
+	c->password = NULL;
 }
 
 /* BATON_LOG_LEVEL for --log-level, and so on. */
@@ -238,20 +208,13 @@ baton_err config_parse(config *c, int argc, char **argv, char *err, size_t cap)
 
 static baton_err read_password(config *c, char *err, size_t cap)
 {
-	FILE *f = fopen(c->password_file, "r");
-	if (f == NULL) {
-		snprintf(err, cap, "--password-file: cannot read '%s': %s", c->password_file,
-		         strerror(errno));
+	char why[512];
+	baton_err rc = password_read(c->password_file, &c->password, why, sizeof why);
+	if (rc == BATON_E_IO) {
+		snprintf(err, cap, "--password-file: %s", why);
 		return BATON_E_INVAL;
 	}
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	c->password = strdup(buf);
-	memset(buf, 0, sizeof buf);
-	return c->password != NULL ? BATON_OK : BATON_E_NOMEM;
+	return rc;
 }
 
 static const char *default_state_path(void)
@@ -309,7 +272,8 @@ void config_usage(FILE *out, const char *argv0)
 		fputc('\n', out);
 	}
 	fprintf(out,
-	        "\nDurations: 250ms, 30s, 5m, 1h, 2d.\n"
+	        "\nDurations: a number and a unit (ms, s, m, h, d), largest first: 250ms, 30s, 1m30s, 2d.\n"
+	        "A unit is required except for 0.\n"
 	        "\nExamples:\n"
 	        "  %s --broker tcp://127.0.0.1:1883 --state /var/lib/baton/state.db\n"
 	        "  %s --state :memory: --done-ttl 1h --log-format json\n"

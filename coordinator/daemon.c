@@ -446,10 +446,7 @@ static baton_err open_state(coord *d)
 		return BATON_E_NOMEM;
 	if (strcmp(d->cfg->state, ":memory:") == 0)
 		return BATON_OK;
-	store_sync sync = d->cfg->sync == CONFIG_SYNC_FULL     ? STORE_SYNC_FULL
-	                  : d->cfg->sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
-	                                                       : STORE_SYNC_OFF;
-	baton_err rc = store_open(d->cfg->state, sync, &d->st, d->err, sizeof d->err);
+	baton_err rc = store_open(d->cfg->state, d->cfg->sync, &d->st, d->err, sizeof d->err);
 	if (rc == BATON_OK)
 		rc = store_load(d->st, d->t, d->err, sizeof d->err);
 	if (rc == BATON_OK) {

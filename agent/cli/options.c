@@ -1,7 +1,7 @@
 /*
  * options.c - the baton CLI's command-line parsing: the common options,
  * one option table per subcommand driving both getopt_long and --help,
- * durations, environment defaults and the password file.
+ * duration flags (common/duration.h) and environment defaults.
  *
  * No network, no libbaton calls beyond names; prints only usage and
  * usage errors to the streams it is given. Unit-tested in
@@ -9,7 +9,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -220,74 +219,24 @@ void cli_common_finish(cli_common *com)
 	}
 }
 
-int cli_parse_duration(const char *s, int64_t *ms)
+int cli_duration_opt(const char *cmd, const char *flag, const char *arg, int64_t min, int64_t max,
+                     int64_t *out)
 {
-	int64_t total = 0;
-	const char *p = s;
+	uint64_t ms;
+	char why[192], lo[40], hi[40];
 
-	if (s == NULL || *s == '\0')
-		return -1;
-	while (*p != '\0') {
-		int64_t v = 0, unit;
-
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (v > (INT64_MAX - 9) / 10)
-				return -1;
-			v = v * 10 + (*p - '0');
-		}
-		if (strncmp(p, "ms", 2) == 0) {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's' || *p == '\0') {
-			unit = 1000;
-			p += *p ? 1 : 0;
-		} else if (*p == 'm') {
-			unit = 60 * 1000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600 * 1000;
-			p++;
-		} else {
-			return -1;
-		}
-		if (v > (INT64_MAX - total) / unit)
-			return -1;
-		total += v * unit;
+	if (duration_parse(arg, &ms, why, sizeof why) != BATON_OK) {
+		fprintf(stderr, "baton %s: --%s: %s\n", cmd, flag, why);
+		return CLI_EX_USAGE;
 	}
-	*ms = total;
-	return 0;
-}
-
-void cli_format_duration(int64_t ms, char *buf, size_t cap)
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 1000)
-		snprintf(buf, cap, "%lldms", (long long)ms);
-	else if (ms < 60 * 1000)
-		snprintf(buf, cap, "%lld.%llds", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
-	else if (ms < 3600 * 1000)
-		snprintf(buf, cap, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
-	else
-		snprintf(buf, cap, "%lldh%02lldm", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
-}
-
-int cli_read_password(const char *path, char *buf, size_t cap, char *err, size_t err_cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL) {
-		snprintf(err, err_cap, "cannot read password file %s: %s", path, strerror(errno));
-		return -1;
+	if (ms < (uint64_t)min || ms > (uint64_t)max) {
+		duration_format_exact((uint64_t)min, lo, sizeof lo);
+		duration_format_exact((uint64_t)max, hi, sizeof hi);
+		fprintf(stderr, "baton %s: --%s: '%s' is out of range: from %s to %s\n", cmd, flag, arg, lo,
+		        hi);
+		return CLI_EX_USAGE;
 	}
-	if (fgets(buf, (int)cap, f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	n = strcspn(buf, "\r\n");
-	buf[n] = '\0';
+	*out = (int64_t)ms;
 	return 0;
 }
 

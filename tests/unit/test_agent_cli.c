@@ -361,60 +361,6 @@ static void test_mqttnet_split_uri_forms(void **state)
 
 /* ---- CLI options -------------------------------------------------------------- */
 
-static void test_duration_parse_units(void **state)
-{
-	int64_t ms = -1;
-
-	(void)state;
-	assert_int_equal(cli_parse_duration("250ms", &ms), 0);
-	assert_int_equal(ms, 250);
-	assert_int_equal(cli_parse_duration("30s", &ms), 0);
-	assert_int_equal(ms, 30000);
-	assert_int_equal(cli_parse_duration("5m", &ms), 0);
-	assert_int_equal(ms, 300000);
-	assert_int_equal(cli_parse_duration("1h", &ms), 0);
-	assert_int_equal(ms, 3600000);
-	assert_int_equal(cli_parse_duration("1m30s", &ms), 0);
-	assert_int_equal(ms, 90000);
-	assert_int_equal(cli_parse_duration("7", &ms), 0);
-	assert_int_equal(ms, 7000);
-	assert_int_equal(cli_parse_duration("0", &ms), 0);
-	assert_int_equal(ms, 0);
-}
-
-static void test_duration_parse_rejects_garbage(void **state)
-{
-	int64_t ms = 123;
-
-	(void)state;
-	assert_int_equal(cli_parse_duration("", &ms), -1);
-	assert_int_equal(cli_parse_duration(NULL, &ms), -1);
-	assert_int_equal(cli_parse_duration("s", &ms), -1);
-	assert_int_equal(cli_parse_duration("-5s", &ms), -1);
-	assert_int_equal(cli_parse_duration("5x", &ms), -1);
-	assert_int_equal(cli_parse_duration("1.5s", &ms), -1);
-	assert_int_equal(cli_parse_duration("99999999999999999999s", &ms), -1);
-	assert_int_equal(cli_parse_duration("9999999999999999h", &ms), -1);
-	assert_int_equal(ms, 123); /* untouched on failure */
-}
-
-static void test_duration_format(void **state)
-{
-	char b[32];
-
-	(void)state;
-	cli_format_duration(250, b, sizeof b);
-	assert_string_equal(b, "250ms");
-	cli_format_duration(4200, b, sizeof b);
-	assert_string_equal(b, "4.2s");
-	cli_format_duration(185000, b, sizeof b);
-	assert_string_equal(b, "3m05s");
-	cli_format_duration(3660000, b, sizeof b);
-	assert_string_equal(b, "1h01m");
-	cli_format_duration(-5, b, sizeof b);
-	assert_string_equal(b, "0ms");
-}
-
 typedef struct test_ctx {
 	const char *resource;
 	int flags;
@@ -515,20 +461,24 @@ static void test_cli_parse_usage_errors(void **state)
 	assert_int_equal(parse(2, version, &com, &t, &first), CLI_HELP);
 }
 
-static void test_cli_password_file_first_line(void **state)
+static void test_cli_duration_opt_bounds_and_bare_numbers(void **state)
 {
-	char path[] = "/tmp/baton-test-pw-XXXXXX", buf[64], err[128];
-	int fd = mkstemp(path);
+	int64_t ms = 42;
+	FILE *saved = stderr;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "s3cret\nsecond\n", 14), 14);
-	close(fd);
-	assert_int_equal(cli_read_password(path, buf, sizeof buf, err, sizeof err), 0);
-	assert_string_equal(buf, "s3cret");
-	unlink(path);
-	assert_int_equal(cli_read_password(path, buf, sizeof buf, err, sizeof err), -1);
-	assert_non_null(strstr(err, path));
+	stderr = fopen("/dev/null", "w"); /* the refusals print there */
+	assert_non_null(stderr);
+	assert_int_equal(cli_duration_opt("run", "lease", "30s", 1000, 3600000, &ms), 0);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(cli_duration_opt("run", "lease", "30", 1000, 3600000, &ms), CLI_EX_USAGE);
+	assert_int_equal(cli_duration_opt("run", "lease", "500ms", 1000, 3600000, &ms), CLI_EX_USAGE);
+	assert_int_equal(cli_duration_opt("run", "lease", "2h", 1000, 3600000, &ms), CLI_EX_USAGE);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(cli_duration_opt("run", "wait", "0", 0, INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 0);
+	fclose(stderr);
+	stderr = saved;
 }
 
 static void test_cli_exit_codes(void **state)
@@ -624,13 +574,10 @@ int main(void)
 	    cmocka_unit_test(test_reqstate_ids_roundtrip),
 	    cmocka_unit_test(test_mqttnet_split_uri_forms),
 	    cmocka_unit_test(test_mqttnet_tls_reason_picks_openssl_reason),
-	    cmocka_unit_test(test_duration_parse_units),
-	    cmocka_unit_test(test_duration_parse_rejects_garbage),
-	    cmocka_unit_test(test_duration_format),
 	    cmocka_unit_test(test_cli_parse_flags_win_over_env),
 	    cmocka_unit_test(test_cli_parse_defaults_and_node_sanitised),
 	    cmocka_unit_test(test_cli_parse_usage_errors),
-	    cmocka_unit_test(test_cli_password_file_first_line),
+	    cmocka_unit_test(test_cli_duration_opt_bounds_and_bare_numbers),
 	    cmocka_unit_test(test_cli_exit_codes),
 	    cmocka_unit_test(test_client_new_rejects_bad_options),
 	    cmocka_unit_test(test_client_offline_acquire_waits_and_frees),
