@@ -151,32 +151,13 @@ static void on_conn_lost(void *ctx, char *cause)
 	enqueue_event(ctx, IN_CONN_LOST, cause);
 }
 
-/* OpenSSL's reason for a failed handshake ("certificate verify failed"),
- * which paho's own message ("TCP/TLS connect failure") leaves out. */
-static int on_tls_error(const char *str, size_t len, void *ctx)
-{
-	baton_client *c = ctx;
-	char why[sizeof c->tls_error];
-
-	mqttnet_tls_reason(str, len, why, sizeof why);
-	pthread_mutex_lock(&c->mu);
-	memcpy(c->tls_error, why, sizeof why);
-	pthread_mutex_unlock(&c->mu);
-	return 1;
-}
-
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
 	baton_client *c = ctx;
-	char text[320], tls[160];
+	char text[320], tls[sizeof c->tls.reason];
 
-	pthread_mutex_lock(&c->mu);
-	snprintf(tls, sizeof tls, "%s", c->tls_error);
-	c->tls_error[0] = '\0';
-	pthread_mutex_unlock(&c->mu);
-	snprintf(text, sizeof text, "%s (code %d)%s%s",
-	         resp && resp->message ? resp->message : "connect failed", resp ? resp->code : 0,
-	         tls[0] ? "; TLS: " : "", tls);
+	mqttedge_tls_take(&c->tls, tls, sizeof tls);
+	mqttedge_failure_text(resp, "connect failed", tls, text, sizeof text);
 	enqueue_event(ctx, IN_CONNECT_FAILED, text);
 }
 
@@ -248,40 +229,28 @@ void bt_client_unsubscribe(baton_client *c, char *const *topics, int n)
 
 void bt_client_start_connect(baton_client *c)
 {
-	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
-	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
-	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-	char host[256], port[16];
-	bool tls = false;
+	mqttedge_connect_options co = {
+	    .uri = c->broker,
+	    .username = c->username,
+	    .password = c->password,
+	    .cafile = c->cafile,
+	    .cert = c->cert,
+	    .key = c->key,
+	    .will_topic = c->node_topic,
+	    .will_payload = c->offline_payload,
+	    .keepalive_s = (int)c->keepalive_s,
+	    .connect_timeout_s = 5,
+	    .retry_min_s = RETRY_MIN_S,
+	    .retry_max_s = RETRY_MAX_S,
+	    .clean_session = true,
+	    .tls_1_2 = true,
+	    .tls = &c->tls,
+	    .on_failure = on_connect_failure,
+	    .context = c,
+	};
 	int rc;
 
-	(void)mqttnet_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
-	co.keepAliveInterval = (int)c->keepalive_s;
-	co.cleansession = 1;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
-	co.automaticReconnect = 1;
-	co.minRetryInterval = RETRY_MIN_S;
-	co.maxRetryInterval = RETRY_MAX_S;
-	co.connectTimeout = 5;
-	co.username = c->username;
-	co.password = c->password;
-	co.onFailure = on_connect_failure;
-	co.context = c;
-	will.topicName = c->node_topic;
-	will.message = c->offline_payload;
-	will.qos = 1;
-	will.retained = 1;
-	co.will = &will;
-	if (tls || c->cafile != NULL || c->cert != NULL) {
-		ssl.trustStore = c->cafile;
-		ssl.keyStore = c->cert;
-		ssl.privateKey = c->key;
-		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
-		ssl.ssl_error_cb = on_tls_error;
-		ssl.ssl_error_context = c;
-		co.ssl = &ssl;
-	}
-	rc = MQTTAsync_connect(c->mq, &co);
+	rc = mqttedge_connect(c->mq, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		char text[64];
 
@@ -380,17 +349,12 @@ void bt_actions_run(baton_client *c, action_list *al)
 
 baton_err bt_client_paho_create(baton_client *c)
 {
-	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
-	int rc;
+	/* Nothing queued while away: requests are re-sent on reconnect. The
+	 * limit applies while connected too (MQTT-NOTES). */
+	mqttedge_create_options cro = {.max_buffered = 100000, .send_while_disconnected = false};
 
-	cro.MQTTVersion = MQTTVERSION_3_1_1;
-	cro.sendWhileDisconnected = 0;
-	cro.maxBufferedMessages = 100000; /* applies while connected too (MQTT-NOTES) */
-	rc = MQTTAsync_createWithOptions(&c->mq, c->broker, c->node, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
-	if (rc != MQTTASYNC_SUCCESS) {
-		c->mq = NULL;
+	if (mqttedge_create(&c->mq, c->broker, c->node, &cro) != MQTTASYNC_SUCCESS)
 		return BATON_E_INVAL;
-	}
 	if (MQTTAsync_setCallbacks(c->mq, c, on_conn_lost, on_message, NULL) != MQTTASYNC_SUCCESS ||
 	    MQTTAsync_setConnected(c->mq, c, on_connected) != MQTTASYNC_SUCCESS)
 		return BATON_E_INVAL;

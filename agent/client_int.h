@@ -19,6 +19,7 @@
 #include <MQTTAsync.h>
 
 #include "baton.h"
+#include "mqttedge.h"
 #include "mqttnet.h"
 #include "names.h"
 #include "reqstate.h"
@@ -127,7 +128,7 @@ struct baton_client {
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
 	char connect_error[160];       /* [mu] */
-	char tls_error[160];           /* [mu] OpenSSL's last word, for connect errors */
+	mqttedge_tls tls;              /* OpenSSL's last word, for connect errors (own mutex) */
 	baton_lock *locks;             /* [mu] */
 	baton_watch *watches;          /* [mu] */
 	uint64_t next_id;              /* [mu] */

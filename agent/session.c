@@ -265,6 +265,7 @@ static void client_destroy(baton_client *c)
 	free(c->offline_payload);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->mu);
+	mqttedge_tls_deinit(&c->tls);
 	free(c);
 }
 
@@ -343,6 +344,7 @@ baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg
 		return BATON_E_NOMEM;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	mqttedge_tls_init(&c->tls);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
