@@ -13,6 +13,7 @@
 
 #include "baton.h"
 #include "duration.h"
+#include "optab.h"
 #include "password.h"
 
 /* Exit codes (sysexits.h where one fits). */
@@ -43,14 +44,18 @@ typedef struct cli_common {
 	char node_buf[BATON_NODE_MAX + 1];
 } cli_common;
 
-/* One option of a subcommand: drives getopt_long and the help text. */
-typedef struct cli_opt {
-	const char *name; /* long name */
-	int short_name;   /* 0: none */
-	int id;           /* passed to on_opt; > 0 */
-	const char *arg;  /* argument name, NULL: takes none */
-	const char *help;
-} cli_opt;
+/* One option of a subcommand: drives getopt_long and the help text
+ * (common/optab.h); a subcommand's options are OPTAB_CALL entries, handed
+ * to its on_opt. Tables end with {NULL}. */
+typedef optab_opt cli_opt;
+#define CLI_OPT(n, s, i, a, h)                                                                               \
+	{                                                                                                    \
+		.name = n, .short_name = s, .type = OPTAB_CALL, .id = i, .arg = a, .help = h                 \
+	}
+#define CLI_OPT_END                                                                                          \
+	{                                                                                                    \
+		.name = NULL                                                                                 \
+	}
 
 typedef struct cli_command {
 	const char *name;

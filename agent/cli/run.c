@@ -34,13 +34,14 @@ _Static_assert(WIRE_LEASE_MIN == 1000 && WIRE_LEASE_MAX == 3600000 && WIRE_LEASE
                "update --lease's help text");
 
 static const cli_opt run_opts[] = {
-    {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
-    {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
-    {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
-    {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
-    {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
-    {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"),
+    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex",
+            "once: skip when someone succeeded (default); mutex: always run"),
+    CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
+    CLI_OPT("wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"),
+    CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
+    CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
+    CLI_OPT_END,
 };
 
 static int run_opt(void *ctx, int id, const char *arg)

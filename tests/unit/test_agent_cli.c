@@ -380,9 +380,9 @@ static int test_on_opt(void *ctx, int id, const char *arg)
 }
 
 static const cli_opt test_opts[] = {
-    {"resource", 'r', 256, "NAME", "the resource"},
-    {"flag", 0, 257, NULL, "a flag"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("resource", 'r', 256, "NAME", "the resource"),
+    CLI_OPT("flag", 0, 257, NULL, "a flag"),
+    CLI_OPT_END,
 };
 
 static const cli_command test_cmd = {"test",    "[OPTIONS]", "A test.", "baton test -r x",
