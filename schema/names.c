@@ -201,62 +201,55 @@ static bool starts_with(const char *topic, size_t len, const char *word, size_t 
 	return len >= wlen && memcmp(topic, word, wlen) == 0;
 }
 
+/* Splits topic[0..len) as prefix + the level of kind a or b (kind_level)
+ * + a tail: true with *kind and the tail set, false when it is neither. */
+static bool split_topic(const char *prefix, const char *topic, size_t len, names_kind a, names_kind b,
+                        names_kind *kind, const char **tail, size_t *tail_len)
+{
+	size_t plen = strlen(prefix);
+	if (!starts_with(topic, len, prefix, plen))
+		return false;
+	const names_kind kinds[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		const char *level = kind_level(kinds[i]);
+		size_t llen = strlen(level);
+		if (starts_with(topic + plen, len - plen, level, llen)) {
+			*kind = kinds[i];
+			*tail = topic + plen + llen;
+			*tail_len = len - plen - llen;
+			return true;
+		}
+	}
+	return false;
+}
+
 baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
                             const char **node, size_t *node_len)
 {
-	size_t plen, skip;
 	names_kind k;
+	const char *tail;
+	size_t tlen;
 
 	if (prefix == NULL || topic == NULL || kind == NULL || node == NULL || node_len == NULL)
 		return BATON_E_INVAL;
-	plen = strlen(prefix);
-	if (!starts_with(topic, topic_len, prefix, plen) || topic_len == plen || topic[plen] != '/')
+	if (!split_topic(prefix, topic, topic_len, NAMES_REQ, NAMES_NODE, &k, &tail, &tlen))
 		return BATON_E_INVAL;
-	const char *rest = topic + plen + 1;
-	size_t rlen = topic_len - plen - 1;
-	if (starts_with(rest, rlen, "req/", 4)) {
-		k = NAMES_REQ;
-		skip = 4;
-	} else if (starts_with(rest, rlen, "node/", 5)) {
-		k = NAMES_NODE;
-		skip = 5;
-	} else {
-		return BATON_E_INVAL;
-	}
-	if (!names_node_valid(rest + skip, rlen - skip))
+	if (!names_node_valid(tail, tlen))
 		return BATON_E_BAD_TOPIC;
 	*kind = k;
-	*node = rest + skip;
-	*node_len = rlen - skip;
+	*node = tail;
+	*node_len = tlen;
 	return BATON_OK;
 }
 
 baton_err names_resource_topic_parse(const char *prefix, const char *topic, size_t topic_len,
                                      names_kind *kind, const char **resource, size_t *resource_len)
 {
-	size_t plen, skip;
-	names_kind k;
-
 	if (prefix == NULL || topic == NULL || kind == NULL || resource == NULL || resource_len == NULL)
 		return BATON_E_INVAL;
-	plen = strlen(prefix);
-	if (!starts_with(topic, topic_len, prefix, plen))
-		return BATON_E_INVAL;
-	const char *rest = topic + plen;
-	size_t rlen = topic_len - plen;
-	if (starts_with(rest, rlen, "/state/", 7)) {
-		k = NAMES_STATE;
-		skip = 7;
-	} else if (starts_with(rest, rlen, "/outcome/", 9)) {
-		k = NAMES_OUTCOME;
-		skip = 9;
-	} else {
-		return BATON_E_INVAL;
-	}
-	*kind = k;
-	*resource = rest + skip;
-	*resource_len = rlen - skip;
-	return BATON_OK;
+	return split_topic(prefix, topic, topic_len, NAMES_STATE, NAMES_OUTCOME, kind, resource, resource_len)
+	           ? BATON_OK
+	           : BATON_E_INVAL;
 }
 
 bool names_resource_filter_valid(const char *s, size_t len)
