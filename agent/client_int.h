@@ -1,7 +1,9 @@
 /*
  * client_int.h - libbaton's private structures, shared by client.c (the
  * connection and the client thread), lock.c (requests) and watch.c
- * (events). Nothing here is public.
+ * (events). Nothing here is public: every function shared between these
+ * files carries the bt_ prefix (they sit beside user code in libbaton.a, and
+ * libbaton.so hides them: tests/unit/abi.cmake).
  *
  * Locking: every field marked [mu] is read and written only under c->mu.
  * Rule: no paho call is made while c->mu is held (paho calls our callbacks

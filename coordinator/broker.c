@@ -1,5 +1,6 @@
 /*
- * broker.c - the MQTT edge: paho MQTTAsync underneath, an inbox on top.
+ * broker.c - the coordinator's MQTT edge: paho MQTTAsync underneath (set up
+ * by edge/mqttedge.c with the coordinator's policy), an inbox on top.
  *
  * Owns the paho client and the inbox. paho's threads run our callbacks with
  * paho's global mutex held, so every callback here only copies into the

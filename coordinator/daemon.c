@@ -5,7 +5,9 @@
  * path is one straight line: broker inbox -> wire decode -> table step ->
  * store commit (one transaction per batch: group commit) -> publish. No
  * answer, event or snapshot is published before the batch that produced it
- * is committed. Nothing here decides a lock rule: that is table.c's job.
+ * is committed. Nothing here decides a lock rule: that is table.c's job;
+ * no topic is written or split here: that is names.c's; retained snapshots
+ * are throttled by the coalescer (snapdue.c).
  *
  * Time: the table gets wall-clock milliseconds advanced by the monotonic
  * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
