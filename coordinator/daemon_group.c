@@ -36,6 +36,7 @@
 #include "broker.h"
 #include "log.h"
 #include "names.h"
+#include "publish.h"
 #include "store.h"
 #include "store_snap.h"
 #include "wire.h"
@@ -50,12 +51,12 @@ typedef enum phase {
 
 typedef struct member {
 	const config *cfg;
-	const daemon_group_options *go;
 	daemon_signals *sig;
 	applier a;
 	store *st;
 	group *g;
 	broker *b;      /* the serving connection (leader only) */
+	publisher pub;  /* publishes on b while serving */
 	broker *health; /* this member's own connection */
 	phase ph;
 	uint64_t lead_term;      /* the term this member leads (or proposed to) */
@@ -68,8 +69,8 @@ typedef struct member {
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
 	uint64_t proposals_refused;
-	int64_t connect_t0;  /* when the serving connection was started (mono ms), 0: connected */
-	int64_t next_poke;   /* see poke_paho() */
+	int64_t connect_t0; /* when the serving connection was started (mono ms), 0: connected */
+	int64_t next_poke;  /* see poke_paho() */
 	char topic[NAMES_TOPIC_MAX + 32];
 	char err[512];
 } member;
@@ -100,69 +101,25 @@ static void u64s(char *buf, size_t cap, uint64_t v)
 
 /* ---- publishing (serving leader only) ------------------------------------ */
 
-static void publish_text(member *m, names_kind kind, const char *arg, const char *payload, size_t len,
-                         int qos, bool retained)
+static bool serving(const member *m)
 {
-	if (m->b == NULL || m->ph != PH_SERVING)
-		return;
-	if (names_topic(m->topic, sizeof m->topic, m->cfg->prefix, kind, arg, NULL) != BATON_OK) {
-		LOG_E("cannot build topic", "arg", arg ? arg : "");
-		return;
-	}
-	if (broker_publish(m->b, m->topic, payload, len, qos, retained) != BATON_OK)
-		LOG_E("publish failed", "topic", m->topic, "error", broker_error(m->b));
+	return m->b != NULL && m->ph == PH_SERVING;
 }
 
+/* apply.c's callback: a follower applies and publishes nothing. */
 static void on_effect(void *ctx, const table_effect *e)
 {
 	member *m = ctx;
-	char *json = NULL;
-	size_t len = 0;
-	baton_err rc = BATON_OK;
-	if (m->b == NULL || m->ph != PH_SERVING)
-		return; /* a follower applies, and publishes nothing */
-	switch (e->kind) {
-	case TABLE_FX_ANSWER:
-		if ((rc = wire_answer_encode(&e->u.answer, &json, &len)) == BATON_OK)
-			publish_text(m, NAMES_GRANT, e->node, json, len, 1, false);
-		break;
-	case TABLE_FX_OUTCOME:
-		if ((rc = wire_outcome_encode(&e->u.outcome, &json, &len)) == BATON_OK)
-			publish_text(m, NAMES_OUTCOME, e->resource, json, len, 1, false);
-		break;
-	case TABLE_FX_SNAPSHOT:
-		if ((rc = wire_snapshot_encode(&e->u.snapshot, &json, &len)) == BATON_OK)
-			publish_text(m, NAMES_STATE, e->resource, json, len, 1, true);
-		break;
-	case TABLE_FX_CLEAR:
-		publish_text(m, NAMES_STATE, e->resource, "", 0, 1, true);
-		break;
-	}
-	if (rc != BATON_OK)
-		LOG_E("cannot encode effect", "resource", e->resource, "error", baton_strerror(rc));
-	free(json);
+	if (serving(m))
+		pub_effect(&m->pub, e);
 }
 
-static void republish_one(void *ctx, const table_resource_view *v)
+static wire_presence presence(const member *m, bool online)
 {
-	member *m = ctx;
-	wire_snapshot s;
-	char *json = NULL;
-	size_t len = 0;
-	table_snapshot_of(v, &s);
-	if (wire_snapshot_encode(&s, &json, &len) == BATON_OK)
-		publish_text(m, NAMES_STATE, v->name, json, len, 1, true);
-	free(json);
-}
-
-static void publish_presence(member *m, bool online)
-{
-	wire_presence p = {.online = online, .version = BATON_VERSION, .started_at_ms = m->a.started_at};
-	char *json = NULL;
-	size_t len = 0;
-	if (wire_presence_encode(&p, &json, &len) == BATON_OK)
-		publish_text(m, NAMES_COORDINATOR, NULL, json, len, 1, true);
-	free(json);
+	return (wire_presence){.online = online,
+	                       .version = BATON_VERSION,
+	                       .started_at_ms = m->a.started_at,
+	                       .member = m->cfg->member_id};
 }
 
 static void publish_stats(member *m, int64_t now)
@@ -179,26 +136,25 @@ static void publish_stats(member *m, int64_t now)
 	    .held = c.held,
 	    .waiters = c.waiters,
 	    .remembered = c.remembered,
-	    .backlog = m->b != NULL ? broker_backlog(m->b) : 0,
+	    .backlog = broker_backlog(m->b),
 	    .next_token = table_next_token(m->a.t),
 	};
-	char *json = NULL;
-	size_t len = 0;
-	if (wire_stats_encode(&s, &json, &len) == BATON_OK)
-		publish_text(m, NAMES_STATS, NULL, json, len, 0, true);
-	free(json);
+	pub_stats(&m->pub, &s);
 }
 
 /* ---- health (every member, its own connection) ---------------------------- */
 
 static void health_topic(member *m, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/coordinator/%llu", m->cfg->prefix, (unsigned long long)m->go->member);
+	char id[24];
+	u64s(id, sizeof id, m->cfg->member_id);
+	if (names_topic(buf, cap, m->cfg->prefix, NAMES_MEMBER, id, NULL) != BATON_OK)
+		buf[0] = '\0'; /* the prefix and the id were validated: cannot happen */
 }
 
 static void publish_health(member *m, const group_info *gi, bool online)
 {
-	wire_member w = {.member = m->go->member,
+	wire_member w = {.member = m->cfg->member_id,
 	                 .online = online,
 	                 .role = group_role_name(gi->role),
 	                 .term = gi->term,
@@ -221,8 +177,8 @@ static baton_err open_health(member *m)
 {
 	char topic[NAMES_TOPIC_MAX + 32], id[256];
 	health_topic(m, topic, sizeof topic);
-	snprintf(id, sizeof id, "%s-member-%llu", m->cfg->client_id, (unsigned long long)m->go->member);
-	wire_member gone = {.member = m->go->member};
+	snprintf(id, sizeof id, "%s-member-%llu", m->cfg->client_id, (unsigned long long)m->cfg->member_id);
+	wire_member gone = {.member = m->cfg->member_id};
 	char *will = NULL;
 	size_t len;
 	baton_err rc = wire_member_encode(&gone, &will, &len);
@@ -254,7 +210,9 @@ static void drop_broker(member *m, const char *why)
 	if (m->b == NULL)
 		return;
 	LOG_I("dropping the broker connection", "why", why);
-	broker_stop(m->b, 0); /* a clean DISCONNECT: no Will, nothing more sent */
+	m->pub.b = NULL;
+	pub_due_drop(&m->pub); /* unpublished effects go with the connection */
+	broker_stop(m->b, 0);  /* a clean DISCONNECT: no Will, nothing more sent */
 	broker_free(m->b);
 	m->b = NULL;
 }
@@ -266,7 +224,7 @@ static baton_err open_broker(member *m)
 	snprintf(node, sizeof node, "%s/node/+", m->cfg->prefix);
 	snprintf(will_topic, sizeof will_topic, "%s/coordinator", m->cfg->prefix);
 	const char *subs[] = {req, node};
-	wire_presence p = {.online = false, .version = BATON_VERSION, .started_at_ms = m->a.started_at};
+	wire_presence p = presence(m, false);
 	char *will = NULL;
 	size_t len;
 	baton_err rc = wire_presence_encode(&p, &will, &len);
@@ -290,6 +248,7 @@ static baton_err open_broker(member *m)
 	free(will);
 	if (rc == BATON_OK)
 		rc = broker_start(m->b);
+	m->pub.b = m->b;
 	m->connect_t0 = mono_ms();
 	m->next_poke = m->connect_t0;
 	if (rc != BATON_OK) {
@@ -330,8 +289,8 @@ static void on_connected(member *m)
 	wire_time_format(m->a.started_at, started, sizeof started);
 	LOG_I("serving", "broker", m->cfg->broker, "client_id", m->cfg->client_id, "started_at", started,
 	      "connect_ms", ms);
-	publish_presence(m, true);
-	table_foreach(m->a.t, republish_one, m);
+	wire_presence p = presence(m, true);
+	pub_connected(&m->pub, m->a.t, &p);
 }
 
 /* ---- raft callbacks -------------------------------------------------------- */
@@ -355,7 +314,7 @@ static baton_err cb_apply(void *ctx, uint64_t index, const glog_entry *e)
 	}
 	if (e->kind == GLOG_TICK)
 		m->tick_for = 0;
-	if (e->kind == GLOG_LEADER && e->leader.member == m->go->member && e->leader.term == m->lead_term)
+	if (e->kind == GLOG_LEADER && e->leader.member == m->cfg->member_id && e->leader.term == m->lead_term)
 		m->leadership_applied = true;
 	return BATON_OK;
 }
@@ -426,8 +385,8 @@ static void become_leader(member *m, const group_info *gi)
 	glog_entry l = {.kind = GLOG_LEADER,
 	                .now = now,
 	                .leader = {.term = gi->term,
-	                           .member = m->go->member,
-	                           .extend_ms = 2 * m->go->election_timeout_ms}};
+	                           .member = m->cfg->member_id,
+	                           .extend_ms = (uint32_t)(2 * m->cfg->election_timeout_ms)}};
 	propose(m, &c);
 	propose(m, &l);
 	m->ph = PH_PROPOSED;
@@ -492,6 +451,8 @@ static bool take_inbox(member *m)
 	glog_msg *msgs = NULL;
 	int64_t now = leader_now(m);
 	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
+		if (pub_stale_state(&m->pub, m->a.t, x))
+			continue; /* the sweep's retained snapshots: the leader's own business */
 		glog_msg gm = {.topic = x->topic,
 		               .topic_len = x->topic_len,
 		               .payload = x->payload,
@@ -569,6 +530,7 @@ static int poll_timeout(member *m)
 		if (m->tick_for == 0 || m->tick_for < due)
 			next = due < next ? due : next;
 		next = m->next_stats_at < next ? m->next_stats_at : next;
+		next = pub_due_next_at(&m->pub) < next ? pub_due_next_at(&m->pub) : next;
 	}
 	int64_t t = next <= now ? 0 : next - now;
 	if (m->connect_t0 != 0)
@@ -595,9 +557,10 @@ static bool round_once(member *m, int *status)
 	if (gi.failed) {
 		char at[24];
 		u64s(at, sizeof at, m->g != NULL ? gi.applied + 1 : 0);
-		LOG_E("this member cannot apply the committed log; it stops (restart it: it recovers from its "
-		      "snapshot and log)",
-		      "index", at, "error", baton_strerror(gi.why));
+		LOG_E(
+		    "this member cannot apply the committed log; it stops (restart it: it recovers from its "
+		    "snapshot and log)",
+		    "index", at, "error", baton_strerror(gi.why));
 		*status = DAEMON_EXIT_SOFTWARE;
 		return false;
 	}
@@ -613,7 +576,9 @@ static bool round_once(member *m, int *status)
 	if (gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
 	    now >= m->next_health_at)
 		publish_health(m, &gi, true);
-	if (m->ph == PH_SERVING && now >= m->next_stats_at) {
+	if (serving(m) && pub_due_ready(&m->pub, now))
+		pub_due_flush(&m->pub, m->a.t, now);
+	if (serving(m) && now >= m->next_stats_at) {
 		publish_stats(m, now);
 		m->next_stats_at = now + (int64_t)m->cfg->stats_interval_ms;
 	}
@@ -652,7 +617,7 @@ static void hand_over(member *m)
 	if (group_transfer(m->g, on_transfer, m) != BATON_OK)
 		return;
 	LOG_I("stopping: handing leadership over");
-	int64_t until = mono_ms() + 3 * (int64_t)m->go->election_timeout_ms + 1000;
+	int64_t until = mono_ms() + 3 * (int64_t)m->cfg->election_timeout_ms + 1000;
 	struct pollfd pfd = {.fd = group_fd(m->g), .events = POLLIN};
 	while (!m->transferred && mono_ms() < until) {
 		int t = group_timeout_ms(m->g);
@@ -672,9 +637,9 @@ static baton_err open_state(member *m)
 	store *empty = NULL;
 	void *image = NULL;
 	size_t len = 0;
-	baton_err rc = store_open(m->cfg->state, STORE_SYNC_OFF, &m->st, m->err, sizeof m->err);
+	baton_err rc = store_open(m->cfg->state, SYNC_LEVEL_OFF, &m->st, m->err, sizeof m->err);
 	if (rc == BATON_OK)
-		rc = store_open(":memory:", STORE_SYNC_OFF, &empty, m->err, sizeof m->err);
+		rc = store_open(":memory:", SYNC_LEVEL_OFF, &empty, m->err, sizeof m->err);
 	if (rc == BATON_OK)
 		rc = store_image(empty, &image, &len, m->err, sizeof m->err);
 	if (rc == BATON_OK)
@@ -692,9 +657,10 @@ static baton_err open_state(member *m)
 	return apply_init(&m->a, &o);
 }
 
-int daemon_group_run(const config *cfg, const daemon_group_options *go, daemon_signals *sig)
+int daemon_group_run(const config *cfg, daemon_signals *sig)
 {
-	member m = {.cfg = cfg, .go = go, .sig = sig};
+	member m = {.cfg = cfg, .sig = sig};
+	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	m.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -707,14 +673,13 @@ int daemon_group_run(const config *cfg, const daemon_group_options *go, daemon_s
 		goto out;
 	}
 	group_options o = {
-	    .id = go->member,
-	    .peers = go->peers,
-	    .n_peers = go->n_peers,
-	    .dir = go->raft_dir,
-	    .bind = go->raft_bind,
-	    .election_timeout_ms = go->election_timeout_ms,
-	    .heartbeat_ms = go->heartbeat_ms,
-	    .snapshot_threshold = go->snapshot_threshold,
+	    .id = cfg->member_id,
+	    .peers = cfg->peer_list,
+	    .n_peers = cfg->n_peers,
+	    .dir = cfg->raft_dir,
+	    .bind = cfg->raft_bind,
+	    .election_timeout_ms = (unsigned)cfg->election_timeout_ms,
+	    .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
 	    .cb = {.apply = cb_apply, .snapshot = cb_snapshot, .restore = cb_restore, .ctx = &m}};
 	if (group_new(&o, &m.g, m.err, sizeof m.err) != BATON_OK) {
 		LOG_E("cannot start the raft member", "error", m.err);
@@ -727,8 +692,8 @@ int daemon_group_run(const config *cfg, const daemon_group_options *go, daemon_s
 		goto out;
 	}
 	char id[24];
-	u64s(id, sizeof id, go->member);
-	LOG_I("started as a group member", "version", BATON_VERSION, "member", id, "raft_dir", go->raft_dir,
+	u64s(id, sizeof id, cfg->member_id);
+	LOG_I("started as a group member", "version", BATON_VERSION, "member", id, "raft_dir", cfg->raft_dir,
 	      "broker", cfg->broker, "prefix", cfg->prefix);
 	status = loop(&m);
 	if (status == DAEMON_EXIT_OK)
@@ -744,5 +709,6 @@ out:
 	group_free(m.g);
 	apply_deinit(&m.a);
 	store_close(m.st);
+	pub_deinit(&m.pub);
 	return status;
 }

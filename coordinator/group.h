@@ -22,21 +22,7 @@
 #include "baton_error.h"
 #include "glog.h"
 #include "group_fsm.h"
-
-#define GROUP_MAX_PEERS 7
-#define GROUP_ADDR_MAX  63 /* "HOST:PORT", IPv4 dotted quad (libraft's TCP transport) */
-
-typedef struct group_peer {
-	uint64_t id; /* 1 .. 999999 */
-	char address[GROUP_ADDR_MAX + 1];
-} group_peer;
-
-/* Parses "ID=HOST:PORT,ID=HOST:PORT,..." (--peers) into out[0..*n), at most
- * GROUP_MAX_PEERS, sorted by id. BATON_E_INVAL with a message naming the
- * bad part: a missing '=' or ':', an id that is not 1..999999, a duplicate
- * id or address, a port outside 1..65535, a host that is not an IPv4
- * address, too many peers. Allocates nothing. */
-baton_err group_peers_parse(const char *s, group_peer *out, size_t *n, char *err, size_t cap);
+#include "peers.h"
 
 typedef struct group group;
 

@@ -227,6 +227,7 @@ typedef struct wire_presence {
 	bool online;
 	const char *version;   /* coordinator only, NULL: absent */
 	int64_t started_at_ms; /* coordinator only, 0: absent */
+	uint64_t member; /* coordinator only: a replicated group's serving member (1..999999), 0: absent */
 	void *owned_;
 } wire_presence;
 

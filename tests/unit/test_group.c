@@ -164,7 +164,7 @@ static void member_init(member *m, unsigned i)
 {
 	memset(m, 0, sizeof *m);
 	m->i = i;
-	assert_int_equal(store_open(":memory:", STORE_SYNC_OFF, &m->st, NULL, 0), BATON_OK);
+	assert_int_equal(store_open(":memory:", SYNC_LEVEL_OFF, &m->st, NULL, 0), BATON_OK);
 	apply_options o = {
 	    .prefix = PREFIX, .st = m->st, .stop_on_nomem = true, .effect = on_effect, .ctx = m};
 	table_config_default(&o.table);

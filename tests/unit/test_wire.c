@@ -1263,11 +1263,14 @@ static int dump_fixtures(const char *dir)
 	const wire_presence node = {.node = "n1", .online = true}, node_will = {.node = "n1"};
 	const wire_presence coord = {.online = true, .version = "0.1.0", .started_at_ms = T_2026};
 	const wire_presence coord_will = {.online = false};
+	const wire_presence coord_group = {
+	    .online = true, .version = "0.1.0", .started_at_ms = T_2026, .member = 2};
 	const wire_stats st = {.at_ms = T_2026, .requests = 3, .next_token = 44};
 	DUMP(wire_presence_encode(&node, &text_, NULL), "node--online");
 	DUMP(wire_presence_encode(&node_will, &text_, NULL), "node--will");
 	DUMP(wire_presence_encode(&coord, &text_, NULL), "coordinator--online");
 	DUMP(wire_presence_encode(&coord_will, &text_, NULL), "coordinator--will");
+	DUMP(wire_presence_encode(&coord_group, &text_, NULL), "coordinator--group");
 	DUMP(wire_stats_encode(&st, &text_, NULL), "stats--0");
 	const wire_member lead = {.member = 1,
 	                          .online = true,
@@ -1310,6 +1313,17 @@ static void test_member_encode_fields_and_bounds(void **state)
 	assert_int_equal(wire_member_encode(&bad, &text, &len), BATON_E_INVAL);
 	bad = m, bad.member = 1000000;
 	assert_int_equal(wire_member_encode(&bad, &text, &len), BATON_E_INVAL);
+	wire_presence gp = {.online = true, .started_at_ms = 1795000000000LL, .member = 3}, back;
+	assert_int_equal(wire_presence_encode(&gp, &text, &len), BATON_OK);
+	assert_non_null(strstr(text, "\"member\":3"));
+	assert_int_equal(wire_presence_decode(text, len, &back), BATON_OK);
+	assert_int_equal(back.member, 3);
+	wire_presence_deinit(&back);
+	free(text);
+	gp.member = 1000000;
+	assert_int_equal(wire_presence_encode(&gp, &text, &len), BATON_E_INVAL);
+	wire_presence node_member = {.node = "n1", .online = true, .member = 1};
+	assert_int_equal(wire_presence_encode(&node_member, &text, &len), BATON_E_INVAL);
 	wire_member will = {.member = 7};
 	assert_int_equal(wire_member_encode(&will, &text, &len), BATON_OK);
 	assert_string_equal(text, "{\"v\":1,\"member\":7,\"online\":false}");
