@@ -69,8 +69,10 @@ typedef struct member {
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
 	uint64_t proposals_refused;
-	int64_t connect_t0; /* when the serving connection was started (mono ms), 0: connected */
-	int64_t next_poke;  /* see poke_paho() */
+	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
+	int64_t next_poke;    /* see poke_paho() */
+	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
+	int64_t backoff_ms;
 	char topic[NAMES_TOPIC_MAX + 32];
 	char err[512];
 } member;
@@ -233,6 +235,7 @@ static baton_err open_broker(member *m)
 	broker_options o = {.uri = m->cfg->broker,
 	                    .client_id = m->cfg->client_id,
 	                    .clean_session = false,
+	                    .no_reconnect = true,
 	                    .username = m->cfg->username,
 	                    .password = m->cfg->password,
 	                    .cafile = m->cfg->cafile,
@@ -269,7 +272,7 @@ static void poke_paho(member *m)
 	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
 		return;
 	if (mono_ms() - m->connect_t0 > 5000) {
-		m->connect_t0 = 0; /* the broker is away: paho's own retries take over */
+		m->connect_t0 = 0; /* the broker is away: its failure is reported, then retried */
 		return;
 	}
 	group_info gi;
@@ -283,6 +286,7 @@ static void on_connected(member *m)
 	char ms[24];
 	u64s(ms, sizeof ms, m->connect_t0 ? (uint64_t)(mono_ms() - m->connect_t0) : 0);
 	m->connect_t0 = 0;
+	m->backoff_ms = 0;
 	if (broker_on_connected(m->b) != BATON_OK)
 		LOG_E("subscribe failed", "error", broker_error(m->b));
 	char started[32];
@@ -421,7 +425,7 @@ static void follow_role(member *m, const group_info *gi)
 		if (open_broker(m) != BATON_OK)
 			await_barrier(m); /* retried after a barrier */
 	}
-	if (m->ph == PH_BARRIER && m->barrier_done) {
+	if (m->ph == PH_BARRIER && m->barrier_done && mono_ms() >= m->reconnect_at) {
 		if (!m->barrier_ok) {
 			await_barrier(m); /* still the leader by raft's account: try again */
 			return;
@@ -488,10 +492,13 @@ static bool take_inbox(member *m)
 	broker_msgs_free(in.msgs);
 	/* What arrived before the loss is proposed above; the connection is not
 	 * taken again before a barrier. */
-	if (in.losses > 0 && m->ph == PH_SERVING) {
-		LOG_W("connection to the broker lost; reconnecting after a raft barrier", "error",
-		      broker_error(m->b));
+	if ((in.losses > 0 || in.failures > 0) && m->ph == PH_SERVING) {
+		LOG_W(in.losses > 0 ? "connection to the broker lost; reconnecting after a raft barrier"
+		                    : "cannot reach the broker; retrying after a raft barrier",
+		      "error", broker_error(m->b));
 		drop_broker(m, "connection lost");
+		m->backoff_ms = m->backoff_ms ? (m->backoff_ms * 2 > 5000 ? 5000 : m->backoff_ms * 2) : 100;
+		m->reconnect_at = mono_ms() + m->backoff_ms;
 		await_barrier(m);
 	}
 	return true;
@@ -535,6 +542,8 @@ static int poll_timeout(member *m)
 	int64_t t = next <= now ? 0 : next - now;
 	if (m->connect_t0 != 0)
 		t = t > 10 ? 10 : t;
+	if (m->ph == PH_BARRIER && m->barrier_done)
+		t = t > 50 ? 50 : t; /* the backoff before reconnecting */
 	int gt = group_timeout_ms(m->g);
 	if (gt >= 0 && gt < t)
 		t = gt;
