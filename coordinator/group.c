@@ -26,6 +26,10 @@ struct group {
 	struct raft raft;
 	group_fsm fsm;
 	bool loop_ok, tr_ok, io_ok, raft_ok, closed;
+	struct raft_transfer transfer; /* see group_transfer */
+	bool transfer_busy;
+	void (*transfer_done)(void *ctx);
+	void *transfer_ctx;
 	char address[GROUP_ADDR_MAX + 1];
 };
 
@@ -272,33 +276,30 @@ baton_err group_barrier(group *g, void (*done)(void *ctx, bool ok), void *ctx)
 	return BATON_OK;
 }
 
-typedef struct transfer_req {
-	struct raft_transfer req;
-	void (*done)(void *ctx);
-	void *ctx;
-} transfer_req;
-
+/* The transfer request lives in the group until raft is closed: libraft
+ * 0.15 sends TimeoutNow with a raft_io_send embedded in it and the send may
+ * complete after the transfer's callback (src/membership.c,
+ * membershipLeadershipTransferStart): freeing it in the callback made a
+ * member jump to a garbage address when it stopped (seen once in bench/run). */
 static void transfer_cb(struct raft_transfer *req)
 {
-	transfer_req *t = req->data;
-	t->done(t->ctx);
-	free(t);
+	group *g = req->data;
+	g->transfer_busy = false;
+	if (g->transfer_done != NULL)
+		g->transfer_done(g->transfer_ctx);
 }
 
 baton_err group_transfer(group *g, void (*done)(void *ctx), void *ctx)
 {
-	if (raft_state(&g->raft) != RAFT_LEADER)
+	if (raft_state(&g->raft) != RAFT_LEADER || g->transfer_busy)
 		return BATON_E_BUSY;
-	transfer_req *t = calloc(1, sizeof *t);
-	if (t == NULL)
-		return BATON_E_NOMEM;
-	t->req.data = t;
-	t->done = done;
-	t->ctx = ctx;
-	int rv = raft_transfer(&g->raft, &t->req, 0, transfer_cb);
-	if (rv != 0) {
-		free(t);
+	memset(&g->transfer, 0, sizeof g->transfer);
+	g->transfer.data = g;
+	g->transfer_done = done;
+	g->transfer_ctx = ctx;
+	int rv = raft_transfer(&g->raft, &g->transfer, 0, transfer_cb);
+	if (rv != 0)
 		return rv == RAFT_NOMEM ? BATON_E_NOMEM : BATON_E_BUSY;
-	}
+	g->transfer_busy = true;
 	return BATON_OK;
 }

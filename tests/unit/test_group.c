@@ -550,6 +550,84 @@ static void test_group_leadership_extends_leases(void **state)
 	check_identical(fx, 7);
 }
 
+/* ---- raft_transfer and raft_barrier, as daemon_group.c uses them --------- */
+
+static int transfers_done, barriers_ok, barriers_failed;
+
+static void on_transferred(struct raft_transfer *req)
+{
+	(void)req;
+	transfers_done++;
+}
+
+static void on_barrier(struct raft_barrier *req, int status)
+{
+	(void)req;
+	if (status == 0)
+		barriers_ok++;
+	else
+		barriers_failed++;
+}
+
+static bool transferred(struct raft_fixture *f, void *arg)
+{
+	(void)f, (void)arg;
+	return transfers_done > 0;
+}
+
+static bool barrier_answered(struct raft_fixture *f, void *arg)
+{
+	(void)f, (void)arg;
+	return barriers_ok + barriers_failed > 0;
+}
+
+/* SIGTERM on the leader: raft_transfer(0) picks a voter, which becomes the
+ * leader, and the callback fires; the entries applied before stay applied
+ * the same everywhere. */
+static void test_group_transfer_hands_leadership_over(void **state)
+{
+	fixture *fx = *state;
+	static struct raft_transfer req; /* outlives the callback: see group.c */
+	raft_fixture_elect(&fx->f, 0);
+	lead(fx);
+	traffic(fx, "r/t", 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	transfers_done = 0;
+	assert_int_equal(raft_transfer(raft_fixture_get(&fx->f, 0), &req, 0, on_transferred), 0);
+	assert_true(raft_fixture_step_until(&fx->f, transferred, NULL, 10000));
+	assert_true(raft_fixture_step_until_has_leader(&fx->f, 10000));
+	assert_int_not_equal(raft_fixture_leader_index(&fx->f), 0);
+	lead(fx);
+	traffic(fx, "r/t", 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	check_identical(fx, 7);
+}
+
+/* A barrier completes once everything before it is applied, on a leader of
+ * a quorum; on a leader cut off from it, it fails: what lets a deposed
+ * leader never reconnect to the broker (daemon_group.c, await_barrier). */
+static void test_group_barrier_only_with_a_quorum(void **state)
+{
+	fixture *fx = *state;
+	static struct raft_barrier b1, b2;
+	raft_fixture_elect(&fx->f, 0);
+	lead(fx);
+	barriers_ok = barriers_failed = 0;
+	struct raft *r0 = raft_fixture_get(&fx->f, 0);
+	assert_int_equal(raft_barrier(r0, &b1, on_barrier), 0);
+	assert_true(raft_fixture_step_until(&fx->f, barrier_answered, NULL, 10000));
+	assert_int_equal(barriers_ok, 1);
+	assert_true(raft_last_applied(r0) >= fx->last);
+	raft_fixture_saturate(&fx->f, 0, 1), raft_fixture_saturate(&fx->f, 1, 0);
+	raft_fixture_saturate(&fx->f, 0, 2), raft_fixture_saturate(&fx->f, 2, 0);
+	barriers_ok = barriers_failed = 0;
+	assert_int_equal(raft_barrier(r0, &b2, on_barrier), 0);
+	assert_true(raft_fixture_step_until(&fx->f, barrier_answered, NULL, 10000));
+	assert_int_equal(barriers_ok, 0);
+	assert_int_equal(barriers_failed, 1);
+	assert_int_not_equal(raft_state(r0), RAFT_LEADER);
+}
+
 /* ---- the fuzz corpus through 3 members ----------------------------------- */
 
 static void replay_file(fixture *fx, const char *path)
@@ -706,6 +784,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_failed_apply_is_never_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_time_never_goes_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_leadership_extends_leases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_transfer_hands_leadership_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_barrier_only_with_a_quorum, setup, teardown),
 	    cmocka_unit_test(test_group_fuzz_corpus_replays_identically),
 	    cmocka_unit_test(test_group_uv_bootstrap_refuses_used_dir),
 	    cmocka_unit_test(test_group_peers_parse_valid_and_refused),
