@@ -164,6 +164,29 @@ static baton_err step_msg(applier *a, const glog_msg *m, int64_t now)
 
 /* ---- entries ------------------------------------------------------------- */
 
+/* A new table with configuration c loaded from the store, after the store
+ * took image[0..len) (NULL: as it is), replaces a->t. On error a->t is kept
+ * (and the store holds the image when that step succeeded). */
+static baton_err rebuild(applier *a, const table_config *c, const void *image, size_t len)
+{
+	table *t = table_new(c);
+	if (t == NULL)
+		return BATON_E_NOMEM;
+	baton_err rc = BATON_OK;
+	if (image != NULL)
+		rc = store_restore_image(a->st, image, len, a->err, sizeof a->err);
+	if (rc == BATON_OK)
+		rc = store_load(a->st, t, a->err, sizeof a->err);
+	if (rc != BATON_OK) {
+		table_free(t);
+		return rc;
+	}
+	table_free(a->t);
+	a->t = t;
+	a->cfg = *c;
+	return BATON_OK;
+}
+
 /* A CONFIG entry: the table is rebuilt from the (committed) store with the
  * new configuration, so its state is kept exactly. */
 static baton_err reconfigure(applier *a, const glog_config *g)
@@ -177,18 +200,7 @@ static baton_err reconfigure(applier *a, const glog_config *g)
 		a->cfg = c; /* nothing to rebuild from: only a fresh table can take it */
 		return BATON_OK;
 	}
-	table *t = table_new(&c);
-	if (t == NULL)
-		return BATON_E_NOMEM;
-	baton_err rc = store_load(a->st, t, a->err, sizeof a->err);
-	if (rc != BATON_OK) {
-		table_free(t);
-		return rc;
-	}
-	table_free(a->t);
-	a->t = t;
-	a->cfg = c;
-	return BATON_OK;
+	return rebuild(a, &c, NULL, 0);
 }
 
 static baton_err lead(applier *a, const glog_leader *l, int64_t now)
@@ -301,19 +313,8 @@ baton_err apply_restore(applier *a, const void *buf, size_t len)
 	if (rc != BATON_OK)
 		return rc;
 	table_config c = to_table_config(&s.config);
-	table *t = table_new(&c);
-	if (t == NULL)
-		return BATON_E_NOMEM;
-	rc = store_restore_image(a->st, s.image, s.image_len, a->err, sizeof a->err);
-	if (rc == BATON_OK)
-		rc = store_load(a->st, t, a->err, sizeof a->err);
-	if (rc != BATON_OK) {
-		table_free(t);
+	if ((rc = rebuild(a, &c, s.image, s.image_len)) != BATON_OK)
 		return rc;
-	}
-	table_free(a->t);
-	a->t = t;
-	a->cfg = c;
 	a->last_now = s.last_now;
 	a->started_at = s.started_at;
 	a->leader_term = s.leader_term;

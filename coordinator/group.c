@@ -8,9 +8,9 @@
  * libraft behaviours relied on are pinned in tests/unit/test_group.c.
  */
 #include "group.h"
+#include "errmsg.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
@@ -33,38 +33,24 @@ struct group {
 	char address[GROUP_ADDR_MAX + 1];
 };
 
-static baton_err say(char *err, size_t cap, baton_err code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static baton_err say(char *err, size_t cap, baton_err code, const char *fmt, ...)
-{
-	if (err != NULL && cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* ---- life -------------------------------------------------------------- */
 
 static baton_err make_dir(const char *dir, char *err, size_t cap)
 {
 	struct stat st;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return say(err, cap, BATON_E_IO, "raft directory %s: cannot create it: %s", dir,
-		           strerror(errno));
+		return errmsg_say(err, cap, BATON_E_IO, "raft directory %s: cannot create it: %s", dir,
+		                  strerror(errno));
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return say(err, cap, BATON_E_IO, "raft directory %s: not a directory", dir);
+		return errmsg_say(err, cap, BATON_E_IO, "raft directory %s: not a directory", dir);
 	return BATON_OK;
 }
 
 static baton_err raft_fail(group *g, int rv, const char *what, char *err, size_t cap)
 {
 	const char *msg = g->raft_ok ? raft_errmsg(&g->raft) : g->io.errmsg;
-	return say(err, cap, rv == RAFT_NOMEM ? BATON_E_NOMEM : BATON_E_IO, "raft: %s: %s (%s)", what,
-	           raft_strerror(rv), msg != NULL && msg[0] ? msg : "no detail");
+	return errmsg_say(err, cap, rv == RAFT_NOMEM ? BATON_E_NOMEM : BATON_E_IO, "raft: %s: %s (%s)", what,
+	                  raft_strerror(rv), msg != NULL && msg[0] ? msg : "no detail");
 }
 
 /* Bootstraps a directory with no raft data; one with data refuses
@@ -91,18 +77,18 @@ baton_err group_new(const group_options *o, group **out, char *err, size_t cap)
 		if (o->peers[i].id == o->id)
 			self = &o->peers[i];
 	if (o == NULL || out == NULL || self == NULL || o->dir == NULL || o->cb.apply == NULL)
-		return say(err, cap, BATON_E_INVAL, "--member must be one of the ids in --peers");
+		return errmsg_say(err, cap, BATON_E_INVAL, "--member must be one of the ids in --peers");
 	baton_err rc = make_dir(o->dir, err, cap);
 	if (rc != BATON_OK)
 		return rc;
 	group *g = calloc(1, sizeof *g);
 	if (g == NULL)
-		return say(err, cap, BATON_E_NOMEM, "out of memory");
+		return errmsg_say(err, cap, BATON_E_NOMEM, "out of memory");
 	snprintf(g->address, sizeof g->address, "%s", self->address);
 	group_fsm_init(&g->fsm, &o->cb);
 	int rv = uv_loop_init(&g->loop);
 	if (rv != 0) {
-		rc = say(err, cap, BATON_E_IO, "libuv: %s", uv_strerror(rv));
+		rc = errmsg_say(err, cap, BATON_E_IO, "libuv: %s", uv_strerror(rv));
 		goto fail;
 	}
 	g->loop_ok = true;
@@ -112,7 +98,8 @@ baton_err group_new(const group_options *o, group **out, char *err, size_t cap)
 	}
 	g->tr_ok = true;
 	if (o->bind != NULL && (rv = raft_uv_tcp_set_bind_address(&g->tr, o->bind)) != 0) {
-		rc = say(err, cap, BATON_E_INVAL, "--raft-bind %s: not an IPv4 address and port", o->bind);
+		rc = errmsg_say(err, cap, BATON_E_INVAL, "--raft-bind %s: not an IPv4 address and port",
+		                o->bind);
 		goto fail;
 	}
 	if ((rv = raft_uv_init(&g->io, &g->loop, o->dir, &g->tr)) != 0) {

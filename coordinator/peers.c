@@ -5,27 +5,13 @@
  * because that is what libraft's TCP transport takes.
  */
 #include "peers.h"
+#include "errmsg.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static baton_err say(char *err, size_t cap, baton_err code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static baton_err say(char *err, size_t cap, baton_err code, const char *fmt, ...)
-{
-	if (err != NULL && cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 baton_err group_member_parse(const char *s, uint64_t *id)
 {
@@ -53,7 +39,8 @@ static baton_err parse_peer(const char *s, size_t len, group_peer *p, char *err,
 {
 	const char *eq = memchr(s, '=', len);
 	if (eq == NULL || eq == s)
-		return say(err, cap, BATON_E_INVAL, "--peers: '%.*s' is not ID=HOST:PORT", (int)len, s);
+		return errmsg_say(err, cap, BATON_E_INVAL, "--peers: '%.*s' is not ID=HOST:PORT", (int)len,
+		                  s);
 	char idtext[8];
 	uint64_t id = 0;
 	size_t idlen = (size_t)(eq - s);
@@ -62,8 +49,8 @@ static baton_err parse_peer(const char *s, size_t len, group_peer *p, char *err,
 		idtext[idlen] = '\0';
 	}
 	if (idlen >= sizeof idtext || group_member_parse(idtext, &id) != BATON_OK)
-		return say(err, cap, BATON_E_INVAL, "--peers: member id '%.*s' is not 1..999999", (int)idlen,
-		           s);
+		return errmsg_say(err, cap, BATON_E_INVAL, "--peers: member id '%.*s' is not 1..999999",
+		                  (int)idlen, s);
 	const char *addr = eq + 1;
 	size_t alen = len - (size_t)(addr - s);
 	const char *colon = NULL;
@@ -71,8 +58,8 @@ static baton_err parse_peer(const char *s, size_t len, group_peer *p, char *err,
 		if (*c == ':')
 			colon = c;
 	if (id == 0 || alen == 0 || alen > GROUP_ADDR_MAX || colon == NULL)
-		return say(err, cap, BATON_E_INVAL,
-		           "--peers: '%.*s' is not ID=HOST:PORT with an id 1..999999", (int)len, s);
+		return errmsg_say(err, cap, BATON_E_INVAL,
+		                  "--peers: '%.*s' is not ID=HOST:PORT with an id 1..999999", (int)len, s);
 	char host[GROUP_ADDR_MAX + 1];
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = '\0';
@@ -87,9 +74,9 @@ static baton_err parse_peer(const char *s, size_t len, group_peer *p, char *err,
 	struct in_addr in;
 	if (plen == 0 || plen > 5 || port == 0 || port > 65535 || strspn(colon + 1, "0123456789") < plen ||
 	    inet_pton(AF_INET, host, &in) != 1)
-		return say(err, cap, BATON_E_INVAL,
-		           "--peers: '%.*s': the address must be an IPv4 address and a port 1..65535",
-		           (int)len, s);
+		return errmsg_say(err, cap, BATON_E_INVAL,
+		                  "--peers: '%.*s': the address must be an IPv4 address and a port 1..65535",
+		                  (int)len, s);
 	p->id = id;
 	memcpy(p->address, addr, alen);
 	p->address[alen] = '\0';
@@ -100,23 +87,24 @@ baton_err group_peers_parse(const char *s, group_peer *out, size_t *n, char *err
 {
 	size_t k = 0;
 	if (s == NULL || out == NULL || n == NULL || *s == '\0')
-		return say(err, cap, BATON_E_INVAL, "--peers: empty");
+		return errmsg_say(err, cap, BATON_E_INVAL, "--peers: empty");
 	while (*s != '\0') {
 		size_t len = strcspn(s, ",");
 		if (k == GROUP_MAX_PEERS)
-			return say(err, cap, BATON_E_INVAL, "--peers: more than %d members", GROUP_MAX_PEERS);
+			return errmsg_say(err, cap, BATON_E_INVAL, "--peers: more than %d members",
+			                  GROUP_MAX_PEERS);
 		baton_err rc = parse_peer(s, len, &out[k], err, cap);
 		if (rc != BATON_OK)
 			return rc;
 		for (size_t j = 0; j < k; j++)
 			if (out[j].id == out[k].id || strcmp(out[j].address, out[k].address) == 0)
-				return say(err, cap, BATON_E_INVAL,
-				           "--peers: member %llu or address %s given twice",
-				           (unsigned long long)out[k].id, out[k].address);
+				return errmsg_say(err, cap, BATON_E_INVAL,
+				                  "--peers: member %llu or address %s given twice",
+				                  (unsigned long long)out[k].id, out[k].address);
 		k++;
 		s += len;
 		if (*s == ',' && *++s == '\0')
-			return say(err, cap, BATON_E_INVAL, "--peers: ends with ','");
+			return errmsg_say(err, cap, BATON_E_INVAL, "--peers: ends with ','");
 	}
 	qsort(out, k, sizeof *out, cmp_peer);
 	*n = k;

@@ -550,6 +550,31 @@ static void test_group_leadership_extends_leases(void **state)
 	check_identical(fx, 7);
 }
 
+/* A configuration entry (a new leader's flags) changes the table's
+ * configuration on every member at the same index, keeping its state. */
+static void test_group_config_entry_applies_everywhere(void **state)
+{
+	fixture *fx = *state;
+	raft_fixture_elect(&fx->f, 0);
+	lead(fx);
+	traffic(fx, "r/c1", 1);
+	glog_msg hold = req_msg(
+	    "n9", "{\"v\":1,\"op\":\"acquire\",\"id\":\"h1\",\"resource\":\"r/keep\",\"mode\":\"mutex\"}");
+	batch(fx, &hold, 1, 1);
+	glog_entry c = {.kind = GLOG_CONFIG, .now = fx->now, .config = {5000, 3600000, 600000, 64}};
+	propose(fx, &c);
+	glog_msg a = req_msg(
+	    "n8", "{\"v\":1,\"op\":\"acquire\",\"id\":\"c9\",\"resource\":\"r/c2\",\"mode\":\"mutex\"}");
+	raft_index i = batch(fx, &a, 1, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	for (unsigned k = 0; k < N_MEMBERS; k++) {
+		assert_int_equal(fx->m[k].a.cfg.default_lease_ms, 5000);
+		assert_non_null(strstr(fx->m[k].effects[i], "l=5000"));
+		assert_non_null(strstr(fx->m[k].dump[i], "\"holder\":\"n9\"")); /* the state was kept */
+	}
+	check_identical(fx, 7);
+}
+
 /* ---- raft_transfer and raft_barrier, as daemon_group.c uses them --------- */
 
 static int transfers_done, barriers_ok, barriers_failed;
@@ -784,6 +809,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_failed_apply_is_never_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_time_never_goes_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_leadership_extends_leases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_config_entry_applies_everywhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_transfer_hands_leadership_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_barrier_only_with_a_quorum, setup, teardown),
 	    cmocka_unit_test(test_group_fuzz_corpus_replays_identically),
