@@ -266,7 +266,7 @@ static baton_err open_broker(member *m)
  * waits in select() for up to a second and only then notices a socket
  * created meanwhile: a new connection took 1-2 s to complete. A QoS 1
  * publish on the health connection makes its PUBACK wake that thread, so
- * the new socket is watched at once (docs/scaling.md, "Failover time"). */
+ * the new socket is watched at once (docs/scaling.md, "What it survives"). */
 static void poke_paho(member *m)
 {
 	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
