@@ -11,9 +11,8 @@
  * no topic is written or split here: that is names.c's; retained snapshots
  * are throttled by the coalescer (snapdue.c, inside publish.c).
  *
- * Time: the table gets wall-clock milliseconds advanced by the monotonic
- * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
- * clock while stored deadlines remain meaningful across restarts.
+ * Time: the table gets the coordinator's clock (clock.h): wall-clock
+ * milliseconds advanced by the monotonic clock.
  */
 #include "daemon.h"
 
@@ -22,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "names.h"
 #include "publish.h"
@@ -41,7 +40,8 @@ typedef struct coord {
 	store *st; /* NULL with --state :memory: */
 	publisher pub;
 	broker *b;
-	int64_t wall0_ms, mono0_ms, started_at_ms;
+	dclock clock;
+	int64_t started_at_ms;
 	bool ever_connected;
 	int64_t retry_at;      /* first connect retry time, 0: none */
 	int64_t retry_backoff; /* ms */
@@ -49,16 +49,9 @@ typedef struct coord {
 	char err[512];
 } coord;
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t now_ms(const coord *d)
 {
-	return d->wall0_ms + (mono_ms() - d->mono0_ms);
+	return dclock_now(&d->clock);
 }
 
 static void u64s(char *buf, size_t cap, uint64_t v)
@@ -333,11 +326,8 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
 	pub_init(&d.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	d.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	d.mono0_ms = mono_ms();
-	d.started_at_ms = d.wall0_ms;
+	dclock_init(&d.clock);
+	d.started_at_ms = now_ms(&d);
 	int status = DAEMON_EXIT_OK;
 	baton_err rc = open_state(&d);
 	if (rc != BATON_OK) {

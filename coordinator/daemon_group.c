@@ -29,11 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "names.h"
 #include "publish.h"
@@ -64,7 +64,7 @@ typedef struct member {
 	bool barrier_ok;         /* set by the barrier callback */
 	bool barrier_done;
 	bool transferred;
-	int64_t wall0_ms, mono0_ms;
+	dclock clock;
 	int64_t tick_for; /* the deadline a proposed tick covers (0: none) */
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
@@ -79,14 +79,12 @@ typedef struct member {
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return dclock_mono_ms();
 }
 
 static int64_t wall_ms(const member *m)
 {
-	return m->wall0_ms + (mono_ms() - m->mono0_ms);
+	return dclock_now(&m->clock);
 }
 
 /* The leader's clock: never behind what the group already applied. */
@@ -670,10 +668,7 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 {
 	member m = {.cfg = cfg, .sig = sig};
 	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	m.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	m.mono0_ms = mono_ms();
+	dclock_init(&m.clock);
 	int status = DAEMON_EXIT_OK;
 	if (strcmp(cfg->state, ":memory:") == 0 || open_state(&m) != BATON_OK) {
 		LOG_E("cannot open the member's state (a group member needs a --state file)", "path",
