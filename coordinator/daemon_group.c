@@ -619,6 +619,9 @@ static void hand_over(member *m)
 	group_info_get(m->g, &gi);
 	if (gi.role != GROUP_LEADER)
 		return;
+	/* Requests paho has acknowledged to the broker are ours: into the log
+	 * before the connection goes (the next leader then has them). */
+	take_inbox(m);
 	drop_broker(m, "stopping");
 	m->ph = PH_FOLLOWING;
 	if (group_transfer(m->g, on_transfer, m) != BATON_OK)

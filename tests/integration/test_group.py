@@ -77,12 +77,26 @@ class Group:
     def log_path(self, i):
         return os.path.join(self.dir, "member-%d.log" % i)
 
+    def err_path(self, i):
+        return os.path.join(self.dir, "member-%d.err" % i)
+
+    def sanitizer_reports(self):
+        out = []
+        for i in range(1, N + 1):
+            if os.path.exists(self.err_path(i)):
+                with open(self.err_path(i), errors="replace") as f:
+                    text = f.read()
+                if "Sanitizer" in text or "runtime error" in text:
+                    out.append("member %d:\n%s" % (i, text[-4000:]))
+        return out
+
     def start(self, i):
         cmd = [self.binary(), "--broker", self.broker.uri, "--prefix", self.prefix, "--client-id", self.client_id,
                "--state", self.state_path(i), "--member", str(i), "--peers", self.peers,
                "--raft-bind", "127.0.0.1:%d" % self.bind[i], "--election-timeout", "%dms" % ELECTION_MS,
                "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)]
-        self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.err_path(i), "ab") as err:  # a sanitizer's report, if built with one
+            self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
     def alive(self):
         return [i for i, p in self.procs.items() if p is not None and p.poll() is None]
@@ -333,6 +347,7 @@ class GroupTest(unittest.TestCase):
         counter = [int(r[2].strip("'")) for r in dumps[0] if r[0] == "meta" and r[1] == "'next_token'"]
         self.assertTrue(counter and toks)
         self.assertLess(max(tok for _, _, tok, _ in toks), counter[0])
+        self.assertFalse(self.g.sanitizer_reports(), "\n".join(self.g.sanitizer_reports()))
         times = sorted(t for _, t in self.failovers)
         print("failovers: %d, median %.3f s, max %.3f s; holdings %d, runs %d" %
               (len(times), times[len(times) // 2], times[-1], len(holdings), len(runs)))
