@@ -12,7 +12,8 @@ its broker connection. The nemesis, bounded in count and time and seeded
 - SIGKILL a follower, and restart it;
 - SIGTERM the leader (it hands leadership over first), and restart it;
 - take 2 of 3 down: nothing is answered, then service resumes;
-- cut the leader's raft port while it keeps its broker connection.
+- cut the leader's raft port while it keeps its broker connection;
+- and restart the broker (the leader reconnects only after a raft barrier).
 
 After each fault a probe client's acquire must be granted again (the time
 from the fault to that grant is the failover time, printed). Then the
@@ -167,6 +168,7 @@ class GroupTest(unittest.TestCase):
         self.probe = Node(self.broker, self.prefix, "probe")
         self.loops = []
         self.failovers = []
+        self.answered_since = 0.0
 
     def tearDown(self):
         for lp in self.loops:
@@ -288,6 +290,23 @@ class GroupTest(unittest.TestCase):
         finally:
             self.g.proxy[lead].resume()
 
+    def broker_restart(self):
+        """Not on the issue's list, but the path it exercises is the group's
+        own: the leader loses the broker, reconnects only after a raft
+        barrier (with backoff while the broker is away), in a new session."""
+        t0 = time.monotonic()
+        self.broker.restart(signal.SIGTERM)
+        self.rec.wait_subscribed(30)
+        self.answered_since = time.monotonic()  # the recorder missed what went out meanwhile
+        # The harness's clients neither reconnect nor re-subscribe: new ones
+        # (the members republish their health within 5 s).
+        self.probe.close()
+        self.probe = Node(self.broker, self.prefix, "probe-b")  # its own ids: the Will made "probe" new
+        self.g.health.close()
+        self.g.health = Client(self.broker)
+        self.g.health.subscribe(self.prefix + "/coordinator/+")
+        self.served_after(t0, "broker restart")
+
     # ---- the test --------------------------------------------------------------
 
     def test_group_nemesis(self):
@@ -301,7 +320,7 @@ class GroupTest(unittest.TestCase):
             lp.start()
         self.cycle()
         faults = [self.kill_leader, self.freeze_leader, self.kill_follower, self.term_leader, self.two_down,
-                  self.cut_leader]
+                  self.cut_leader, self.broker_restart]
         random.shuffle(faults)
         deadline = time.monotonic() + 150
         for f in faults:
@@ -327,7 +346,7 @@ class GroupTest(unittest.TestCase):
         holdings = read_holder_log(os.path.join(self.dir, "holders.log"))
         self.assertTrue(holdings)
         check_holdings(holdings, revoked=self.rec.revoke_times())
-        self.rec.check_all_answered()
+        self.rec.check_all_answered(since=self.answered_since)
         self.rec.check_answers_consistent()
         toks = self.rec.check_tokens_rise()
         # started_at only grows, over every presence the group published.
