@@ -518,13 +518,17 @@ static void leader_tick(member *m)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-static void drain(broker *b)
+/* Takes the health connection's inbox (it subscribes to nothing); true
+ * when it (re)connected: a restarted broker may have lost the retained
+ * health, so it is published again at once. */
+static bool health_reconnected(broker *b)
 {
 	if (b == NULL)
-		return;
+		return false;
 	broker_inbox in;
 	broker_take(b, &in);
 	broker_msgs_free(in.msgs);
+	return in.connects > 0;
 }
 
 static int poll_timeout(member *m)
@@ -576,11 +580,11 @@ static bool round_once(member *m, int *status)
 		*status = DAEMON_EXIT_UNAVAILABLE;
 		return false;
 	}
-	drain(m->health);
+	bool again = health_reconnected(m->health);
 	poke_paho(m);
 	leader_tick(m);
 	int64_t now = wall_ms(m);
-	if (gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
+	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
 	    now >= m->next_health_at)
 		publish_health(m, &gi, true);
 	if (serving(m) && pub_due_ready(&m->pub, now))
