@@ -433,6 +433,36 @@ waiter *tbl_wait_find(const table *t, const tnode *n, const res *r)
 	return hmap_find(&t->waits, tbl_wait_hash(n, r), wait_eq, &k);
 }
 
+/* Links a new waiter w for the record rc (not attached yet) of node n at the
+ * tail of r's queue: the one place a queue grows, for a live acquire and for
+ * a restore alike. Room in the id map, the wait map and (when wait_until is
+ * not INT64_MAX) the heap must be reserved. Cannot fail. */
+void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, waiter *w, uint32_t lease_ms, char *meta,
+                     int64_t wait_until)
+{
+	tbl_rec_attach(t, rc, n, r);
+	rc->state = REC_WAIT;
+	rc->u.w = w;
+	tbl_list_push(&n->live, rc);
+	w->rec = rc;
+	w->lease_ms = lease_ms;
+	w->meta = meta;
+	w->tmr.idx = HEAP_NONE;
+	w->tmr.kind = TMR_WAIT;
+	w->prev = r->wq_tail;
+	w->next = NULL;
+	if (r->wq_tail != NULL)
+		r->wq_tail->next = w;
+	else
+		r->wq_head = w;
+	r->wq_tail = w;
+	r->n_waiting++;
+	t->n_waiters++;
+	hmap_insert(&t->waits, tbl_wait_hash(n, r), w);
+	if (wait_until != INT64_MAX)
+		heap_set(&t->deadlines, &w->tmr, wait_until);
+}
+
 /* Takes w out of its resource's queue, the wait map and the heap; frees it.
  * Its records stay as they are (the caller finishes or forgets them). */
 void tbl_waiter_unlink_free(table *t, waiter *w)

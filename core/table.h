@@ -5,9 +5,32 @@
  * No I/O, no clock reads, no logging. Time is passed in as `now`:
  * milliseconds since the Unix epoch as the caller's clock sees it, which must
  * never go back between calls (the daemon derives it from a monotonic clock).
- * The caller feeds events (table_step_*, table_tick) and then takes the batch
- * of effects with table_ready(), makes the durable part of it durable,
- * publishes the effects in order, and acknowledges with table_advance().
+ *
+ * The usage loop (the shape of etcd raft's Node loop: feed events, take the
+ * Ready batch, persist it, send it, then Advance):
+ *
+ *	table *t = table_new(&cfg);
+ *	(recovery: table_restore_next_token, table_restore, table_restore_record)
+ *	for (;;) {
+ *		wait for a request or until table_next_deadline(t);
+ *		now = the clock;
+ *		for each request in the batch that arrived:
+ *			decode it; table_step_request(t, now, node, &req), or
+ *			table_step_invalid(t, now, node, err, &diag) if it failed;
+ *		for each presence change: table_step_presence(t, now, node, online);
+ *		table_tick(t, now);
+ *		table_ready rd;
+ *		table_ready_get(t, &rd);
+ *		make rd.dirty (read back with table_resource_lookup), rd.ids and
+ *		rd.next_token durable, in one transaction;
+ *		publish rd.effects in order (only after the commit: no answer
+ *		goes out before the state it reports is on disk);
+ *		table_advance(t);
+ *	}
+ *
+ * A step that returns BATON_E_NOMEM changed nothing and added nothing to
+ * the batch; the caller may take the batch so far and retry the event.
+ * table_check() walks every invariant (tests call it after every step).
  *
  * Not thread-safe: one owner thread. All strings passed in are borrowed for
  * the call only; the table copies what it keeps.

@@ -196,6 +196,8 @@ void tbl_rec_finish_one(table *t, rec *rc, const answer_rec *a);
 void tbl_rec_finish_chain(table *t, rec *rc, rec *alias, const answer_rec *a);
 uint32_t tbl_wait_hash(const tnode *n, const res *r);
 waiter *tbl_wait_find(const table *t, const tnode *n, const res *r);
+void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, waiter *w, uint32_t lease_ms, char *meta,
+                     int64_t wait_until);
 void tbl_waiter_unlink_free(table *t, waiter *w);
 
 /* table_hold.c: none of these can fail (room is reserved by the caller). */

@@ -98,27 +98,9 @@ static void enqueue(table *t, int64_t now, prep *p, tnode *n, res *r, const wire
 	rec *rc = p->rc;
 	p->w = NULL;
 	p->rc = NULL;
-	w->rec = rc;
-	w->lease_ms = lease_of(t, req);
-	w->meta = p->meta;
+	tbl_waiter_link(t, r, n, rc, w, lease_of(t, req), p->meta,
+	                req->has_wait ? after(now, req->wait_ms) : INT64_MAX);
 	p->meta = NULL;
-	w->tmr.idx = HEAP_NONE;
-	w->tmr.kind = TMR_WAIT;
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_WAIT;
-	rc->u.w = w;
-	tbl_list_push(&n->live, rc);
-	w->prev = r->wq_tail;
-	if (r->wq_tail != NULL)
-		r->wq_tail->next = w;
-	else
-		r->wq_head = w;
-	r->wq_tail = w;
-	r->n_waiting++;
-	t->n_waiters++;
-	hmap_insert(&t->waits, tbl_wait_hash(n, r), w);
-	if (req->has_wait)
-		heap_set(&t->deadlines, &w->tmr, after(now, req->wait_ms));
 	tbl_touch(t, r);
 	t->names_bound++;
 	tbl_answer_queued(t, n, r, rc->id, r->n_waiting);

@@ -258,29 +258,6 @@ static baton_err restore_alloc(table *t, const table_resource_view *v, restore_p
 	return ok ? BATON_OK : BATON_E_NOMEM;
 }
 
-static void restore_waiter(table *t, res *r, tnode *n, rec *rc, waiter *w, const table_waiter_view *wv)
-{
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_WAIT;
-	rc->u.w = w;
-	tbl_list_push(&n->live, rc);
-	w->rec = rc;
-	w->lease_ms = wv->lease_ms;
-	w->tmr.idx = HEAP_NONE;
-	w->tmr.kind = TMR_WAIT;
-	w->prev = r->wq_tail;
-	if (r->wq_tail != NULL)
-		r->wq_tail->next = w;
-	else
-		r->wq_head = w;
-	r->wq_tail = w;
-	r->n_waiting++;
-	t->n_waiters++;
-	hmap_insert(&t->waits, tbl_wait_hash(n, r), w);
-	if (wv->wait_until_ms != INT64_MAX)
-		heap_set(&t->deadlines, &w->tmr, wv->wait_until_ms);
-}
-
 static void restore_commit(table *t, const table_resource_view *v, restore_prep *p)
 {
 	res *r = p->r;
@@ -320,7 +297,8 @@ static void restore_commit(table *t, const table_resource_view *v, restore_prep 
 		r->prev = p->prev;
 	}
 	for (size_t i = 0; i < v->n_waiting; i++)
-		restore_waiter(t, r, p->nodes[3 + i], p->wrec[i], p->w[i], &v->waiting[i]);
+		tbl_waiter_link(t, r, p->nodes[3 + i], p->wrec[i], p->w[i], v->waiting[i].lease_ms,
+		                p->w[i]->meta, v->waiting[i].wait_until_ms);
 }
 
 baton_err table_restore(table *t, const table_resource_view *v)
