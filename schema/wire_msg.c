@@ -86,15 +86,29 @@ static bool done_ok(const wire_done *o)
 	                           wj_time_ok(o->completed_at_ms));
 }
 
-static void put_previous(wj_writer *w, const wire_previous *p)
+/* "previous" (no time) or, with at, "last"/"last_failure" (with completed_at). */
+static void put_prev_as(wj_writer *w, const char *key, const wire_previous *p, bool at)
 {
-	wj_key(w, "previous");
+	wj_key(w, key);
 	wj_open(w);
 	put_str(w, "node", p->node);
 	put_u64(w, "token", p->token);
 	put_opt_str(w, "error", p->error);
 	put_str(w, "reason", wire_reason_name(p->reason));
+	if (at)
+		put_time(w, "completed_at", p->completed_at_ms);
 	wj_close(w);
+}
+
+static void put_previous(wj_writer *w, const wire_previous *p)
+{
+	put_prev_as(w, "previous", p, false);
+}
+
+/* A "last" object: a previous that must name its holding and its time. */
+static bool last_ok(const wire_previous *p)
+{
+	return p->node != NULL && previous_ok(p) && wj_time_ok(p->completed_at_ms);
 }
 
 static void put_done(wj_writer *w, const char *key, const wire_done *o)
@@ -110,6 +124,15 @@ static void put_done(wj_writer *w, const char *key, const wire_done *o)
 	put_opt_str(w, "result", o->result);
 	put_time(w, "completed_at", o->completed_at_ms);
 	wj_close(w);
+}
+
+static bool get_previous(const cJSON *it, wire_previous *p);
+
+/* A "last" object (required): previous plus completed_at. */
+static bool get_last(const cJSON *it, wire_previous *p)
+{
+	return cJSON_IsObject(it) && get_previous(it, p) &&
+	       wj_req_time(it, "completed_at", &p->completed_at_ms);
 }
 
 static bool get_previous(const cJSON *it, wire_previous *p)
@@ -165,6 +188,8 @@ static bool answer_extras_ok(const wire_answer *a)
 		       (a->reason == WIRE_REASON_LEASE_EXPIRED || a->reason == WIRE_REASON_NODE_OFFLINE);
 	case WIRE_ST_REJECTED:
 		return baton_err_code(a->code) != NULL && wj_text_ok(a->message, WIRE_MESSAGE_MAX);
+	case WIRE_ST_FAILED:
+		return a->failures >= 1 && a->failures <= WIRE_FAILURES_MAX && last_ok(&a->last);
 	}
 	return false;
 }
@@ -220,6 +245,10 @@ static void emit_answer(wj_writer *w, const void *msg)
 		put_str(w, "code", baton_err_code(a->code));
 		put_str(w, "message", a->message);
 		break;
+	case WIRE_ST_FAILED:
+		put_u64(w, "failures", a->failures);
+		put_prev_as(w, "last", &a->last, true);
+		break;
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
 		break;
@@ -269,6 +298,11 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 			return false;
 		a->code = baton_err_from_code(code->valuestring);
 		return wj_req_str(root, "message", WIRE_MESSAGE_MAX, &a->message);
+	case WIRE_ST_FAILED:
+		if (!wj_req_u64(root, "failures", 1, WIRE_FAILURES_MAX, &u))
+			return false;
+		a->failures = (uint32_t)u;
+		return get_last(wj_get(root, "last"), &a->last);
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
 		return true;
@@ -295,8 +329,9 @@ static baton_err answer_fields(const cJSON *root, wire_answer *a)
 	a->resource = res != NULL ? res->valuestring : NULL;
 	if (!get_answer_extras(root, a))
 		return BATON_E_PROTOCOL;
-	const char **const strs[] = {&a->id,     &a->resource,     &a->previous.node,  &a->previous.error,
-	                             &a->holder, &a->outcome.node, &a->outcome.result, &a->message};
+	const char **const strs[] = {&a->id,        &a->resource,     &a->previous.node,  &a->previous.error,
+	                             &a->holder,    &a->outcome.node, &a->outcome.result, &a->message,
+	                             &a->last.node, &a->last.error};
 	return own_strings(strs, COUNT(strs), &a->owned_);
 }
 
@@ -410,6 +445,27 @@ void wire_outcome_deinit(wire_outcome *o)
 
 /* ---- snapshots ----------------------------------------------------------------- */
 
+static bool snapshot_lists_ok(const wire_snapshot *s)
+{
+	if ((s->n_waiting > 0 && s->waiting == NULL) || (s->n_queue > 0 && s->queue == NULL) ||
+	    (s->n_holders > 0 && s->holders == NULL))
+		return false;
+	for (size_t i = 0; i < s->n_waiting; i++)
+		if (!wj_node_ok(s->waiting[i]))
+			return false;
+	for (size_t i = 0; i < s->n_queue; i++)
+		if (!wj_node_ok(s->queue[i].node) || wire_mode_name(s->queue[i].mode) == NULL)
+			return false;
+	for (size_t i = 0; i < s->n_holders; i++) {
+		const wire_holding *h = &s->holders[i];
+		if (!wj_node_ok(h->node) || !wj_token_ok(h->token) || wire_mode_name(h->mode) == NULL ||
+		    !wj_time_ok(h->since_ms) || !wj_time_ok(h->lease_until_ms) ||
+		    (i > 0 && h->token <= s->holders[i - 1].token))
+			return false;
+	}
+	return true;
+}
+
 static bool snapshot_ok(const wire_snapshot *s)
 {
 	if (!wj_resource_ok(s->resource) || wire_mode_name(s->mode) == NULL)
@@ -418,12 +474,58 @@ static bool snapshot_ok(const wire_snapshot *s)
 	    (!wj_node_ok(s->holder) || !wj_token_ok(s->token) || !wj_time_ok(s->since_ms) ||
 	     !wj_time_ok(s->lease_until_ms) || (s->meta != NULL && !wj_text_ok(s->meta, WIRE_META_MAX))))
 		return false;
-	if (s->n_waiting > 0 && s->waiting == NULL)
+	if (s->permits > WIRE_PERMITS_MAX || (s->failures != 0 && !last_ok(&s->last_failure)))
 		return false;
-	for (size_t i = 0; i < s->n_waiting; i++)
-		if (!wj_node_ok(s->waiting[i]))
-			return false;
-	return done_ok(&s->done) && previous_ok(&s->previous);
+	return snapshot_lists_ok(s) && done_ok(&s->done) && previous_ok(&s->previous);
+}
+
+static void put_holding(wj_writer *w, const char *node, uint64_t token, wire_mode mode, int64_t since,
+                        int64_t until)
+{
+	wj_open(w);
+	put_str(w, "node", node);
+	put_u64(w, "token", token);
+	put_str(w, "mode", wire_mode_name(mode));
+	put_time(w, "since", since);
+	put_time(w, "lease_until", until);
+	wj_close(w);
+}
+
+static void put_queued(wj_writer *w, const char *node, wire_mode mode)
+{
+	wj_open(w);
+	put_str(w, "node", node);
+	put_str(w, "mode", wire_mode_name(mode));
+	wj_close(w);
+}
+
+/* holders and queue; a caller that filled only the first-edition fields
+ * (holder, waiting) gets them written as one holding and a queue in the
+ * snapshot's mode, so every snapshot says the same thing both ways. */
+static void emit_snapshot_lists(wj_writer *w, const wire_snapshot *s)
+{
+	wj_key(w, "holders");
+	wj_open_array(w);
+	for (size_t i = 0; i < s->n_holders; i++) {
+		const wire_holding *h = &s->holders[i];
+		put_holding(w, h->node, h->token, h->mode, h->since_ms, h->lease_until_ms);
+	}
+	if (s->n_holders == 0 && s->holder != NULL)
+		put_holding(w, s->holder, s->token, s->mode, s->since_ms, s->lease_until_ms);
+	wj_close_array(w);
+	wj_key(w, "queue");
+	wj_open_array(w);
+	for (size_t i = 0; i < s->n_queue; i++)
+		put_queued(w, s->queue[i].node, s->queue[i].mode);
+	for (size_t i = 0; s->n_queue == 0 && i < s->n_waiting; i++)
+		put_queued(w, s->waiting[i], s->mode);
+	wj_close_array(w);
+	if (s->permits > 1)
+		put_u64(w, "permits", s->permits);
+	if (s->failures > 0) {
+		put_u64(w, "failures", s->failures);
+		put_prev_as(w, "last_failure", &s->last_failure, true);
+	}
 }
 
 static void emit_snapshot(wj_writer *w, const void *msg)
@@ -451,6 +553,7 @@ static void emit_snapshot(wj_writer *w, const void *msg)
 	put_done(w, "done", &s->done);
 	if (s->previous.node != NULL)
 		put_previous(w, &s->previous);
+	emit_snapshot_lists(w, s);
 	wj_close(w);
 }
 
@@ -474,38 +577,98 @@ static bool snapshot_holder(const cJSON *root, wire_snapshot *s)
 	       wj_opt_str(root, "meta", WIRE_META_MAX, &s->meta);
 }
 
-/* One block: the array of waiting pointers first (malloc alignment), then
- * every string. */
+/* One block: the arrays first (waiting pointers, holders, queue: sizes are
+ * multiples of the pointer size, so each stays aligned), then every
+ * string. */
 static baton_err snapshot_own(wire_snapshot *s, const cJSON *waiting)
 {
-	const char **const strs[] = {&s->resource,    &s->holder,        &s->meta,          &s->done.node,
-	                             &s->done.result, &s->previous.node, &s->previous.error};
-	size_t head = s->n_waiting * sizeof(char *);
+	const char **const strs[] = {
+	    &s->resource,          &s->holder,        &s->meta,           &s->done.node,
+	    &s->done.result,       &s->previous.node, &s->previous.error, &s->last_failure.node,
+	    &s->last_failure.error};
+	size_t nw = s->n_waiting * sizeof(char *), nh = s->n_holders * sizeof(wire_holding);
+	size_t head = nw + nh + s->n_queue * sizeof(wire_queued);
+	wire_holding *hs = (wire_holding *)(void *)s->holders;
+	wire_queued *qs = (wire_queued *)(void *)s->queue;
 	wj_block b = {NULL, head};
 	const cJSON *it;
 
-	take_all(&b, strs, COUNT(strs));
-	cJSON_ArrayForEach(it, waiting)
-	{
-		const char *name = it->valuestring;
-		wj_block_take(&b, &name);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
+			if (b.block == NULL)
+				return BATON_E_NOMEM;
+			b.used = head;
+			/* the decoded arrays move into the block */
+			memcpy((char *)b.block + nw, hs, nh);
+			memcpy((char *)b.block + nw + nh, qs, s->n_queue * sizeof(wire_queued));
+			hs = (wire_holding *)(void *)((char *)b.block + nw);
+			qs = (wire_queued *)(void *)((char *)b.block + nw + nh);
+		}
+		take_all(&b, strs, COUNT(strs));
+		const char **list = pass ? (const char **)(void *)b.block : NULL;
+		size_t i = 0;
+		cJSON_ArrayForEach(it, waiting)
+		{
+			const char *name = it->valuestring;
+			wj_block_take(&b, &name);
+			if (list != NULL)
+				list[i++] = name;
+		}
+		for (size_t k = 0; k < s->n_holders; k++)
+			wj_block_take(&b, &hs[k].node);
+		for (size_t k = 0; k < s->n_queue; k++)
+			wj_block_take(&b, &qs[k].node);
 	}
-	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
-	if (b.block == NULL)
-		return BATON_E_NOMEM;
-	const char **list = (const char **)(void *)b.block;
-	b.used = head;
-	take_all(&b, strs, COUNT(strs));
-	size_t i = 0;
-	cJSON_ArrayForEach(it, waiting)
-	{
-		list[i] = it->valuestring;
-		wj_block_take(&b, &list[i]);
-		i++;
-	}
-	s->waiting = s->n_waiting > 0 ? list : NULL;
+	s->waiting = s->n_waiting > 0 ? (const char **)(void *)b.block : NULL;
+	s->holders = s->n_holders > 0 ? hs : NULL;
+	s->queue = s->n_queue > 0 ? qs : NULL;
 	s->owned_ = b.block;
 	return BATON_OK;
+}
+
+/* Reads "holders" and "queue" (absent: empty, from a first-edition
+ * coordinator) into tmp arrays of cap entries each. */
+static bool snapshot_read_lists(const cJSON *root, wire_snapshot *s, wire_holding *hs, wire_queued *qs,
+                                size_t cap)
+{
+	const cJSON *holders = wj_get(root, "holders"), *queue = wj_get(root, "queue"), *it;
+	if ((holders != NULL && !cJSON_IsArray(holders)) || (queue != NULL && !cJSON_IsArray(queue)))
+		return false;
+	cJSON_ArrayForEach(it, holders)
+	{
+		wire_holding *h = &hs[s->n_holders];
+		if (s->n_holders == cap || !cJSON_IsObject(it) || !wj_req_node(it, "node", &h->node) ||
+		    !wj_req_u64(it, "token", 1, WIRE_INT_MAX, &h->token) || !wj_req_mode(it, &h->mode) ||
+		    !wj_req_time(it, "since", &h->since_ms) ||
+		    !wj_req_time(it, "lease_until", &h->lease_until_ms))
+			return false;
+		s->n_holders++;
+	}
+	cJSON_ArrayForEach(it, queue)
+	{
+		wire_queued *q = &qs[s->n_queue];
+		if (s->n_queue == cap || !cJSON_IsObject(it) || !wj_req_node(it, "node", &q->node) ||
+		    !wj_req_mode(it, &q->mode))
+			return false;
+		s->n_queue++;
+	}
+	s->holders = hs;
+	s->queue = qs;
+	return true;
+}
+
+static bool snapshot_extras(const cJSON *root, wire_snapshot *s)
+{
+	uint64_t u = 1;
+	if (wj_get(root, "permits") != NULL && !wj_req_u64(root, "permits", 1, WIRE_PERMITS_MAX, &u))
+		return false;
+	s->permits = (uint32_t)u;
+	u = 0;
+	if (wj_get(root, "failures") != NULL && !wj_req_u64(root, "failures", 1, WIRE_INT_MAX, &u))
+		return false;
+	s->failures = (uint32_t)(u > UINT32_MAX ? UINT32_MAX : u);
+	return s->failures == 0 || get_last(wj_get(root, "last_failure"), &s->last_failure);
 }
 
 static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
@@ -516,7 +679,7 @@ static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
 		return BATON_E_PROTOCOL;
 	s->resource = res->valuestring;
 	if (!snapshot_holder(root, s) || !get_done(wj_get(root, "done"), &s->done) ||
-	    !get_previous(wj_get(root, "previous"), &s->previous))
+	    !get_previous(wj_get(root, "previous"), &s->previous) || !snapshot_extras(root, s))
 		return BATON_E_PROTOCOL;
 	if (waiting != NULL && !cJSON_IsArray(waiting))
 		return BATON_E_PROTOCOL;
@@ -526,7 +689,16 @@ static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
 			return BATON_E_PROTOCOL;
 		s->n_waiting++;
 	}
-	return snapshot_own(s, waiting);
+	size_t cap = (size_t)cJSON_GetArraySize(wj_get(root, "holders")) +
+	             (size_t)cJSON_GetArraySize(wj_get(root, "queue")) + 1;
+	wire_holding *hs = cJSON_malloc(cap * sizeof *hs);
+	wire_queued *qs = cJSON_malloc(cap * sizeof *qs);
+	baton_err err = BATON_E_NOMEM;
+	if (hs != NULL && qs != NULL)
+		err = snapshot_read_lists(root, s, hs, qs, cap) ? snapshot_own(s, waiting) : BATON_E_PROTOCOL;
+	cJSON_free(hs);
+	cJSON_free(qs);
+	return err;
 }
 
 baton_err wire_snapshot_decode(const char *payload, size_t len, wire_snapshot *out)
