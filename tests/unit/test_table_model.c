@@ -408,7 +408,7 @@ static baton_err random_request(model *m, int n, int r)
 	q.wait_ms = pick(m, 3) ? pick(m, 20000) : 0;
 	int mine = find_holding(m, r, n, 0);
 	q.token = mine >= 0 && pick(m, 5) ? m->h[r][mine].token : 1 + pick(m, (unsigned)m->max_token + 2);
-	q.success = pick(m, 3) == 0;
+	q.success = pick(m, 2);
 	q.error = pick(m, 2) ? "exit 1" : NULL;
 	q.result = pick(m, 2) ? "r" : NULL;
 	q.has_remember = pick(m, 4) == 0;
