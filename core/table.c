@@ -651,6 +651,11 @@ void table_free(table *t)
 	if (t == NULL)
 		return;
 	tbl_batch_free(t);
+	/* Empty the heap first: the objects that embed its items die below in
+	 * no particular order. */
+	for (size_t i = 0; i < t->deadlines.n; i++)
+		t->deadlines.a[i]->idx = HEAP_NONE;
+	t->deadlines.n = 0;
 	for (size_t i = 0; i < t->resources.cap; i++) {
 		res *r = t->resources.vals[i];
 		if (r == NULL)
