@@ -46,13 +46,14 @@ static void prep_free(prep *p)
 }
 
 /* Reserves room for the worst case of one request on r (NULL: unknown):
- * an ending may answer every waiter (failed, granted or done). */
+ * an ending may answer every waiter (failed, granted or done), and every
+ * waiter it grants gets a lease deadline. */
 static baton_err reserve_request(table *t, const res *r)
 {
 	size_t nw = r != NULL ? r->n_waiting : 0, nh = r != NULL ? r->n_holds : 0;
 	if (tbl_reserve(t, nw + 3, 1, nw + nh + 1) != BATON_OK || hmap_reserve(&t->recs, t->recs.n + 1) ||
 	    hmap_reserve(&t->resources, t->resources.n + 1) || hmap_reserve(&t->live, t->live.n + 1) ||
-	    hmap_reserve(&t->caps, t->caps.n + 1) || heap_reserve(&t->deadlines, t->deadlines.n + 2))
+	    hmap_reserve(&t->caps, t->caps.n + 1) || heap_reserve(&t->deadlines, t->deadlines.n + 2 + nw))
 		return BATON_E_NOMEM;
 	return BATON_OK;
 }

@@ -24,12 +24,13 @@
  * and preallocates one previous record per holding (chained by first word). */
 static baton_err prep_offline(table *t, const tnode *n, prev_rec **chain)
 {
-	size_t fx = 0, touch = 0, names = 0;
+	size_t fx = 0, touch = 0, names = 0, timers = 1;
 	*chain = NULL;
 	for (const rec *rc = n->live; rc != NULL; rc = rc->next) {
 		touch++;
 		names += rc->r->n_waiting + rc->r->n_holds;
 		fx += rc->r->n_waiting + 3; /* a holding ends, or a head leaves: grants */
+		timers += rc->r->n_waiting; /* each with a lease deadline */
 		if (rc->state != REC_HOLD)
 			continue;
 		prev_rec *p = tbl_prev_alloc(NULL);
@@ -39,7 +40,7 @@ static baton_err prep_offline(table *t, const tnode *n, prev_rec **chain)
 		*chain = p;
 	}
 	if (tbl_reserve(t, fx, touch, names) == BATON_OK &&
-	    heap_reserve(&t->deadlines, t->deadlines.n + 1) == BATON_OK)
+	    heap_reserve(&t->deadlines, t->deadlines.n + timers) == BATON_OK)
 		return BATON_OK;
 fail:
 	while (*chain != NULL) {
@@ -105,6 +106,7 @@ static baton_err fire_lease(table *t, int64_t now, slot *h)
 	res *r = h->rec->r;
 	prev_rec *p = NULL;
 	if (tbl_reserve(t, r->n_waiting + 3, 1, r->n_waiting + r->n_holds) != BATON_OK ||
+	    heap_reserve(&t->deadlines, t->deadlines.n + r->n_waiting + 1) != BATON_OK ||
 	    (p = tbl_prev_alloc(NULL)) == NULL)
 		return BATON_E_NOMEM;
 	ending e = {.reason = WIRE_REASON_LEASE_EXPIRED, .prev = p, .ender_status = WIRE_ST_REVOKED, .h = h};
@@ -116,7 +118,8 @@ static baton_err fire_wait(table *t, int64_t now, slot *w)
 {
 	rec *rc = w->rec, *alias = w->alias;
 	res *r = rc->r;
-	if (tbl_reserve(t, r->n_waiting + 1, 1, r->n_waiting + r->n_holds) != BATON_OK)
+	if (tbl_reserve(t, r->n_waiting + 1, 1, r->n_waiting + r->n_holds) != BATON_OK ||
+	    heap_reserve(&t->deadlines, t->deadlines.n + r->n_waiting) != BATON_OK)
 		return BATON_E_NOMEM;
 	tbl_touch(t, r);
 	wire_answer *a = tbl_answer(t, rc->node, r, rc->id, WIRE_ST_BUSY);

@@ -145,6 +145,38 @@ static void test_shared_consecutive_readers_at_head_granted_together(void **stat
 	       NULL);
 }
 
+/* Many readers granted by one release, none with a wait deadline: each
+ * new holding gets its lease deadline (room reserved for all of them). */
+static void test_shared_hundred_readers_granted_by_one_release(void **state)
+{
+	h *x = *state;
+	acqm(x, "W", "w1", "db");
+	char node[16], id[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(node, sizeof node, "R%03d", i);
+		snprintf(id, sizeof id, "r%d", i);
+		shared(x, node, id, "db");
+	}
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	table_advance(x->t);
+	rel(x, "W", "w2", "db", 1, true, NULL, NULL);
+	table_ready_get(x->t, &rd);
+	size_t granted = 0;
+	for (size_t i = 0; i < rd.n_effects; i++)
+		granted +=
+		    rd.effects[i].kind == TABLE_FX_ANSWER && rd.effects[i].u.answer.status == WIRE_ST_GRANTED;
+	assert_int_equal(granted, 100);
+	table_advance(x->t);
+	char why[256];
+	if (table_check(x->t, why, sizeof why) != BATON_OK)
+		fail_msg("table_check: %s", why);
+	table_counts c;
+	table_counts_get(x->t, &c);
+	assert_int_equal(c.held, 100);
+	assert_int_equal(table_next_deadline(x->t), 1030000);
+}
+
 /* A waiter that leaves the head of the queue (cancel, offline, a wait
  * that runs out) lets the waiters behind it that fit be granted. */
 static void test_shared_head_leaving_grants_fitting_waiters_behind(void **state)
@@ -440,6 +472,7 @@ int main(void)
 	    T(test_shared_three_readers_hold_at_once),
 	    T(test_shared_writer_waits_for_readers_and_blocks_later_reader),
 	    T(test_shared_consecutive_readers_at_head_granted_together),
+	    T(test_shared_hundred_readers_granted_by_one_release),
 	    T(test_shared_head_leaving_grants_fitting_waiters_behind),
 	    T(test_shared_one_lease_expiry_leaves_other_readers),
 	    T(test_semaphore_two_permits_third_waits),
