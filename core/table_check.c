@@ -4,13 +4,13 @@
  * the spirit of SQLite's integrity check. Tests run it after every step.
  *
  * Read-only: never changes the table, never allocates, never does I/O (the
- * message is written with snprintf into the caller's buffer). Costs
- * O(everything); it is not for the hot path.
+ * message is formatted by a small %s/%u/%llu/%zu writer into the caller's
+ * buffer: core/ includes no stdio). Costs O(everything); it is not for the
+ * hot path.
  */
 #include "table_int.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 typedef struct chk {
@@ -22,12 +22,67 @@ typedef struct chk {
 	uint64_t held, waiters, remembered, timers, live, caps;
 } chk;
 
+typedef struct out {
+	char *p;
+	size_t cap, n;
+} out;
+
+static void put_c(out *o, char ch)
+{
+	if (o->n + 1 < o->cap)
+		o->p[o->n++] = ch;
+}
+
+static void put_s(out *o, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		put_c(o, *s);
+}
+
+static void put_u(out *o, unsigned long long v)
+{
+	char d[24];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		put_c(o, d[--n]);
+}
+
+/* fmt with %s, %u, %llu and %zu only (all this file needs). */
+static void format(out *o, const char *fmt, va_list ap)
+{
+	for (const char *f = fmt; *f != '\0'; f++) {
+		if (*f != '%') {
+			put_c(o, *f);
+		} else if (f[1] == 's') {
+			put_s(o, va_arg(ap, const char *));
+			f++;
+		} else if (f[1] == 'u') {
+			put_u(o, va_arg(ap, unsigned));
+			f++;
+		} else if (f[1] == 'z' && f[2] == 'u') {
+			put_u(o, va_arg(ap, size_t));
+			f += 2;
+		} else if (f[1] == 'l' && f[2] == 'l' && f[3] == 'u') {
+			put_u(o, va_arg(ap, unsigned long long));
+			f += 3;
+		} else {
+			put_c(o, *f);
+		}
+	}
+	if (o->cap > 0)
+		o->p[o->n] = '\0';
+}
+
 __attribute__((format(printf, 2, 3))) static int fail(chk *c, const char *fmt, ...)
 {
 	if (!c->bad && c->msg != NULL && c->cap > 0) {
+		out o = {c->msg, c->cap, 0};
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(c->msg, c->cap, fmt, ap);
+		format(&o, fmt, ap);
 		va_end(ap);
 	}
 	c->bad = 1;

@@ -19,6 +19,8 @@
 
 #include "store_harness.h"
 
+/* ---- repeats after a restart -------------------------------------------------------- */
+
 static void test_ids_release_repeated_after_restart_answered_released(void **state)
 {
 	fixture *f = *state;
