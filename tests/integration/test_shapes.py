@@ -10,10 +10,12 @@ Every wait is on an event with a generous deadline (harness.DEADLINE).
 """
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -228,9 +230,127 @@ class ShapesCliTest(unittest.TestCase):
         cls.coord.__exit__(None, None, None)
         cls.broker.__exit__(None, None, None)
 
-    def baton(self, *args, timeout=DEADLINE * 3):
-        cmd = [BATON, "--broker", self.broker.uri, "--prefix", self.prefix] + list(args)
+    def setUp(self):
+        self.nodes = []
+        self.watch = Watcher(self.broker, self.prefix)
+        self.res = "cli/" + self._testMethodName
+        self.dir = tempfile.mkdtemp(prefix="baton-shapes-cli-")
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.close()
+        self.watch.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def node(self):
+        n = Node(self.broker, self.prefix)
+        self.nodes.append(n)
+        return n
+
+    def cmd(self, *args, node=None):
+        node = node or "cli-" + os.urandom(4).hex()
+        return [BATON, args[0], "--broker", self.broker.uri, "--prefix", self.prefix, "--node", node] + \
+            list(args[1:]), node
+
+    def run_baton(self, *args, timeout=DEADLINE * 3):
+        cmd, _ = self.cmd(*args)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *args):
+        cmd, node = self.cmd(*args)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.node = node
+        return p
+
+    def finish(self, p):
+        out, err = p.communicate(timeout=DEADLINE * 3)
+        return p.returncode, out, err
+
+    def state(self):
+        return self.watch.state(self.res) or {}
+
+    def test_three_shared_runs_at_once(self):
+        # Each command marks itself started and waits (bounded) until all
+        # three have: only runs that hold the lock together can all succeed.
+        script = ('touch %s/$BATON_NODE; i=0; while [ "$(ls %s | wc -l)" -lt 3 ]; do '
+                  'i=$((i+1)); [ $i -gt 400 ] && exit 3; sleep 0.05; done' % (self.dir, self.dir))
+        ps = [self.start("run", "--shared", "--resource", self.res, "--", "sh", "-c", script) for _ in range(3)]
+        for p in ps:
+            rc, _, err = self.finish(p)
+            self.assertEqual(rc, 0, err)
+
+    def test_writer_run_waits_for_reader_then_runs(self):
+        reader = self.node()
+        g = reader.request("acquire", self.res, mode="shared")
+        w = self.start("run", "--mode", "mutex", "--resource", self.res, "--", "true")
+        wait = lambda: any(q.get("node") == w.node for q in self.state().get("queue", []))  # noqa: E731
+        self.watch.wait_for(lambda m: wait(), what="the writer queued")
+        self.assertEqual(self.state()["queue"], [{"node": w.node, "mode": "mutex"}])
+        reader.request("release", self.res, token=g["token"], success=True)
+        rc, _, err = self.finish(w)
+        self.assertEqual(rc, 0, err)
+
+    def test_semaphore_run_busy_and_permits_conflict(self):
+        a, b = self.node(), self.node()
+        a.request("acquire", self.res, mode="mutex", permits=2)
+        b.request("acquire", self.res, mode="mutex", permits=2)
+        r = self.run_baton("run", "--permits", "2", "--wait", "0", "--resource", self.res, "--", "true")
+        self.assertEqual(r.returncode, 75, r.stderr)
+        r = self.run_baton("run", "--permits", "3", "--resource", self.res, "--", "true")
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("permits", r.stderr)
+        st = self.run_baton("status", self.res)
+        self.assertEqual(st.returncode, 0, st.stderr)
+        self.assertIn("%s +1" % a.node, st.stdout)
+        self.assertIn("permits: 2", st.stdout)
+        r = self.run_baton("run", "--shared", "--permits", "2", "--resource", self.res, "--", "true")
+        self.assertEqual(r.returncode, 64, r.stderr)
+
+    def test_max_failures_stops_a_hopeless_run(self):
+        a = self.node()
+        for i in range(2):
+            g = a.request("acquire", self.res)
+            a.request("release", self.res, token=g["token"], success=False, error="manifest unknown")
+        marker = os.path.join(self.dir, "ran")
+        r = self.run_baton("run", "--max-failures", "2", "--resource", self.res, "--", "touch", marker)
+        self.assertEqual(r.returncode, 79, r.stderr)
+        self.assertFalse(os.path.exists(marker))
+        self.assertIn("2 times in a row", r.stderr)
+        self.assertIn(a.node, r.stderr)
+        self.assertIn("manifest unknown", r.stderr)
+        st = self.run_baton("status", self.res)
+        self.assertIn("failures: 2 in a row, last %s" % a.node, st.stdout)
+        # a cap not reached yet: it runs, and its success ends the streak
+        r = self.run_baton("run", "--max-failures", "3", "--resource", self.res, "--", "touch", marker)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(marker))
+        self.watch.wait_for(lambda m: (self.state().get("done") or {}).get("node") is not None,
+                            what="the success remembered")
+        self.assertNotIn("failures", self.state())
+
+    def test_watch_shows_readers_queue_and_streak(self):
+        w = self.start("watch", self.res + "/#")
+        readers = [self.node() for _ in range(2)]
+        writer = self.node()
+        for r in readers:
+            r.request("acquire", self.res + "/db", mode="shared")
+        writer.request("acquire", self.res + "/db", mode="mutex")
+        a = self.node()
+        g = a.request("acquire", self.res + "/img")
+        a.request("release", self.res + "/img", token=g["token"], success=False, error="no such image")
+        self.watch.wait_for(lambda m: (self.watch.state(self.res + "/img") or {}).get("failures") == 1,
+                            what="the streak published")
+        text, fd = "", w.stdout.fileno()  # read the pipe itself: no buffering to outwit select
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end and "failure in a row" not in text:
+            if select.select([fd], [], [], 0.5)[0]:
+                text += os.read(fd, 65536).decode("utf-8", "replace")
+        w.send_signal(2)
+        w.wait(timeout=DEADLINE)
+        self.assertIn("%s/db to %s" % (self.res, readers[1].node), text)
+        self.assertIn("shared, 2 holding", text)
+        self.assertIn("1 failure in a row, last by %s" % a.node, text)
+        self.assertIn("no such image", text)
 
 
 if __name__ == "__main__":
