@@ -513,6 +513,43 @@ capb *tbl_cap_alloc(const res *r, uint32_t cap)
 	return b;
 }
 
+/* Names rc (not attached yet) after (n, r) as the live request s in state
+ * (REC_HOLD or REC_WAIT): in the id map, n's live list and the live map
+ * (room reserved). The one place a live request is entered. */
+void tbl_live_attach(table *t, rec *rc, tnode *n, res *r, slot *s, int state)
+{
+	tbl_rec_attach(t, rc, n, r);
+	rc->state = (uint8_t)state;
+	rc->u.s = s;
+	tbl_list_push(&n->live, rc);
+	tbl_live_add(t, rc);
+	s->rec = rc;
+}
+
+/* Links the holding h (its record live, lease_ms and mode set, its lease
+ * deadline not queued) at the tail of r's holdings with token and since,
+ * its lease running until until (heap room reserved): the one place a
+ * holding is linked, for a grant and for a restore alike. */
+void tbl_holding_link(table *t, res *r, slot *h, uint64_t token, int64_t since, int64_t until)
+{
+	h->rec->state = REC_HOLD;
+	h->rec->u.s = h;
+	h->prev = r->h_tail;
+	h->next = NULL;
+	if (r->h_tail != NULL)
+		r->h_tail->next = h;
+	else
+		r->h_head = h;
+	r->h_tail = h;
+	r->n_holds++;
+	r->hmode = h->mode;
+	h->token = token;
+	h->since = since;
+	h->tmr.kind = TMR_LEASE;
+	heap_set(&t->deadlines, &h->tmr, until);
+	t->n_held++;
+}
+
 /* Links the waiter w (mode, cap, lease_ms and meta set) for the record rc
  * (not attached yet) of node n at the tail of r's queue: the one place a
  * queue grows, for a live acquire and for a restore alike. A waiter with a
@@ -521,12 +558,7 @@ capb *tbl_cap_alloc(const res *r, uint32_t cap)
  * wait_until is not INT64_MAX) the heap must be reserved. Cannot fail. */
 void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, slot *w, capb *nb, int64_t wait_until)
 {
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_WAIT;
-	rc->u.s = w;
-	tbl_list_push(&n->live, rc);
-	tbl_live_add(t, rc);
-	w->rec = rc;
+	tbl_live_attach(t, rc, n, r, w, REC_WAIT);
 	w->tmr.idx = HEAP_NONE;
 	w->tmr.kind = TMR_WAIT;
 	w->prev = r->wq_tail;

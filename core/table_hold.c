@@ -138,24 +138,9 @@ void tbl_answer_repeat(table *t, const rec *rc)
 void tbl_start_holding(table *t, res *r, int64_t now, slot *h)
 {
 	rec *rc = h->rec;
-	rc->state = REC_HOLD;
-	rc->u.s = h;
-	h->prev = r->h_tail;
-	h->next = NULL;
-	if (r->h_tail != NULL)
-		r->h_tail->next = h;
-	else
-		r->h_head = h;
-	r->h_tail = h;
-	r->n_holds++;
-	r->hmode = h->mode;
-	h->token = t->next_token++;
-	h->since = now;
-	h->tmr.kind = TMR_LEASE;
 	if (r->done == NULL)
 		heap_remove(&t->deadlines, &r->tmr); /* a streak is kept while held */
-	heap_set(&t->deadlines, &h->tmr, now + (int64_t)h->lease_ms);
-	t->n_held++;
+	tbl_holding_link(t, r, h, t->next_token++, now, now + (int64_t)h->lease_ms);
 	t->n_grants++;
 	tbl_touch(t, r);
 	tbl_answer_granted(t, rc->node, r, h, rc->id);

@@ -254,6 +254,8 @@ slot *tbl_hold_find(const table *t, const tnode *n, const res *r);
 void tbl_live_add(table *t, rec *rc);
 capb *tbl_cap_find(const table *t, const res *r, uint32_t cap);
 capb *tbl_cap_alloc(const res *r, uint32_t cap);
+void tbl_live_attach(table *t, rec *rc, tnode *n, res *r, slot *s, int state);
+void tbl_holding_link(table *t, res *r, slot *h, uint64_t token, int64_t since, int64_t until);
 void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, slot *w, capb *nb, int64_t wait_until);
 void tbl_waiter_unlink(table *t, slot *w);
 void tbl_waiter_unlink_free(table *t, slot *w);

@@ -149,10 +149,7 @@ static void grant_new(table *t, int64_t now, prep *p, tnode *n, res *r, const wi
 		r->flags |= RES_IN_MAP;
 	}
 	shape(r, req);
-	tbl_rec_attach(t, rc, n, r);
-	tbl_list_push(&n->live, rc);
-	tbl_live_add(t, rc);
-	h->rec = rc;
+	tbl_live_attach(t, rc, n, r, h, REC_HOLD);
 	tbl_touch(t, r);
 	t->names_bound++;
 	tbl_start_holding(t, r, now, h);

@@ -405,28 +405,11 @@ static baton_err restore_alloc(table *t, const rview *x, restore_prep *p)
 
 static void restore_holding(table *t, res *r, tnode *n, rec *rc, slot *h, const table_holding_view *hv)
 {
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_HOLD;
-	rc->u.s = h;
-	tbl_list_push(&n->live, rc);
-	tbl_live_add(t, rc);
-	h->rec = rc;
-	h->token = hv->token;
+	tbl_live_attach(t, rc, n, r, h, REC_HOLD);
 	h->mode = (uint8_t)hv->mode;
 	h->lease_ms = hv->lease_ms;
-	h->since = hv->since_ms;
 	h->tmr.idx = HEAP_NONE;
-	h->tmr.kind = TMR_LEASE;
-	h->prev = r->h_tail;
-	if (r->h_tail != NULL)
-		r->h_tail->next = h;
-	else
-		r->h_head = h;
-	r->h_tail = h;
-	r->n_holds++;
-	r->hmode = h->mode;
-	t->n_held++;
-	heap_set(&t->deadlines, &h->tmr, hv->lease_until_ms);
+	tbl_holding_link(t, r, h, hv->token, hv->since_ms, hv->lease_until_ms);
 }
 
 static void restore_remembered(table *t, const table_resource_view *v, restore_prep *p, res *r)

@@ -22,11 +22,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import BUILD_DIR, DEADLINE, Broker, Coordinator, Node, Watcher, unique_prefix  # noqa: E402
 
 
-class ShapesTest(unittest.TestCase):
+class SharedCoordinator(unittest.TestCase):
+    """One broker and one in-memory coordinator for the whole class; per test
+    a watcher of everything under the prefix, nodes made with node(), and a
+    resource named after the test."""
+
+    TAG, RES = "s", "res/"
+
     @classmethod
     def setUpClass(cls):
         cls.broker = Broker().__enter__()
-        cls.prefix = unique_prefix("s")
+        cls.prefix = unique_prefix(cls.TAG)
         cls.coord = Coordinator(cls.broker, cls.prefix, args=["--done-ttl", "1h"]).__enter__()
 
     @classmethod
@@ -37,7 +43,7 @@ class ShapesTest(unittest.TestCase):
     def setUp(self):
         self.nodes = []
         self.watch = Watcher(self.broker, self.prefix)
-        self.res = "res/" + self._testMethodName
+        self.res = self.RES + self._testMethodName
 
     def tearDown(self):
         for n in self.nodes:
@@ -51,6 +57,9 @@ class ShapesTest(unittest.TestCase):
         n = Node(self.broker, self.prefix, name)
         self.nodes.append(n)
         return n
+
+
+class ShapesTest(SharedCoordinator):
 
     def snapshot(self, pred, what):
         """The first retained snapshot of self.res for which pred holds."""
@@ -215,37 +224,19 @@ BATON = os.path.join(BUILD_DIR, "agent", "baton")
 
 
 @unittest.skipUnless(os.path.exists(BATON), "the baton CLI is not built")
-class ShapesCliTest(unittest.TestCase):
-    """`baton run --shared`, `--permits N` and `--max-failures N` as a user
-    runs them."""
+class ShapesCliTest(SharedCoordinator):
+    """`baton run --shared`, `--permits N` and `--max-failures N`, `baton
+    status` and `baton watch`, as a user runs them."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().__enter__()
-        cls.prefix = unique_prefix("sc")
-        cls.coord = Coordinator(cls.broker, cls.prefix, args=["--done-ttl", "1h"]).__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.coord.__exit__(None, None, None)
-        cls.broker.__exit__(None, None, None)
+    TAG, RES = "sc", "cli/"
 
     def setUp(self):
-        self.nodes = []
-        self.watch = Watcher(self.broker, self.prefix)
-        self.res = "cli/" + self._testMethodName
+        super().setUp()
         self.dir = tempfile.mkdtemp(prefix="baton-shapes-cli-")
 
     def tearDown(self):
-        for n in self.nodes:
-            n.close()
-        self.watch.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def node(self):
-        n = Node(self.broker, self.prefix)
-        self.nodes.append(n)
-        return n
+        super().tearDown()
 
     def cmd(self, *args, node=None):
         node = node or "cli-" + os.urandom(4).hex()
