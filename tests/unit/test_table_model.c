@@ -20,6 +20,9 @@
  *     forgotten only done_ttl after the last failure; an acquire is
  *     answered failed only when it has a max_failures the streak reaches,
  *     and no waiter's cap is reached while it waits;
+ *   - a table restored from the views (table_foreach, table_restore) is
+ *     consistent and publishes the same snapshots and deadline, every tenth
+ *     step (the store's round trip, without SQLite);
  *   - nothing is held or awaited by a node right after its offline event;
  *   - every effect re-encodes with the wire codec;
  *   - once all leases and waits run out, every queued acquire was answered.
@@ -321,6 +324,57 @@ static int check_state(model *m)
 	return 0;
 }
 
+/* The store's round trip without SQLite: every view restored into a fresh
+ * table, which must be consistent and give the same snapshots. */
+typedef struct copy {
+	table *dst;
+	char lines[NR][1024];
+	int n, failed;
+} copy;
+
+static void copy_one(void *ctx, const table_resource_view *v)
+{
+	copy *c = ctx;
+	wire_snapshot s;
+	table_snapshot_of(v, &s);
+	if (c->n < NR)
+		h_snapshot(c->lines[c->n++], sizeof c->lines[0], &s);
+	if (table_restore(c->dst, v) != BATON_OK)
+		c->failed++;
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int check_restore(model *m)
+{
+	table_config cfg;
+	table_config_default(&cfg);
+	copy a = {.dst = table_new(&cfg)}, b = {.dst = table_new(&cfg)};
+	char why[256];
+	int rc = 0;
+	table_restore_next_token(a.dst, table_next_token(m->t));
+	table_foreach(m->t, copy_one, &a);
+	table_restore_next_token(b.dst, table_next_token(a.dst));
+	table_foreach(a.dst, copy_one, &b);
+	qsort(a.lines, (size_t)a.n, sizeof a.lines[0], cmp_lines);
+	qsort(b.lines, (size_t)b.n, sizeof b.lines[0], cmp_lines);
+	if (a.failed || b.failed)
+		rc = violation(m, "a view was refused by table_restore");
+	else if (table_check(a.dst, why, sizeof why) != BATON_OK)
+		rc = violation(m, "restored table: %s", why);
+	else if (a.n != b.n || table_next_deadline(a.dst) != table_next_deadline(m->t))
+		rc = violation(m, "restored table differs (resources or next deadline)");
+	for (int i = 0; rc == 0 && i < a.n; i++)
+		if (strcmp(a.lines[i], b.lines[i]) != 0)
+			rc = violation(m, "restored snapshot differs: %s / %s", a.lines[i], b.lines[i]);
+	table_free(a.dst);
+	table_free(b.dst);
+	return rc;
+}
+
 /* Takes the batch, checks every effect, then the state. */
 static int settle(model *m)
 {
@@ -460,6 +514,8 @@ static int one_step(model *m)
 		              (long long)m->now);
 	int rc = settle(m);
 	m->ticking = 0;
+	if (rc == 0 && m->seq % 10 == 0)
+		rc = check_restore(m);
 	if (rc)
 		return -1;
 	settle_pending(m, NULL);
