@@ -2,7 +2,10 @@
  * wire_msg.c - the codec of what the coordinator sends: answers, outcome
  * events, state snapshots, presence and stats (PROTOCOL.md v1).
  *
- * Owns: the field names and the order in which they are written. Must never
+ * Owns: the field names and the order in which they are written, and the
+ * helpers every message's codec shares (wj_put_*, the nested previous,
+ * last and done objects; declared in wire_json.h). Snapshots are in
+ * wire_snap.c. Must never
  * do I/O or log. Encoders check their input against the contract and return
  * BATON_E_INVAL rather than write a message a peer would reject; decoders are
  * for agents and tests, tolerant of unknown fields and strict about the ones
@@ -17,37 +20,37 @@
 
 #include "wire_json.h"
 
-static void put_str(wj_writer *w, const char *key, const char *s)
+void wj_put_str(wj_writer *w, const char *key, const char *s)
 {
 	wj_key(w, key);
 	wj_str(w, s);
 }
 
-static void put_opt_str(wj_writer *w, const char *key, const char *s)
+void wj_put_opt_str(wj_writer *w, const char *key, const char *s)
 {
 	if (s != NULL)
-		put_str(w, key, s);
+		wj_put_str(w, key, s);
 }
 
-static void put_u64(wj_writer *w, const char *key, uint64_t v)
+void wj_put_u64(wj_writer *w, const char *key, uint64_t v)
 {
 	wj_key(w, key);
 	wj_u64(w, v);
 }
 
-static void put_time(wj_writer *w, const char *key, int64_t ms)
+void wj_put_time(wj_writer *w, const char *key, int64_t ms)
 {
 	wj_key(w, key);
 	wj_time(w, ms);
 }
 
-static void put_head(wj_writer *w)
+void wj_put_head(wj_writer *w)
 {
 	wj_open(w);
-	put_u64(w, "v", WIRE_VERSION);
+	wj_put_u64(w, "v", WIRE_VERSION);
 }
 
-static void take_all(wj_block *b, const char **const *strs, size_t n)
+void wj_take_all(wj_block *b, const char **const *strs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		wj_block_take(b, strs[i]);
@@ -58,12 +61,12 @@ static baton_err own_strings(const char **const *strs, size_t n, void **owned)
 {
 	wj_block b = {NULL, 0};
 
-	take_all(&b, strs, n);
+	wj_take_all(&b, strs, n);
 	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
 	if (b.block == NULL)
 		return BATON_E_NOMEM;
 	b.used = 0;
-	take_all(&b, strs, n);
+	wj_take_all(&b, strs, n);
 	*owned = b.block;
 	return BATON_OK;
 }
@@ -72,14 +75,14 @@ static baton_err own_strings(const char **const *strs, size_t n, void **owned)
 
 /* ---- the nested objects: previous and done ------------------------------------ */
 
-static bool previous_ok(const wire_previous *p)
+bool wj_previous_ok(const wire_previous *p)
 {
 	return p->node == NULL || (wj_node_ok(p->node) && wj_token_ok(p->token) &&
 	                           (p->error == NULL || wj_text_ok(p->error, WIRE_ERROR_MAX)) &&
 	                           wire_reason_name(p->reason) != NULL);
 }
 
-static bool done_ok(const wire_done *o)
+bool wj_done_ok(const wire_done *o)
 {
 	return o->node == NULL || (wj_node_ok(o->node) && wj_token_ok(o->token) &&
 	                           (o->result == NULL || wj_text_ok(o->result, WIRE_RESULT_MAX)) &&
@@ -87,31 +90,31 @@ static bool done_ok(const wire_done *o)
 }
 
 /* "previous" (no time) or, with at, "last"/"last_failure" (with completed_at). */
-static void put_prev_as(wj_writer *w, const char *key, const wire_previous *p, bool at)
+void wj_put_prev_as(wj_writer *w, const char *key, const wire_previous *p, bool at)
 {
 	wj_key(w, key);
 	wj_open(w);
-	put_str(w, "node", p->node);
-	put_u64(w, "token", p->token);
-	put_opt_str(w, "error", p->error);
-	put_str(w, "reason", wire_reason_name(p->reason));
+	wj_put_str(w, "node", p->node);
+	wj_put_u64(w, "token", p->token);
+	wj_put_opt_str(w, "error", p->error);
+	wj_put_str(w, "reason", wire_reason_name(p->reason));
 	if (at)
-		put_time(w, "completed_at", p->completed_at_ms);
+		wj_put_time(w, "completed_at", p->completed_at_ms);
 	wj_close(w);
 }
 
-static void put_previous(wj_writer *w, const wire_previous *p)
+void wj_put_previous(wj_writer *w, const wire_previous *p)
 {
-	put_prev_as(w, "previous", p, false);
+	wj_put_prev_as(w, "previous", p, false);
 }
 
 /* A "last" object: a previous that must name its holding and its time. */
-static bool last_ok(const wire_previous *p)
+bool wj_last_ok(const wire_previous *p)
 {
-	return p->node != NULL && previous_ok(p) && wj_time_ok(p->completed_at_ms);
+	return p->node != NULL && wj_previous_ok(p) && wj_time_ok(p->completed_at_ms);
 }
 
-static void put_done(wj_writer *w, const char *key, const wire_done *o)
+void wj_put_done(wj_writer *w, const char *key, const wire_done *o)
 {
 	wj_key(w, key);
 	if (o->node == NULL) {
@@ -119,23 +122,21 @@ static void put_done(wj_writer *w, const char *key, const wire_done *o)
 		return;
 	}
 	wj_open(w);
-	put_str(w, "node", o->node);
-	put_u64(w, "token", o->token);
-	put_opt_str(w, "result", o->result);
-	put_time(w, "completed_at", o->completed_at_ms);
+	wj_put_str(w, "node", o->node);
+	wj_put_u64(w, "token", o->token);
+	wj_put_opt_str(w, "result", o->result);
+	wj_put_time(w, "completed_at", o->completed_at_ms);
 	wj_close(w);
 }
 
-static bool get_previous(const cJSON *it, wire_previous *p);
-
 /* A "last" object (required): previous plus completed_at. */
-static bool get_last(const cJSON *it, wire_previous *p)
+bool wj_get_last(const cJSON *it, wire_previous *p)
 {
-	return cJSON_IsObject(it) && get_previous(it, p) &&
+	return cJSON_IsObject(it) && wj_get_previous(it, p) &&
 	       wj_req_time(it, "completed_at", &p->completed_at_ms);
 }
 
-static bool get_previous(const cJSON *it, wire_previous *p)
+bool wj_get_previous(const cJSON *it, wire_previous *p)
 {
 	memset(p, 0, sizeof *p);
 	if (it == NULL)
@@ -146,7 +147,7 @@ static bool get_previous(const cJSON *it, wire_previous *p)
 }
 
 /* A done object, or null (then o->node stays NULL). */
-static bool get_done(const cJSON *it, wire_done *o)
+bool wj_get_done(const cJSON *it, wire_done *o)
 {
 	memset(o, 0, sizeof *o);
 	if (it == NULL || cJSON_IsNull(it))
@@ -169,11 +170,11 @@ static bool answer_extras_ok(const wire_answer *a)
 {
 	switch (a->status) {
 	case WIRE_ST_GRANTED:
-		return wj_token_ok(a->token) && lease_ok(a->lease_ms) && previous_ok(&a->previous);
+		return wj_token_ok(a->token) && lease_ok(a->lease_ms) && wj_previous_ok(&a->previous);
 	case WIRE_ST_QUEUED:
 		return a->position >= 1 && wj_node_ok(a->holder);
 	case WIRE_ST_DONE:
-		return a->outcome.node != NULL && done_ok(&a->outcome);
+		return a->outcome.node != NULL && wj_done_ok(&a->outcome);
 	case WIRE_ST_BUSY:
 		return wj_node_ok(a->holder);
 	case WIRE_ST_RENEWED:
@@ -189,7 +190,7 @@ static bool answer_extras_ok(const wire_answer *a)
 	case WIRE_ST_REJECTED:
 		return baton_err_code(a->code) != NULL && wj_text_ok(a->message, WIRE_MESSAGE_MAX);
 	case WIRE_ST_FAILED:
-		return a->failures >= 1 && a->failures <= WIRE_FAILURES_MAX && last_ok(&a->last);
+		return a->failures >= 1 && a->failures <= WIRE_FAILURES_MAX && wj_last_ok(&a->last);
 	}
 	return false;
 }
@@ -212,42 +213,42 @@ static void emit_answer(wj_writer *w, const void *msg)
 {
 	const wire_answer *a = msg;
 
-	put_head(w);
-	put_str(w, "status", wire_status_name(a->status));
-	put_opt_str(w, "id", a->id);
-	put_opt_str(w, "resource", a->resource);
+	wj_put_head(w);
+	wj_put_str(w, "status", wire_status_name(a->status));
+	wj_put_opt_str(w, "id", a->id);
+	wj_put_opt_str(w, "resource", a->resource);
 	switch (a->status) {
 	case WIRE_ST_GRANTED:
 	case WIRE_ST_RENEWED:
-		put_u64(w, "token", a->token);
-		put_u64(w, "lease_ms", a->lease_ms);
+		wj_put_u64(w, "token", a->token);
+		wj_put_u64(w, "lease_ms", a->lease_ms);
 		if (a->status == WIRE_ST_GRANTED && a->previous.node != NULL)
-			put_previous(w, &a->previous);
+			wj_put_previous(w, &a->previous);
 		break;
 	case WIRE_ST_QUEUED:
-		put_u64(w, "position", a->position);
-		put_str(w, "holder", a->holder);
+		wj_put_u64(w, "position", a->position);
+		wj_put_str(w, "holder", a->holder);
 		break;
 	case WIRE_ST_DONE:
-		put_done(w, "outcome", &a->outcome);
+		wj_put_done(w, "outcome", &a->outcome);
 		break;
 	case WIRE_ST_BUSY:
-		put_str(w, "holder", a->holder);
+		wj_put_str(w, "holder", a->holder);
 		break;
 	case WIRE_ST_RELEASED:
-		put_u64(w, "token", a->token);
+		wj_put_u64(w, "token", a->token);
 		break;
 	case WIRE_ST_REVOKED:
-		put_u64(w, "token", a->token);
-		put_str(w, "reason", wire_reason_name(a->reason));
+		wj_put_u64(w, "token", a->token);
+		wj_put_str(w, "reason", wire_reason_name(a->reason));
 		break;
 	case WIRE_ST_REJECTED:
-		put_str(w, "code", baton_err_code(a->code));
-		put_str(w, "message", a->message);
+		wj_put_str(w, "code", baton_err_code(a->code));
+		wj_put_str(w, "message", a->message);
 		break;
 	case WIRE_ST_FAILED:
-		put_u64(w, "failures", a->failures);
-		put_prev_as(w, "last", &a->last, true);
+		wj_put_u64(w, "failures", a->failures);
+		wj_put_prev_as(w, "last", &a->last, true);
 		break;
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
@@ -275,7 +276,8 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 		    !wj_req_u64(root, "lease_ms", WIRE_LEASE_MIN, WIRE_LEASE_MAX, &u))
 			return false;
 		a->lease_ms = (uint32_t)u;
-		return a->status == WIRE_ST_RENEWED || get_previous(wj_get(root, "previous"), &a->previous);
+		return a->status == WIRE_ST_RENEWED ||
+		       wj_get_previous(wj_get(root, "previous"), &a->previous);
 	case WIRE_ST_QUEUED:
 		if (!wj_req_u64(root, "position", 1, UINT32_MAX, &u))
 			return false;
@@ -283,7 +285,7 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 		return wj_req_node(root, "holder", &a->holder);
 	case WIRE_ST_DONE:
 		return cJSON_IsObject(wj_get(root, "outcome")) &&
-		       get_done(wj_get(root, "outcome"), &a->outcome);
+		       wj_get_done(wj_get(root, "outcome"), &a->outcome);
 	case WIRE_ST_BUSY:
 		return wj_req_node(root, "holder", &a->holder);
 	case WIRE_ST_RELEASED:
@@ -302,7 +304,7 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 		if (!wj_req_u64(root, "failures", 1, WIRE_FAILURES_MAX, &u))
 			return false;
 		a->failures = (uint32_t)u;
-		return get_last(wj_get(root, "last"), &a->last);
+		return wj_get_last(wj_get(root, "last"), &a->last);
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
 		return true;
@@ -376,17 +378,17 @@ static void emit_outcome(wj_writer *w, const void *msg)
 {
 	const wire_outcome *o = msg;
 
-	put_head(w);
-	put_str(w, "resource", o->resource);
-	put_str(w, "mode", wire_mode_name(o->mode));
-	put_str(w, "node", o->node);
-	put_u64(w, "token", o->token);
+	wj_put_head(w);
+	wj_put_str(w, "resource", o->resource);
+	wj_put_str(w, "mode", wire_mode_name(o->mode));
+	wj_put_str(w, "node", o->node);
+	wj_put_u64(w, "token", o->token);
 	wj_key(w, "success");
 	wj_bool(w, o->success);
-	put_opt_str(w, "error", o->error);
-	put_opt_str(w, "result", o->result);
-	put_str(w, "reason", wire_reason_name(o->reason));
-	put_time(w, "completed_at", o->completed_at_ms);
+	wj_put_opt_str(w, "error", o->error);
+	wj_put_opt_str(w, "result", o->result);
+	wj_put_str(w, "reason", wire_reason_name(o->reason));
+	wj_put_time(w, "completed_at", o->completed_at_ms);
 	wj_close(w);
 }
 
@@ -443,291 +445,6 @@ void wire_outcome_deinit(wire_outcome *o)
 	memset(o, 0, sizeof *o);
 }
 
-/* ---- snapshots ----------------------------------------------------------------- */
-
-static bool snapshot_lists_ok(const wire_snapshot *s)
-{
-	if ((s->n_waiting > 0 && s->waiting == NULL) || (s->n_queue > 0 && s->queue == NULL) ||
-	    (s->n_holders > 0 && s->holders == NULL))
-		return false;
-	for (size_t i = 0; i < s->n_waiting; i++)
-		if (!wj_node_ok(s->waiting[i]))
-			return false;
-	for (size_t i = 0; i < s->n_queue; i++)
-		if (!wj_node_ok(s->queue[i].node) || wire_mode_name(s->queue[i].mode) == NULL)
-			return false;
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const wire_holding *h = &s->holders[i];
-		if (!wj_node_ok(h->node) || !wj_token_ok(h->token) || wire_mode_name(h->mode) == NULL ||
-		    !wj_time_ok(h->since_ms) || !wj_time_ok(h->lease_until_ms) ||
-		    (i > 0 && h->token <= s->holders[i - 1].token))
-			return false;
-	}
-	return true;
-}
-
-static bool snapshot_ok(const wire_snapshot *s)
-{
-	if (!wj_resource_ok(s->resource) || wire_mode_name(s->mode) == NULL)
-		return false;
-	if (s->holder != NULL &&
-	    (!wj_node_ok(s->holder) || !wj_token_ok(s->token) || !wj_time_ok(s->since_ms) ||
-	     !wj_time_ok(s->lease_until_ms) || (s->meta != NULL && !wj_text_ok(s->meta, WIRE_META_MAX))))
-		return false;
-	if (s->permits > WIRE_PERMITS_MAX || (s->failures != 0 && !last_ok(&s->last_failure)))
-		return false;
-	return snapshot_lists_ok(s) && done_ok(&s->done) && previous_ok(&s->previous);
-}
-
-static void put_holding(wj_writer *w, const char *node, uint64_t token, wire_mode mode, int64_t since,
-                        int64_t until)
-{
-	wj_open(w);
-	put_str(w, "node", node);
-	put_u64(w, "token", token);
-	put_str(w, "mode", wire_mode_name(mode));
-	put_time(w, "since", since);
-	put_time(w, "lease_until", until);
-	wj_close(w);
-}
-
-static void put_queued(wj_writer *w, const char *node, wire_mode mode)
-{
-	wj_open(w);
-	put_str(w, "node", node);
-	put_str(w, "mode", wire_mode_name(mode));
-	wj_close(w);
-}
-
-/* holders and queue; a caller that filled only the first-edition fields
- * (holder, waiting) gets them written as one holding and a queue in the
- * snapshot's mode, so every snapshot says the same thing both ways. */
-static void emit_snapshot_lists(wj_writer *w, const wire_snapshot *s)
-{
-	wj_key(w, "holders");
-	wj_open_array(w);
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const wire_holding *h = &s->holders[i];
-		put_holding(w, h->node, h->token, h->mode, h->since_ms, h->lease_until_ms);
-	}
-	if (s->n_holders == 0 && s->holder != NULL)
-		put_holding(w, s->holder, s->token, s->mode, s->since_ms, s->lease_until_ms);
-	wj_close_array(w);
-	wj_key(w, "queue");
-	wj_open_array(w);
-	for (size_t i = 0; i < s->n_queue; i++)
-		put_queued(w, s->queue[i].node, s->queue[i].mode);
-	for (size_t i = 0; s->n_queue == 0 && i < s->n_waiting; i++)
-		put_queued(w, s->waiting[i], s->mode);
-	wj_close_array(w);
-	if (s->permits > 1)
-		put_u64(w, "permits", s->permits);
-	if (s->failures > 0) {
-		put_u64(w, "failures", s->failures);
-		put_prev_as(w, "last_failure", &s->last_failure, true);
-	}
-}
-
-static void emit_snapshot(wj_writer *w, const void *msg)
-{
-	const wire_snapshot *s = msg;
-
-	put_head(w);
-	put_str(w, "resource", s->resource);
-	put_str(w, "mode", wire_mode_name(s->mode));
-	wj_key(w, "holder");
-	if (s->holder == NULL) {
-		wj_null(w);
-	} else {
-		wj_str(w, s->holder);
-		put_u64(w, "token", s->token);
-		put_time(w, "since", s->since_ms);
-		put_time(w, "lease_until", s->lease_until_ms);
-		put_opt_str(w, "meta", s->meta);
-	}
-	wj_key(w, "waiting");
-	wj_open_array(w);
-	for (size_t i = 0; i < s->n_waiting; i++)
-		wj_str(w, s->waiting[i]);
-	wj_close_array(w);
-	put_done(w, "done", &s->done);
-	if (s->previous.node != NULL)
-		put_previous(w, &s->previous);
-	emit_snapshot_lists(w, s);
-	wj_close(w);
-}
-
-baton_err wire_snapshot_encode(const wire_snapshot *s, char **out, size_t *len)
-{
-	if (s == NULL || out == NULL || !snapshot_ok(s))
-		return BATON_E_INVAL;
-	return wj_finish(emit_snapshot, s, out, len);
-}
-
-static bool snapshot_holder(const cJSON *root, wire_snapshot *s)
-{
-	const cJSON *holder = wj_get(root, "holder");
-
-	if (holder == NULL || cJSON_IsNull(holder))
-		return true;
-	return wj_req_node(root, "holder", &s->holder) &&
-	       wj_req_u64(root, "token", 1, WIRE_INT_MAX, &s->token) &&
-	       wj_req_time(root, "since", &s->since_ms) &&
-	       wj_req_time(root, "lease_until", &s->lease_until_ms) &&
-	       wj_opt_str(root, "meta", WIRE_META_MAX, &s->meta);
-}
-
-/* One block: the arrays first (waiting pointers, holders, queue: sizes are
- * multiples of the pointer size, so each stays aligned), then every
- * string. */
-static baton_err snapshot_own(wire_snapshot *s, const cJSON *waiting)
-{
-	const char **const strs[] = {
-	    &s->resource,          &s->holder,        &s->meta,           &s->done.node,
-	    &s->done.result,       &s->previous.node, &s->previous.error, &s->last_failure.node,
-	    &s->last_failure.error};
-	size_t nw = s->n_waiting * sizeof(char *), nh = s->n_holders * sizeof(wire_holding);
-	size_t head = nw + nh + s->n_queue * sizeof(wire_queued);
-	wire_holding *hs = (wire_holding *)(void *)s->holders;
-	wire_queued *qs = (wire_queued *)(void *)s->queue;
-	wj_block b = {NULL, head};
-	const cJSON *it;
-
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
-			if (b.block == NULL)
-				return BATON_E_NOMEM;
-			b.used = head;
-			/* the decoded arrays move into the block */
-			memcpy((char *)b.block + nw, hs, nh);
-			memcpy((char *)b.block + nw + nh, qs, s->n_queue * sizeof(wire_queued));
-			hs = (wire_holding *)(void *)((char *)b.block + nw);
-			qs = (wire_queued *)(void *)((char *)b.block + nw + nh);
-		}
-		take_all(&b, strs, COUNT(strs));
-		const char **list = pass ? (const char **)(void *)b.block : NULL;
-		size_t i = 0;
-		cJSON_ArrayForEach(it, waiting)
-		{
-			const char *name = it->valuestring;
-			wj_block_take(&b, &name);
-			if (list != NULL)
-				list[i++] = name;
-		}
-		for (size_t k = 0; k < s->n_holders; k++)
-			wj_block_take(&b, &hs[k].node);
-		for (size_t k = 0; k < s->n_queue; k++)
-			wj_block_take(&b, &qs[k].node);
-	}
-	s->waiting = s->n_waiting > 0 ? (const char **)(void *)b.block : NULL;
-	s->holders = s->n_holders > 0 ? hs : NULL;
-	s->queue = s->n_queue > 0 ? qs : NULL;
-	s->owned_ = b.block;
-	return BATON_OK;
-}
-
-/* Reads "holders" and "queue" (absent: empty, from a first-edition
- * coordinator) into tmp arrays of cap entries each. */
-static bool snapshot_read_lists(const cJSON *root, wire_snapshot *s, wire_holding *hs, wire_queued *qs,
-                                size_t cap)
-{
-	const cJSON *holders = wj_get(root, "holders"), *queue = wj_get(root, "queue"), *it;
-	if ((holders != NULL && !cJSON_IsArray(holders)) || (queue != NULL && !cJSON_IsArray(queue)))
-		return false;
-	cJSON_ArrayForEach(it, holders)
-	{
-		wire_holding *h = &hs[s->n_holders];
-		if (s->n_holders == cap || !cJSON_IsObject(it) || !wj_req_node(it, "node", &h->node) ||
-		    !wj_req_u64(it, "token", 1, WIRE_INT_MAX, &h->token) || !wj_req_mode(it, &h->mode) ||
-		    !wj_req_time(it, "since", &h->since_ms) ||
-		    !wj_req_time(it, "lease_until", &h->lease_until_ms))
-			return false;
-		s->n_holders++;
-	}
-	cJSON_ArrayForEach(it, queue)
-	{
-		wire_queued *q = &qs[s->n_queue];
-		if (s->n_queue == cap || !cJSON_IsObject(it) || !wj_req_node(it, "node", &q->node) ||
-		    !wj_req_mode(it, &q->mode))
-			return false;
-		s->n_queue++;
-	}
-	s->holders = hs;
-	s->queue = qs;
-	return true;
-}
-
-static bool snapshot_extras(const cJSON *root, wire_snapshot *s)
-{
-	uint64_t u = 1;
-	if (wj_get(root, "permits") != NULL && !wj_req_u64(root, "permits", 1, WIRE_PERMITS_MAX, &u))
-		return false;
-	s->permits = (uint32_t)u;
-	u = 0;
-	if (wj_get(root, "failures") != NULL && !wj_req_u64(root, "failures", 1, WIRE_INT_MAX, &u))
-		return false;
-	s->failures = (uint32_t)(u > UINT32_MAX ? UINT32_MAX : u);
-	return s->failures == 0 || get_last(wj_get(root, "last_failure"), &s->last_failure);
-}
-
-static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
-{
-	const cJSON *res = wj_get(root, "resource"), *waiting = wj_get(root, "waiting"), *it;
-
-	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !wj_req_mode(root, &s->mode))
-		return BATON_E_PROTOCOL;
-	s->resource = res->valuestring;
-	if (!snapshot_holder(root, s) || !get_done(wj_get(root, "done"), &s->done) ||
-	    !get_previous(wj_get(root, "previous"), &s->previous) || !snapshot_extras(root, s))
-		return BATON_E_PROTOCOL;
-	if (waiting != NULL && !cJSON_IsArray(waiting))
-		return BATON_E_PROTOCOL;
-	cJSON_ArrayForEach(it, waiting)
-	{
-		if (!cJSON_IsString(it) || !wj_node_ok(it->valuestring))
-			return BATON_E_PROTOCOL;
-		s->n_waiting++;
-	}
-	size_t cap = (size_t)cJSON_GetArraySize(wj_get(root, "holders")) +
-	             (size_t)cJSON_GetArraySize(wj_get(root, "queue")) + 1;
-	wire_holding *hs = cJSON_malloc(cap * sizeof *hs);
-	wire_queued *qs = cJSON_malloc(cap * sizeof *qs);
-	baton_err err = BATON_E_NOMEM;
-	if (hs != NULL && qs != NULL)
-		err = snapshot_read_lists(root, s, hs, qs, cap) ? snapshot_own(s, waiting) : BATON_E_PROTOCOL;
-	cJSON_free(hs);
-	cJSON_free(qs);
-	return err;
-}
-
-baton_err wire_snapshot_decode(const char *payload, size_t len, wire_snapshot *out)
-{
-	wire_snapshot s = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = snapshot_fields(root, &s);
-	if (err == BATON_OK)
-		*out = s;
-	cJSON_Delete(root);
-	return err;
-}
-
-void wire_snapshot_deinit(wire_snapshot *s)
-{
-	if (s == NULL)
-		return;
-	if (s->owned_ != NULL)
-		cJSON_free(s->owned_);
-	memset(s, 0, sizeof *s);
-}
-
 /* ---- presence -------------------------------------------------------------- */
 
 static bool presence_ok(const wire_presence *p)
@@ -742,13 +459,13 @@ static void emit_presence(wj_writer *w, const void *msg)
 {
 	const wire_presence *p = msg;
 
-	put_head(w);
-	put_opt_str(w, "node", p->node);
+	wj_put_head(w);
+	wj_put_opt_str(w, "node", p->node);
 	wj_key(w, "online");
 	wj_bool(w, p->online);
-	put_opt_str(w, "version", p->version);
+	wj_put_opt_str(w, "version", p->version);
 	if (p->node == NULL && p->started_at_ms != 0)
-		put_time(w, "started_at", p->started_at_ms);
+		wj_put_time(w, "started_at", p->started_at_ms);
 	wj_close(w);
 }
 
@@ -809,18 +526,18 @@ static void emit_stats(wj_writer *w, const void *msg)
 {
 	const wire_stats *s = msg;
 
-	put_head(w);
-	put_time(w, "at", s->at_ms);
-	put_u64(w, "uptime_ms", s->uptime_ms);
-	put_u64(w, "requests", s->requests);
-	put_u64(w, "grants", s->grants);
-	put_u64(w, "handoffs", s->handoffs);
-	put_u64(w, "rejections", s->rejections);
-	put_u64(w, "held", s->held);
-	put_u64(w, "waiters", s->waiters);
-	put_u64(w, "remembered", s->remembered);
-	put_u64(w, "backlog", s->backlog);
-	put_u64(w, "next_token", s->next_token);
+	wj_put_head(w);
+	wj_put_time(w, "at", s->at_ms);
+	wj_put_u64(w, "uptime_ms", s->uptime_ms);
+	wj_put_u64(w, "requests", s->requests);
+	wj_put_u64(w, "grants", s->grants);
+	wj_put_u64(w, "handoffs", s->handoffs);
+	wj_put_u64(w, "rejections", s->rejections);
+	wj_put_u64(w, "held", s->held);
+	wj_put_u64(w, "waiters", s->waiters);
+	wj_put_u64(w, "remembered", s->remembered);
+	wj_put_u64(w, "backlog", s->backlog);
+	wj_put_u64(w, "next_token", s->next_token);
 	wj_close(w);
 }
 
