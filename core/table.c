@@ -628,12 +628,34 @@ void tbl_waiter_unlink(table *t, slot *w)
 	heap_remove(&t->deadlines, &w->tmr);
 }
 
+/* A zeroed slot: the spare one if there is one, else a new one (NULL: no
+ * memory). Effects never point into a slot, so one is reused at once. */
+slot *tbl_slot_new(table *t)
+{
+	slot *s = t->spare;
+	if (s == NULL)
+		return calloc(1, sizeof *s);
+	t->spare = NULL;
+	memset(s, 0, sizeof *s);
+	return s;
+}
+
+/* Frees s (its meta already gone), or keeps it as the spare. */
+void tbl_slot_free(table *t, slot *s)
+{
+	if (t->spare == NULL)
+		t->spare = s;
+	else
+		free(s);
+}
+
 /* Unlinks w and frees it (its records stay as they are). */
 void tbl_waiter_unlink_free(table *t, slot *w)
 {
 	tbl_waiter_unlink(t, w);
 	tbl_blob_free(w->meta);
-	free(w);
+	w->meta = NULL;
+	tbl_slot_free(t, w);
 }
 
 /* A once resource remembered only by its streak starts forgetting it,
@@ -737,6 +759,7 @@ void table_free(table *t)
 	hmap_deinit(&t->live);
 	hmap_deinit(&t->caps);
 	heap_deinit(&t->deadlines);
+	free(t->spare);
 	struct view_scratch *vs[] = {&t->vs, &t->vs_each};
 	for (size_t i = 0; i < 2; i++) {
 		free(vs[i]->w);

@@ -285,6 +285,6 @@ void tbl_end_holding(table *t, res *r, int64_t now, const ending *e)
 	ans->token = token;
 	ans->reason = a.reason;
 	emit_outcome(t, r, n, h, now, e);
-	free(h);
+	tbl_slot_free(t, h);
 	tbl_node_unref(t, n);
 }

@@ -162,6 +162,7 @@ struct table {
 	size_t n_idc, cap_idc;
 	uint64_t id_seq;  /* the seq the next finished record gets */
 	size_t n_aliases; /* live REC_ALIAS records, for that bound */
+	slot *spare;      /* one freed slot kept for the next acquire: a lock cycle allocates none */
 	/* scratch for views (one for lookups, one for foreach) */
 	struct view_scratch {
 		table_waiter_view *w;
@@ -259,6 +260,8 @@ void tbl_holding_link(table *t, res *r, slot *h, uint64_t token, int64_t since, 
 void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, slot *w, capb *nb, int64_t wait_until);
 void tbl_waiter_unlink(table *t, slot *w);
 void tbl_waiter_unlink_free(table *t, slot *w);
+slot *tbl_slot_new(table *t);
+void tbl_slot_free(table *t, slot *s);
 void tbl_settle(table *t, res *r);
 
 /* table_hold.c: none of these can fail (room is reserved by the caller). */

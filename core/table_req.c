@@ -179,7 +179,7 @@ static void acquire_alias(table *t, int64_t now, prep *p, tnode *n, res *r, cons
 
 /* Why an acquire of r in req's shape conflicts with r's (NULL: it does
  * not). The messages are static: a repeat answers the same one. */
-static const char *conflict(const table *t, const tnode *n, const res *r, const wire_request *req)
+static const char *conflict(const res *r, const rec *live, const wire_request *req)
 {
 	if (res_idle(r))
 		return NULL;
@@ -188,7 +188,6 @@ static const char *conflict(const table *t, const tnode *n, const res *r, const 
 		return "mode: the resource is held or queued in shared or mutex mode, not once";
 	if (!once && r->mode == WIRE_MODE_ONCE)
 		return "mode: the resource is held, queued or remembered in once mode";
-	const rec *live = tbl_live_find(t, n, r);
 	if (live != NULL && live->u.s->mode != (uint8_t)req->mode)
 		return "mode: this node holds or waits for the resource in the other mode "
 		       "(no upgrade or downgrade)";
@@ -211,8 +210,8 @@ static void answer_busy(table *t, prep *p, tnode *n, res *r)
 
 static void acquire_decide(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
 {
-	const char *why = conflict(t, n, r, req);
-	rec *live = why == NULL ? tbl_live_find(t, n, r) : NULL;
+	rec *live = res_idle(r) ? NULL : tbl_live_find(t, n, r);
+	const char *why = conflict(r, live, req);
 	if (why != NULL) {
 		reject(t, p, n, r, BATON_E_MODE_CONFLICT, why);
 	} else if (live != NULL) {
@@ -258,7 +257,7 @@ static baton_err step_acquire(table *t, int64_t now, tnode *n, const wire_reques
 		p.r = tbl_res_alloc(req->resource);
 	if (req->meta != NULL)
 		p.meta = tbl_blob(req->meta);
-	p.w = calloc(1, sizeof *p.w);
+	p.w = tbl_slot_new(t);
 	int need_b = r != NULL && req->max_failures != 0 && tbl_cap_find(t, r, req->max_failures) == NULL;
 	if (need_b)
 		p.b = tbl_cap_alloc(r, req->max_failures);
@@ -268,15 +267,22 @@ static baton_err step_acquire(table *t, int64_t now, tnode *n, const wire_reques
 		return BATON_E_NOMEM;
 	}
 	acquire_decide(t, now, &p, n, res_or_new(&p, r), req);
+	if (p.w != NULL) {
+		tbl_slot_free(t, p.w); /* not granted nor queued: back to the spare */
+		p.w = NULL;
+	}
 	prep_free(&p);
 	return BATON_OK;
 }
 
-/* n's holding of r named by token, or NULL. */
+/* n's holding of r named by token, or NULL. A lone holding is checked
+ * directly, without the live map. */
 static slot *holding(const table *t, const res *r, const tnode *n, uint64_t token)
 {
-	slot *h = r != NULL ? tbl_hold_find(t, n, r) : NULL;
-	return h != NULL && h->token == token ? h : NULL;
+	if (r == NULL || r->n_holds == 0)
+		return NULL;
+	slot *h = r->n_holds == 1 ? r->h_head : tbl_hold_find(t, n, r);
+	return h != NULL && h->rec->node == n && h->token == token ? h : NULL;
 }
 
 /* Allocates the record and, for an unknown resource, a zombie resource that
