@@ -133,6 +133,17 @@ class ShapesTest(SharedCoordinator):
         self.assertIn("permits", bad["message"])
         bad = b.request("acquire", self.res, mode="mutex", max_failures=2)
         self.assertEqual((bad["status"], bad["code"]), ("rejected", "bad_request"))
+        for fields, word in (({"mode": "mutex", "permits": 0}, "permits"),
+                             ({"mode": "mutex", "permits": 1025}, "permits"),
+                             ({"max_failures": 0}, "max_failures"),
+                             ({"max_failures": 1001}, "max_failures"),
+                             ({"mode": "exclusive"}, "mode")):
+            bad = b.request("acquire", self.res, **fields)
+            self.assertEqual((bad["status"], bad["code"]), ("rejected", "bad_request"), fields)
+            self.assertIn(word, bad["message"])
+        # nothing changed: a still holds alone, with its permits
+        snap = self.snapshot(lambda s: s.get("permits") == 3, "the semaphore")
+        self.assertEqual([h["node"] for h in snap["holders"]], [a.node])
 
     # ---- the cap on failures ---------------------------------------------
 
