@@ -387,6 +387,25 @@ static void test_group_elected_leader_members_apply_identically(void **state)
 	raft_fixture_elect(&fx->f, 0);
 	lead(fx);
 	traffic(fx, "r/1", 5);
+	/* The second edition's modes: readers together, a semaphore of 2, a cap
+	 * on failures; applied the same everywhere. */
+	glog_msg modes[] = {
+	    req_msg("n4",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"s1\",\"resource\":\"r/rw\",\"mode\":\"shared\"}"),
+	    req_msg("n5",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"s2\",\"resource\":\"r/rw\",\"mode\":\"shared\"}"),
+	    req_msg("n6",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"w1\",\"resource\":\"r/rw\",\"mode\":\"mutex\"}"),
+	    req_msg("n4",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"p1\",\"resource\":\"r/sem\",\"mode\":\"mutex\","
+	            "\"permits\":2}"),
+	    req_msg("n5",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"p2\",\"resource\":\"r/sem\",\"mode\":\"mutex\","
+	            "\"permits\":2}"),
+	    req_msg("n7",
+	            "{\"v\":1,\"op\":\"acquire\",\"id\":\"f1\",\"resource\":\"r/once\",\"max_failures\":1}"),
+	};
+	batch(fx, modes, sizeof modes / sizeof modes[0], 1);
 	glog_msg off = node_msg("n2", false);
 	batch(fx, &off, 1, 1);
 	glog_msg bad = {.topic = PREFIX "/req/bad+id",
