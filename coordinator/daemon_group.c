@@ -73,6 +73,8 @@ typedef struct member {
 	int64_t next_poke;    /* see poke_paho() */
 	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
 	int64_t backoff_ms;
+	int64_t leaderless_since; /* mono ms, 0: there is a leader */
+	bool leaderless_said;
 	char topic[NAMES_TOPIC_MAX + 32];
 	char err[512];
 } member;
@@ -559,6 +561,28 @@ static void drain_wake(member *m)
 	(void)n;
 }
 
+/* Says so, once per outage, when the group has had no leader for longer
+ * than an election takes: fewer than a majority of members can reach each
+ * other, and nothing is served until they can. */
+static void note_leaderless(member *m, const group_info *gi)
+{
+	int64_t now = mono_ms();
+	if (gi->leader != 0) {
+		if (m->leaderless_said)
+			LOG_I("the group has a leader again");
+		m->leaderless_since = 0;
+		m->leaderless_said = false;
+		return;
+	}
+	if (m->leaderless_since == 0)
+		m->leaderless_since = now;
+	if (!m->leaderless_said && now - m->leaderless_since > 4 * (int64_t)m->cfg->election_timeout_ms) {
+		LOG_W("no leader: fewer than a majority of the members can reach each other; nothing is "
+		      "served until they can");
+		m->leaderless_said = true;
+	}
+}
+
 /* One round: raft, roles, inboxes, time, health. False: stop (fatal). */
 static bool round_once(member *m, int *status)
 {
@@ -576,6 +600,7 @@ static bool round_once(member *m, int *status)
 		return false;
 	}
 	follow_role(m, &gi);
+	note_leaderless(m, &gi);
 	if (!take_inbox(m)) {
 		*status = DAEMON_EXIT_UNAVAILABLE;
 		return false;

@@ -262,6 +262,12 @@ class GroupTest(unittest.TestCase):
         rid = self.probe.send("acquire", "g/probe", mode="mutex", lease_ms=5000, wait_ms=20000)
         with self.assertRaises(AssertionError):
             self.probe.answer(rid, timeout=3 * ELECTION_MS / 1000 + 2)
+        # ... and the member left says so, in its log and its health.
+        left = [i for i in self.g.alive() if i not in down][0]
+        wait_until(lambda: "no leader: fewer than a majority" in open(self.g.log_path(left), errors="replace").read(),
+                   what="member %d saying it has no leader" % left)
+        wait_until(lambda: "leader" not in self.g.healths().get(left, {}) and
+                   self.g.healths()[left].get("online"), what="member %d's health naming no leader" % left)
         t0 = time.monotonic()
         for i in down:
             self.g.start(i)
