@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "baton_error.h"
 
@@ -27,9 +28,15 @@ bool names_id_valid(const char *s, size_t len);
 
 /* True iff s[0..len) is a valid resource name: 1..200 bytes of valid UTF-8
  * (no overlongs, no surrogates), no control characters (U+0000-001F,
- * U+007F-009F), no '+' or '#', not starting with '$' or '/', not ending
- * with '/', no empty level ("//"). */
+ * U+007F-009F), no Unicode noncharacters (U+FDD0-FDEF, U+xFFFE, U+xFFFF),
+ * no '+' or '#', not starting with '$' or '/', not ending with '/', no empty
+ * level ("//"). */
 bool names_resource_valid(const char *s, size_t len);
+
+/* The first Unicode noncharacter (U+FDD0-FDEF, U+xFFFE, U+xFFFF) encoded in
+ * s[0..len), or 0 when there is none (bytes that are not UTF-8 are skipped),
+ * so that a rejection can name it. */
+uint32_t names_noncharacter_find(const char *s, size_t len);
 
 /* True iff s is a valid topic prefix: 1..200 bytes, printable ASCII, no '+',
  * '#', no leading or trailing '/', no empty level, not starting with '$'. */

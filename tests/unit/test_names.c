@@ -108,6 +108,42 @@ static void test_resource_valid_each_rule_rejects(void **state)
 	assert_false(names_resource_valid(NULL, 1));
 }
 
+/* mosquitto drops a client that publishes a topic with a noncharacter, so a
+ * resource holding one must never be granted (PROTOCOL.md second edition). */
+static void test_resource_valid_noncharacters_rejected(void **state)
+{
+	(void)state;
+	assert_false(names_resource_valid(S("x\xef\xb7\x90"
+	                                    "y"))); /* U+FDD0 */
+	assert_false(names_resource_valid(S("x\xef\xb7\xaf"
+	                                    "y"))); /* U+FDEF */
+	assert_false(names_resource_valid(S("a\xef\xbf\xbe"
+	                                    "b"))); /* U+FFFE */
+	assert_false(names_resource_valid(S("a\xef\xbf\xbf"
+	                                    "b")));                 /* U+FFFF */
+	assert_false(names_resource_valid(S("a\xf0\x9f\xbf\xbe"))); /* U+1FFFE */
+	assert_false(names_resource_valid(S("a\xf4\x8f\xbf\xbf"))); /* U+10FFFF */
+	assert_true(names_resource_valid(S("x\xef\xb7\x8f"
+	                                   "y"))); /* U+FDCF */
+	assert_true(names_resource_valid(S("x\xef\xb7\xb0"
+	                                   "y"))); /* U+FDF0 */
+	assert_true(names_resource_valid(S("a\xef\xbf\xbd"
+	                                   "b")));                 /* U+FFFD */
+	assert_true(names_resource_valid(S("a\xf0\x9f\xbf\xbd"))); /* U+1FFFD */
+}
+
+static void test_noncharacter_find_names_first(void **state)
+{
+	(void)state;
+	assert_int_equal(names_noncharacter_find(S("plain/caf\xc3\xa9")), 0);
+	assert_int_equal(names_noncharacter_find(S("x\xef\xb7\x90"
+	                                           "y\xef\xbf\xbf")),
+	                 0xFDD0);
+	assert_int_equal(names_noncharacter_find(S("\xff\xef\xbf\xbe")), 0xFFFE);
+	assert_int_equal(names_noncharacter_find(S("\xf4\x8f\xbf\xbf")), 0x10FFFF);
+	assert_int_equal(names_noncharacter_find(NULL, 3), 0);
+}
+
 static void test_resource_valid_length_limit_is_bytes(void **state)
 {
 	(void)state;
@@ -275,6 +311,8 @@ int main(void)
 	    cmocka_unit_test(test_utf8_valid_rfc3629_rejects_overlongs_and_surrogates),
 	    cmocka_unit_test(test_resource_valid_contract_examples_accepted),
 	    cmocka_unit_test(test_resource_valid_each_rule_rejects),
+	    cmocka_unit_test(test_resource_valid_noncharacters_rejected),
+	    cmocka_unit_test(test_noncharacter_find_names_first),
 	    cmocka_unit_test(test_resource_valid_length_limit_is_bytes),
 	    cmocka_unit_test(test_prefix_valid_rules_enforced),
 	    cmocka_unit_test(test_topic_every_kind_built),

@@ -320,6 +320,13 @@ static const struct malformed {
     {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\u0000b\"}", BATON_E_BAD_REQUEST,
      "resource"},
     {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":[\"a\"]}", BATON_E_BAD_REQUEST, "resource"},
+    /* Unicode noncharacters: mosquitto drops a client publishing them in a topic. */
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"x\\uFDD0y\"}", BATON_E_BAD_REQUEST, "U+FDD0"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\uFFFFb\"}", BATON_E_BAD_REQUEST, "U+FFFF"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\xef\xb7\xaf\"}", BATON_E_BAD_REQUEST,
+     "U+FDEF"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\uD83F\\uDFFE\"}", BATON_E_BAD_REQUEST,
+     "U+1FFFE"},
     /* acquire */
     {ACQ ",\"mode\":\"shared\"}", BATON_E_BAD_REQUEST, "mode"},
     {ACQ ",\"mode\":null}", BATON_E_BAD_REQUEST, "mode"},
