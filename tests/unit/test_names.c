@@ -1,7 +1,9 @@
 /*
  * test_names.c - the grammar of names and the layout of topics (names.h).
  *
- * Owns: cases for every rule of PROTOCOL.md "Words" and every topic kind.
+ * Owns: cases for every rule of PROTOCOL.md "Words" and every topic kind,
+ * and the check that every topic the grammar lets us build is one the broker
+ * accepts (libmosquitto's own checks, the rules mosquitto applies).
  * Must never touch the network or the file system.
  */
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <mosquitto.h>
 
 #include "names.h"
 
@@ -303,6 +306,64 @@ static void test_node_sanitize_bad_bytes_dashed_and_truncated(void **state)
 	assert_string_equal(buf, "caf--");
 }
 
+/* The UTF-8 encoding of cp into buf (1 to 4 bytes); cp is not a surrogate. */
+static size_t utf8_encode(uint32_t cp, char *buf)
+{
+	if (cp < 0x80) {
+		buf[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		buf[0] = (char)(0xC0 | (cp >> 6));
+		buf[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		buf[0] = (char)(0xE0 | (cp >> 12));
+		buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		buf[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	buf[0] = (char)(0xF0 | (cp >> 18));
+	buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	buf[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Every code point, alone in a resource name: whenever the grammar accepts
+ * it, the topics built from it pass the broker's own checks, so no publish
+ * of ours can make mosquitto drop the coordinator's connection. */
+static void test_resource_every_code_point_accepted_only_if_broker_accepts(void **state)
+{
+	(void)state;
+	char res[16], topic[NAMES_TOPIC_MAX + 1];
+	size_t tlen;
+	unsigned accepted = 0;
+
+	for (uint32_t cp = 1; cp <= 0x10FFFF; cp++) {
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		size_t n = 0;
+		res[n++] = 'x';
+		n += utf8_encode(cp, res + n);
+		res[n++] = 'y';
+		res[n] = '\0';
+		if (!names_resource_valid(res, n))
+			continue;
+		accepted++;
+		assert_int_equal(names_topic(topic, sizeof topic, "baton/v1", NAMES_STATE, res, &tlen),
+		                 BATON_OK);
+		if (mosquitto_validate_utf8(topic, (int)tlen) != MOSQ_ERR_SUCCESS ||
+		    mosquitto_pub_topic_check2(topic, tlen) != MOSQ_ERR_SUCCESS)
+			fail_msg("U+%04X: the grammar accepts it, the broker refuses the topic",
+			         (unsigned)cp);
+	}
+	/* Everything but the 2048 surrogates, the 64 controls (U+0001-001F,
+	 * U+007F-009F), '+', '#' and the 66 noncharacters. */
+	assert_int_equal(accepted, 0x10FFFF - 2048 - 64 - 2 - 66);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +374,7 @@ int main(void)
 	    cmocka_unit_test(test_resource_valid_each_rule_rejects),
 	    cmocka_unit_test(test_resource_valid_noncharacters_rejected),
 	    cmocka_unit_test(test_noncharacter_find_names_first),
+	    cmocka_unit_test(test_resource_every_code_point_accepted_only_if_broker_accepts),
 	    cmocka_unit_test(test_resource_valid_length_limit_is_bytes),
 	    cmocka_unit_test(test_prefix_valid_rules_enforced),
 	    cmocka_unit_test(test_topic_every_kind_built),
