@@ -21,6 +21,7 @@ typedef struct probe {
 	broker *b;
 	probe_result *r;
 	bool synced;
+	bool live;          /* a presence or stats published while we looked */
 	int64_t will_until; /* 0: not waiting for a Will */
 } probe;
 
@@ -45,6 +46,8 @@ static void on_presence(probe *p, const broker_msg *m)
 	if (m->len == 0 || wire_presence_decode(m->payload, m->len, &w) != BATON_OK)
 		return;
 	const char *inst = w.instance ? w.instance : "";
+	if (w.online && !m->retained)
+		p->live = true;
 	if (w.online) {
 		p->r->other = true;
 		snprintf(p->r->other_instance, sizeof p->r->other_instance, "%s", inst);
@@ -62,6 +65,8 @@ static void on_stats(probe *p, const broker_msg *m)
 	wire_stats s;
 	if (m->len == 0 || wire_stats_decode(m->payload, m->len, &s) != BATON_OK)
 		return;
+	if (!m->retained)
+		p->live = true; /* published just now: someone serves the prefix */
 	raise_floor(p->r, s.next_token, "P/stats next_token", NULL);
 	p->r->last_alive_ms = s.at_ms;
 	wire_stats_deinit(&s);
@@ -94,9 +99,10 @@ static void on_message(probe *p, const broker_msg *m)
 	}
 }
 
-/* After the connect: the three filters at once, then unsubscribe the last two
- * with an acknowledgement that marks the end of their retained messages.
- * P/coordinator stays subscribed: another instance's Will may still come. */
+/* After the connect: the three filters, then P/state/# unsubscribed with an
+ * acknowledgement that marks the end of every retained message of the three.
+ * P/coordinator and P/stats stay subscribed: another instance's Will or sign
+ * of life may still come. */
 static baton_err look(probe *p)
 {
 	char f[3][NAMES_TOPIC_MAX + 1];
@@ -108,7 +114,7 @@ static baton_err look(probe *p)
 	for (int i = 0; i < 3; i++)
 		if (broker_subscribe(p->b, f[i]) != BATON_OK)
 			return BATON_E_BROKER;
-	if (broker_unsubscribe(p->b, f[1]) != BATON_OK || broker_sync(p->b, f[2]) != BATON_OK)
+	if (broker_sync(p->b, f[2]) != BATON_OK)
 		return BATON_E_BROKER;
 	return BATON_OK;
 }
@@ -137,19 +143,30 @@ static baton_err take(probe *p, int64_t *retry_at, int64_t *backoff, char *err, 
 	return rc;
 }
 
+/* Done when everything retained was seen and, if another instance looked
+ * online, it either showed it is alive (a live P/stats or presence: it
+ * serves), or its Will came, or it stayed silent for will_wait_ms (a
+ * presence left behind by a broker that restarted without the connection
+ * that would have fired the Will). */
 static bool done(probe *p, int64_t now)
 {
 	if (!p->synced)
 		return false;
-	if (!p->r->other)
+	if (!p->r->other || p->live)
 		return true;
 	if (p->will_until == 0) {
 		p->will_until = now + p->o->will_wait_ms;
-		LOG_W("another coordinator's presence is online on this prefix; waiting for its Will",
+		LOG_W("another coordinator's presence is online on this prefix; waiting for its Will or a "
+		      "sign of life",
 		      "instance",
 		      p->r->other_instance[0] ? p->r->other_instance : "(none: an older coordinator)");
 	}
-	return now >= p->will_until;
+	if (now < p->will_until)
+		return false;
+	LOG_W("the other coordinator showed no sign of life; taking its presence as stale", "instance",
+	      p->r->other_instance);
+	p->r->other = false;
+	return true;
 }
 
 baton_err probe_run(const probe_options *o, probe_result *out, char *err, size_t cap)

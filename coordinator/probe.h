@@ -8,9 +8,13 @@
  * instance's persistent session (same --client-id) and never overwrites its
  * presence. It reads the retained P/coordinator, P/stats and P/state/#, and
  * knows it has seen all of them when the broker acknowledges its unsubscribe
- * (mosquitto handles a client's packets in order). Another instance's
- * online:true gets up to will_wait_ms for its Will: a coordinator whose host
- * died stays "online" until the broker notices.
+ * (mosquitto handles a client's packets in order). When another instance's
+ * online:true is retained, the probe keeps listening on P/coordinator and
+ * P/stats for up to will_wait_ms: a live P/stats or presence means it serves
+ * (a conflict, at once); its Will means it is gone (a coordinator whose host
+ * died stays "online" until the broker notices); silence means the presence
+ * is stale (a broker restarted without the connection that would have fired
+ * the Will), and the probe says so in the log.
  * Owner thread only; blocks until done, told to stop, or refused.
  */
 #ifndef BATON_PROBE_H
