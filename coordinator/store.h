@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "baton_error.h"
+#include "sync.h"
 #include "table.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
@@ -34,12 +35,7 @@
 /* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
 #define STORE_APPLICATION_ID 0x42746e31
 
-/* How hard a commit pushes to the disk (PRAGMA synchronous, in WAL mode). */
-typedef enum store_sync {
-	STORE_SYNC_FULL,   /* fsync per commit: a committed batch survives power loss */
-	STORE_SYNC_NORMAL, /* fsync at checkpoints: power loss may lose the last commits, never corrupts */
-	STORE_SYNC_OFF,    /* no fsync: survives a process crash; an OS crash may corrupt the file */
-} store_sync;
+/* How hard a commit pushes to the disk: sync_level, common/sync.h. */
 
 typedef struct store store;
 
@@ -57,7 +53,7 @@ typedef struct store store;
  *                          SQLite failures).
  * A file it refuses is never replaced or modified. On success *out owns the
  * open store (free with store_close()); on failure *out is untouched. */
-baton_err store_open(const char *path, store_sync sync, store **out, char *err, size_t cap);
+baton_err store_open(const char *path, sync_level sync, store **out, char *err, size_t cap);
 
 /* store_open_ex's flags. */
 enum {
@@ -76,7 +72,7 @@ enum {
  * is refused with BATON_E_STORE_LOCKED, naming that process when the lock
  * says which. The identity (device, inode) of the file and of its WAL is
  * recorded for store_check_file. */
-baton_err store_open_ex(const char *path, store_sync sync, unsigned flags, store **out, char *err,
+baton_err store_open_ex(const char *path, sync_level sync, unsigned flags, store **out, char *err,
                         size_t cap);
 
 /* Checks that the path still names the file this store has open, and that
@@ -130,10 +126,5 @@ typedef struct store_stats {
 
 /* Fills *out. Cannot fail. */
 void store_stats_get(const store *s, store_stats *out);
-
-/* The name of a sync level ("full", "normal", "off"), and the level named by
- * name (BATON_E_INVAL if none), for the daemon's --sync flag. */
-const char *store_sync_name(store_sync sync);
-baton_err store_sync_parse(const char *name, store_sync *out);
 
 #endif

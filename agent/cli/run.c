@@ -14,6 +14,7 @@
 #include "child.h"
 #include "cli.h"
 #include "names.h"
+#include "wire.h"
 
 #define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
 
@@ -28,14 +29,19 @@ typedef struct run_args {
 	const char *meta;
 } run_args;
 
+/* The help below spells the codec's lease bounds; keep them in step. */
+_Static_assert(WIRE_LEASE_MIN == 1000 && WIRE_LEASE_MAX == 3600000 && WIRE_LEASE_DEFAULT == 30000,
+               "update --lease's help text");
+
 static const cli_opt run_opts[] = {
-    {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
-    {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
-    {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
-    {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
-    {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
-    {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"),
+    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex",
+            "once: skip when someone succeeded (default); mutex: always run"),
+    CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
+    CLI_OPT("wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"),
+    CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
+    CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
+    CLI_OPT_END,
 };
 
 static int run_opt(void *ctx, int id, const char *arg)
@@ -60,16 +66,9 @@ static int run_opt(void *ctx, int id, const char *arg)
 		fprintf(stderr, "baton run: --mode must be once or mutex\n");
 		return CLI_EX_USAGE;
 	case RUN_LEASE:
-		if (cli_parse_duration(arg, &a->lease_ms) == 0 && a->lease_ms >= 1000 &&
-		    a->lease_ms <= 3600000)
-			return 0;
-		fprintf(stderr, "baton run: --lease must be a duration from 1s to 1h, like 30s\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "lease", arg, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &a->lease_ms);
 	case RUN_WAIT:
-		if (cli_parse_duration(arg, &a->wait_ms) == 0)
-			return 0;
-		fprintf(stderr, "baton run: --wait must be a duration, like 250ms, 30s, 5m or 1h\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "wait", arg, 0, INT64_MAX, &a->wait_ms);
 	default:
 		return CLI_EX_USAGE;
 	}
@@ -114,7 +113,7 @@ static void status_line(baton_lock *l, const run_args *a, bool tty)
 	if (!tty)
 		return;
 	baton_lock_get_info(l, &info);
-	cli_format_duration(info.age_ms, age, sizeof age);
+	duration_format(info.age_ms, age, sizeof age);
 	if (info.phase == BATON_PHASE_QUEUED)
 		fprintf(stderr, "\r\033[Kbaton: waiting for %s: position %u, held by %s (%s)", a->resource,
 		        info.position, info.holder[0] ? info.holder : "?", age);
@@ -317,7 +316,7 @@ out:
 
 int cli_run_main(int argc, char **argv)
 {
-	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1};
+	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = WIRE_LEASE_DEFAULT, .wait_ms = -1};
 	cli_common com;
 	baton_client *c = NULL;
 	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);
