@@ -330,9 +330,9 @@ baton_err names_filter(char *buf, size_t cap, const char *prefix, names_kind kin
 		if (!names_resource_filter_valid(tail, strlen(tail)))
 			return BATON_E_INVAL;
 	} else if (kind != NAMES_COORDINATOR && kind != NAMES_STATS) {
-		if (filter != NULL)
+		if (filter != NULL && strcmp(filter, "#") != 0)
 			return BATON_E_INVAL;
-		tail = "+";
+		tail = filter ? "#" : "+";
 	}
 	llen = strlen(level);
 	tlen = strlen(tail);

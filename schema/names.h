@@ -94,7 +94,9 @@ bool names_resource_filter_valid(const char *s, size_t len);
  * *len_out (may be NULL) gets its length. For a resource kind (NAMES_STATE,
  * NAMES_OUTCOME) filter is a resource filter (names_resource_filter_valid),
  * or NULL for every resource ("P/state/#"). For a node kind (NAMES_REQ,
- * NAMES_GRANT, NAMES_NODE) filter must be NULL: every node ("P/req/+").
+ * NAMES_GRANT, NAMES_NODE) filter is NULL: every node ("P/req/+"), or "#":
+ * every topic under it ("P/req/#"), so that one with a bad node part arrives
+ * too and can be counted as a bad_topic.
  * NAMES_COORDINATOR and NAMES_STATS ignore filter: their one topic.
  * BATON_E_INVAL, buf unspecified, for a bad prefix, kind or filter, or when
  * it does not fit in cap; cap >= NAMES_TOPIC_MAX + 1 always fits. */

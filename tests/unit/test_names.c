@@ -403,6 +403,9 @@ static void test_filter_every_kind(void **state)
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_REQ, NULL, &len), BATON_OK);
 	assert_string_equal(buf, "baton/req/+");
 	assert_int_equal(len, 11);
+	/* The coordinator's: every topic under P/req/, so bad ones are counted. */
+	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_REQ, "#", &len), BATON_OK);
+	assert_string_equal(buf, "baton/req/#");
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_NODE, NULL, NULL), BATON_OK);
 	assert_string_equal(buf, "baton/node/+");
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_GRANT, NULL, NULL), BATON_OK);
@@ -426,6 +429,7 @@ static void test_filter_bad_input_inval(void **state)
 	char small[10]; /* "p/state/#" and its NUL, exactly */
 
 	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_REQ, "n1", NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_REQ, "+", NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATE, "a+", NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, "p/", NAMES_STATE, NULL, NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, NULL, NAMES_STATE, NULL, NULL), BATON_E_INVAL);
