@@ -276,7 +276,9 @@ class TokensTest(unittest.TestCase):
                                              "grants": 0, "handoffs": 0, "rejections": 0, "held": 0, "waiters": 0,
                                              "remembered": 0, "backlog": 0, "next_token": 500}, retain=True)
             seed.publish(prefix + "/state/old/1", {"v": 1, "resource": "old/1", "mode": "mutex", "holder": "gone",
-                                                    "token": 900, "waiting": [], "done": None}, retain=True)
+                                                    "token": 900, "since": "2026-11-24T10:00:00.123Z",
+                                                    "lease_until": "2026-11-24T10:00:30.123Z", "waiting": [],
+                                                    "done": None}, retain=True)
             with Coordinator(b, prefix) as coord:
                 n = Node(b, prefix)
                 g = n.request("acquire", "floor/1", mode="mutex")
