@@ -330,7 +330,9 @@ baton_err broker_sync(broker *b, const char *filter)
 
 bool broker_topic_ok(const char *topic, size_t len)
 {
-	return len <= INT32_MAX && mosquitto_validate_utf8(topic, (int)len) == MOSQ_ERR_SUCCESS &&
+	/* MQTT has no empty topic name; libmosquitto's check leaves that to the
+	 * packet reader. */
+	return len > 0 && len <= INT32_MAX && mosquitto_validate_utf8(topic, (int)len) == MOSQ_ERR_SUCCESS &&
 	       mosquitto_pub_topic_check2(topic, len) == MOSQ_ERR_SUCCESS;
 }
 

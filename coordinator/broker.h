@@ -83,7 +83,7 @@ baton_err broker_sync(broker *b, const char *filter);
 
 /* True iff mosquitto accepts topic[0..len) in a PUBLISH (its own checks,
  * libmosquitto: valid UTF-8 without the characters it refuses, no wildcard,
- * no NUL, not too long). */
+ * no NUL, not empty, not too long). */
 bool broker_topic_ok(const char *topic, size_t len);
 
 /* Publishes payload (len bytes; len 0 clears a retained message). Returns at
