@@ -16,10 +16,12 @@
  * Its own outages (guard.c): lease deadlines are held back from the start of
  * any gap in its service until it has caught up with what the broker queued
  * for it, then every lease is moved later by the gap. One instance per
- * prefix: probe.c looks before serving, and another instance's presence
- * while serving ends the loop (exit 75) without publishing ours.
+ * prefix: probe.c looks before serving (daemon_start.c, which also opens
+ * the state and the MQTT client), and another instance's presence while
+ * serving ends the loop (exit 75) without publishing ours.
  */
 #include "daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -33,54 +35,10 @@
 #include "guard.h"
 #include "log.h"
 #include "names.h"
-#include "probe.h"
 #include "snapdue.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
-
-typedef struct coord {
-	const config *cfg;
-	daemon_signals *sig;
-	table *t;
-	store *st; /* NULL with --state :memory: */
-	broker *b;
-	int64_t wall0_ms, mono0_ms, started_at_ms;
-	bool ever_connected;
-	int64_t retry_at;      /* first connect retry time, 0: none */
-	int64_t retry_backoff; /* ms */
-	int64_t next_stats_at;
-	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	snapdue due;                                /* retained snapshots to publish (the coalescer) */
-	guard g;                                    /* instance id, gaps in our own service */
-	int exit_status;                            /* DAEMON_EXIT_* that ends the loop; 0: keep serving */
-	int64_t next_check_at;                      /* next check of the state file's identity */
-	char not_serving[WIRE_REASON_TEXT_MAX + 1]; /* why we answer nothing now; "": serving */
-	char (*clears)[NAMES_NODE_MAX + 1];         /* dead nodes' presences to clear after the commit */
-	size_t n_clears, cap_clears;
-	size_t lost_answers, lost_resources, lost_ids; /* a batch that was never committed */
-	bool uncommitted;
-	char topic[NAMES_TOPIC_MAX + 1];
-	char coord_topic[NAMES_TOPIC_MAX + 1];
-	char err[512];
-} coord;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(const coord *d)
-{
-	return d->wall0_ms + (mono_ms() - d->mono0_ms);
-}
-
-static void u64s(char *buf, size_t cap, uint64_t v)
-{
-	snprintf(buf, cap, "%llu", (unsigned long long)v);
-}
 
 /* A printable, bounded excerpt of s[0..n) for a log line: it may hold anything. */
 static void printable(char *buf, size_t cap, const char *s, size_t n)
@@ -625,80 +583,6 @@ static int loop(coord *d)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static baton_err open_state(coord *d)
-{
-	table_config tc;
-	table_config_default(&tc);
-	tc.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
-	tc.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
-	tc.done_ttl_ms = d->cfg->done_ttl_ms;
-	d->t = table_new(&tc);
-	if (d->t == NULL)
-		return BATON_E_NOMEM;
-	if (strcmp(d->cfg->state, ":memory:") == 0)
-		return BATON_OK;
-	baton_err rc = store_open_ex(d->cfg->state, d->cfg->sync, d->cfg->fresh ? STORE_OPEN_FRESH : 0,
-	                             &d->st, d->err, sizeof d->err);
-	if (rc == BATON_OK)
-		rc = store_load(d->st, d->t, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		table_counts c;
-		table_counts_get(d->t, &c);
-		char held[24], waiting[24], remembered[24];
-		u64s(held, sizeof held, c.held);
-		u64s(waiting, sizeof waiting, c.waiters);
-		u64s(remembered, sizeof remembered, c.remembered);
-		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
-		      remembered);
-	}
-	return rc;
-}
-
-static baton_err open_broker(coord *d)
-{
-	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];
-	const char *prefix = d->cfg->prefix;
-	baton_err rc;
-	/* P/req/#, not P/req/+: a topic with a bad node part must arrive to be
-	 * counted as a bad_topic. P/coordinator: our presence's echo, or another
-	 * instance's. */
-	if ((rc = names_filter(req, sizeof req, prefix, NAMES_REQ, "#", NULL)) != BATON_OK ||
-	    (rc = names_filter(node, sizeof node, prefix, NAMES_NODE, NULL, NULL)) != BATON_OK ||
-	    (rc = names_topic(will_topic, sizeof will_topic, prefix, NAMES_COORDINATOR, NULL, NULL)) !=
-	        BATON_OK)
-		return rc; /* the prefix was validated: cannot happen */
-	const char *subs[] = {req, node, will_topic};
-	wire_presence p = {.online = false,
-	                   .version = BATON_VERSION,
-	                   .started_at_ms = d->started_at_ms,
-	                   .instance = d->g.instance};
-	char *will = NULL;
-	size_t len;
-	if ((rc = wire_presence_encode(&p, &will, &len)) != BATON_OK)
-		return rc;
-	broker_options o = {
-	    .uri = d->cfg->broker,
-	    .client_id = d->cfg->client_id,
-	    .clean_session = false,
-	    .username = d->cfg->username,
-	    .password = d->cfg->password,
-	    .cafile = d->cfg->cafile,
-	    .cert = d->cfg->cert,
-	    .key = d->cfg->key,
-	    .will_topic = will_topic,
-	    .will_payload = will,
-	    .subs = subs,
-	    .n_subs = 3,
-	    .keepalive_s = 10,
-	    .wake_fd = d->sig->wake_fd,
-	};
-	rc = broker_new(&o, &d->b, d->err, sizeof d->err);
-	free(will);
-	if (rc == BATON_OK)
-		rc = broker_start(d->b);
-	return rc;
-}
-
 /* SIGTERM: answer what was received, then disconnect cleanly. Returns the
  * exit status: 74 when a batch could not be committed (its answers were never
  * sent), after saying what it held. */
@@ -733,62 +617,6 @@ static int shut_down(coord *d)
 	return status;
 }
 
-/* Another instance serving the prefix; the token floor and the previous
- * instance's last sign of life. On a refusal returns its exit status. */
-static int look_first(coord *d, int64_t *since)
-{
-	char probe_id[NAMES_NODE_MAX + 16];
-	snprintf(probe_id, sizeof probe_id, "%.60s-probe", d->cfg->client_id);
-	probe_options o = {
-	    .broker = {.uri = d->cfg->broker,
-	               .client_id = probe_id,
-	               .clean_session = true,
-	               .username = d->cfg->username,
-	               .password = d->cfg->password,
-	               .cafile = d->cfg->cafile,
-	               .cert = d->cfg->cert,
-	               .key = d->cfg->key,
-	               .keepalive_s = 10,
-	               .wake_fd = d->sig->wake_fd},
-	    .prefix = d->cfg->prefix,
-	    .will_wait_ms = 20000,
-	    .stop = &d->sig->stop,
-	};
-	probe_result r;
-	baton_err rc = probe_run(&o, &r, d->err, sizeof d->err);
-	if (rc == BATON_E_CANCELLED)
-		return DAEMON_EXIT_OK;
-	if (rc != BATON_OK) {
-		LOG_E("cannot look at the broker before serving", "error",
-		      d->err[0] ? d->err : baton_strerror(rc));
-		return rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
-	}
-	if (r.other) {
-		char started[32] = "";
-		if (r.other_started_ms > 0)
-			wire_time_format(r.other_started_ms, started, sizeof started);
-		LOG_E("another coordinator serves this prefix; refusing to start", "instance",
-		      r.other_instance[0] ? r.other_instance : "(none: an older coordinator)", "started_at",
-		      started, "prefix", d->cfg->prefix);
-		return DAEMON_EXIT_CONFLICT;
-	}
-	uint64_t before = table_next_token(d->t);
-	if (table_raise_next_token(d->t, r.floor)) {
-		char from[24], to[24];
-		u64s(from, sizeof from, before);
-		u64s(to, sizeof to, r.floor);
-		LOG_W("token floor raised the counter: the broker shows tokens the state did not know",
-		      "from", from, "to", to, "source", r.floor_source);
-	}
-	int64_t now = now_ms(d);
-	*since = now;
-	if (r.last_alive_ms > 0 && r.last_alive_ms < now)
-		*since = now - r.last_alive_ms > (int64_t)d->cfg->max_lease_ms
-		             ? now - (int64_t)d->cfg->max_lease_ms
-		             : r.last_alive_ms;
-	return DAEMON_EXIT_OK;
-}
-
 int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
@@ -806,7 +634,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	baton_err rc = open_state(&d);
+	baton_err rc = dmn_open_state(&d);
 	if (rc != BATON_OK) {
 		LOG_E("cannot open the state", "path", cfg->state, "error",
 		      d.err[0] ? d.err : baton_strerror(rc));
@@ -815,12 +643,12 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	}
 	if (names_topic(d.coord_topic, sizeof d.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
 	        BATON_OK ||
-	    (status = look_first(&d, &since)) != DAEMON_EXIT_OK || sig->stop)
+	    (status = dmn_look_first(&d, &since)) != DAEMON_EXIT_OK || sig->stop)
 		goto out;
 	/* Leases that ran out while we were down end once we have caught up
 	 * with what the broker queued for us, after the outage is added. */
 	guard_init(&d.g, instance, since);
-	if ((rc = open_broker(&d)) != BATON_OK) {
+	if ((rc = dmn_open_broker(&d)) != BATON_OK) {
 		LOG_E("cannot start the MQTT client", "error", d.err[0] ? d.err : broker_error(d.b));
 		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
 		goto out;

@@ -23,6 +23,21 @@ static wire_presence coord(bool online, const char *instance)
 	return p;
 }
 
+/* A guard of instance c-1 past its start: connected, its presence back. */
+static void serving(guard *g)
+{
+	bool echoed;
+	wire_presence own = coord(true, "c-1");
+
+	guard_init(g, "c-1", T0);
+	guard_connected(g);
+	guard_marker_sent(g, T0);
+	guard_take_begin(g);
+	guard_presence(g, &own, false);
+	assert_int_equal(guard_resume(g, T0 + 1, &echoed), 1);
+	assert_false(guard_paused(g));
+}
+
 /* A start: paused until connected and our presence is back; the gap runs
  * from the given start of the outage. */
 static void test_guard_start_paused_until_echo(void **state)
@@ -56,14 +71,8 @@ static void test_guard_stall_gap_from_planned_time(void **state)
 	(void)state;
 	guard g;
 	bool echoed = true;
-	wire_presence own = coord(true, "c-1");
 
-	guard_init(&g, "c-1", T0);
-	guard_connected(&g);
-	guard_marker_sent(&g, T0);
-	guard_take_begin(&g);
-	guard_presence(&g, &own, false);
-	assert_int_equal(guard_resume(&g, T0 + 1, &echoed), 1);
+	serving(&g);
 	guard_planned(&g, T0 + 100);
 	assert_false(guard_woke(&g, T0 + 100 + GUARD_STALL_MS));
 	guard_planned(&g, T0 + 200);
@@ -86,12 +95,7 @@ static void test_guard_lost_then_reconnected(void **state)
 	bool echoed;
 	wire_presence own = coord(true, "c-1");
 
-	guard_init(&g, "c-1", T0);
-	guard_connected(&g);
-	guard_marker_sent(&g, T0);
-	guard_take_begin(&g);
-	guard_presence(&g, &own, false);
-	assert_int_equal(guard_resume(&g, T0, &echoed), 1);
+	serving(&g);
 	guard_lost(&g, T0 + 1000);
 	assert_false(guard_marker_due(&g));
 	guard_lost(&g, T0 + 3000);
