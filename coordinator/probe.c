@@ -92,8 +92,12 @@ static void on_message(probe *p, const broker_msg *m)
 	           kind == NAMES_STATE) {
 		wire_snapshot s;
 		if (wire_snapshot_decode(m->payload, m->len, &s) == BATON_OK) {
-			if (s.holder != NULL && s.token < UINT64_MAX)
-				raise_floor(p->r, s.token + 1, "the retained snapshot of", s.resource);
+			uint64_t top = s.holder != NULL ? s.token : 0;
+			for (size_t i = 0; i < s.n_holders; i++) /* a read lock's later holders */
+				if (s.holders[i].token > top)
+					top = s.holders[i].token;
+			if (top > 0 && top < UINT64_MAX)
+				raise_floor(p->r, top + 1, "the retained snapshot of", s.resource);
 			wire_snapshot_deinit(&s);
 		}
 	}

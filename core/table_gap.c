@@ -20,11 +20,12 @@
 #define CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 /* The holdings whose lease deadline is at or after since, in a new array
- * (*out, *n; NULL and 0 when none); the caller frees it. */
-static baton_err collect_leases(const table *t, int64_t since, res ***out, size_t *n, size_t *names)
+ * (*out, *n; NULL and 0 when none); the caller frees it. *names gets the
+ * waiters of their resources (what their snapshots may list). */
+static baton_err collect_leases(const table *t, int64_t since, slot ***out, size_t *n, size_t *names)
 {
 	const heap *h = &t->deadlines;
-	res **l = NULL;
+	slot **l = NULL;
 	size_t k = 0;
 	*names = 0;
 	for (size_t i = 0; i < h->n; i++)
@@ -36,8 +37,8 @@ static baton_err collect_leases(const table *t, int64_t since, res ***out, size_
 		heap_item *it = h->a[i];
 		if (it->kind != TMR_LEASE || it->when < since)
 			continue;
-		l[k] = CONTAINER_OF(it, res, tmr);
-		*names += l[k]->n_waiting;
+		l[k] = CONTAINER_OF(it, slot, tmr);
+		*names += l[k]->rec->r->n_waiting;
 		k++;
 	}
 	*out = l;
@@ -47,7 +48,7 @@ static baton_err collect_leases(const table *t, int64_t since, res ***out, size_
 
 baton_err table_extend_leases(table *t, int64_t now, int64_t by_ms)
 {
-	res **l = NULL;
+	slot **l = NULL;
 	size_t n = 0, names = 0;
 	baton_err err;
 
@@ -60,10 +61,10 @@ baton_err table_extend_leases(table *t, int64_t now, int64_t by_ms)
 		err = tbl_reserve(t, 0, n, names);
 	if (err == BATON_OK) {
 		for (size_t i = 0; i < n; i++) {
-			res *r = l[i];
-			int64_t when = r->tmr.when > INT64_MAX - by_ms ? INT64_MAX : r->tmr.when + by_ms;
-			heap_set(&t->deadlines, &r->tmr, when);
-			tbl_touch(t, r); /* a new lease_until: snapshot and store rows */
+			slot *h = l[i];
+			int64_t when = h->tmr.when > INT64_MAX - by_ms ? INT64_MAX : h->tmr.when + by_ms;
+			heap_set(&t->deadlines, &h->tmr, when);
+			tbl_touch(t, h->rec->r); /* a new lease_until: snapshot and store rows */
 		}
 	}
 	free(l);

@@ -17,159 +17,7 @@
 
 #include <cmocka.h>
 
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "store.h"
-#include "store_int.h" /* the open store's own connection */
-#include "table.h"
-#include "table_harness.h"
-
-#define T0 1764000000000LL /* 2025-11-24T16:00:00Z */
-
-typedef struct fixture {
-	char dir[64];
-	char path[96];
-	char err[512];
-	store *s;
-	table *t;
-} fixture;
-
-static table *new_table(void)
-{
-	table_config cfg;
-	table *t;
-
-	table_config_default(&cfg);
-	t = table_new(&cfg);
-	assert_non_null(t);
-	return t;
-}
-
-static void open_store(fixture *f)
-{
-	f->err[0] = '\0';
-	if (store_open(f->path, SYNC_LEVEL_OFF, &f->s, f->err, sizeof f->err) != BATON_OK)
-		fail_msg("store_open: %s", f->err);
-}
-
-static int setup(void **state)
-{
-	fixture *f = calloc(1, sizeof *f);
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/baton-ids-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	open_store(f);
-	f->t = new_table();
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[128];
-
-	table_free(f->t);
-	store_close(f->s);
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* ---- helpers --------------------------------------------------------------------- */
-
-/* Steps req, commits the batch and returns the rendered answer to node with
- * req's id (there must be exactly one). */
-static const char *step(fixture *f, int64_t now, const char *node, const wire_request *req)
-{
-	static char out[512];
-	table_ready r;
-	int found = 0;
-
-	assert_int_equal(table_step_request(f->t, now, node, req), BATON_OK);
-	table_ready_get(f->t, &r);
-	out[0] = '\0';
-	for (size_t i = 0; i < r.n_effects; i++) {
-		const table_effect *e = &r.effects[i];
-
-		if (e->kind == TABLE_FX_ANSWER && strcmp(e->node, node) == 0 && e->u.answer.id != NULL &&
-		    strcmp(e->u.answer.id, req->id) == 0) {
-			h_answer(out, sizeof out, e);
-			found++;
-		}
-	}
-	assert_int_equal(found, 1);
-	if (store_commit(f->s, f->t, &r, f->err, sizeof f->err) != BATON_OK)
-		fail_msg("store_commit: %s", f->err);
-	table_advance(f->t);
-	return out;
-}
-
-/* The coordinator is killed after its last commit and starts again. */
-static void restart(fixture *f)
-{
-	table_free(f->t);
-	store_close(f->s);
-	open_store(f);
-	f->t = new_table();
-	if (store_load(f->s, f->t, f->err, sizeof f->err) != BATON_OK)
-		fail_msg("store_load: %s", f->err);
-}
-
-static wire_request acq(const char *id, const char *res, wire_mode mode, int64_t wait_ms)
-{
-	wire_request r = h_req(WIRE_OP_ACQUIRE, id, res);
-
-	r.mode = mode;
-	if (wait_ms >= 0) {
-		r.has_wait = true;
-		r.wait_ms = (uint64_t)wait_ms;
-	}
-	return r;
-}
-
-static wire_request rel(const char *id, const char *res, uint64_t token, bool success, const char *result)
-{
-	wire_request r = h_req(WIRE_OP_RELEASE, id, res);
-
-	r.token = token;
-	r.success = success;
-	r.result = result;
-	return r;
-}
-
-static uint64_t token_of(fixture *f, const char *res)
-{
-	table_resource_view v;
-
-	assert_true(table_resource_get(f->t, res, &v));
-	return v.token;
-}
-
-/* The store holds its file's lock while open: the tests read through the
- * store's own connection. */
-static int64_t sql_int(fixture *f, const char *q)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(f->s->db, q, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
+#include "store_harness.h"
 
 /* ---- repeats after a restart -------------------------------------------------------- */
 
@@ -317,7 +165,7 @@ static void test_ids_offline_forgets_durably(void **state)
 	step(f, T0, "n1", &a);
 	r = rel("r1", "r/x", token_of(f, "r/x"), true, NULL);
 	step(f, T0 + 1, "n1", &r);
-	assert_int_equal(sql_int(f, "select count(*) from requests where node = 'n1'"), 2);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 2);
 	/* Offline with nothing live: no effect at all, only the ids forgotten. */
 	assert_int_equal(table_step_presence(f->t, T0 + 2, "n1", false), BATON_OK);
 	table_ready_get(f->t, &rd);
@@ -326,7 +174,7 @@ static void test_ids_offline_forgets_durably(void **state)
 	assert_int_equal(rd.ids[0].kind, TABLE_ID_DEL_NODE);
 	assert_int_equal(store_commit(f->s, f->t, &rd, f->err, sizeof f->err), BATON_OK);
 	table_advance(f->t);
-	assert_int_equal(sql_int(f, "select count(*) from requests"), 0);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests"), 0);
 	restart(f);
 	/* A re-sent id is a new request. */
 	assert_string_equal(step(f, T0 + 3, "n1", &r), "n1: rejected r1 r/x not_holder");
@@ -348,7 +196,7 @@ static void test_ids_eviction_beyond_memory_durable(void **state)
 		step(f, T0 + 2 * i + 1, "n1", &r);
 	}
 	/* Each cycle remembers two ids: the newest 64 are a68..a99, r68..r99. */
-	assert_int_equal(sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
 	restart(f);
 	r = rel("r68", "r/x", 69, true, NULL);
 	assert_string_equal(step(f, T0 + 300, "n1", &r), "n1: released r68 r/x t=69");
@@ -357,8 +205,8 @@ static void test_ids_eviction_beyond_memory_durable(void **state)
 	/* The order survived: that new id evicted the oldest, a68. */
 	wire_request a68 = acq("a68", "r/x", WIRE_MODE_MUTEX, -1);
 	assert_string_equal(step(f, T0 + 302, "n1", &a68), "n1: granted a68 r/x t=101 l=30000");
-	assert_int_equal(sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
-	assert_int_equal(sql_int(f, "select count(*) from requests where id = 'r68'"), 1);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where id = 'r68'"), 1);
 }
 
 /* ---- migration ---------------------------------------------------------------------- */
@@ -403,8 +251,8 @@ static void test_ids_version_1_file_migrated_with_its_data(void **state)
 	sqlite3_close(db);
 
 	restart(f);
-	assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
-	assert_int_equal(sql_int(f, "select count(*) from requests"), 0);
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests"), 0);
 	assert_true(table_resource_get(f->t, "r/x", &v));
 	assert_string_equal(v.holder, "n1");
 	assert_int_equal(v.token, 7);
