@@ -424,6 +424,7 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 static void on_connect(coord *d)
 {
 	d->ever_connected = true;
+	d->connected_at = now_ms(d);
 	d->retry_at = 0;
 	if (broker_on_connected(d->b) != BATON_OK)
 		LOG_E("subscribe failed", "error", broker_error(d->b));
@@ -443,6 +444,28 @@ static void on_connect(coord *d)
 	publish_presence(d, true);
 	guard_marker_sent(&d->g, now_ms(d));
 	table_foreach(d->t, republish_one, d);
+}
+
+/* The broker dropped every connection of ours right after it was made: it
+ * refuses something paho re-sends after each reconnect (paho 1.3.12 can
+ * corrupt a publish cut short by a lost connection, upstream #1592). Drops
+ * the paho client with everything it had not delivered and starts a fresh
+ * one: the session, its subscriptions and what the broker queued for us stay
+ * on the broker; what was lost is answers and snapshots, which the agents'
+ * re-sends (on our presence) and the republish after the connect restore. */
+static bool fresh_client(coord *d)
+{
+	LOG_E("the broker keeps dropping us right after we connect; starting a fresh MQTT client without "
+	      "what the old one had not delivered",
+	      "error", broker_error(d->b));
+	d->short_lives = 0;
+	broker_free(d->b);
+	d->b = NULL;
+	if (dmn_open_broker(d) != BATON_OK) {
+		LOG_E("cannot start the MQTT client", "error", d->err);
+		return false;
+	}
+	return true;
 }
 
 /* Handles what the broker edge collected. Returns false on a fatal refusal. */
@@ -467,6 +490,14 @@ static bool take_inbox(coord *d)
 	if (in.losses > 0) {
 		LOG_W("connection to the broker lost; reconnecting", "error", broker_error(d->b));
 		guard_lost(&d->g, now);
+		d->short_lives = now - d->connected_at < 5000 ? d->short_lives + in.losses : 0;
+		if (d->short_lives >= 3) {
+			if (!fresh_client(d)) {
+				broker_msgs_free(in.msgs);
+				return false;
+			}
+			in.connects = 0; /* the old client's; the fresh one reports its own */
+		}
 	}
 	if (in.connects > 0)
 		on_connect(d);

@@ -30,6 +30,8 @@ typedef struct coord {
 	broker *b;
 	int64_t wall0_ms, mono0_ms, started_at_ms;
 	bool ever_connected;
+	int64_t connected_at;  /* when the last connection was made */
+	unsigned short_lives;  /* connections in a row the broker dropped within 5 s */
 	int64_t retry_at;      /* first connect retry time, 0: none */
 	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;

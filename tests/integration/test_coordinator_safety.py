@@ -20,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import BUILD_DIR, DEADLINE, Broker, Client, Coordinator, Node, Watcher, unique_prefix, wait_until  # noqa: E402
+from tcpproxy import TcpProxy  # noqa: E402
 
 EXIT_STATE = 70     # the state file was refused at start
 EXIT_IOERR = 74     # the state file was lost while serving, or a batch was never committed
@@ -341,6 +342,37 @@ class OutageTest(unittest.TestCase):
                 holder.close()
                 waiter.close()
             w.close()
+
+
+class ViaProxy:
+    """The coordinator talks to the broker through a proxy; test clients go direct."""
+
+    def __init__(self, broker, proxy):
+        self.port, self.uri = broker.port, proxy.uri
+
+
+class DroppedTest(unittest.TestCase):
+    def test_dropped_right_after_every_connect_starts_a_fresh_client(self):
+        """1 and 5, generalised: a broker that drops the coordinator right after
+        each connect (as mosquitto does for a publish it refuses, which paho
+        re-sends after every reconnect) must not cut it off for good."""
+        with Broker() as b:
+            prefix = unique_prefix("s")
+            proxy = TcpProxy(b.port)
+            coord = Coordinator(ViaProxy(b, proxy), prefix).start()
+            try:
+                for k in range(3):
+                    n = coord.log().count(" connected ")
+                    proxy.cut()
+                    proxy.resume()
+                    wait_until(lambda: coord.log().count(" connected ") > n, what="reconnect %d" % k)
+                wait_until(lambda: "starting a fresh MQTT client" in coord.log(), what="a fresh client")
+                node = Node(b, prefix)
+                self.assertEqual(node.request("acquire", "fresh/1", mode="mutex")["status"], "granted")
+                node.close()
+            finally:
+                coord.stop()
+                proxy.stop()
 
 
 class HealthTest(unittest.TestCase):
