@@ -469,8 +469,10 @@ static void say_goodbye(baton_client *c)
 		return;
 	(void)bt_client_publish(c, c->node_topic, c->offline_payload, strlen(c->offline_payload), 1, true);
 	/* Then clear it, so the broker keeps no presence of a node that left:
-	 * the coordinator takes both in this order and acts on the first. */
-	(void)bt_client_publish(c, c->node_topic, "", 0, 1, true);
+	 * the coordinator takes both in this order and acts on the first. QoS 0:
+	 * nothing to acknowledge on the way out, and should it be lost, the
+	 * coordinator clears the presence itself after acting on the first. */
+	(void)bt_client_publish(c, c->node_topic, "", 0, 0, true);
 	drain_sends(c, deadline);
 	dopt.timeout = 0;
 	dopt.onSuccess = on_disconnected;
