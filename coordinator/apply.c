@@ -21,10 +21,6 @@
 #include "store_snap.h"
 #include "wire.h"
 
-/* Issue 12 adds table_extend_leases() to core/; until it is on main the
- * leadership entry calls it only when it is linked in (weak reference). */
-baton_err table_extend_leases(table *t, int64_t now, int64_t by_ms) __attribute__((weak));
-
 static void u64s(char *buf, size_t cap, uint64_t v)
 {
 	snprintf(buf, cap, "%llu", (unsigned long long)v);
@@ -208,11 +204,9 @@ static baton_err lead(applier *a, const glog_leader *l, int64_t now)
 	char term[24], member[24];
 	u64s(term, sizeof term, l->term);
 	u64s(member, sizeof member, l->member);
-	if (table_extend_leases != NULL) {
-		baton_err rc = table_extend_leases(a->t, now, (int64_t)l->extend_ms);
-		if (rc != BATON_OK)
-			return rc;
-	}
+	baton_err rc = table_extend_leases(a->t, now, (int64_t)l->extend_ms);
+	if (rc != BATON_OK)
+		return rc;
 	a->started_at = now > a->started_at ? now : a->started_at + 1;
 	a->leader_term = l->term;
 	a->leader_member = l->member;

@@ -60,6 +60,7 @@ typedef struct member {
 	broker *health; /* this member's own connection */
 	phase ph;
 	uint64_t lead_term;      /* the term this member leads (or proposed to) */
+	char instance[48];       /* P/coordinator's instance of this leadership */
 	bool leadership_applied; /* the leadership entry of lead_term was applied */
 	bool barrier_ok;         /* set by the barrier callback */
 	bool barrier_done;
@@ -118,10 +119,13 @@ static void on_effect(void *ctx, const table_effect *e)
 
 static wire_presence presence(const member *m, bool online)
 {
+	/* The instance names this leadership (member and term): a single
+	 * coordinator started on the prefix sees another instance and refuses. */
 	return (wire_presence){.online = online,
 	                       .version = BATON_VERSION,
 	                       .started_at_ms = m->a.started_at,
-	                       .member = m->cfg->member_id};
+	                       .member = m->cfg->member_id,
+	                       .instance = m->instance[0] ? m->instance : NULL};
 }
 
 static void publish_stats(member *m, int64_t now)
@@ -374,6 +378,8 @@ static void become_leader(member *m, const group_info *gi)
 	u64s(term, sizeof term, gi->term);
 	LOG_I("elected leader; committing the leadership entry", "term", term);
 	m->lead_term = gi->term;
+	snprintf(m->instance, sizeof m->instance, "g%llu-t%llu", (unsigned long long)m->cfg->member_id,
+	         (unsigned long long)gi->term);
 	m->leadership_applied = false;
 	m->tick_for = 0;
 	int64_t now = leader_now(m);

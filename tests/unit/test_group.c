@@ -41,8 +41,6 @@
 #define T0        1795000000000LL
 #define PREFIX    "baton/v1"
 
-baton_err table_extend_leases(table *t, int64_t now, int64_t by_ms) __attribute__((weak));
-
 /* Entries kept behind a snapshot: a member further behind gets the snapshot
  * installed. Small, so the tests install snapshots. */
 static const unsigned snapshot_trailing = 4;
@@ -549,12 +547,10 @@ static void test_group_time_never_goes_back(void **state)
 }
 
 /* The lease extension of a leadership entry (table_extend_leases, issue 12),
- * applied the same on every member. Skipped while core/ lacks it. */
+ * applied the same on every member. */
 static void test_group_leadership_extends_leases(void **state)
 {
 	fixture *fx = *state;
-	if (table_extend_leases == NULL)
-		skip();
 	raft_fixture_elect(&fx->f, 0);
 	lead(fx);
 	glog_msg a =
