@@ -365,10 +365,16 @@ class GroupTest(unittest.TestCase):
         wait_until(lambda: len(set(h.get("applied") for h in self.g.healths().values())) == 1, timeout=60,
                    what="every member at one applied index")
 
-        def equal():
-            dumps = [self.g.dump(i) for i in range(1, N + 1)]
-            return all(d == dumps[0] for d in dumps) and dumps
-        dumps = wait_until(equal, timeout=60, interval=0.5, what="the members' state files to dump equal")
+        # The state files are locked while their member runs (SQLite exclusive
+        # locking): with every member at one applied index and the group idle,
+        # stop them all at once (SIGKILL: nothing more is applied), then read.
+        for i in range(1, N + 1):
+            self.g.send(i, signal.SIGKILL)
+        for i in range(1, N + 1):
+            self.g.stop(i, signal.SIGKILL)
+        dumps = [self.g.dump(i) for i in range(1, N + 1)]
+        for i in range(1, N):
+            self.assertEqual(dumps[i], dumps[0], "member %d's state differs from member 1's" % (i + 1))
         counter = [int(r[2].strip("'")) for r in dumps[0] if r[0] == "meta" and r[1] == "'next_token'"]
         self.assertTrue(counter and toks)
         self.assertLess(max(tok for _, _, tok, _ in toks), counter[0])
