@@ -198,21 +198,62 @@ static void on_lost(baton_lock *l, baton_err why, void *arg)
 	(void)!write(fd, "L", 1);
 }
 
+/* The failure's error: "exit status 3" or "killed by signal SIGTERM", then
+ * as much of the end of the command's stderr as fits in the wire's 1024
+ * bytes, as UTF-8 (a byte that is not becomes '?'), without trailing
+ * blank space. Successors see it as BATON_PREVIOUS_ERROR, watchers in the
+ * outcome. */
+static void failure_text(const child_result *r, char *buf, size_t cap)
+{
+	char sig[32];
+	size_t n, room, len;
+	const char *t = r->err_tail;
+
+	if (r->exited) {
+		snprintf(buf, cap, "exit status %d", r->code);
+	} else {
+		child_signal_name(r->sig, sig, sizeof sig);
+		snprintf(buf, cap, "killed by signal %s", sig);
+	}
+	n = r->err_tail_len;
+	while (n > 0 && strchr(" \t\r\n", t[n - 1]) != NULL)
+		n--;
+	len = strlen(buf);
+	if (n == 0 || len + 11 >= cap)
+		return;
+	room = cap - 1 - len - 10; /* "; stderr: " */
+	if (n > room) {
+		t += n - room;
+		n = room;
+	}
+	while (n > 0 && ((unsigned char)*t & 0xC0) == 0x80)
+		t++, n--; /* the tail may start inside a character */
+	memcpy(buf + len, "; stderr: ", 10);
+	memcpy(buf + len + 10, t, n);
+	buf[len + 10 + n] = '\0';
+	for (size_t i = len + 10; i < len + 10 + n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '?';
+	for (size_t i = len + 10, end = len + 10 + n; i < end;) {
+		size_t k = names_utf8_next(buf + i, end - i);
+
+		if (k == 0)
+			buf[i++] = '?';
+		else
+			i += k;
+	}
+}
+
 /* Releases with the command's outcome; returns the run's exit code. */
 static int release_with(baton_lock *l, const run_args *a, const child_result *r)
 {
 	baton_release_options ro = {.remember_ms = -1};
-	char error[64], sig[32];
+	char error[BATON_ERROR_MAX + 1];
 	baton_err err;
 	size_t n = r->tail_len;
 
 	ro.success = r->exited && r->code == 0;
-	if (r->exited) {
-		snprintf(error, sizeof error, "exit status %d", r->code);
-	} else {
-		child_signal_name(r->sig, sig, sizeof sig);
-		snprintf(error, sizeof error, "killed by signal %s", sig);
-	}
+	failure_text(r, error, sizeof error);
 	ro.error = ro.success ? NULL : error;
 	if (a->share_output && r->spawned) {
 		/* The tail may start inside a character: skip to the next one. */
