@@ -7,6 +7,7 @@
  * waiting only when stderr is a terminal.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,10 +15,9 @@
 #include "child.h"
 #include "cli.h"
 #include "names.h"
+#include "waiting.h"
 
-#define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
-
-enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META };
+enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META, RUN_CONNECT, RUN_CONFLICT };
 
 typedef struct run_args {
 	const char *resource;
@@ -26,13 +26,20 @@ typedef struct run_args {
 	int64_t wait_ms; /* -1: forever */
 	bool share_output;
 	const char *meta;
+	int64_t connect_ms; /* --connect-timeout, -1: none */
+	int conflict_code;  /* exit code for busy or wait ran out */
 } run_args;
 
 static const cli_opt run_opts[] = {
     {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
     {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
     {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
-    {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
+    {"wait", 'w', RUN_WAIT, "DUR",
+     "give up (exit 75) after this long, whatever is down (default: wait, even for an absent coordinator)"},
+    {"connect-timeout", 0, RUN_CONNECT, "DUR",
+     "give up (exit 69) when the broker or the coordinator is away this long (default: wait)"},
+    {"conflict-exit-code", 'E', RUN_CONFLICT, "N",
+     "exit N instead of 75 when busy or the wait ran out (flock -E)"},
     {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
     {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
     {NULL, 0, 0, NULL, NULL},
@@ -70,6 +77,22 @@ static int run_opt(void *ctx, int id, const char *arg)
 			return 0;
 		fprintf(stderr, "baton run: --wait must be a duration, like 250ms, 30s, 5m or 1h\n");
 		return CLI_EX_USAGE;
+	case RUN_CONNECT:
+		if (cli_parse_duration(arg, &a->connect_ms) == 0)
+			return 0;
+		fprintf(stderr, "baton run: --connect-timeout must be a duration, like 10s or 5m\n");
+		return CLI_EX_USAGE;
+	case RUN_CONFLICT: {
+		char *end = NULL;
+		long v = strtol(arg, &end, 10);
+
+		if (end != arg && *end == '\0' && v >= 0 && v <= 255) {
+			a->conflict_code = (int)v;
+			return 0;
+		}
+		fprintf(stderr, "baton run: --conflict-exit-code must be a number from 0 to 255\n");
+		return CLI_EX_USAGE;
+	}
 	default:
 		return CLI_EX_USAGE;
 	}
@@ -83,8 +106,10 @@ static const cli_command run_cmd = {
     "and exits 0. The command sees BATON_RESOURCE, BATON_TOKEN, BATON_NODE (and\n"
     "BATON_PREVIOUS_ERROR when it takes over from a failed holder).\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
-    "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
-    "76 lock lost while running.",
+    "65 rejected; 69 broker or coordinator unreachable (never answered within --wait or\n"
+    "--connect-timeout, or refused us); 75 busy or wait ran out (--conflict-exit-code);\n"
+    "76 lock lost while running; 130/143 interrupted (SIGINT/SIGTERM) while waiting.\n"
+    "The command's own code may equal one of these: -v says which it was.",
     "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
     run_opts,
     run_opt,
@@ -104,60 +129,6 @@ static void default_meta(char *const *argv, char *buf, size_t cap)
 	buf[n] = '\0';
 	if (!names_utf8_valid(buf, n))
 		buf[0] = '\0';
-}
-
-static void status_line(baton_lock *l, const run_args *a, bool tty)
-{
-	baton_lock_info info;
-	char age[32];
-
-	if (!tty)
-		return;
-	baton_lock_get_info(l, &info);
-	cli_format_duration(info.age_ms, age, sizeof age);
-	if (info.phase == BATON_PHASE_QUEUED)
-		fprintf(stderr, "\r\033[Kbaton: waiting for %s: position %u, held by %s (%s)", a->resource,
-		        info.position, info.holder[0] ? info.holder : "?", age);
-	else
-		fprintf(stderr, "\r\033[Kbaton: waiting for %s: no answer yet (%s)", a->resource, age);
-	fflush(stderr);
-}
-
-/* Waits for the acquire's answer; returns 0 with *ans, or an exit code. */
-static int wait_answer(baton_lock *l, const run_args *a, const cli_common *com, baton_answer *ans)
-{
-	bool tty = isatty(STDERR_FILENO) && com->verbosity >= 0;
-	int rc = -1;
-
-	while (rc < 0) {
-		baton_err err = baton_lock_wait(l, 200, ans);
-		baton_lock_info info;
-
-		baton_lock_get_info(l, &info);
-		if (err == BATON_OK) {
-			rc = 0;
-		} else if (err != BATON_E_TIMEOUT) {
-			fprintf(stderr, "%sbaton: %s\n", tty ? "\r\033[K" : "", baton_strerror(err));
-			rc = cli_exit_for(err);
-		} else if (cli_signal != 0) {
-			int sig = cli_signal;
-
-			fprintf(stderr, "%sbaton: interrupted; withdrawing from the queue\n",
-			        tty ? "\r\033[K" : "");
-			(void)baton_cancel(l, 3000);
-			rc = 128 + sig;
-		} else if ((info.phase == BATON_PHASE_SENT && info.age_ms > NO_ANSWER_MS) ||
-		           (a->wait_ms >= 0 && info.age_ms > a->wait_ms + NO_ANSWER_MS)) {
-			fprintf(stderr, "%sbaton: no answer from the coordinator on %s (is it running?)\n",
-			        tty ? "\r\033[K" : "", com->broker);
-			rc = CLI_EX_UNAVAILABLE;
-		} else {
-			status_line(l, a, tty);
-		}
-	}
-	if (tty && rc == 0)
-		fprintf(stderr, "\r\033[K");
-	return rc;
 }
 
 /* A final answer other than a grant: report it and return the exit code. */
@@ -180,7 +151,7 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 	case BATON_PHASE_BUSY:
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
 		        ans->holder ? ans->holder : "?");
-		return CLI_EX_TEMPFAIL;
+		return a->conflict_code;
 	default:
 		fprintf(stderr, "baton: the coordinator rejected the request: %s: %s\n",
 		        baton_err_code(ans->code) ? baton_err_code(ans->code) : "?",
@@ -313,7 +284,33 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 	return release_with(l, a, &r);
 }
 
-static int run_locked(baton_client *c, const run_args *a, const cli_common *com, char *const *argv)
+/* With -v, says when the command's own exit code is one baton also uses. */
+static void explain_code(int rc, const run_args *a, const cli_common *com)
+{
+	static const struct {
+		int code;
+		const char *means;
+	} ours[] = {{CLI_EX_USAGE, "a usage error"},
+	            {CLI_EX_REJECTED, "rejected by the coordinator"},
+	            {CLI_EX_UNAVAILABLE, "broker or coordinator unreachable"},
+	            {CLI_EX_SOFTWARE, "an internal error"},
+	            {CLI_EX_TEMPFAIL, "busy or the wait ran out"},
+	            {CLI_EX_LOST, "the lock was lost"},
+	            {128 + SIGINT, "interrupted while waiting"},
+	            {128 + SIGTERM, "terminated while waiting"}};
+
+	const char *means = rc != 0 && rc == a->conflict_code ? "busy or the wait ran out" : NULL;
+
+	for (size_t i = 0; means == NULL && i < sizeof ours / sizeof ours[0]; i++)
+		if (rc == ours[i].code)
+			means = ours[i].means;
+	if (com->verbosity > 0 && means != NULL)
+		fprintf(stderr, "baton: exit code %d is the command's own (from baton it would mean %s)\n",
+		        rc, means);
+}
+
+static int run_locked(baton_client *c, const run_args *a, const cli_common *com, char *const *argv,
+                      const cli_wait *w)
 {
 	char meta[257];
 	int lost[2] = {-1, -1}, rc;
@@ -333,7 +330,7 @@ static int run_locked(baton_client *c, const run_args *a, const cli_common *com,
 	ao.resource = a->resource;
 	ao.mode = a->mode;
 	ao.lease_ms = (uint32_t)a->lease_ms;
-	ao.wait_ms = a->wait_ms;
+	ao.wait_ms = cli_wait_left(w); /* --wait bounds the whole run, connecting included */
 	ao.meta = a->meta ? a->meta : meta;
 	ao.on_lost = on_lost;
 	ao.arg = &lost[1];
@@ -345,10 +342,13 @@ static int run_locked(baton_client *c, const run_args *a, const cli_common *com,
 		rc = CLI_EX_USAGE;
 		goto out;
 	}
-	rc = wait_answer(l, a, com, &ans);
-	if (rc == 0)
-		rc = ans.phase == BATON_PHASE_GRANTED ? run_holding(l, &ans, a, com, argv, lost[0])
-		                                      : not_granted(&ans, a, com);
+	rc = cli_wait_answer(c, l, w, &ans);
+	if (rc == CLI_EX_TEMPFAIL)
+		rc = a->conflict_code;
+	else if (rc == 0 && ans.phase != BATON_PHASE_GRANTED)
+		rc = not_granted(&ans, a, com);
+	else if (rc == 0 && (rc = run_holding(l, &ans, a, com, argv, lost[0])) >= 0)
+		explain_code(rc, a, com);
 out:
 	baton_lock_free(l); /* before the pipe closes: no on_lost after this */
 	close(lost[0]);
@@ -358,8 +358,14 @@ out:
 
 int cli_run_main(int argc, char **argv)
 {
-	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1};
+	run_args a = {.mode = BATON_MODE_ONCE,
+	              .lease_ms = 30000,
+	              .wait_ms = -1,
+	              .connect_ms = -1,
+	              .conflict_code = CLI_EX_TEMPFAIL};
+	int64_t start = cli_now_ms();
 	cli_common com;
+	cli_wait w;
 	baton_client *c = NULL;
 	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);
 
@@ -374,10 +380,11 @@ int cli_run_main(int argc, char **argv)
 		fprintf(stderr, "baton run: invalid resource name '%s'\n", a.resource);
 		return CLI_EX_USAGE;
 	}
-	rc = cli_connect(&com, &c);
+	cli_wait_init(&w, a.resource, &com, start, a.wait_ms, a.connect_ms);
+	rc = cli_connect_until(&com, &c, cli_wait_connect_deadline(&w));
 	if (rc != 0)
 		return rc;
-	rc = run_locked(c, &a, &com, argv + first);
+	rc = run_locked(c, &a, &com, argv + first, &w);
 	baton_client_free(c);
 	return rc;
 }

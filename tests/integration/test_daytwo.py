@@ -78,15 +78,17 @@ class Proc:
 
 
 class DayTwoBase(unittest.TestCase):
-    coordinator_args = []
-
     @classmethod
     def setUpClass(cls):
         cls.broker = Broker().__enter__()
         cls.prefix = unique_prefix("d")
         cls.metrics_port = free_port()
-        cls.coord = Coordinator(cls.broker, cls.prefix, args=["--metrics-listen", "127.0.0.1:%d" % cls.metrics_port]
-                                + cls.coordinator_args).__enter__()
+        try:
+            cls.coord = Coordinator(cls.broker, cls.prefix,
+                                    args=["--metrics-listen", "127.0.0.1:%d" % cls.metrics_port]).__enter__()
+        except BaseException:
+            cls.broker.__exit__(None, None, None)
+            raise
 
     @classmethod
     def tearDownClass(cls):
