@@ -1,7 +1,9 @@
 /*
- * status.c - `baton status [FILTER]`: a table of the locks from their
- * retained snapshots (P/state/<resource>), gathered for a short, bounded
- * time after subscribing: until 300 ms pass without news, at most 2 s.
+ * status.c - `baton status [FILTER|RESOURCE]`: a table of the locks from
+ * their retained snapshots (P/state/<resource>), gathered for a short,
+ * bounded time after subscribing: until 300 ms pass without news, at most
+ * 2 s. One resource named exactly gets every detail; --json writes the same
+ * for scripts (a JSON array, one object per lock, names as on the wire).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -10,55 +12,89 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "status.h"
 
 #define QUIET_MS 300
 #define MAX_MS   2000
 
-typedef struct row {
-	char *resource;
-	baton_mode mode;
-	char holder[BATON_NODE_MAX + 1];
-	uint64_t token;
-	int64_t since_ms, lease_until_ms;
-	size_t n_waiting;
-	char done[BATON_NODE_MAX + 1];
-} row;
+enum { STATUS_JSON = 256, STATUS_TIMEOUT };
+
+typedef struct status_args {
+	bool json;
+	int64_t timeout_ms;
+} status_args;
 
 typedef struct status_ctx {
 	pthread_mutex_t mu; /* the client thread fills rows, main reads them */
-	row *rows;
+	status_row *rows;
 	size_t n, cap;
 	int64_t last_event_ms;
 } status_ctx;
 
-static const cli_command status_cmd = {
-    "status",
-    "[OPTIONS] [FILTER]",
-    "Shows every lock the coordinator reports (or those matching FILTER, an MQTT\n"
-    "filter over resource names): mode, holder, token, how long held, lease left,\n"
-    "waiters and a remembered success.",
-    "baton status 'images/#'",
-    NULL,
-    NULL,
+static const cli_opt status_opts[] = {
+    {"json", 'j', STATUS_JSON, NULL, "write a JSON array, one object per lock, for scripts"},
+    {"timeout", 't', STATUS_TIMEOUT, "DUR",
+     "give up (exit 69) when the broker is not reached by then (default 5s)"},
+    {NULL, 0, 0, NULL, NULL},
 };
 
-static int64_t mono_ms(void)
+static int status_opt(void *ctx, int id, const char *arg)
 {
-	struct timespec ts;
+	status_args *a = ctx;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (id == STATUS_JSON) {
+		a->json = true;
+		return 0;
+	}
+	if (id == STATUS_TIMEOUT && cli_parse_duration(arg, &a->timeout_ms) == 0)
+		return 0;
+	fprintf(stderr, "baton status: --timeout must be a duration, like 5s\n");
+	return CLI_EX_USAGE;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
+static const cli_command status_cmd = {
+    "status",
+    "[OPTIONS] [FILTER|RESOURCE]",
+    "Shows every lock the coordinator reports (or those matching FILTER, an MQTT\n"
+    "filter over resource names): mode, holder, token, how long held, lease left,\n"
+    "waiters and a remembered success. A RESOURCE named exactly (no + or #) is shown\n"
+    "in full: its queue in order, the holder's meta, the remembered success and the\n"
+    "last failure. Exit: 0 (also when there is no such lock); 69 broker unreachable.",
+    "baton status --json 'images/#'",
+    status_opts,
+    status_opt,
+};
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
 }
 
-static row *find_row(status_ctx *s, const char *resource, bool create)
+/* Copies st into r (an allocation failure leaves a list or text out). */
+static void row_fill(status_row *r, const baton_state *st)
+{
+	status_row_clear(r);
+	r->mode = st->mode;
+	snprintf(r->holder, sizeof r->holder, "%s", st->holder ? st->holder : "");
+	r->token = st->holder ? st->token : 0;
+	r->since_ms = st->since_ms;
+	r->lease_until_ms = st->lease_until_ms;
+	r->meta = dup_or_null(st->meta);
+	r->n_waiting = st->n_waiting;
+	r->waiting = calloc(st->n_waiting ? st->n_waiting : 1, sizeof *r->waiting);
+	for (size_t i = 0; r->waiting != NULL && i < st->n_waiting; i++)
+		r->waiting[i] = dup_or_null(st->waiting[i]);
+	snprintf(r->done, sizeof r->done, "%s", st->done.node ? st->done.node : "");
+	r->done_token = st->done.token;
+	r->done_at_ms = st->done.completed_at_ms;
+	r->done_result = dup_or_null(st->done.result);
+	snprintf(r->prev, sizeof r->prev, "%s", st->previous.node ? st->previous.node : "");
+	r->prev_token = st->previous.token;
+	r->prev_error = dup_or_null(st->previous.error);
+	r->prev_reason = st->previous.reason;
+}
+
+static status_row *find_row(status_ctx *s, const char *resource, bool create)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->rows[i].resource, resource) == 0)
@@ -67,7 +103,7 @@ static row *find_row(status_ctx *s, const char *resource, bool create)
 		return NULL;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		row *r = realloc(s->rows, cap * sizeof *r);
+		status_row *r = realloc(s->rows, cap * sizeof *r);
 
 		if (r == NULL)
 			return NULL;
@@ -84,65 +120,27 @@ static row *find_row(status_ctx *s, const char *resource, bool create)
 static void on_event(const baton_event *ev, void *arg)
 {
 	status_ctx *s = arg;
-	row *r;
+	status_row *r;
 
 	pthread_mutex_lock(&s->mu);
-	s->last_event_ms = mono_ms();
+	s->last_event_ms = cli_now_ms();
 	if (ev->kind == BATON_EVENT_CLEARED && (r = find_row(s, ev->resource, false)) != NULL) {
+		status_row_clear(r);
 		free(r->resource);
 		*r = s->rows[--s->n];
 	} else if (ev->kind == BATON_EVENT_STATE && (r = find_row(s, ev->resource, true)) != NULL) {
-		const baton_state *st = &ev->state;
-
-		r->mode = st->mode;
-		snprintf(r->holder, sizeof r->holder, "%s", st->holder ? st->holder : "");
-		r->token = st->holder ? st->token : 0;
-		r->since_ms = st->since_ms;
-		r->lease_until_ms = st->lease_until_ms;
-		r->n_waiting = st->n_waiting;
-		snprintf(r->done, sizeof r->done, "%s", st->done.node ? st->done.node : "");
+		row_fill(r, &ev->state);
 	}
 	pthread_mutex_unlock(&s->mu);
-}
-
-static int by_resource(const void *a, const void *b)
-{
-	return strcmp(((const row *)a)->resource, ((const row *)b)->resource);
-}
-
-static void print_table(status_ctx *s)
-{
-	int64_t now = wall_ms();
-
-	qsort(s->rows, s->n, sizeof *s->rows, by_resource);
-	if (s->n == 0) {
-		printf("no locks\n");
-		return;
-	}
-	printf("%-32s %-5s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
-	       "LEASE-LEFT", "WAITERS", "DONE");
-	for (size_t i = 0; i < s->n; i++) {
-		const row *r = &s->rows[i];
-		char held[32] = "-", left[32] = "-", tok[24] = "-";
-
-		if (r->holder[0]) {
-			cli_format_duration(now - r->since_ms, held, sizeof held);
-			cli_format_duration(r->lease_until_ms - now, left, sizeof left);
-			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
-		}
-		printf("%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
-		       r->holder[0] ? r->holder : "-", tok, held, left, r->n_waiting,
-		       r->done[0] ? r->done : "-");
-	}
 }
 
 /* Waits until QUIET_MS pass without an event, at most MAX_MS. */
 static void gather(status_ctx *s)
 {
-	int64_t start = mono_ms();
+	int64_t start = cli_now_ms();
 
 	for (;;) {
-		int64_t now = mono_ms(), last;
+		int64_t now = cli_now_ms(), last;
 
 		pthread_mutex_lock(&s->mu);
 		last = s->last_event_ms ? s->last_event_ms : start;
@@ -156,10 +154,12 @@ static void gather(status_ctx *s)
 int cli_status_main(int argc, char **argv)
 {
 	status_ctx s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	status_args a = {.timeout_ms = CLI_CONNECT_MS};
 	cli_common com;
 	baton_client *c = NULL;
 	baton_watch *w = NULL;
-	int first, rc = cli_parse(argc, argv, &status_cmd, &com, NULL, &first, stdout, stderr);
+	int first, rc = cli_parse(argc, argv, &status_cmd, &com, &a, &first, stdout, stderr);
+	const char *filter;
 
 	if (rc != 0)
 		return rc == CLI_HELP ? CLI_EX_OK : rc;
@@ -167,8 +167,9 @@ int cli_status_main(int argc, char **argv)
 		fprintf(stderr, "baton status: give at most one FILTER\n");
 		return CLI_EX_USAGE;
 	}
-	rc = cli_connect(&com, &c);
-	if (rc == 0 && baton_watch_new(c, first < argc ? argv[first] : "#", on_event, &s, &w) != BATON_OK) {
+	filter = first < argc ? argv[first] : "#";
+	rc = cli_connect_until(&com, &c, cli_now_ms() + a.timeout_ms);
+	if (rc == 0 && baton_watch_new(c, filter, on_event, &s, &w) != BATON_OK) {
 		fprintf(stderr, "baton status: invalid filter\n");
 		rc = CLI_EX_USAGE;
 	}
@@ -176,10 +177,19 @@ int cli_status_main(int argc, char **argv)
 		gather(&s);
 	baton_watch_free(w);
 	baton_client_free(c);
-	if (rc == 0)
-		print_table(&s);
-	for (size_t i = 0; i < s.n; i++)
+	if (rc == 0) {
+		qsort(s.rows, s.n, sizeof *s.rows, status_row_cmp);
+		if (a.json)
+			status_print_json(s.rows, s.n, stdout);
+		else if (strpbrk(filter, "+#") == NULL)
+			status_print_detail(filter, s.n ? &s.rows[0] : NULL, stdout);
+		else
+			status_print_table(s.rows, s.n, stdout);
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		status_row_clear(&s.rows[i]);
 		free(s.rows[i].resource);
+	}
 	free(s.rows);
 	return rc;
 }

@@ -39,9 +39,7 @@ void cli_wait_init(cli_wait *w, const char *resource, const cli_common *com, int
 
 int64_t cli_wait_connect_deadline(const cli_wait *w)
 {
-	int64_t wait_end = w->wait_ms >= 0 ? w->deadline_ms - CLI_ANSWER_GRACE_MS : INT64_MAX;
-
-	return wait_end < w->answer_by_ms ? wait_end : w->answer_by_ms;
+	return w->deadline_ms < w->answer_by_ms ? w->deadline_ms : w->answer_by_ms;
 }
 
 int64_t cli_wait_left(const cli_wait *w)

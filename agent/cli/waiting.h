@@ -30,7 +30,8 @@ typedef struct cli_wait {
 void cli_wait_init(cli_wait *w, const char *resource, const cli_common *com, int64_t start_ms,
                    int64_t wait_ms, int64_t connect_ms);
 
-/* The earlier of the two deadlines: how long connecting may take. */
+/* How long connecting may take: the earlier of the two deadlines (a
+ * --wait 0 run gets CLI_ANSWER_GRACE_MS to connect and be answered). */
 int64_t cli_wait_connect_deadline(const cli_wait *w);
 
 /* The wait_ms to send with the acquire now: what is left of --wait (-1: none). */

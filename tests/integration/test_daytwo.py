@@ -258,14 +258,19 @@ class StderrTailTest(DayTwoBase):
         watch = self.start("watch", self.res)
         self.watch.wait_for(lambda m: m[1] == "%s/node/%s" % (self.prefix, watch.node) and b"true" in m[2],
                             what="baton watch online")
+        g = self.gate()
         first = self.start("run", "--resource", self.res, "--", "sh", "-c",
-                           "echo 'pull failed: manifest unknown' >&2; exit 3")
-        rc, _, err = first.finish()
-        self.assertEqual(rc, 3)
-        self.assertIn("manifest unknown", err, "the command's stderr still reaches ours")
+                           "while [ ! -e %s ]; do sleep 0.05; done; echo 'pull failed: manifest unknown' >&2; exit 3"
+                           % g)
+        wait_until(lambda: (self.watch.state(self.res) or {}).get("holder") == first.node, what="holder")
         out = os.path.join(self.dir, "prev")
         second = self.start("run", "--resource", self.res, "--", "sh", "-c",
                             'printf "%%s" "$BATON_PREVIOUS_ERROR" > %s' % out)
+        self.wait_waiting(second.node)
+        open(g, "w").close()
+        rc, _, err = first.finish()
+        self.assertEqual(rc, 3)
+        self.assertIn("manifest unknown", err, "the command's stderr still reaches ours")
         self.assertEqual(second.finish()[0], 0)
         with open(out) as f:
             prev = f.read()

@@ -1,0 +1,189 @@
+/*
+ * status_out.c - how `baton status` prints what it gathered (status.h).
+ *
+ * Reads rows only; never touches the network. JSON is written here by hand
+ * (cJSON stays inside the codec): strings are escaped as RFC 8259 asks,
+ * times are UTC like the wire's ("2026-11-24T10:00:00.123Z"), the field
+ * names are the snapshot's.
+ */
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void status_row_clear(status_row *r)
+{
+	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++)
+		free(r->waiting[i]);
+	free(r->waiting);
+	free(r->meta);
+	free(r->done_result);
+	free(r->prev_error);
+	r->waiting = NULL;
+	r->meta = r->done_result = r->prev_error = NULL;
+}
+
+int status_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const status_row *)a)->resource, ((const status_row *)b)->resource);
+}
+
+void status_print_table(const status_row *rows, size_t n, FILE *out)
+{
+	int64_t now = wall_ms();
+
+	if (n == 0) {
+		fprintf(out, "no locks\n");
+		return;
+	}
+	fprintf(out, "%-32s %-5s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
+	        "LEASE-LEFT", "WAITERS", "DONE");
+	for (size_t i = 0; i < n; i++) {
+		const status_row *r = &rows[i];
+		char held[32] = "-", left[32] = "-", tok[24] = "-";
+
+		if (r->holder[0]) {
+			cli_format_duration(now - r->since_ms, held, sizeof held);
+			cli_format_duration(r->lease_until_ms - now, left, sizeof left);
+			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
+		}
+		fprintf(out, "%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
+		        r->holder[0] ? r->holder : "-", tok, held, left, r->n_waiting,
+		        r->done[0] ? r->done : "-");
+	}
+}
+
+void status_print_detail(const char *resource, const status_row *r, FILE *out)
+{
+	int64_t now = wall_ms();
+	char a[32], b[32], when[64];
+
+	if (r == NULL) {
+		fprintf(out, "%s: no lock (nobody holds or waits for it, nothing is remembered)\n", resource);
+		return;
+	}
+	fprintf(out, "resource:   %s\nmode:       %s\n", r->resource, baton_mode_name(r->mode));
+	if (r->holder[0]) {
+		cli_format_duration(now - r->since_ms, a, sizeof a);
+		cli_format_duration(r->lease_until_ms - now, b, sizeof b);
+		fprintf(out, "holder:     %s\ntoken:      %llu\nheld for:   %s\nlease left: %s\n", r->holder,
+		        (unsigned long long)r->token, a, b);
+		if (r->meta)
+			fprintf(out, "meta:       %s\n", r->meta);
+	} else {
+		fprintf(out, "holder:     -\n");
+	}
+	fprintf(out, "waiting:   %s\n", r->n_waiting ? "" : " -");
+	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++)
+		fprintf(out, "  %zu. %s\n", i + 1, r->waiting[i] ? r->waiting[i] : "?");
+	if (r->done[0]) {
+		cli_format_time(r->done_at_ms, when, sizeof when);
+		fprintf(out, "done by:    %s at %s (token %llu)\n", r->done, when,
+		        (unsigned long long)r->done_token);
+	}
+	if (r->prev[0])
+		fprintf(out, "last failure: %s (token %llu, %s)%s%s\n", r->prev,
+		        (unsigned long long)r->prev_token, baton_reason_name(r->prev_reason),
+		        r->prev_error ? ": " : "", r->prev_error ? r->prev_error : "");
+}
+
+static void json_str(const char *s, FILE *out)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void json_time(int64_t ms, FILE *out)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[40];
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+		fputs("null", out);
+		return;
+	}
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(out, "\"%s.%03dZ\"", buf, (int)(ms % 1000));
+}
+
+static void json_row(const status_row *r, FILE *out)
+{
+	fputs("{\"resource\":", out);
+	json_str(r->resource, out);
+	fprintf(out, ",\"mode\":\"%s\",\"holder\":", baton_mode_name(r->mode));
+	json_str(r->holder[0] ? r->holder : NULL, out);
+	if (r->holder[0]) {
+		fprintf(out, ",\"token\":%llu,\"since\":", (unsigned long long)r->token);
+		json_time(r->since_ms, out);
+		fputs(",\"lease_until\":", out);
+		json_time(r->lease_until_ms, out);
+	} else {
+		fputs(",\"token\":null,\"since\":null,\"lease_until\":null", out);
+	}
+	fputs(",\"meta\":", out);
+	json_str(r->meta, out);
+	fputs(",\"waiting\":[", out);
+	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++) {
+		fputs(i ? "," : "", out);
+		json_str(r->waiting[i], out);
+	}
+	fputs("],\"done\":", out);
+	if (r->done[0]) {
+		fputs("{\"node\":", out);
+		json_str(r->done, out);
+		fprintf(out, ",\"token\":%llu,\"completed_at\":", (unsigned long long)r->done_token);
+		json_time(r->done_at_ms, out);
+		fputs(",\"result\":", out);
+		json_str(r->done_result, out);
+		fputs("}", out);
+	} else {
+		fputs("null", out);
+	}
+	fputs(",\"previous\":", out);
+	if (r->prev[0]) {
+		fputs("{\"node\":", out);
+		json_str(r->prev, out);
+		fprintf(out,
+		        ",\"token\":%llu,\"reason\":\"%s\",\"error\":", (unsigned long long)r->prev_token,
+		        baton_reason_name(r->prev_reason));
+		json_str(r->prev_error, out);
+		fputs("}", out);
+	} else {
+		fputs("null", out);
+	}
+	fputs("}", out);
+}
+
+void status_print_json(const status_row *rows, size_t n, FILE *out)
+{
+	fputs("[", out);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",\n " : "", out);
+		json_row(&rows[i], out);
+	}
+	fputs("]\n", out);
+}
