@@ -68,6 +68,10 @@ typedef struct cli_command {
 int cli_parse(int argc, char **argv, const cli_command *cmd, cli_common *com, void *ctx, int *first_arg,
               FILE *out, FILE *err);
 
+/* How many words a common option takes after word ("--broker" 1,
+ * "--broker=URI" and "-v" 0), or -1 when word is not a common option. */
+int cli_common_arity(const char *word);
+
 /* Fills unset common options from BATON_BROKER, BATON_PREFIX, BATON_NODE and
  * the defaults (node: <hostname>-<pid>, sanitised). Cannot fail. */
 void cli_common_finish(cli_common *com);
