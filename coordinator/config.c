@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "wire.h"
 
@@ -67,6 +68,8 @@ static const opt options[] = {
     {"log-format", OPT_FORMAT, O(log_format), "text", 0, 0, "text|json", "log line format"},
     {"log-file", OPT_STR, O(log_file), NULL, 0, 0, "FILE",
      "append logs to FILE instead of stderr (reopened on SIGHUP)"},
+    {"metrics-listen", OPT_STR, O(metrics_listen), NULL, 0, 0, "ADDR:PORT",
+     "serve Prometheus metrics on http://ADDR:PORT/metrics (off by default; :PORT for every interface)"},
     {"help", OPT_FLAG, O(show_help), NULL, 0, 0, NULL, "show this help and exit"},
     {"version", OPT_FLAG, O(show_version), NULL, 0, 0, NULL, "show the version and exit"},
 };
@@ -282,6 +285,14 @@ baton_err config_validate(config *c, char *err, size_t cap)
 	}
 	if ((c->cert == NULL) != (c->key == NULL)) {
 		snprintf(err, cap, "--cert and --key go together");
+		return BATON_E_INVAL;
+	}
+	char host[256];
+	int port;
+	if (c->metrics_listen != NULL &&
+	    metrics_parse_addr(c->metrics_listen, host, sizeof host, &port) != BATON_OK) {
+		snprintf(err, cap, "--metrics-listen: '%s' is not HOST:PORT, [IPV6]:PORT or :PORT",
+		         c->metrics_listen);
 		return BATON_E_INVAL;
 	}
 	if (c->state == NULL && (c->state = strdup(default_state_path())) == NULL)

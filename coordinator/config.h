@@ -34,7 +34,8 @@ typedef struct config {
 	char *key;
 	int log_level; /* LOG_ERROR..LOG_DEBUG, see log.h */
 	config_log_format log_format;
-	char *log_file; /* NULL: stderr */
+	char *log_file;       /* NULL: stderr */
+	char *metrics_listen; /* NULL: no metrics endpoint */
 	bool show_help;
 	bool show_version;
 } config;

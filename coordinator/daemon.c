@@ -24,6 +24,7 @@
 #include "broker.h"
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "store.h"
 #include "table.h"
@@ -41,6 +42,7 @@ typedef struct coord {
 	table *t;
 	store *st; /* NULL with --state :memory: */
 	broker *b;
+	metrics *m; /* NULL: no --metrics-listen */
 	int64_t wall0_ms, mono0_ms, started_at_ms;
 	bool ever_connected;
 	int64_t retry_at;      /* first connect retry time, 0: none */
@@ -60,6 +62,13 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int64_t now_ms(const coord *d)
@@ -213,7 +222,14 @@ static bool flush(coord *d)
 		return true;
 	}
 	int delay = 100;
-	while (d->st != NULL && store_commit(d->st, d->t, &r, d->err, sizeof d->err) != BATON_OK) {
+	for (;;) {
+		int64_t t0 = mono_ns();
+		bool ok = d->st == NULL || store_commit(d->st, d->t, &r, d->err, sizeof d->err) == BATON_OK;
+		metrics_commit(d->m, d->st != NULL ? mono_ns() - t0 : -1, ok);
+		metrics_commit_failing(d->m, !ok);
+		if (ok)
+			break;
+		metrics_publish(d->m); /* a scrape shows the failing commit while we retry */
 		LOG_E("state commit failed, retrying; nothing is published until it succeeds", "error",
 		      d->err);
 		if (d->sig->stop) {
@@ -229,6 +245,7 @@ static bool flush(coord *d)
 			continue;
 		publish_effect(d, e);
 	}
+	metrics_batch(d->m, r.effects, r.n_effects, mono_ns());
 	table_advance(d->t);
 	return true;
 }
@@ -279,11 +296,23 @@ static void publish_stats(coord *d, int64_t now)
 	free(json);
 }
 
+/* The gauges, then everything recorded since the last time, to scrapes. */
+static void publish_metrics(coord *d)
+{
+	table_counts c;
+	if (d->m == NULL)
+		return;
+	table_counts_get(d->t, &c);
+	metrics_gauges(d->m, &c, broker_backlog(d->b), broker_connected(d->b));
+	metrics_publish(d->m);
+}
+
 /* ---- receiving --------------------------------------------------------- */
 
 static void bad_topic(coord *d, const broker_msg *m, int64_t now)
 {
 	d->bad_topics++;
+	metrics_bad_topic(d->m);
 	if ((int64_t)d->bad_topics_logged_at + 1000 > now) {
 		d->bad_topics_suppressed++;
 		return;
@@ -308,9 +337,13 @@ static void handle_request(coord *d, const char *node, const broker_msg *m, int6
 	baton_err rc = wire_request_decode(m->payload, m->len, &req, &diag);
 	if (rc == BATON_OK) {
 		rc = table_step_request(d->t, now, node, &req);
+		if (rc == BATON_OK)
+			metrics_request(d->m, node, req.id, (int)req.op, m->arrived_ns);
 		wire_request_deinit(&req);
 	} else if (rc != BATON_E_NOMEM) {
 		rc = table_step_invalid(d->t, now, node, rc, &diag);
+		if (rc == BATON_OK)
+			metrics_request(d->m, node, diag.has_id ? diag.id : NULL, 0, m->arrived_ns);
 	}
 	if (rc != BATON_OK)
 		LOG_E("request dropped", "node", node, "error", baton_strerror(rc));
@@ -328,6 +361,7 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 	if (!p.online)
 		LOG_I("node offline", "node", node);
 	baton_err rc = table_step_presence(d->t, now, node, p.online);
+	metrics_input(d->m);
 	if (rc != BATON_OK)
 		LOG_E("presence dropped", "node", node, "error", baton_strerror(rc));
 	wire_presence_deinit(&p);
@@ -479,6 +513,7 @@ static int loop(coord *d)
 			publish_stats(d, now);
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
 		}
+		publish_metrics(d);
 	}
 	return DAEMON_EXIT_OK;
 }
@@ -512,6 +547,24 @@ static baton_err open_state(coord *d)
 		u64s(remembered, sizeof remembered, c.remembered);
 		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
 		      remembered);
+	}
+	return rc;
+}
+
+/* --metrics-listen: the recorder and its HTTP thread, before the broker. */
+static baton_err open_metrics(coord *d)
+{
+	int port = 0;
+	if (d->cfg->metrics_listen == NULL)
+		return BATON_OK;
+	d->m = metrics_new();
+	if (d->m == NULL)
+		return BATON_E_NOMEM;
+	baton_err rc = metrics_listen(d->m, d->cfg->metrics_listen, &port, d->err, sizeof d->err);
+	if (rc == BATON_OK) {
+		char p[16];
+		snprintf(p, sizeof p, "%d", port);
+		LOG_I("metrics listening", "address", d->cfg->metrics_listen, "port", p, "path", "/metrics");
 	}
 	return rc;
 }
@@ -581,6 +634,11 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
+	if ((rc = open_metrics(&d)) != BATON_OK) {
+		LOG_E("cannot serve metrics", "error", d.err[0] ? d.err : baton_strerror(rc));
+		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
 	/* Leases that ran out while we were down end now, before anything else. */
 	table_tick(d.t, now_ms(&d));
 	if ((rc = open_broker(&d)) != BATON_OK) {
@@ -602,6 +660,7 @@ out:
 		free(d.due_list[i]);
 	free(d.due_list);
 	hmap_deinit(&d.due);
+	metrics_free(d.m); /* its HTTP thread reads nothing else of ours */
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);

@@ -150,7 +150,8 @@ void metrics_commit(metrics *m, int64_t ns, bool ok)
 {
 	if (m == NULL)
 		return;
-	metrics_hist_observe(&m->live.commit, &metrics_seconds_buckets, (double)ns / 1e9);
+	if (ns >= 0)
+		metrics_hist_observe(&m->live.commit, &metrics_seconds_buckets, (double)ns / 1e9);
 	if (!ok) {
 		m->live.commit_failures++;
 		return;

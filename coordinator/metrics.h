@@ -105,7 +105,9 @@ void metrics_bad_topic(metrics *m);
  * batch with its answer (for the op/answer counter and the latency). */
 void metrics_batch(metrics *m, const table_effect *fx, size_t n, int64_t now_ns);
 
-/* A store commit took ns (ok: it succeeded; a failed one is retried). */
+/* A batch was committed (ok) or its store commit failed (and is retried);
+ * ns is how long the store took, or -1 without a store (:memory:), which
+ * counts the batch but not its time. */
 void metrics_commit(metrics *m, int64_t ns, bool ok);
 void metrics_commit_failing(metrics *m, bool failing);
 
