@@ -84,7 +84,8 @@ class DayTwoBase(unittest.TestCase):
         cls.prefix = unique_prefix("d")
         cls.metrics_port = free_port()
         try:
-            cls.coord = Coordinator(cls.broker, cls.prefix,
+            cls.state_dir = tempfile.mkdtemp(prefix="baton-daytwo-state-")
+            cls.coord = Coordinator(cls.broker, cls.prefix, state=os.path.join(cls.state_dir, "state.db"),
                                     args=["--metrics-listen", "127.0.0.1:%d" % cls.metrics_port]).__enter__()
         except BaseException:
             cls.broker.__exit__(None, None, None)
@@ -94,6 +95,7 @@ class DayTwoBase(unittest.TestCase):
     def tearDownClass(cls):
         cls.coord.__exit__(None, None, None)
         cls.broker.__exit__(None, None, None)
+        shutil.rmtree(cls.state_dir, ignore_errors=True)
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="baton-daytwo-")
