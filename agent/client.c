@@ -165,19 +165,45 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
 	return 1;
 }
 
+void client_who(const baton_client *c, mqttwords_who *who)
+{
+	char host[256], port[16];
+	bool tls = false;
+
+	(void)mqttnet_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
+	who->broker = c->broker;
+	who->client_id = c->node;
+	who->username = c->username;
+	who->id_flag = "--node";
+	who->tls = tls || c->cafile != NULL || c->cert != NULL;
+}
+
+/* paho's failure in words (mqttwords.h); a CONNACK refusal other than
+ * "server unavailable", or a failed TLS handshake, is final: trying again
+ * with the same settings cannot help. */
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
 	baton_client *c = ctx;
-	char text[320], tls[160];
+	char text[512], tls[160];
+	int code = resp ? resp->code : 0;
+	mqttwords_who who;
+	inmsg *m;
 
 	pthread_mutex_lock(&c->mu);
 	snprintf(tls, sizeof tls, "%s", c->tls_error);
 	c->tls_error[0] = '\0';
 	pthread_mutex_unlock(&c->mu);
-	snprintf(text, sizeof text, "%s (code %d)%s%s",
-	         resp && resp->message ? resp->message : "connect failed", resp ? resp->code : 0,
-	         tls[0] ? "; TLS: " : "", tls);
-	enqueue_event(ctx, IN_CONNECT_FAILED, text);
+	client_who(c, &who);
+	mqttwords_connect(text, sizeof text, &who, code, resp ? resp->message : NULL, tls);
+	m = calloc(1, sizeof *m);
+	if (m == NULL) {
+		client_log(c, BATON_LOG_ERROR, "out of memory: connect failure dropped: %s", text);
+		return;
+	}
+	m->type = IN_CONNECT_FAILED;
+	m->final = (mqttwords_connack(code) != NULL && code != 3) || tls[0] != '\0';
+	m->payload = strdup(text);
+	enqueue(c, m);
 }
 
 static void on_subscribed(void *ctx, MQTTAsync_successData *resp)

@@ -240,7 +240,8 @@ static int release_with(baton_lock *l, const run_args *a, const child_result *r)
 	if (err == BATON_E_LOST || err == BATON_E_NOT_HOLDER) {
 		/* Revoked while we ran, and we heard only now: someone else may
 		 * have held it meanwhile. */
-		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
+		fprintf(stderr, "baton: lock on %s was lost while the command ran: %s\n", a->resource,
+		        baton_lock_lost_reason(l) ? baton_lock_lost_reason(l) : baton_strerror(err));
 		return CLI_EX_LOST;
 	}
 	if (err != BATON_OK)
@@ -278,7 +279,8 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 		return CLI_EX_SOFTWARE;
 	}
 	if (r.lost || baton_lock_lost(l)) {
-		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
+		fprintf(stderr, "baton: lock on %s was lost while the command ran: %s\n", a->resource,
+		        baton_lock_lost_reason(l) ? baton_lock_lost_reason(l) : "?");
 		return CLI_EX_LOST;
 	}
 	return release_with(l, a, &r);
