@@ -202,6 +202,7 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 	}
 	m->type = IN_CONNECT_FAILED;
 	m->final = (mqttwords_connack(code) != NULL && code != 3) || tls[0] != '\0';
+	m->code = code;
 	m->payload = strdup(text);
 	enqueue(c, m);
 }

@@ -40,6 +40,7 @@ typedef struct inmsg {
 	inmsg_type type;
 	bool retained;
 	bool final;    /* IN_CONNECT_FAILED: the broker refused us for good (or TLS failed) */
+	int code;      /* IN_CONNECT_FAILED: paho's failure code */
 	char *topic;   /* IN_MESSAGE; NUL-terminated */
 	char *payload; /* IN_MESSAGE: len bytes (+ NUL); others: a message or NULL */
 	size_t len;
@@ -138,7 +139,7 @@ struct baton_client {
 	uint64_t next_id;              /* [mu] */
 	bool coord_seen, coord_online; /* [mu] */
 	int64_t coord_started_ms;      /* [mu] */
-	char last_error[256];          /* [mu] */
+	char last_error[512];          /* [mu] */
 };
 
 /* ---- client.c ---- */

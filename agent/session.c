@@ -131,6 +131,18 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	action_list al;
 
 	client_who(c, &who);
+	if (m->type == IN_CONNECT_FAILED && !m->final && who.tls && m->code == -1 &&
+	    mqttnet_tcp_reachable(c->broker, 1000)) {
+		/* paho said only "TCP connect completion failure", but the port
+		 * takes TCP: the TLS handshake is what failed (a client
+		 * certificate the broker requires, or a plain listener). */
+		mqttwords_connect(
+		    lost, sizeof lost, &who, m->code, why,
+		    "the broker accepted the TCP connection and ended the handshake (does it require "
+		    "a client certificate, or is it a plain MQTT port?)");
+		why = lost;
+		m->final = true;
+	}
 	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	if (m->type == IN_CONN_LOST) {
@@ -164,8 +176,9 @@ static void on_failure_event(baton_client *c, inmsg *m)
 			(void)client_fail(c, BATON_E_BROKER, "%s", dup);
 		}
 	} else if (m->type == IN_CONNECT_FAILED) {
-		client_log(c, m->final ? BATON_LOG_ERROR : BATON_LOG_WARN, "%s",
-		           why ? why : "connect failed");
+		/* Info: the caller hears it from baton_client_connect() and
+		 * baton_client_last_error(); paho retries every few seconds. */
+		client_log(c, BATON_LOG_INFO, "%s", why ? why : "connect failed");
 	} else {
 		client_log(c, BATON_LOG_ERROR, "%s", why ? why : "?");
 	}

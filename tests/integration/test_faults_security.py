@@ -234,7 +234,8 @@ class Security(unittest.TestCase):
         print("\ncoordinator, wrong CA: %s" % [ln for ln in log.splitlines() if "reach" in ln][:1])
         print("agent, wrong CA: %s" % err.strip().splitlines()[-1:])
         self.assertIn("cannot connect to ssl://127.0.0.1", log)
-        self.assertIn("cannot connect to ssl://127.0.0.1", err)
+        self.assertIn("TLS handshake with ssl://127.0.0.1", err)  # libbaton's words (issue 17)
+        self.assertIn("--cafile", err)
 
     # Fixed: both programs set MQTTAsync_SSLOptions.ssl_error_cb, so a wrong
     # CA is told apart from a broker that is down by OpenSSL's own words.
