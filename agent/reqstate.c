@@ -30,14 +30,14 @@ static void copy_holder(reqstate *rs, const char *holder)
 	snprintf(rs->holder, sizeof rs->holder, "%s", holder);
 }
 
-void reqstate_init(reqstate *rs, bool reset, int64_t now)
+void bt_reqstate_init(reqstate *rs, bool reset, int64_t now)
 {
 	memset(rs, 0, sizeof *rs);
 	rs->phase = reset ? BATON_PHASE_RESETTING : BATON_PHASE_SENT;
 	rs->created_ms = now;
 }
 
-void reqstate_sent(reqstate *rs, int64_t now)
+void bt_reqstate_sent(reqstate *rs, int64_t now)
 {
 	if (!rs->sent)
 		rs->first_sent_ms = now;
@@ -101,7 +101,7 @@ static unsigned lose(reqstate *rs, baton_err why)
 	return REQ_FX_LOST | REQ_FX_CHANGED;
 }
 
-unsigned reqstate_disconnected(reqstate *rs)
+unsigned bt_reqstate_disconnected(reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return 0;
@@ -197,7 +197,7 @@ static unsigned on_end_answer(reqstate *rs, req_kind kind, const wire_answer *a)
 	return 0;
 }
 
-unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now)
+unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now)
 {
 	/* A revocation names the holding by token, whichever id it carries. */
 	if (a->status == WIRE_ST_REVOKED) {
@@ -223,7 +223,7 @@ unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_a
 	}
 }
 
-unsigned reqstate_tick(reqstate *rs, int64_t now)
+unsigned bt_reqstate_tick(reqstate *rs, int64_t now)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return 0;
@@ -241,14 +241,14 @@ unsigned reqstate_tick(reqstate *rs, int64_t now)
 	return REQ_FX_RENEW;
 }
 
-int64_t reqstate_next_tick(const reqstate *rs)
+int64_t bt_reqstate_next_tick(const reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return INT64_MAX;
 	return rs->renew_at_ms < rs->deadline_ms ? rs->renew_at_ms : rs->deadline_ms;
 }
 
-baton_err reqstate_release(reqstate *rs)
+baton_err bt_reqstate_release(reqstate *rs)
 {
 	if (rs->lost)
 		return BATON_E_LOST;
@@ -259,7 +259,7 @@ baton_err reqstate_release(reqstate *rs)
 	return BATON_OK;
 }
 
-baton_err reqstate_cancel(reqstate *rs)
+baton_err bt_reqstate_cancel(reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_SENT && rs->phase != BATON_PHASE_QUEUED)
 		return BATON_E_INVAL;
@@ -267,7 +267,7 @@ baton_err reqstate_cancel(reqstate *rs)
 	return BATON_OK;
 }
 
-bool reqstate_outstanding(const reqstate *rs, req_kind kind)
+bool bt_reqstate_outstanding(const reqstate *rs, req_kind kind)
 {
 	switch (kind) {
 	case REQ_K_ACQUIRE:
@@ -285,7 +285,7 @@ bool reqstate_outstanding(const reqstate *rs, req_kind kind)
 	}
 }
 
-bool reqstate_final(const reqstate *rs)
+bool bt_reqstate_final(const reqstate *rs)
 {
 	switch (rs->phase) {
 	case BATON_PHASE_RELEASED:
@@ -303,7 +303,7 @@ bool reqstate_final(const reqstate *rs)
 
 static const char id_suffix[] = {0, 'a', 'w', 'r', 'c', 'x'};
 
-baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq)
+baton_err bt_reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq)
 {
 	int n;
 
@@ -317,7 +317,7 @@ baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, un
 	return BATON_OK;
 }
 
-req_kind reqstate_id_parse(const char *id, const char *base, unsigned *seq)
+req_kind bt_reqstate_id_parse(const char *id, const char *base, unsigned *seq)
 {
 	size_t n = strlen(base);
 	const char *s;

@@ -22,7 +22,7 @@ static void log_line(void *arg, baton_log_level level, const char *line)
 /* Creates the client from com; 0 or an exit code (the reason printed). */
 static int client_from(const cli_common *com, baton_client **out)
 {
-	char password[512] = "", msg[256];
+	char *password = NULL, msg[512];
 	baton_client *c = NULL;
 	baton_options o;
 	baton_err err;
@@ -38,14 +38,14 @@ static int client_from(const cli_common *com, baton_client **out)
 	o.log = log_line;
 	o.log_arg = (void *)&com->verbosity; /* com outlives the client */
 	if (com->password_file != NULL) {
-		if (cli_read_password(com->password_file, password, sizeof password, msg, sizeof msg) != 0) {
+		if (password_read(com->password_file, &password, msg, sizeof msg) != BATON_OK) {
 			fprintf(stderr, "baton: %s\n", msg);
 			return CLI_EX_USAGE;
 		}
 		o.password = password;
 	}
 	err = baton_client_new(&o, &c, msg, sizeof msg);
-	memset(password, 0, sizeof password);
+	password_free(password);
 	if (err != BATON_OK) {
 		fprintf(stderr, "baton: %s\n", msg);
 		return err == BATON_E_INVAL ? CLI_EX_USAGE : CLI_EX_SOFTWARE;
@@ -77,7 +77,7 @@ int cli_connect_until(const cli_common *com, baton_client **out, int64_t deadlin
 		} else if (cli_signal != 0) {
 			rc = 128 + cli_signal;
 		} else if (now >= next_notice) {
-			cli_format_duration(now - start, dur, sizeof dur);
+			duration_format(now - start, dur, sizeof dur);
 			if (com->verbosity >= 0)
 				fprintf(stderr, "baton: still waiting for the broker (%s so far): %s\n", dur,
 				        msg);

@@ -13,17 +13,15 @@
 enum { RESET_TIMEOUT = 256 };
 
 static const cli_opt reset_opts[] = {
-    {"timeout", 't', RESET_TIMEOUT, "DUR",
-     "give up (exit 69) when not answered by then, connecting included (default 10s)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("timeout", 't', RESET_TIMEOUT, "DUR",
+            "give up (exit 69) when not answered by then, connecting included (default 10s)"),
+    CLI_OPT_END,
 };
 
 static int reset_opt(void *ctx, int id, const char *arg)
 {
-	if (id == RESET_TIMEOUT && cli_parse_duration(arg, (int64_t *)ctx) == 0)
-		return 0;
-	fprintf(stderr, "baton reset: --timeout must be a duration, like 10s\n");
-	return CLI_EX_USAGE;
+	(void)id;
+	return cli_duration_opt("reset", "timeout", arg, 0, INT64_MAX, (int64_t *)ctx);
 }
 
 static const cli_command reset_cmd = {
@@ -59,7 +57,7 @@ int cli_reset_main(int argc, char **argv)
 	}
 	left = start + timeout_ms - cli_now_ms();
 	err = baton_reset(c, argv[first], left > 0 ? left : 0);
-	cli_format_duration(timeout_ms, dur, sizeof dur);
+	duration_format(timeout_ms, dur, sizeof dur);
 	if (err == BATON_OK) {
 		if (com.verbosity >= 0)
 			fprintf(stderr, "baton: %s reset\n", argv[first]);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "names.h"
 #include "waiting.h"
+#include "wire.h"
 
 enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META, RUN_CONNECT, RUN_CONFLICT };
 
@@ -30,19 +31,25 @@ typedef struct run_args {
 	int conflict_code;  /* exit code for busy or wait ran out */
 } run_args;
 
+/* The help below spells the codec's lease bounds; keep them in step. */
+_Static_assert(WIRE_LEASE_MIN == 1000 && WIRE_LEASE_MAX == 3600000 && WIRE_LEASE_DEFAULT == 30000,
+               "update --lease's help text");
+
 static const cli_opt run_opts[] = {
-    {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
-    {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
-    {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
-    {"wait", 'w', RUN_WAIT, "DUR",
-     "give up (exit 75) after this long, whatever is down (default: wait, even for an absent coordinator)"},
-    {"connect-timeout", 0, RUN_CONNECT, "DUR",
-     "give up (exit 69) when the broker or the coordinator is away this long (default: wait)"},
-    {"conflict-exit-code", 'E', RUN_CONFLICT, "N",
-     "exit N instead of 75 when busy or the wait ran out (flock -E)"},
-    {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
-    {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"),
+    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex",
+            "once: skip when someone succeeded (default); mutex: always run"),
+    CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
+    CLI_OPT("wait", 'w', RUN_WAIT, "DUR",
+            "give up (exit 75) after this long, whatever is down (default: wait, even for an absent "
+            "coordinator)"),
+    CLI_OPT("connect-timeout", 0, RUN_CONNECT, "DUR",
+            "give up (exit 69) when the broker or the coordinator is away this long (default: wait)"),
+    CLI_OPT("conflict-exit-code", 'E', RUN_CONFLICT, "N",
+            "exit N instead of 75 when busy or the wait ran out (flock -E)"),
+    CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
+    CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
+    CLI_OPT_END,
 };
 
 static int run_opt(void *ctx, int id, const char *arg)
@@ -67,21 +74,11 @@ static int run_opt(void *ctx, int id, const char *arg)
 		fprintf(stderr, "baton run: --mode must be once or mutex\n");
 		return CLI_EX_USAGE;
 	case RUN_LEASE:
-		if (cli_parse_duration(arg, &a->lease_ms) == 0 && a->lease_ms >= 1000 &&
-		    a->lease_ms <= 3600000)
-			return 0;
-		fprintf(stderr, "baton run: --lease must be a duration from 1s to 1h, like 30s\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "lease", arg, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &a->lease_ms);
 	case RUN_WAIT:
-		if (cli_parse_duration(arg, &a->wait_ms) == 0)
-			return 0;
-		fprintf(stderr, "baton run: --wait must be a duration, like 250ms, 30s, 5m or 1h\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "wait", arg, 0, INT64_MAX, &a->wait_ms);
 	case RUN_CONNECT:
-		if (cli_parse_duration(arg, &a->connect_ms) == 0)
-			return 0;
-		fprintf(stderr, "baton run: --connect-timeout must be a duration, like 10s or 5m\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "connect-timeout", arg, 0, INT64_MAX, &a->connect_ms);
 	case RUN_CONFLICT: {
 		char *end = NULL;
 		long v = strtol(arg, &end, 10);
@@ -361,7 +358,7 @@ out:
 int cli_run_main(int argc, char **argv)
 {
 	run_args a = {.mode = BATON_MODE_ONCE,
-	              .lease_ms = 30000,
+	              .lease_ms = WIRE_LEASE_DEFAULT,
 	              .wait_ms = -1,
 	              .connect_ms = -1,
 	              .conflict_code = CLI_EX_TEMPFAIL};

@@ -32,10 +32,10 @@ typedef struct status_ctx {
 } status_ctx;
 
 static const cli_opt status_opts[] = {
-    {"json", 'j', STATUS_JSON, NULL, "write a JSON array, one object per lock, for scripts"},
-    {"timeout", 't', STATUS_TIMEOUT, "DUR",
-     "give up (exit 69) when the broker is not reached by then (default 5s)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("json", 'j', STATUS_JSON, NULL, "write a JSON array, one object per lock, for scripts"),
+    CLI_OPT("timeout", 't', STATUS_TIMEOUT, "DUR",
+            "give up (exit 69) when the broker is not reached by then (default 5s)"),
+    CLI_OPT_END,
 };
 
 static int status_opt(void *ctx, int id, const char *arg)
@@ -46,10 +46,7 @@ static int status_opt(void *ctx, int id, const char *arg)
 		a->json = true;
 		return 0;
 	}
-	if (id == STATUS_TIMEOUT && cli_parse_duration(arg, &a->timeout_ms) == 0)
-		return 0;
-	fprintf(stderr, "baton status: --timeout must be a duration, like 5s\n");
-	return CLI_EX_USAGE;
+	return cli_duration_opt("status", "timeout", arg, 0, INT64_MAX, &a->timeout_ms);
 }
 
 static const cli_command status_cmd = {

@@ -52,8 +52,8 @@ void status_print_table(const status_row *rows, size_t n, FILE *out)
 		char held[32] = "-", left[32] = "-", tok[24] = "-";
 
 		if (r->holder[0]) {
-			cli_format_duration(now - r->since_ms, held, sizeof held);
-			cli_format_duration(r->lease_until_ms - now, left, sizeof left);
+			duration_format(now - r->since_ms, held, sizeof held);
+			duration_format(r->lease_until_ms - now, left, sizeof left);
 			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
 		}
 		fprintf(out, "%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
@@ -73,8 +73,8 @@ void status_print_detail(const char *resource, const status_row *r, FILE *out)
 	}
 	fprintf(out, "resource:   %s\nmode:       %s\n", r->resource, baton_mode_name(r->mode));
 	if (r->holder[0]) {
-		cli_format_duration(now - r->since_ms, a, sizeof a);
-		cli_format_duration(r->lease_until_ms - now, b, sizeof b);
+		duration_format(now - r->since_ms, a, sizeof a);
+		duration_format(r->lease_until_ms - now, b, sizeof b);
 		fprintf(out, "holder:     %s\ntoken:      %llu\nheld for:   %s\nlease left: %s\n", r->holder,
 		        (unsigned long long)r->token, a, b);
 		if (r->meta)

@@ -103,7 +103,7 @@ static void notice(const cli_wait *w, baton_client *c, const baton_lock_info *in
 
 	if (w->com->verbosity < 0)
 		return;
-	cli_format_duration(waited, dur, sizeof dur);
+	duration_format(waited, dur, sizeof dur);
 	baton_client_coordinator(c, &seen, &online, NULL);
 	if (!baton_client_connected(c))
 		fprintf(stderr, "%sbaton: still waiting for the broker at %s (%s so far); reconnecting\n",
@@ -138,7 +138,7 @@ static int look(baton_lock *l, const cli_wait *w, baton_answer *ans, baton_lock_
 		return 128 + sig;
 	}
 	if (info->phase == BATON_PHASE_SENT && (now >= w->answer_by_ms || now >= w->deadline_ms)) {
-		cli_format_duration(info->age_ms, dur, sizeof dur);
+		duration_format(info->age_ms, dur, sizeof dur);
 		fprintf(
 		    stderr,
 		    "%sbaton: no answer from the coordinator on prefix %s at %s within %s (%s); giving up\n",
@@ -148,7 +148,7 @@ static int look(baton_lock *l, const cli_wait *w, baton_answer *ans, baton_lock_
 		return CLI_EX_UNAVAILABLE;
 	}
 	if (now >= w->deadline_ms) {
-		cli_format_duration(w->wait_ms, dur, sizeof dur);
+		duration_format(w->wait_ms, dur, sizeof dur);
 		fprintf(stderr, "%sbaton: waited %s for %s (held by %s); giving up\n", clear_line(w), dur,
 		        w->resource, info->holder[0] ? info->holder : "?");
 		(void)baton_cancel(l, 1000);
@@ -179,7 +179,7 @@ int cli_wait_answer(baton_client *c, baton_lock *l, const cli_wait *w, baton_ans
 			continue;
 		place_line(&p, &info, line, sizeof line);
 		if (w->tty) {
-			cli_format_duration(info.age_ms, age, sizeof age);
+			duration_format(info.age_ms, age, sizeof age);
 			fprintf(stderr, "\r\033[Kbaton: waiting for %s: %s (%s)", w->resource, line, age);
 			fflush(stderr);
 		} else if (strcmp(line, shown) != 0) {
