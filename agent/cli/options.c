@@ -128,7 +128,7 @@ int cli_common_arity(const char *word)
 
 	if (word[0] != '-' || word[1] == '\0')
 		return -1;
-	for (const cli_opt *o = common_opts; o->name != NULL; o++) {
+	for (const cli_opt *o = common_opts; o < common_opts + N_COMMON; o++) {
 		if (word[1] != '-') {
 			if (o->short_name != 0 && word[1] == o->short_name && word[2] == '\0')
 				return o->arg ? 1 : 0;
