@@ -175,7 +175,8 @@ int cli_status_main(int argc, char **argv)
 	baton_watch_free(w);
 	baton_client_free(c);
 	if (rc == 0) {
-		qsort(s.rows, s.n, sizeof *s.rows, status_row_cmp);
+		if (s.n > 0)
+			qsort(s.rows, s.n, sizeof *s.rows, status_row_cmp);
 		if (a.json)
 			status_print_json(s.rows, s.n, stdout);
 		else if (strpbrk(filter, "+#") == NULL)
