@@ -286,7 +286,8 @@ class StderrTailTest(DayTwoBase):
         self.assertIn("pull failed: manifest unknown", shown)
 
     def test_long_stderr_is_cut_to_1024_bytes_of_its_tail(self):
-        script = "i=0; while [ $i -lt 300 ]; do echo \"line $i \u00e9t\u00e9\" >&2; i=$((i+1)); done; exit 4"
+        script = ("i=0; while [ $i -lt 300 ]; do echo \"line $i \u00e9t\u00e9\" >&2; i=$((i+1)); done; "
+                  "printf 'bad \\377 byte\\n' >&2; exit 4")
         first = self.start("run", "--resource", self.res, "--", "sh", "-c", script)
         self.assertEqual(first.finish()[0], 4)
         o = self.watch.wait_for(lambda m: m[1].endswith("/outcome/" + self.res), what="outcome")
@@ -294,6 +295,7 @@ class StderrTailTest(DayTwoBase):
         self.assertLessEqual(len(error.encode()), 1024)
         self.assertTrue(error.startswith("exit status 4"), error)
         self.assertIn("line 299", error, "the tail, not the head")
+        self.assertTrue(error.endswith("bad ? byte"), "a byte that is not UTF-8 becomes ?: %r" % error[-40:])
         self.assertNotIn("line 0 ", error)
 
 
