@@ -72,9 +72,15 @@ class Proc:
         return time.monotonic() - self.t0
 
     def stop(self):
+        """SIGTERM first: baton passes it on to its command (a holder's sh loop
+        would outlive a SIGKILLed baton), then SIGKILL if need be."""
         if self.p.poll() is None:
-            os.kill(self.p.pid, signal.SIGKILL)
-            self.p.wait(DEADLINE)
+            os.kill(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                os.kill(self.p.pid, signal.SIGKILL)
+                self.p.wait(DEADLINE)
 
 
 class DayTwoBase(unittest.TestCase):
