@@ -2,9 +2,10 @@
  * run.c - `baton run`: take the lock, run the command, release with its
  * outcome; or skip when another node already did it (once mode).
  *
- * Owns the run's flow and its exit codes (cli.h). The command itself is
- * child.c's; the lock is libbaton's. Prints a live status line while
- * waiting only when stderr is a terminal.
+ * Owns the run's flow and its exit codes (cli.h), the failure's error text
+ * (the command's exit status and the tail of its stderr) and, with -v,
+ * telling the command's own exit code from baton's. The command itself is
+ * child.c's, the wait for the answer waiting.c's, the lock libbaton's.
  */
 #include <fcntl.h>
 #include <signal.h>
