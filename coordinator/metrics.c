@@ -108,22 +108,24 @@ static bool answers(const pending_req *p, const table_effect *e)
 /* The table puts a request's own answer after those it causes to others (a
  * successor's granted comes before the releaser's released), and the
  * requests' own answers in the order they were stepped: one walk pairs
- * them. A granted answer that is no request's own is a handoff; the outcome
- * event that follows it for the same resource says why the holding ended. */
+ * them. A granted answer that is no request's own is a handoff (several at
+ * once when shared waiters go in together); the outcome event that follows
+ * them for the same resource says why the holding ended. */
 void metrics_batch(metrics *m, const table_effect *fx, size_t n, int64_t now_ns)
 {
 	if (m == NULL)
 		return;
 	metrics_data *d = &m->live;
-	size_t j = 0;
-	const char *handoff = NULL;
+	size_t j = 0, handoffs = 0;
+	const char *handoff = NULL; /* the resource of the handoffs not yet given a reason */
 	for (size_t i = 0; i < n; i++) {
 		const table_effect *e = &fx[i];
 		if (e->kind == TABLE_FX_OUTCOME) {
 			if (handoff != NULL && strcmp(handoff, e->resource) == 0 &&
 			    (int)e->u.outcome.reason < METRICS_N_REASONS)
-				d->handoffs[e->u.outcome.reason]++;
+				d->handoffs[e->u.outcome.reason] += handoffs;
 			handoff = NULL;
+			handoffs = 0;
 			continue;
 		}
 		if (e->kind != TABLE_FX_ANSWER)
@@ -138,7 +140,11 @@ void metrics_batch(metrics *m, const table_effect *fx, size_t n, int64_t now_ns)
 			metrics_hist_observe(&d->latency, &metrics_seconds_buckets,
 			                     (double)(now_ns - p->arrived_ns) / 1e9);
 		} else if (a->status == WIRE_ST_GRANTED) {
+			/* shared waiters at the head are granted together */
+			if (handoff == NULL || strcmp(handoff, a->resource) != 0)
+				handoffs = 0;
 			handoff = a->resource;
+			handoffs++;
 		}
 	}
 	for (; j < m->n_pend; j++)

@@ -6,6 +6,7 @@
  * for scripts (a JSON array, one object per lock, names as on the wire).
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,7 +55,9 @@ static const cli_command status_cmd = {
     "[OPTIONS] [FILTER|RESOURCE]",
     "Shows every lock the coordinator reports (or those matching FILTER, an MQTT\n"
     "filter over resource names): mode, holder, token, how long held, lease left,\n"
-    "waiters and a remembered success. A RESOURCE named exactly (no + or #) is shown\n"
+    "waiters and a remembered success; under a row, every holder of a shared lock or\n"
+    "semaphore, the queue with its modes, and a once resource's failure streak.\n"
+    "A RESOURCE named exactly (no + or #) is shown\n"
     "in full: its queue in order, the holder's meta, the remembered success and the\n"
     "last failure. Exit: 0 (also when there is no such lock); 69 broker unreachable.",
     "baton status --json 'images/#'",
@@ -85,6 +88,26 @@ static void row_fill(status_row *r, const baton_state *st)
 	r->done_token = st->done.token;
 	r->done_at_ms = st->done.completed_at_ms;
 	r->done_result = dup_or_null(st->done.result);
+	r->permits = st->permits;
+	r->n_holders = st->n_holders;
+	r->holders = calloc(st->n_holders ? st->n_holders : 1, sizeof *r->holders);
+	for (size_t i = 0; r->holders != NULL && i < st->n_holders; i++) {
+		r->holders[i].node = dup_or_null(st->holders[i].node);
+		r->holders[i].token = st->holders[i].token;
+		r->holders[i].mode = st->holders[i].mode;
+	}
+	r->n_queue = st->n_queue;
+	r->queue = calloc(st->n_queue ? st->n_queue : 1, sizeof *r->queue);
+	for (size_t i = 0; r->queue != NULL && i < st->n_queue; i++) {
+		r->queue[i].node = dup_or_null(st->queue[i].node);
+		r->queue[i].mode = st->queue[i].mode;
+	}
+	r->failures = st->failures;
+	snprintf(r->fail_node, sizeof r->fail_node, "%s", st->last_failure.node ? st->last_failure.node : "");
+	r->fail_token = st->last_failure.token;
+	r->fail_error = dup_or_null(st->last_failure.error);
+	r->fail_reason = st->last_failure.reason;
+	r->fail_at_ms = st->last_failure.completed_at_ms;
 	snprintf(r->prev, sizeof r->prev, "%s", st->previous.node ? st->previous.node : "");
 	r->prev_token = st->previous.token;
 	r->prev_error = dup_or_null(st->previous.error);

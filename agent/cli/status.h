@@ -25,6 +25,26 @@ typedef struct status_row {
 	uint64_t done_token;
 	int64_t done_at_ms;
 	char *done_result;
+	/* second edition: every holding, the queue with modes, permits, the
+	 * failure streak (n_holders/n_queue entries; NULL arrays: no memory) */
+	struct status_holding {
+		char *node;
+		uint64_t token;
+		baton_mode mode;
+	} * holders;
+	size_t n_holders;
+	struct status_queued {
+		char *node;
+		baton_mode mode;
+	} * queue;
+	size_t n_queue;
+	uint32_t permits;
+	uint32_t failures;
+	char fail_node[BATON_NODE_MAX + 1]; /* the streak's last failure ("": none) */
+	uint64_t fail_token;
+	char *fail_error;
+	baton_reason fail_reason;
+	int64_t fail_at_ms;
 	char prev[BATON_NODE_MAX + 1]; /* "": no failed holding since the last success */
 	uint64_t prev_token;
 	char *prev_error;
@@ -39,7 +59,8 @@ void status_print_table(const status_row *rows, size_t n, FILE *out);
 /* One resource in full; r NULL when it has no lock. */
 void status_print_detail(const char *resource, const status_row *r, FILE *out);
 /* A JSON array of one object per row: resource, mode, holder, token, since,
- * lease_until, meta, waiting, done, previous (absent parts null). */
+ * lease_until, meta, waiting, queue, holders, permits, failures, done,
+ * previous (absent parts null). */
 void status_print_json(const status_row *rows, size_t n, FILE *out);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "status.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,11 +26,67 @@ void status_row_clear(status_row *r)
 	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++)
 		free(r->waiting[i]);
 	free(r->waiting);
+	for (size_t i = 0; r->holders != NULL && i < r->n_holders; i++)
+		free(r->holders[i].node);
+	free(r->holders);
+	for (size_t i = 0; r->queue != NULL && i < r->n_queue; i++)
+		free(r->queue[i].node);
+	free(r->queue);
 	free(r->meta);
 	free(r->done_result);
 	free(r->prev_error);
+	free(r->fail_error);
 	r->waiting = NULL;
-	r->meta = r->done_result = r->prev_error = NULL;
+	r->holders = NULL;
+	r->queue = NULL;
+	r->meta = r->done_result = r->prev_error = r->fail_error = NULL;
+}
+
+#define DETAIL_MAX 1024 /* bytes of a row's holders, queue or streak line */
+
+/* Appends to buf (DETAIL_MAX) what printf would write, cut at the end. */
+static void cat(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cat(char *buf, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, DETAIL_MAX - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The lines under a row: every holder of a shared lock or semaphore, the
+ * queue when modes matter, a once resource's failure streak. */
+static void print_details(const status_row *r, FILE *out)
+{
+	bool modes = r->permits > 1;
+	char line[DETAIL_MAX], when[64];
+
+	for (size_t i = 0; r->holders != NULL && i < r->n_holders; i++)
+		modes |= r->holders[i].mode == BATON_MODE_SHARED;
+	for (size_t i = 0; r->queue != NULL && i < r->n_queue; i++)
+		modes |= r->queue[i].mode == BATON_MODE_SHARED;
+	line[0] = '\0';
+	for (size_t i = 0; r->holders != NULL && r->n_holders > 1 && i < r->n_holders; i++)
+		cat(line, "%s%s (token %llu)", i ? ", " : "", r->holders[i].node ? r->holders[i].node : "?",
+		    (unsigned long long)r->holders[i].token);
+	if (line[0])
+		fprintf(out, "    holders: %s\n", line);
+	if (r->permits > 1)
+		fprintf(out, "    permits: %u\n", r->permits);
+	line[0] = '\0';
+	for (size_t i = 0; modes && r->queue != NULL && i < r->n_queue; i++)
+		cat(line, "%s%s (%s)", i ? ", " : "", r->queue[i].node ? r->queue[i].node : "?",
+		    baton_mode_name(r->queue[i].mode));
+	if (line[0])
+		fprintf(out, "    queue: %s\n", line);
+	if (r->failures > 0) {
+		cli_format_time(r->fail_at_ms, when, sizeof when);
+		fprintf(out, "    failures: %u in a row, last %s (token %llu) at %s: %s\n", r->failures,
+		        r->fail_node[0] ? r->fail_node : "?", (unsigned long long)r->fail_token, when,
+		        r->fail_error ? r->fail_error : baton_reason_name(r->fail_reason));
+	}
 }
 
 int status_row_cmp(const void *a, const void *b)
@@ -45,7 +102,7 @@ void status_print_table(const status_row *rows, size_t n, FILE *out)
 		fprintf(out, "no locks\n");
 		return;
 	}
-	fprintf(out, "%-32s %-5s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
+	fprintf(out, "%-32s %-6s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
 	        "LEASE-LEFT", "WAITERS", "DONE");
 	for (size_t i = 0; i < n; i++) {
 		const status_row *r = &rows[i];
@@ -56,9 +113,14 @@ void status_print_table(const status_row *rows, size_t n, FILE *out)
 			duration_format(r->lease_until_ms - now, left, sizeof left);
 			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
 		}
-		fprintf(out, "%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
-		        r->holder[0] ? r->holder : "-", tok, held, left, r->n_waiting,
-		        r->done[0] ? r->done : "-");
+		char who[BATON_NODE_MAX + 32];
+
+		snprintf(who, sizeof who, "%s", r->holder[0] ? r->holder : "-");
+		if (r->n_holders > 1)
+			snprintf(who, sizeof who, "%s +%zu", r->holder, r->n_holders - 1);
+		fprintf(out, "%-32s %-6s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
+		        who, tok, held, left, r->n_waiting, r->done[0] ? r->done : "-");
+		print_details(r, out);
 	}
 }
 
@@ -82,6 +144,8 @@ void status_print_detail(const char *resource, const status_row *r, FILE *out)
 	} else {
 		fprintf(out, "holder:     -\n");
 	}
+	if (r->n_holders > 1 || r->permits > 1 || r->failures > 0)
+		print_details(r, out);
 	fprintf(out, "waiting:   %s\n", r->n_waiting ? "" : " -");
 	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++)
 		fprintf(out, "  %zu. %s\n", i + 1, r->waiting[i] ? r->waiting[i] : "?");
@@ -151,7 +215,20 @@ static void json_row(const status_row *r, FILE *out)
 		fputs(i ? "," : "", out);
 		json_str(r->waiting[i], out);
 	}
-	fputs("],\"done\":", out);
+	fputs("],\"queue\":[", out);
+	for (size_t i = 0; r->queue != NULL && i < r->n_queue; i++) {
+		fputs(i ? ",{\"node\":" : "{\"node\":", out);
+		json_str(r->queue[i].node, out);
+		fprintf(out, ",\"mode\":\"%s\"}", baton_mode_name(r->queue[i].mode));
+	}
+	fputs("],\"holders\":[", out);
+	for (size_t i = 0; r->holders != NULL && i < r->n_holders; i++) {
+		fputs(i ? ",{\"node\":" : "{\"node\":", out);
+		json_str(r->holders[i].node, out);
+		fprintf(out, ",\"token\":%llu,\"mode\":\"%s\"}", (unsigned long long)r->holders[i].token,
+		        baton_mode_name(r->holders[i].mode));
+	}
+	fprintf(out, "],\"permits\":%u,\"failures\":%u,\"done\":", r->permits ? r->permits : 1, r->failures);
 	if (r->done[0]) {
 		fputs("{\"node\":", out);
 		json_str(r->done, out);

@@ -197,6 +197,42 @@ static void test_batch_pairs_requests_with_their_answers(void **state)
 	table_free(t);
 }
 
+/* A writer's release lets two queued readers in at once: two handoffs,
+ * both for the reason the writer's holding ended. */
+static void test_batch_counts_readers_granted_together(void **state)
+{
+	(void)state;
+	table_config tc;
+	table_config_default(&tc);
+	table *t = table_new(&tc);
+	metrics *m = metrics_new();
+	assert_non_null(t);
+	assert_non_null(m);
+	wire_request w = h_req(WIRE_OP_ACQUIRE, "w1", "db"), r1 = h_req(WIRE_OP_ACQUIRE, "s1", "db"),
+	             r2 = h_req(WIRE_OP_ACQUIRE, "s2", "db");
+	w.mode = WIRE_MODE_MUTEX;
+	r1.mode = r2.mode = WIRE_MODE_SHARED;
+	step(m, t, "writer", w, 1000, 0);
+	step(m, t, "reader1", r1, 1000, 0);
+	step(m, t, "reader2", r2, 1000, 0);
+	flush(m, t, 1000);
+	wire_request rel = h_req(WIRE_OP_RELEASE, "w2", "db");
+	rel.token = 1;
+	rel.success = true;
+	step(m, t, "writer", rel, 2000, 0);
+	flush(m, t, 1000);
+	metrics_publish(m);
+	metrics_data d;
+	metrics_read(m, &d);
+	assert_int_equal(d.requests[WIRE_OP_ACQUIRE][WIRE_ST_QUEUED], 2);
+	assert_int_equal(d.requests[WIRE_OP_RELEASE][WIRE_ST_RELEASED], 1);
+	assert_int_equal(d.handoffs[WIRE_REASON_RELEASED], 2);
+	assert_int_equal(d.grants, 3);
+	assert_int_equal(d.held, 2);
+	metrics_free(m);
+	table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +241,7 @@ int main(void)
 	    cmocka_unit_test(test_format_exposition),
 	    cmocka_unit_test(test_parse_addr_forms),
 	    cmocka_unit_test(test_batch_pairs_requests_with_their_answers),
+	    cmocka_unit_test(test_batch_counts_readers_granted_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
