@@ -95,7 +95,9 @@ static void test_shapes_version_2_file_migrates_with_its_state(void **state)
 {
 	fixture *f = *state;
 	table_free(f->t);
+	f->t = NULL; /* teardown frees what is left if a step below fails */
 	store_close(f->s);
+	f->s = NULL;
 	unlink(f->path);
 	copy_file(BATON_FIXTURES "/state-v2.db", f->path);
 	open_store(f);
