@@ -57,8 +57,8 @@ static const cli_command status_cmd = {
     "filter over resource names): mode, holder, token, how long held, lease left,\n"
     "waiters and a remembered success; under a row, every holder of a shared lock or\n"
     "semaphore, the queue with its modes, and a once resource's failure streak.\n"
-    "A RESOURCE named exactly (no + or #) is shown\n"
-    "in full: its queue in order, the holder's meta, the remembered success and the\n"
+    "A RESOURCE named exactly (no + or #) gets its row and then the rest:\n"
+    "its queue in order, the holder's meta, the remembered success and the\n"
     "last failure. Exit: 0 (also when there is no such lock); 69 broker unreachable.",
     "baton status --json 'images/#'",
     status_opts,

@@ -56,7 +56,8 @@ int status_row_cmp(const void *a, const void *b); /* by resource, for qsort */
 
 /* The table of rows (n of them, sorted). */
 void status_print_table(const status_row *rows, size_t n, FILE *out);
-/* One resource in full; r NULL when it has no lock. */
+/* One resource in full: its table row, then the holder's meta, the queue in
+ * order, the remembered success and the last failure; r NULL: no lock. */
 void status_print_detail(const char *resource, const status_row *r, FILE *out);
 /* A JSON array of one object per row: resource, mode, holder, token, since,
  * lease_until, meta, waiting, queue, holders, permits, failures, done,

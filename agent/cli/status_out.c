@@ -126,36 +126,26 @@ void status_print_table(const status_row *rows, size_t n, FILE *out)
 
 void status_print_detail(const char *resource, const status_row *r, FILE *out)
 {
-	int64_t now = wall_ms();
-	char a[32], b[32], when[64];
+	char when[64];
 
 	if (r == NULL) {
 		fprintf(out, "%s: no lock (nobody holds or waits for it, nothing is remembered)\n", resource);
 		return;
 	}
-	fprintf(out, "resource:   %s\nmode:       %s\n", r->resource, baton_mode_name(r->mode));
-	if (r->holder[0]) {
-		duration_format(now - r->since_ms, a, sizeof a);
-		duration_format(r->lease_until_ms - now, b, sizeof b);
-		fprintf(out, "holder:     %s\ntoken:      %llu\nheld for:   %s\nlease left: %s\n", r->holder,
-		        (unsigned long long)r->token, a, b);
-		if (r->meta)
-			fprintf(out, "meta:       %s\n", r->meta);
-	} else {
-		fprintf(out, "holder:     -\n");
-	}
-	if (r->n_holders > 1 || r->permits > 1 || r->failures > 0)
-		print_details(r, out);
-	fprintf(out, "waiting:   %s\n", r->n_waiting ? "" : " -");
+	status_print_table(r, 1, out); /* the row a filter shows, then the rest */
+	if (r->meta)
+		fprintf(out, "    meta: %s\n", r->meta);
 	for (size_t i = 0; r->waiting != NULL && i < r->n_waiting; i++)
-		fprintf(out, "  %zu. %s\n", i + 1, r->waiting[i] ? r->waiting[i] : "?");
+		fprintf(out, "%s%zu. %s%s", i ? ", " : "    waiting: ", i + 1,
+		        r->waiting[i] ? r->waiting[i] : "?", i + 1 == r->n_waiting ? "\n" : "");
 	if (r->done[0]) {
 		cli_format_time(r->done_at_ms, when, sizeof when);
-		fprintf(out, "done by:    %s at %s (token %llu)\n", r->done, when,
-		        (unsigned long long)r->done_token);
+		fprintf(out, "    done by %s at %s (token %llu)%s%s\n", r->done, when,
+		        (unsigned long long)r->done_token, r->done_result ? ", result: " : "",
+		        r->done_result ? r->done_result : "");
 	}
 	if (r->prev[0])
-		fprintf(out, "last failure: %s (token %llu, %s)%s%s\n", r->prev,
+		fprintf(out, "    last failure: %s (token %llu, %s)%s%s\n", r->prev,
 		        (unsigned long long)r->prev_token, baton_reason_name(r->prev_reason),
 		        r->prev_error ? ": " : "", r->prev_error ? r->prev_error : "");
 }
