@@ -144,18 +144,26 @@ static void flush(metrics *m, table *t, int64_t now_ns)
 	table_advance(t);
 }
 
+/* A default table and a recorder with nothing recorded. */
+static void fresh(table **t, metrics **m)
+{
+	table_config tc;
+	table_config_default(&tc);
+	*t = table_new(&tc);
+	*m = metrics_new();
+	assert_non_null(*t);
+	assert_non_null(*m);
+}
+
 /* A release hands the lock to a waiter in the same batch: the successor's
  * granted comes before the releaser's released, and must count as a
  * handoff (reason released), not as the release's answer. */
 static void test_batch_pairs_requests_with_their_answers(void **state)
 {
 	(void)state;
-	table_config tc;
-	table_config_default(&tc);
-	table *t = table_new(&tc);
-	metrics *m = metrics_new();
-	assert_non_null(t);
-	assert_non_null(m);
+	table *t = NULL;
+	metrics *m = NULL;
+	fresh(&t, &m);
 	wire_request a1 = h_req(WIRE_OP_ACQUIRE, "a1", "r"), a2 = h_req(WIRE_OP_ACQUIRE, "a2", "r");
 	a1.mode = a2.mode = WIRE_MODE_MUTEX;
 	step(m, t, "n1", a1, 1000, 0);
@@ -202,12 +210,9 @@ static void test_batch_pairs_requests_with_their_answers(void **state)
 static void test_batch_counts_readers_granted_together(void **state)
 {
 	(void)state;
-	table_config tc;
-	table_config_default(&tc);
-	table *t = table_new(&tc);
-	metrics *m = metrics_new();
-	assert_non_null(t);
-	assert_non_null(m);
+	table *t = NULL;
+	metrics *m = NULL;
+	fresh(&t, &m);
 	wire_request w = h_req(WIRE_OP_ACQUIRE, "w1", "db"), r1 = h_req(WIRE_OP_ACQUIRE, "s1", "db"),
 	             r2 = h_req(WIRE_OP_ACQUIRE, "s2", "db");
 	w.mode = WIRE_MODE_MUTEX;
