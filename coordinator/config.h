@@ -36,6 +36,7 @@ typedef struct config {
 	config_log_format log_format;
 	char *log_file;       /* NULL: stderr */
 	char *metrics_listen; /* NULL: no metrics endpoint */
+	bool fresh;           /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
 	bool show_help;
 	bool show_version;
 } config;

@@ -173,7 +173,7 @@ void metrics_commit_failing(metrics *m, bool failing)
 		m->live.commit_failing = failing;
 }
 
-void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected)
+void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected, bool serving)
 {
 	if (m == NULL)
 		return;
@@ -183,6 +183,7 @@ void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool br
 	m->live.grants = c->grants;
 	m->live.backlog = backlog;
 	m->live.broker_connected = broker_connected;
+	m->live.serving = serving;
 }
 
 void metrics_publish(metrics *m)

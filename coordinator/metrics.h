@@ -56,7 +56,7 @@ typedef struct metrics_data {
 	uint64_t commits, commit_failures;
 	/* gauges */
 	uint64_t held, waiting, remembered, backlog;
-	bool broker_connected, commit_failing;
+	bool broker_connected, commit_failing, serving;
 	/* histograms */
 	metrics_hist latency; /* request arrival to its answer handed to the broker edge, s */
 	metrics_hist commit;  /* one store commit, s */
@@ -111,9 +111,10 @@ void metrics_batch(metrics *m, const table_effect *fx, size_t n, int64_t now_ns)
 void metrics_commit(metrics *m, int64_t ns, bool ok);
 void metrics_commit_failing(metrics *m, bool failing);
 
-/* The table's gauges (held, waiting, remembered) and grant counter, and the
- * broker edge's. */
-void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected);
+/* The table's gauges (held, waiting, remembered) and grant counter, the
+ * broker edge's, and whether the coordinator serves (P/coordinator's
+ * serving: it does not while commits fail or another instance serves). */
+void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected, bool serving);
 
 /* Makes everything recorded so far visible to scrapes. */
 void metrics_publish(metrics *m);

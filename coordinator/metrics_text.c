@@ -151,6 +151,10 @@ static void gauges(text *t, const metrics_data *d)
 	scalar(t, "baton_publish_backlog", "gauge", "Publishes not yet acknowledged by the broker.",
 	       d->backlog);
 	scalar(t, "baton_broker_connected", "gauge", "1 while connected to the broker.", d->broker_connected);
+	scalar(
+	    t, "baton_serving", "gauge",
+	    "1 while the coordinator serves; 0 while it answers nothing (commits failing, another instance).",
+	    d->serving);
 	scalar(t, "baton_commit_failing", "gauge",
 	       "1 while a store commit fails and is retried (nothing is answered meanwhile).",
 	       d->commit_failing);

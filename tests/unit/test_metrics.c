@@ -83,6 +83,7 @@ static void test_format_exposition(void **state)
 	assert_non_null(strstr(t, "# TYPE baton_held gauge\nbaton_held 1\n"));
 	assert_non_null(strstr(t, "baton_broker_connected 1\n"));
 	assert_non_null(strstr(t, "baton_commit_failing 0\n"));
+	assert_non_null(strstr(t, "baton_serving 0\n"));
 	/* cumulative buckets, +Inf equals count */
 	assert_non_null(strstr(t, "# TYPE baton_request_duration_seconds histogram\n"));
 	assert_non_null(strstr(t, "baton_request_duration_seconds_bucket{le=\"0.001\"} 0\n"));
@@ -140,7 +141,7 @@ static void flush(metrics *m, table *t, int64_t now_ns)
 	metrics_batch(m, r.effects, r.n_effects, now_ns);
 	table_counts c;
 	table_counts_get(t, &c);
-	metrics_gauges(m, &c, 7, true);
+	metrics_gauges(m, &c, 7, true, true);
 	table_advance(t);
 }
 
