@@ -9,6 +9,7 @@
  * happen after it is released. Never prints.
  */
 #include "client_int.h"
+#include "words.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +175,8 @@ static void apply_effects(baton_lock *l, unsigned fx, action_list *al)
 		bt_actions_call(al, ACT_ANSWER, l, BATON_OK);
 	if ((fx & REQ_FX_LOST)) {
 		bt_client_log(l->c, BATON_LOG_WARN, "lock %s (token %llu) lost: %s", l->resource,
-		              (unsigned long long)l->rs.token, baton_strerror(l->rs.lost_err));
+		              (unsigned long long)l->rs.token,
+		              bt_words_lost(l->rs.lost_err, l->rs.lost_reason));
 		if (l->on_lost != NULL)
 			bt_actions_call(al, ACT_LOST, l, l->rs.lost_err);
 	}
@@ -412,6 +414,17 @@ void baton_lock_get_info(baton_lock *l, baton_lock_info *out)
 		out->lease_left_ms = l->rs.deadline_ms > now ? l->rs.deadline_ms - now : 0;
 	out->lost = l->rs.lost;
 	pthread_mutex_unlock(&c->mu);
+}
+
+const char *baton_lock_lost_reason(baton_lock *l)
+{
+	const char *why = NULL;
+
+	pthread_mutex_lock(&l->c->mu);
+	if (l->rs.lost)
+		why = bt_words_lost(l->rs.lost_err, l->rs.lost_reason);
+	pthread_mutex_unlock(&l->c->mu);
+	return why;
 }
 
 bool baton_lock_lost(baton_lock *l)

@@ -204,8 +204,11 @@ unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wir
 	/* A revocation names the holding by token, whichever id it carries. */
 	if (a->status == WIRE_ST_REVOKED) {
 		if ((rs->phase == BATON_PHASE_GRANTED || rs->phase == BATON_PHASE_RELEASING) &&
-		    a->token == rs->token)
+		    a->token == rs->token) {
+			if (!rs->lost)
+				rs->lost_reason = (baton_reason)a->reason;
 			return lose(rs, BATON_E_LOST);
+		}
 		return 0;
 	}
 	switch (kind) {

@@ -18,6 +18,7 @@
 
 #include "optab.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "password.h"
 #include "peers.h"
@@ -116,6 +117,8 @@ static const optab_opt options[] = {
     DUR("election-timeout", election_timeout_ms, "300ms", 50, 60000,
         "a group's election timeout (randomised up to twice this); pre-vote is on"),
     DUR("heartbeat", heartbeat_ms, "50ms", 10, 10000, "how often a group's leader reaches its followers"),
+    STR("metrics-listen", metrics_listen, NULL, "ADDR:PORT",
+        "serve Prometheus metrics on http://ADDR:PORT/metrics (off by default; :PORT for every interface)"),
     FLAG("help", 'h', show_help, "show this help and exit"),
     FLAG("version", 'V', show_version, "show the version and exit"),
 };
@@ -231,6 +234,14 @@ static baton_err validate_group(config *c, char *err, size_t cap)
 		snprintf(err, cap, "--member %s is not one of the ids in --peers", c->member);
 		return BATON_E_INVAL;
 	}
+	if (c->metrics_listen != NULL) {
+		/* A member's loop (daemon_group.c) records no metrics yet: refuse
+		 * rather than serve counters that never move. */
+		snprintf(err, cap,
+		         "--metrics-listen: a group member serves no metrics yet (only a single coordinator "
+		         "does)");
+		return BATON_E_INVAL;
+	}
 	if (strcmp(c->state, ":memory:") == 0) {
 		snprintf(err, cap, "a group member needs a --state file (its SQLite state and snapshots)");
 		return BATON_E_INVAL;
@@ -269,6 +280,14 @@ baton_err config_validate(config *c, char *err, size_t cap)
 	}
 	if ((c->cert == NULL) != (c->key == NULL)) {
 		snprintf(err, cap, "--cert and --key go together");
+		return BATON_E_INVAL;
+	}
+	char host[256];
+	int port;
+	if (c->metrics_listen != NULL &&
+	    metrics_parse_addr(c->metrics_listen, host, sizeof host, &port) != BATON_OK) {
+		snprintf(err, cap, "--metrics-listen: '%s' is not HOST:PORT, [IPV6]:PORT or :PORT",
+		         c->metrics_listen);
 		return BATON_E_INVAL;
 	}
 	if (c->state == NULL && (c->state = strdup(default_state_path())) == NULL)

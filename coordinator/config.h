@@ -47,7 +47,8 @@ typedef struct config {
 	uint64_t member_id; /* 0: a single coordinator */
 	group_peer peer_list[GROUP_MAX_PEERS];
 	size_t n_peers;
-	bool fresh; /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
+	bool fresh;           /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
+	char *metrics_listen; /* NULL: no metrics endpoint */
 	bool show_help;
 	bool show_version;
 } config;

@@ -4,10 +4,9 @@
  * Owns the child process from fork to reaping: its environment (ours plus
  * the BATON_* variables), its descriptors (every inherited one above stderr
  * is closed at exec, so a command outliving us never keeps our broker
- * connection, and with it our Will, alive), the capture of its stdout tail,
- * forwarding of signals sent to us with kill(), and SIGTERM then SIGKILL
- * when the lock is lost. Prints only its own diagnostics to stderr and the
- * command's output to stdout.
+ * connection, and with it our Will, alive), the capture of its stdout tail and of its stderr tail (for the
+ * failure's error), forwarding of signals sent to us with kill(), and SIGTERM then SIGKILL when the lock is
+ * lost. Prints only its own diagnostics to stderr and the command's output to stdout.
  */
 #include "child.h"
 
@@ -87,11 +86,12 @@ static char **build_env(const char *const *add)
 }
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
-static void exec_child(const child_opts *o, char **env, int out_w, int err_w)
+static void exec_child(const child_opts *o, char **env, int out_w, int stderr_w, int err_w)
 {
 	int e;
 
-	if (out_w >= 0 && dup2(out_w, STDOUT_FILENO) < 0)
+	if ((out_w >= 0 && dup2(out_w, STDOUT_FILENO) < 0) ||
+	    (stderr_w >= 0 && dup2(stderr_w, STDERR_FILENO) < 0))
 		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC_) != 0)
@@ -104,23 +104,25 @@ static void exec_child(const child_opts *o, char **env, int out_w, int err_w)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-static void keep_tail(child_result *r, const char *buf, size_t n)
+/* Keeps the last max bytes of everything appended in tail (cap max + 1). */
+static void keep_tail(char *tail, size_t *len, size_t max, const char *buf, size_t n)
 {
-	if (n >= CHILD_TAIL_MAX) {
-		memcpy(r->tail, buf + n - CHILD_TAIL_MAX, CHILD_TAIL_MAX);
-		r->tail_len = CHILD_TAIL_MAX;
+	if (n >= max) {
+		memcpy(tail, buf + n - max, max);
+		*len = max;
 	} else {
-		size_t keep = r->tail_len + n > CHILD_TAIL_MAX ? CHILD_TAIL_MAX - n : r->tail_len;
+		size_t keep = *len + n > max ? max - n : *len;
 
-		memmove(r->tail, r->tail + r->tail_len - keep, keep);
-		memcpy(r->tail + keep, buf, n);
-		r->tail_len = keep + n;
+		memmove(tail, tail + *len - keep, keep);
+		memcpy(tail + keep, buf, n);
+		*len = keep + n;
 	}
-	r->tail[r->tail_len] = '\0';
+	tail[*len] = '\0';
 }
 
-/* Copies what the command wrote to our stdout and the tail; false at EOF. */
-static bool pump_output(int fd, child_result *r)
+/* Copies what the command wrote on fd to ours (to_fd) and keeps its tail;
+ * false at EOF. */
+static bool pump_output(int fd, int to_fd, child_result *r)
 {
 	char buf[4096];
 	ssize_t n = read(fd, buf, sizeof buf);
@@ -130,7 +132,7 @@ static bool pump_output(int fd, child_result *r)
 	if (n <= 0)
 		return false;
 	for (ssize_t off = 0; off < n;) {
-		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+		ssize_t w = write(to_fd, buf + off, (size_t)(n - off));
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -138,13 +140,17 @@ static bool pump_output(int fd, child_result *r)
 			break; /* our stdout is gone; keep capturing */
 		off += w;
 	}
-	keep_tail(r, buf, (size_t)n);
+	if (to_fd == STDOUT_FILENO)
+		keep_tail(r->tail, &r->tail_len, CHILD_TAIL_MAX, buf, (size_t)n);
+	else
+		keep_tail(r->err_tail, &r->err_tail_len, CHILD_ERR_TAIL_MAX, buf, (size_t)n);
 	return true;
 }
 
 typedef struct supervisor {
 	pid_t pid;
 	int out_fd;      /* -1 when not capturing or at EOF */
+	int err_fd;      /* the command's stderr; -1 at EOF */
 	int64_t kill_at; /* SIGKILL due, 0: none */
 	bool reaped;
 	int64_t reaped_at;
@@ -170,12 +176,16 @@ static void on_lost(const child_opts *o, supervisor *s, child_result *r)
  * the kill deadline and the child. Returns false when all is done. */
 static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
 {
-	struct pollfd pf[3];
-	int n = 0, out_i = -1, lost_i = -1;
+	struct pollfd pf[4];
+	int n = 0, out_i = -1, err_i = -1, lost_i = -1;
 
 	if (s->out_fd >= 0) {
 		pf[n] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
 		out_i = n++;
+	}
+	if (s->err_fd >= 0) {
+		pf[n] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+		err_i = n++;
 	}
 	if (o->lost_fd >= 0 && !r->lost) {
 		pf[n] = (struct pollfd){.fd = o->lost_fd, .events = POLLIN};
@@ -184,9 +194,13 @@ static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
 	if (s->pidfd >= 0 && !s->reaped)
 		pf[n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
 	if (poll(pf, (nfds_t)n, 100) > 0) {
-		if (out_i >= 0 && pf[out_i].revents && !pump_output(s->out_fd, r)) {
+		if (out_i >= 0 && pf[out_i].revents && !pump_output(s->out_fd, STDOUT_FILENO, r)) {
 			close(s->out_fd);
 			s->out_fd = -1;
+		}
+		if (err_i >= 0 && pf[err_i].revents && !pump_output(s->err_fd, STDERR_FILENO, r)) {
+			close(s->err_fd);
+			s->err_fd = -1;
 		}
 		if (lost_i >= 0 && pf[lost_i].revents)
 			on_lost(o, s, r);
@@ -207,7 +221,7 @@ static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
 	}
 	/* After the exit, drain the output briefly: a background grandchild
 	 * may hold the pipe open forever. */
-	return !s->reaped || (s->out_fd >= 0 && now_ms() - s->reaped_at < 500);
+	return !s->reaped || ((s->out_fd >= 0 || s->err_fd >= 0) && now_ms() - s->reaped_at < 500);
 }
 
 static void set_cloexec(int fd)
@@ -217,17 +231,19 @@ static void set_cloexec(int fd)
 
 int child_run(const child_opts *o, child_result *r)
 {
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, e, rc = -1;
+	int out[2] = {-1, -1}, se[2] = {-1, -1}, errp[2] = {-1, -1}, e, rc = -1;
 	char **env = build_env(o->env);
-	supervisor s = {.pid = -1, .out_fd = -1, .pidfd = -1};
+	supervisor s = {.pid = -1, .out_fd = -1, .err_fd = -1, .pidfd = -1};
 
 	memset(r, 0, sizeof *r);
-	if (env == NULL || pipe(errp) != 0 || (o->share_output && pipe(out) != 0)) {
+	if (env == NULL || pipe(errp) != 0 || pipe(se) != 0 || (o->share_output && pipe(out) != 0)) {
 		fprintf(stderr, "baton: cannot start the command: %s\n", strerror(errno));
 		goto out;
 	}
 	set_cloexec(errp[0]);
 	set_cloexec(errp[1]);
+	set_cloexec(se[0]);
+	set_cloexec(se[1]);
 	if (out[0] >= 0) {
 		set_cloexec(out[0]);
 		set_cloexec(out[1]);
@@ -239,9 +255,13 @@ int child_run(const child_opts *o, child_result *r)
 		goto out;
 	}
 	if (s.pid == 0)
-		exec_child(o, env, out[1], errp[1]);
+		exec_child(o, env, out[1], se[1], errp[1]);
 	close(errp[1]);
 	errp[1] = -1;
+	close(se[1]);
+	se[1] = -1;
+	s.err_fd = se[0];
+	se[0] = -1;
 	if (out[1] >= 0) {
 		close(out[1]);
 		out[1] = -1;
@@ -270,9 +290,13 @@ out:
 			close(out[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
+		if (se[i] >= 0)
+			close(se[i]);
 	}
 	if (s.out_fd >= 0)
 		close(s.out_fd);
+	if (s.err_fd >= 0)
+		close(s.err_fd);
 	if (s.pidfd >= 0)
 		close(s.pidfd);
 	free(env);

@@ -1,7 +1,8 @@
 /*
  * child.h - runs the user's command for `baton run` and supervises it:
- * environment, optional output capture, signal forwarding, and killing it
- * when the lock is lost.
+ * environment, optional output capture, the tail of its stderr (passed
+ * through a pipe, so the command's stderr is not a terminal), signal
+ * forwarding, and killing it when the lock is lost.
  */
 #ifndef BATON_CLI_CHILD_H
 #define BATON_CLI_CHILD_H
@@ -9,8 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CHILD_TAIL_MAX 4096 /* bytes of output kept for --share-output */
-#define CHILD_GRACE_MS 5000 /* SIGTERM -> SIGKILL when the lock is lost */
+#define CHILD_TAIL_MAX     4096 /* bytes of output kept for --share-output */
+#define CHILD_ERR_TAIL_MAX 1024 /* bytes of stderr kept for a failed release (the wire's error) */
+#define CHILD_GRACE_MS     5000 /* SIGTERM -> SIGKILL when the lock is lost */
 
 typedef struct child_opts {
 	char *const *argv;      /* the command, argv[0] searched in PATH */
@@ -27,6 +29,8 @@ typedef struct child_result {
 	bool spawned;                  /* false: fork or exec failed (code 127 or 126) */
 	char tail[CHILD_TAIL_MAX + 1]; /* the last output bytes, NUL-terminated */
 	size_t tail_len;
+	char err_tail[CHILD_ERR_TAIL_MAX + 1]; /* the last stderr bytes (always kept), NUL-terminated */
+	size_t err_tail_len;
 } child_result;
 
 /* Runs the command to its end. Returns 0, or -1 when it could not be

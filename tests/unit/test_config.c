@@ -184,6 +184,10 @@ static void test_config_group_flags_checked(void **state)
 	    {9,
 	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--heartbeat", "300ms"},
 	     "shorter than --election-timeout"},
+	    {9,
+	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--metrics-listen",
+	      "127.0.0.1:9100"},
+	     "serves no metrics"},
 	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
 	    {3, {"--election-timeout", "10ms"}, "--election-timeout"},
 	};
