@@ -91,10 +91,7 @@ static void bad_topic(applier *a, const glog_msg *m, int64_t now)
 	u64s(sup, sizeof sup, a->bad_topics_suppressed);
 	/* The topic may hold anything: log only a printable, bounded excerpt. */
 	char shown[128];
-	size_t n = 0;
-	for (size_t i = 0; i < m->topic_len && n + 1 < sizeof shown; i++)
-		shown[n++] = (m->topic[i] >= 0x20 && m->topic[i] < 0x7f) ? m->topic[i] : '?';
-	shown[n] = '\0';
+	log_printable(shown, sizeof shown, m->topic, m->topic_len);
 	LOG_W("bad_topic: node part is not a valid node id; dropped", "topic", shown, "suppressed", sup);
 	a->bad_topics_logged_at = now;
 	a->bad_topics_suppressed = 0;

@@ -38,8 +38,15 @@ static void publish_text(publisher *p, names_kind kind, const char *arg, const c
 		LOG_E("cannot build topic", "arg", arg ? arg : "");
 		return;
 	}
-	if (broker_publish(p->b, p->topic, payload, len, qos, retained) != BATON_OK)
+	baton_err rc = broker_publish(p->b, p->topic, payload, len, qos, retained);
+	if (rc == BATON_E_INVAL) {
+		char shown[160];
+		log_printable(shown, sizeof shown, p->topic, strlen(p->topic));
+		LOG_E("publish dropped: the broker would refuse this topic", "topic", shown, "error",
+		      broker_error(p->b));
+	} else if (rc != BATON_OK) {
 		LOG_E("publish failed", "topic", p->topic, "error", broker_error(p->b));
+	}
 }
 
 static void log_answer(const table_effect *e)
@@ -169,7 +176,7 @@ void pub_presence(publisher *p, const wire_presence *presence)
 	free(json);
 }
 
-void pub_connected(publisher *p, table *t, const wire_presence *presence)
+void pub_sweep(publisher *p)
 {
 	/* The broker may have lost retained messages (SIGKILL after its last
 	 * save) or kept ones whose clear it lost. Subscribing to P/state/# and
@@ -181,8 +188,23 @@ void pub_connected(publisher *p, table *t, const wire_presence *presence)
 	    (names_filter(filter, sizeof filter, p->prefix, NAMES_STATE, NULL, NULL) != BATON_OK ||
 	     broker_subscribe(p->b, filter) != BATON_OK || broker_unsubscribe(p->b, filter) != BATON_OK))
 		LOG_W("cannot sweep stale snapshots", "error", broker_error(p->b));
-	pub_presence(p, presence);
+}
+
+void pub_republish(publisher *p, table *t)
+{
 	table_foreach(t, republish_one, p);
+}
+
+void pub_connected(publisher *p, table *t, const wire_presence *presence)
+{
+	pub_sweep(p);
+	pub_presence(p, presence);
+	pub_republish(p, t);
+}
+
+void pub_clear_node(publisher *p, const char *node)
+{
+	publish_text(p, NAMES_NODE, node, "", 0, 1, true);
 }
 
 bool pub_stale_state(publisher *p, table *t, const broker_msg *m)

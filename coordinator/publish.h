@@ -47,6 +47,15 @@ void pub_due_flush(publisher *p, table *t, int64_t now);
 /* Forgets every due snapshot unpublished (a leader that lost its office). */
 void pub_due_drop(publisher *p);
 
+/* The parts of pub_connected, for a caller that acts between them (the
+ * single process marks its presence's send time before republishing):
+ * the stale-snapshot sweep request, and every snapshot of t. */
+void pub_sweep(publisher *p);
+void pub_republish(publisher *p, table *t);
+
+/* Clears a dead node's retained presence on P/node/<node>. */
+void pub_clear_node(publisher *p, const char *node);
+
 /* After a (re)connect: asks the broker for every retained snapshot (the
  * sweep: see pub_stale_state), publishes the presence, then every snapshot
  * of t. */
