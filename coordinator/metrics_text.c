@@ -58,7 +58,8 @@ put(text *t, const char *fmt, ...)
 		if (t->nomem)
 			return;
 		va_start(ap, fmt);
-		int n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+		/* Before the first allocation s is NULL: NULL + 0 is undefined. */
+		int n = vsnprintf(t->s != NULL ? t->s + t->len : NULL, t->cap - t->len, fmt, ap);
 		va_end(ap);
 		if (n < 0) {
 			t->nomem = true;
