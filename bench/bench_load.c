@@ -282,9 +282,9 @@ int be_mode_throughput(const be_opts *o)
 		printf("| echo ceiling, cycles/s (2 request/replies each) | %.0f (%.0f-%.0f) |\n", med, min,
 		       max);
 		be_med3(baton_rate, done, &med, &min, &max);
-		printf("| Baton :memory: lock cycles/s (acquire, granted, release, released) | %.0f "
+		printf("| Baton lock cycles/s on %s (acquire, granted, release, released) | %.0f "
 		       "(%.0f-%.0f) |\n",
-		       med, min, max);
+		       o->prefix, med, min, max);
 		be_med3(ratio, done, &med, &min, &max);
 		printf("| Baton / echo ceiling | %.2f (%.2f-%.2f) |\n", med, min, max);
 		be_med3(cpu_b_echo, done, &med, &min, &max);

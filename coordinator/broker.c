@@ -34,6 +34,7 @@ struct broker {
 	char **subs;
 	size_t n_subs;
 	bool clean_session;
+	bool no_reconnect;
 	int keepalive_s;
 	int wake_fd;
 
@@ -210,6 +211,7 @@ baton_err broker_new(const broker_options *o, broker **out, char *err, size_t ca
 		b->subs[i] = dup_or_null(o->subs[i], &ok);
 	b->n_subs = o->n_subs;
 	b->clean_session = o->clean_session;
+	b->no_reconnect = o->no_reconnect;
 	b->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 10;
 	b->wake_fd = o->wake_fd;
 	pthread_mutex_init(&b->mu, NULL);
@@ -249,8 +251,8 @@ baton_err broker_start(broker *b)
 	    .will_payload = b->will_payload,
 	    .keepalive_s = b->keepalive_s,
 	    .connect_timeout_s = 10,
-	    .retry_min_s = 1,
-	    .retry_max_s = 30,
+	    .retry_min_s = b->no_reconnect ? 0 : 1,
+	    .retry_max_s = b->no_reconnect ? 0 : 30,
 	    .clean_session = b->clean_session,
 	    .tls_verify_host = true,
 	    .tls = &b->tls,

@@ -22,6 +22,8 @@ typedef struct broker_options {
 	const char *uri; /* tcp://, mqtt://, ssl:// or mqtts://host:port (paho reads all four) */
 	const char *client_id;
 	bool clean_session;   /* the coordinator uses false: a persistent session */
+	bool no_reconnect;    /* a lost connection stays lost (a group's leader reconnects itself,
+	                         after a raft barrier); false: paho reconnects with backoff */
 	const char *username; /* NULL: none */
 	const char *password; /* NULL: none */
 	const char *cafile;   /* any TLS option (or an ssl:// URI) turns TLS on */

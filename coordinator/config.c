@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "password.h"
+#include "peers.h"
 #include "wire.h"
 
 static baton_err parse_level(const char *val, void *field, char *err, size_t cap)
@@ -105,6 +106,17 @@ static const optab_opt options[] = {
     PARSE("log-level", log_level, parse_level, "info", "error|warn|info|debug", "log level"),
     PARSE("log-format", log_format, parse_format, "text", "text|json", "log line format"),
     STR("log-file", log_file, NULL, "FILE", "append logs to FILE instead of stderr (reopened on SIGHUP)"),
+    STR("member", member, NULL, "ID", "run as this member (1..999999) of a replicated group; needs --peers"),
+    STR("peers", peers, NULL, "ID=HOST:PORT,...",
+        "every member of the group, this one included, the same on each (IPv4 addresses; the raft "
+        "transport has no TLS: keep it on a private network)"),
+    STR("raft-dir", raft_dir, NULL, "DIR",
+        "the member's raft log and snapshots (default: --state plus .raft)"),
+    STR("raft-bind", raft_bind, NULL, "HOST:PORT",
+        "listen for raft here instead of on this member's --peers address (a proxy, NAT or container)"),
+    DUR("election-timeout", election_timeout_ms, "300ms", 50, 60000,
+        "a group's election timeout (randomised up to twice this); pre-vote is on"),
+    DUR("heartbeat", heartbeat_ms, "50ms", 10, 10000, "how often a group's leader reaches its followers"),
     STR("metrics-listen", metrics_listen, NULL, "ADDR:PORT",
         "serve Prometheus metrics on http://ADDR:PORT/metrics (off by default; :PORT for every interface)"),
     FLAG("help", 'h', show_help, "show this help and exit"),
@@ -195,6 +207,59 @@ static const char *default_state_path(void)
 	return "./baton-state.db";
 }
 
+/* --member, --peers and the rest of a group's flags go together. */
+static baton_err validate_group(config *c, char *err, size_t cap)
+{
+	if (c->peers == NULL && c->member == NULL) {
+		if (c->raft_dir != NULL || c->raft_bind != NULL) {
+			snprintf(err, cap, "--raft-dir and --raft-bind need --member and --peers");
+			return BATON_E_INVAL;
+		}
+		return BATON_OK;
+	}
+	if (c->peers == NULL || c->member == NULL) {
+		snprintf(err, cap, "--member and --peers go together");
+		return BATON_E_INVAL;
+	}
+	if (group_member_parse(c->member, &c->member_id) != BATON_OK) {
+		snprintf(err, cap, "--member: '%s' is not a member id 1..999999", c->member);
+		return BATON_E_INVAL;
+	}
+	if (group_peers_parse(c->peers, c->peer_list, &c->n_peers, err, cap) != BATON_OK)
+		return BATON_E_INVAL;
+	bool found = false;
+	for (size_t i = 0; i < c->n_peers; i++)
+		found = found || c->peer_list[i].id == c->member_id;
+	if (!found) {
+		snprintf(err, cap, "--member %s is not one of the ids in --peers", c->member);
+		return BATON_E_INVAL;
+	}
+	if (c->metrics_listen != NULL) {
+		/* A member's loop (daemon_group.c) records no metrics yet: refuse
+		 * rather than serve counters that never move. */
+		snprintf(err, cap,
+		         "--metrics-listen: a group member serves no metrics yet (only a single coordinator "
+		         "does)");
+		return BATON_E_INVAL;
+	}
+	if (strcmp(c->state, ":memory:") == 0) {
+		snprintf(err, cap, "a group member needs a --state file (its SQLite state and snapshots)");
+		return BATON_E_INVAL;
+	}
+	if (c->heartbeat_ms >= c->election_timeout_ms) {
+		snprintf(err, cap, "--heartbeat (%llums) must be shorter than --election-timeout (%llums)",
+		         (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_timeout_ms);
+		return BATON_E_INVAL;
+	}
+	if (c->raft_dir == NULL) {
+		size_t n = strlen(c->state) + 6;
+		if ((c->raft_dir = malloc(n)) == NULL)
+			return BATON_E_NOMEM;
+		snprintf(c->raft_dir, n, "%s.raft", c->state);
+	}
+	return BATON_OK;
+}
+
 baton_err config_validate(config *c, char *err, size_t cap)
 {
 	if (!names_prefix_valid(c->prefix, strlen(c->prefix))) {
@@ -227,6 +292,9 @@ baton_err config_validate(config *c, char *err, size_t cap)
 	}
 	if (c->state == NULL && (c->state = strdup(default_state_path())) == NULL)
 		return BATON_E_NOMEM;
+	baton_err rc = validate_group(c, err, cap);
+	if (rc != BATON_OK)
+		return rc;
 	if (c->password_file != NULL)
 		return read_password(c, err, cap);
 	return BATON_OK;
@@ -247,9 +315,11 @@ void config_usage(FILE *out, const char *argv0)
 	        "\nExamples:\n"
 	        "  %s --broker tcp://127.0.0.1:1883 --state /var/lib/baton/state.db\n"
 	        "  %s --state :memory: --done-ttl 1h --log-format json\n"
+	        "  %s --member 1 --peers 1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 --state "
+	        "/var/lib/baton/state.db\n"
 	        "  mosquitto_sub -t 'baton/v1/#' -v      # watch every answer, event and snapshot\n"
 	        "\nExit status: 0 after SIGTERM/SIGINT, 64 on a bad flag, 69 if the broker refuses us, 70 on "
 	        "a state error, 74 if the state file is lost while serving (or a batch could not be "
 	        "committed), 75 if another coordinator serves the prefix or holds the state file.\n",
-	        argv0, argv0);
+	        argv0, argv0, argv0);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "baton_error.h"
+#include "peers.h"
 #include "sync.h"
 
 typedef enum config_log_format { CONFIG_LOG_TEXT = 0, CONFIG_LOG_JSON } config_log_format;
@@ -34,9 +35,20 @@ typedef struct config {
 	char *key;
 	int log_level; /* LOG_ERROR..LOG_DEBUG, see log.h */
 	config_log_format log_format;
-	char *log_file;       /* NULL: stderr */
-	char *metrics_listen; /* NULL: no metrics endpoint */
+	char *log_file; /* NULL: stderr */
+	/* A replicated group's member (--peers given); see daemon_group.h. */
+	char *member;                 /* --member ID */
+	char *peers;                  /* --peers ID=HOST:PORT,... */
+	char *raft_dir;               /* default: state + ".raft" */
+	char *raft_bind;              /* NULL: listen on this member's --peers address */
+	uint64_t election_timeout_ms; /* 300ms */
+	uint64_t heartbeat_ms;        /* 50ms */
+	/* Filled by config_validate from member and peers: */
+	uint64_t member_id; /* 0: a single coordinator */
+	group_peer peer_list[GROUP_MAX_PEERS];
+	size_t n_peers;
 	bool fresh;           /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
+	char *metrics_listen; /* NULL: no metrics endpoint */
 	bool show_help;
 	bool show_version;
 } config;

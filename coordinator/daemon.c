@@ -6,8 +6,9 @@
  * store commit (one transaction per batch: group commit) -> publish. No
  * answer, event or snapshot is published before the batch that produced it
  * is committed. Nothing here decides a lock rule: that is table.c's job;
- * no topic is written or split here: that is names.c's; retained snapshots
- * are throttled by the coalescer (snapdue.c).
+ * no topic is written or split here: that is names.c's; everything is
+ * published through publish.c (shared with a group's leader), whose
+ * coalescer (snapdue.c) throttles retained snapshots.
  *
  * Time: the table gets wall-clock milliseconds advanced by the monotonic
  * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
@@ -36,118 +37,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
-#include "snapdue.h"
+#include "publish.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
 
-/* A printable, bounded excerpt of s[0..n) for a log line: it may hold anything. */
-static void printable(char *buf, size_t cap, const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n && k + 1 < cap; i++)
-		buf[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[k] = '\0';
-}
-
-/* ---- publishing -------------------------------------------------------- */
-
-static void publish_text(coord *d, names_kind kind, const char *arg, const char *payload, size_t len, int qos,
-                         bool retained)
-{
-	if (names_topic(d->topic, sizeof d->topic, d->cfg->prefix, kind, arg, NULL) != BATON_OK) {
-		LOG_E("cannot build topic", "arg", arg ? arg : "");
-		return;
-	}
-	baton_err rc = broker_publish(d->b, d->topic, payload, len, qos, retained);
-	if (rc == BATON_E_INVAL) {
-		char shown[160];
-		printable(shown, sizeof shown, d->topic, strlen(d->topic));
-		LOG_E("publish dropped: the broker would refuse this topic", "topic", shown, "error",
-		      broker_error(d->b));
-	} else if (rc != BATON_OK) {
-		LOG_E("publish failed", "topic", d->topic, "error", broker_error(d->b));
-	}
-}
-
-static void log_answer(const table_effect *e)
-{
-	const wire_answer *a = &e->u.answer;
-	char tok[24];
-	u64s(tok, sizeof tok, a->token);
-	switch (a->status) {
-	case WIRE_ST_GRANTED:
-		LOG_I(a->previous.node ? "handoff" : "grant", "resource", a->resource, "node", e->node,
-		      "token", tok, "previous", a->previous.node);
-		break;
-	case WIRE_ST_RELEASED:
-		LOG_I("release", "resource", a->resource, "node", e->node, "token", tok);
-		break;
-	case WIRE_ST_REVOKED:
-		LOG_I("revoke", "resource", a->resource, "node", e->node, "token", tok, "reason",
-		      wire_reason_name(a->reason));
-		break;
-	case WIRE_ST_REJECTED:
-		LOG_I("reject", "node", e->node, "id", a->id, "resource", a->resource, "code",
-		      baton_err_code(a->code), "message", a->message);
-		break;
-	default:
-		LOG_D(wire_status_name(a->status), "resource", a->resource, "node", e->node, "id", a->id);
-	}
-}
-
-static void publish_effect(coord *d, const table_effect *e)
-{
-	char *json = NULL;
-	size_t len = 0;
-	baton_err rc = BATON_OK;
-	switch (e->kind) {
-	case TABLE_FX_ANSWER:
-		log_answer(e);
-		if ((rc = wire_answer_encode(&e->u.answer, &json, &len)) == BATON_OK)
-			publish_text(d, NAMES_GRANT, e->node, json, len, 1, false);
-		break;
-	case TABLE_FX_OUTCOME:
-		if ((rc = wire_outcome_encode(&e->u.outcome, &json, &len)) == BATON_OK)
-			publish_text(d, NAMES_OUTCOME, e->resource, json, len, 1, false);
-		break;
-	case TABLE_FX_SNAPSHOT:
-		if ((rc = wire_snapshot_encode(&e->u.snapshot, &json, &len)) == BATON_OK)
-			publish_text(d, NAMES_STATE, e->resource, json, len, 1, true);
-		break;
-	case TABLE_FX_CLEAR:
-		publish_text(d, NAMES_STATE, e->resource, "", 0, 1, true);
-		break;
-	}
-	if (rc != BATON_OK)
-		LOG_E("cannot encode effect", "resource", e->resource, "error", baton_strerror(rc));
-	free(json);
-}
-
-static void republish_one(void *ctx, const table_resource_view *v);
-
-/* snapdue's publish callback: the resource's state now (committed: flush()
- * runs first), or its clear when it is idle and forgotten. A lock born and
- * gone while due still gets its clear: a watcher told by the contract to
- * expect one gets it. False (stays due) when there is no memory for the view. */
-static bool snap_publish(void *ctx, const char *resource)
-{
-	coord *d = ctx;
-	table_resource_view v;
-	bool found = false;
-	if (table_resource_lookup(d->t, resource, &v, &found) != BATON_OK)
-		return false;
-	if (found)
-		republish_one(d, &v);
-	else
-		publish_text(d, NAMES_STATE, resource, "", 0, 1, true);
-	return true;
-}
-
-static void snaps_flush(coord *d, int64_t now)
-{
-	snapdue_flush(&d->due, now, (int64_t)d->cfg->snapshot_interval_ms, snap_publish, d);
-}
+/* ---- publishing (publish.c) ----------------------------------------- */
 
 static void publish_presence(coord *d, bool online);
 static void publish_stats(coord *d, int64_t now);
@@ -184,7 +79,7 @@ static void note_clear(coord *d, const char *node)
 static void publish_clears(coord *d)
 {
 	for (size_t i = 0; i < d->n_clears; i++)
-		publish_text(d, NAMES_NODE, d->clears[i], "", 0, 1, true);
+		pub_clear_node(&d->pub, d->clears[i]);
 	d->n_clears = 0;
 }
 
@@ -247,13 +142,8 @@ static bool flush(coord *d)
 		delay = delay < 5000 ? delay * 2 : 5000;
 	}
 	set_serving(d, NULL);
-	for (size_t i = 0; i < r.n_effects; i++) {
-		const table_effect *e = &r.effects[i];
-		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) &&
-		    snapdue_note(&d->due, e->resource))
-			continue;
-		publish_effect(d, e);
-	}
+	for (size_t i = 0; i < r.n_effects; i++)
+		pub_effect(&d->pub, &r.effects[i]);
 	metrics_batch(d->m, r.effects, r.n_effects, mono_ns());
 	table_advance(d->t);
 	publish_clears(d);
@@ -268,23 +158,7 @@ static void publish_presence(coord *d, bool online)
 	                   .instance = d->g.instance,
 	                   .not_serving = d->not_serving[0] != '\0',
 	                   .reason = d->not_serving[0] ? d->not_serving : NULL};
-	char *json = NULL;
-	size_t len = 0;
-	if (wire_presence_encode(&p, &json, &len) == BATON_OK)
-		publish_text(d, NAMES_COORDINATOR, NULL, json, len, 1, true);
-	free(json);
-}
-
-static void republish_one(void *ctx, const table_resource_view *v)
-{
-	coord *d = ctx;
-	wire_snapshot s;
-	char *json = NULL;
-	size_t len = 0;
-	table_snapshot_of(v, &s);
-	if (wire_snapshot_encode(&s, &json, &len) == BATON_OK)
-		publish_text(d, NAMES_STATE, v->name, json, len, 1, true);
-	free(json);
+	pub_presence(&d->pub, &p);
 }
 
 static void publish_stats(coord *d, int64_t now)
@@ -306,11 +180,7 @@ static void publish_stats(coord *d, int64_t now)
 	    .not_serving = d->not_serving[0] != '\0',
 	    .reason = d->not_serving[0] ? d->not_serving : NULL,
 	};
-	char *json = NULL;
-	size_t len = 0;
-	if (wire_stats_encode(&s, &json, &len) == BATON_OK)
-		publish_text(d, NAMES_STATS, NULL, json, len, 0, true);
-	free(json);
+	pub_stats(&d->pub, &s);
 }
 
 /* The gauges, then everything recorded since the last time, to scrapes. */
@@ -337,7 +207,7 @@ static void bad_topic(coord *d, const broker_msg *m, int64_t now)
 	char sup[24];
 	u64s(sup, sizeof sup, d->bad_topics_suppressed);
 	char shown[128];
-	printable(shown, sizeof shown, m->topic, m->topic_len);
+	log_printable(shown, sizeof shown, m->topic, m->topic_len);
 	LOG_W("bad_topic: node part is not a valid node id; dropped", "topic", shown, "suppressed", sup);
 	d->bad_topics_logged_at = (uint64_t)now;
 	d->bad_topics_suppressed = 0;
@@ -382,20 +252,6 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 	wire_presence_deinit(&p);
 }
 
-/* A retained snapshot the broker kept for a resource we do not have (its
- * clear was lost when the broker died before saving) is cleared. */
-static void handle_stale_state(coord *d, const broker_msg *m, const char *res, size_t res_len)
-{
-	if (!m->retained || m->len == 0 || res_len == 0)
-		return;
-	table_resource_view v;
-	bool found = true;
-	if (table_resource_lookup(d->t, res, &v, &found) == BATON_OK && !found) {
-		LOG_I("clearing stale snapshot", "resource", res);
-		publish_text(d, NAMES_STATE, res, "", 0, 1, true);
-	}
-}
-
 /* P/coordinator: our own presence back from the broker (the end of a gap),
  * or another instance's: then we stop serving, at once and loudly. */
 static void handle_coordinator(coord *d, const broker_msg *m)
@@ -430,12 +286,9 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 		return;
 	}
 	if (rc != BATON_OK) {
-		const char *res;
-		size_t res_len;
-		if (names_resource_topic_parse(d->cfg->prefix, m->topic, m->topic_len, &kind, &res,
-		                               &res_len) == BATON_OK &&
-		    kind == NAMES_STATE)
-			handle_stale_state(d, m, res, res_len); /* res: the topic's NUL-terminated tail */
+		/* A retained snapshot the sweep brought back, cleared when we have
+		 * no such resource. */
+		pub_stale_state(&d->pub, d->t, m);
 		return;
 	}
 	char nodebuf[NAMES_NODE_MAX + 1];
@@ -461,17 +314,14 @@ static void on_connect(coord *d)
 	 * save) or kept ones whose clear it lost. Subscribing to P/state/# and
 	 * unsubscribing at once makes it send us every retained snapshot before
 	 * the UNSUBACK (it handles our packets in order), without echoing the
-	 * republish that follows; handle_stale_state clears the unknown ones. */
-	char filter[NAMES_TOPIC_MAX + 1];
-	if (names_filter(filter, sizeof filter, d->cfg->prefix, NAMES_STATE, NULL, NULL) != BATON_OK ||
-	    broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
-		LOG_W("cannot sweep stale snapshots", "error", broker_error(d->b));
+	 * republish that follows; pub_stale_state clears the unknown ones. */
+	pub_sweep(&d->pub);
 	/* Our presence is also the marker of a gap's end: once it comes back,
 	 * everything the broker queued for us before it has been taken. */
 	guard_connected(&d->g);
 	publish_presence(d, true);
 	guard_marker_sent(&d->g, now_ms(d));
-	table_foreach(d->t, republish_one, d);
+	pub_republish(&d->pub, d->t);
 }
 
 /* The broker dropped every connection of ours right after it was made: it
@@ -489,6 +339,7 @@ static bool fresh_client(coord *d)
 	d->short_lives = 0;
 	broker_free(d->b);
 	d->b = NULL;
+	d->pub.b = NULL;
 	if (dmn_open_broker(d) != BATON_OK) {
 		LOG_E("cannot start the MQTT client", "error", d->err);
 		return false;
@@ -546,8 +397,8 @@ static int poll_timeout(coord *d, int64_t now)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
 		next = d->retry_at;
-	if (snapdue_count(&d->due) > 0 && snapdue_next_at(&d->due) < next)
-		next = snapdue_next_at(&d->due);
+	if (pub_due_next_at(&d->pub) < next)
+		next = pub_due_next_at(&d->pub);
 	if (next <= now)
 		return 0;
 	return next - now > 1000 ? 1000 : (int)(next - now);
@@ -630,8 +481,8 @@ static int loop(coord *d)
 		check_file(d, now);
 		if (d->exit_status != 0 || !flush(d))
 			break;
-		if (snapdue_ready(&d->due, now))
-			snaps_flush(d, now);
+		if (pub_due_ready(&d->pub, now))
+			pub_due_flush(&d->pub, d->t, now);
 		if (now >= d->next_stats_at) {
 			publish_stats(d, now);
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
@@ -658,7 +509,7 @@ static int shut_down(coord *d)
 		if (!guard_paused(&d->g))
 			table_tick(d->t, now_ms(d));
 		flush(d);
-		snaps_flush(d, now_ms(d));
+		pub_due_flush(&d->pub, d->t, now_ms(d));
 	}
 	int status = DAEMON_EXIT_OK;
 	if (d->uncommitted) {
@@ -680,7 +531,7 @@ static int shut_down(coord *d)
 int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
-	snapdue_init(&d.due);
+	pub_init(&d.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -734,7 +585,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		broker_stop(d.b, 5000);
 	}
 out:
-	snapdue_deinit(&d.due);
+	pub_deinit(&d.pub);
 	metrics_free(d.m); /* its HTTP thread reads nothing else of ours */
 	broker_free(d.b);
 	store_close(d.st);

@@ -18,7 +18,7 @@
 #include "guard.h"
 #include "metrics.h"
 #include "names.h"
-#include "snapdue.h"
+#include "publish.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
@@ -38,7 +38,7 @@ typedef struct coord {
 	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	snapdue due;                                /* retained snapshots to publish (the coalescer) */
+	publisher pub;                              /* everything we publish, the coalescer's due set */
 	guard g;                                    /* instance id, gaps in our own service */
 	int exit_status;                            /* DAEMON_EXIT_* that ends the loop; 0: keep serving */
 	int64_t next_check_at;                      /* next check of the state file's identity */
@@ -47,7 +47,6 @@ typedef struct coord {
 	size_t n_clears, cap_clears;
 	size_t lost_answers, lost_resources, lost_ids; /* a batch that was never committed */
 	bool uncommitted;
-	char topic[NAMES_TOPIC_MAX + 1];
 	char coord_topic[NAMES_TOPIC_MAX + 1];
 	char err[512];
 } coord;

@@ -107,6 +107,7 @@ baton_err dmn_open_broker(coord *d)
 	o.subs = subs;
 	o.n_subs = 3;
 	rc = broker_new(&o, &d->b, d->err, sizeof d->err);
+	d->pub.b = d->b;
 	free(will);
 	if (rc == BATON_OK)
 		rc = broker_start(d->b);

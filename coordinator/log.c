@@ -30,6 +30,14 @@ bool log_enabled(int level)
 	return level <= sink.level;
 }
 
+void log_printable(char *buf, size_t cap, const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < cap; i++)
+		buf[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[k] = '\0';
+}
+
 int log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)

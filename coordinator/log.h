@@ -8,6 +8,7 @@
 #define BATON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -36,6 +37,10 @@ void log_emit(int level, const char *msg, ...);
 #define LOG_W(...) LOGF(LOG_WARN, __VA_ARGS__)
 #define LOG_I(...) LOGF(LOG_INFO, __VA_ARGS__)
 #define LOG_D(...) LOGF(LOG_DEBUG, __VA_ARGS__)
+
+/* A printable, bounded excerpt of s[0..n) for a log line (s may hold
+ * anything: bytes outside printable ASCII become '?'). */
+void log_printable(char *buf, size_t cap, const char *s, size_t n);
 
 /* Parses "error", "warn", "info", "debug"; -1 if unknown. */
 int log_level_parse(const char *s);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "daemon_group.h"
 #include "log.h"
 
 static daemon_signals sigs = {0, 0, -1};
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	install_signals();
-	status = daemon_run(&cfg, &sigs);
+	status = cfg.member_id != 0 ? daemon_group_run(&cfg, &sigs) : daemon_run(&cfg, &sigs);
 	close(sigs.wake_fd);
 out:
 	log_close();

@@ -201,8 +201,21 @@ static const char *kind_level(names_kind kind)
 		return "/coordinator";
 	case NAMES_STATS:
 		return "/stats";
+	case NAMES_MEMBER:
+		return "/coordinator/";
 	}
 	return NULL;
+}
+
+/* A group member id as a topic level: 1..999999 in decimal, no leading 0. */
+static bool member_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 6 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
 }
 
 baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind, const char *arg,
@@ -221,7 +234,9 @@ baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind
 			return BATON_E_INVAL;
 		alen = strlen(arg);
 		bool resource = kind == NAMES_OUTCOME || kind == NAMES_STATE;
-		if (resource ? !names_resource_valid(arg, alen) : !names_node_valid(arg, alen))
+		if (kind == NAMES_MEMBER ? !member_valid(arg, alen)
+		    : resource           ? !names_resource_valid(arg, alen)
+		                         : !names_node_valid(arg, alen))
 			return BATON_E_INVAL;
 	}
 	llen = strlen(level);

@@ -59,6 +59,7 @@ typedef enum names_kind {
 	NAMES_NODE,        /* P/node/<node> */
 	NAMES_COORDINATOR, /* P/coordinator (arg ignored, may be NULL) */
 	NAMES_STATS,       /* P/stats (arg ignored, may be NULL) */
+	NAMES_MEMBER,      /* P/coordinator/<member>: a group member's health; arg its id, "1".."999999" */
 } names_kind;
 
 /* Writes the topic of kind for prefix and arg (a node or a resource) into

@@ -269,6 +269,7 @@ typedef struct wire_presence {
 	bool online;
 	const char *version;   /* coordinator only, NULL: absent */
 	int64_t started_at_ms; /* coordinator only, 0: absent */
+	uint64_t member; /* coordinator only: a replicated group's serving member (1..999999), 0: absent */
 	/* coordinator only: the id of this process start (the request-id
 	 * grammar, 1..64 of [A-Za-z0-9._:-]; PROTOCOL.md "Coordinator
 	 * identity"), NULL: absent. With an instance, an online presence also

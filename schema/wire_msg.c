@@ -451,11 +451,11 @@ static bool presence_ok(const wire_presence *p)
 {
 	if (p->node != NULL) /* a node says only who it is and whether it is online */
 		return wj_node_ok(p->node) && p->version == NULL && p->started_at_ms == 0 &&
-		       p->instance == NULL && !p->not_serving && p->reason == NULL;
+		       p->instance == NULL && !p->not_serving && p->reason == NULL && p->member == 0;
 	return (p->version == NULL || wj_text_ok(p->version, WIRE_VERSION_TEXT_MAX)) &&
 	       (p->started_at_ms == 0 || wj_time_ok(p->started_at_ms)) &&
 	       (p->instance == NULL || wj_id_ok(p->instance)) &&
-	       (p->reason == NULL || wj_text_ok(p->reason, WIRE_REASON_TEXT_MAX));
+	       (p->reason == NULL || wj_text_ok(p->reason, WIRE_REASON_TEXT_MAX)) && p->member <= 999999;
 }
 
 static void emit_presence(wj_writer *w, const void *msg)
@@ -469,6 +469,8 @@ static void emit_presence(wj_writer *w, const void *msg)
 	wj_put_opt_str(w, "version", p->version);
 	if (p->node == NULL && p->started_at_ms != 0)
 		wj_put_time(w, "started_at", p->started_at_ms);
+	if (p->node == NULL && p->member != 0)
+		wj_put_u64(w, "member", p->member);
 	wj_put_opt_str(w, "instance", p->instance);
 	if (p->instance != NULL && p->online) {
 		wj_key(w, "serving");
@@ -498,6 +500,8 @@ static baton_err presence_fields(const cJSON *root, wire_presence *p)
 	if (!wj_opt_str(root, "version", WIRE_VERSION_TEXT_MAX, &p->version))
 		return BATON_E_PROTOCOL;
 	if (wj_get(root, "started_at") != NULL && !wj_req_time(root, "started_at", &p->started_at_ms))
+		return BATON_E_PROTOCOL;
+	if (wj_get(root, "member") != NULL && !wj_req_u64(root, "member", 1, 999999, &p->member))
 		return BATON_E_PROTOCOL;
 	if (wj_get(root, "instance") != NULL &&
 	    (!wj_req_str(root, "instance", NAMES_ID_MAX, &p->instance) || !wj_id_ok(p->instance)))

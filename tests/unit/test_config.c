@@ -149,6 +149,66 @@ static void test_log_lines_one_per_call_escaped_and_bounded(void **state)
 	unlink(path);
 }
 
+/* A group member's flags: accepted together, each rule refused alone. */
+static void test_config_group_flags_checked(void **state)
+{
+	(void)state;
+	config c;
+	char err[256] = "";
+	const char *peers = "2=127.0.0.1:7002,1=127.0.0.1:7001,3=127.0.0.1:7003";
+	assert_int_equal(
+	    parse(&c, err, sizeof err, 7, "--member", "2", "--peers", peers, "--state", "/tmp/x.db"),
+	    BATON_OK);
+	assert_int_equal(c.member_id, 2);
+	assert_int_equal(c.n_peers, 3);
+	assert_int_equal(c.peer_list[0].id, 1);
+	assert_string_equal(c.raft_dir, "/tmp/x.db.raft");
+	assert_true(c.election_timeout_ms == 300 && c.heartbeat_ms == 50);
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 1), BATON_OK);
+	assert_int_equal(c.member_id, 0); /* no group: the single process */
+	config_deinit(&c);
+	static const struct {
+		int argc;
+		const char *argv[9];
+		const char *says;
+	} bad[] = {
+	    {3, {"--member", "1"}, "go together"},
+	    {3, {"--peers", "1=127.0.0.1:7001"}, "go together"},
+	    {7,
+	     {"--member", "4", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db"},
+	     "not one of the ids"},
+	    {7, {"--member", "01", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db"}, "--member"},
+	    {7, {"--member", "1", "--peers", "1=127.0.0.1", "--state", "/tmp/x.db"}, "--peers"},
+	    {7, {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", ":memory:"}, "--state file"},
+	    {9,
+	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--heartbeat", "300ms"},
+	     "shorter than --election-timeout"},
+	    {9,
+	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--metrics-listen",
+	      "127.0.0.1:9100"},
+	     "serves no metrics"},
+	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
+	    {3, {"--election-timeout", "10ms"}, "--election-timeout"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *argv[10] = {"baton-coordinator"};
+		for (int k = 1; k < bad[i].argc; k++)
+			argv[k] = (char *)bad[i].argv[k - 1];
+		config_init(&c);
+		err[0] = '\0';
+		baton_err rc = config_parse(&c, bad[i].argc, argv, err, sizeof err);
+		if (rc == BATON_OK)
+			rc = config_validate(&c, err, sizeof err);
+		assert_int_equal(rc, BATON_E_INVAL);
+		if (strstr(err, bad[i].says) == NULL) {
+			print_error("case %zu: '%s' does not say '%s'\n", i, err, bad[i].says);
+			fail();
+		}
+		config_deinit(&c);
+	}
+}
+
 static void test_log_level_parse_known(void **state)
 {
 	(void)state;
@@ -164,6 +224,7 @@ int main(void)
 	    cmocka_unit_test(test_config_flag_beats_env),
 	    cmocka_unit_test(test_config_bad_flags_named),
 	    cmocka_unit_test(test_config_password_read_from_file),
+	    cmocka_unit_test(test_config_group_flags_checked),
 	    cmocka_unit_test(test_log_level_parse_known),
 	    cmocka_unit_test(test_log_lines_one_per_call_escaped_and_bounded),
 	};

@@ -197,6 +197,8 @@ static void test_topic_every_kind_built(void **state)
 	    {NAMES_NODE, "n1", "baton/v1/node/n1"},
 	    {NAMES_COORDINATOR, NULL, "baton/v1/coordinator"},
 	    {NAMES_STATS, "ignored", "baton/v1/stats"},
+	    {NAMES_MEMBER, "12", "baton/v1/coordinator/12"},
+	    {NAMES_MEMBER, "999999", "baton/v1/coordinator/999999"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -220,6 +222,12 @@ static void test_topic_bad_arg_or_small_buffer_inval(void **state)
 	assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_OUTCOME, "a/", NULL), BATON_E_INVAL);
 	assert_int_equal(names_topic(buf, sizeof buf, "b/", NAMES_STATS, NULL, NULL), BATON_E_INVAL);
 	assert_int_equal(names_topic(buf, sizeof buf, "b", (names_kind)99, "n", NULL), BATON_E_INVAL);
+	/* A member id is 1..999999 in decimal, nothing else. */
+	static const char *const bad_members[] = {"0", "01", "1234567", "a", "1a", "", "-1"};
+	for (size_t i = 0; i < sizeof bad_members / sizeof bad_members[0]; i++)
+		assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_MEMBER, bad_members[i], NULL),
+		                 BATON_E_INVAL);
+	assert_int_equal(names_topic(buf, sizeof buf, "b", NAMES_MEMBER, NULL, NULL), BATON_E_INVAL);
 	assert_int_equal(names_topic(buf, 8, "b", NAMES_GRANT, "n1", NULL), BATON_E_INVAL); /* "b/grant/n1" */
 	assert_int_equal(names_topic(buf, 11, "b", NAMES_GRANT, "n1", NULL), BATON_OK);
 	/* The longest topic fits in NAMES_TOPIC_MAX + 1. */
@@ -420,6 +428,8 @@ static void test_filter_every_kind(void **state)
 	assert_string_equal(buf, "p/coordinator");
 	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATS, NULL, NULL), BATON_OK);
 	assert_string_equal(buf, "p/stats");
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_MEMBER, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "p/coordinator/+");
 }
 
 static void test_filter_bad_input_inval(void **state)

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "wire.h"
+#include "wire_member.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 #define T_2026 1795514400123LL /* 2026-11-24T10:00:00.123Z */
@@ -1563,6 +1564,8 @@ static int dump_fixtures(const char *dir)
 	                                     .instance = "c-1a2b",
 	                                     .not_serving = true,
 	                                     .reason = "state commits fail"};
+	const wire_presence coord_group = {
+	    .online = true, .version = "0.1.0", .started_at_ms = T_2026, .member = 2};
 	const wire_stats st = {.at_ms = T_2026, .requests = 3, .next_token = 44};
 	const wire_stats st_stalled = {.at_ms = T_2026, .next_token = 44, .not_serving = true, .reason = "x"};
 	DUMP(wire_presence_encode(&node, &text_, NULL), "node--online");
@@ -1572,7 +1575,63 @@ static int dump_fixtures(const char *dir)
 	DUMP(wire_presence_encode(&coord_stalled, &text_, NULL), "coordinator--stalled");
 	DUMP(wire_stats_encode(&st, &text_, NULL), "stats--0");
 	DUMP(wire_stats_encode(&st_stalled, &text_, NULL), "stats--stalled");
+	DUMP(wire_presence_encode(&coord_group, &text_, NULL), "coordinator--group");
+	const wire_member lead = {.member = 1,
+	                          .online = true,
+	                          .role = "leader",
+	                          .term = 4,
+	                          .leader = 1,
+	                          .applied = 99,
+	                          .at_ms = T_2026};
+	const wire_member cand = {
+	    .member = 3, .online = true, .role = "candidate", .term = 5, .at_ms = T_2026};
+	const wire_member gone = {.member = 2};
+	DUMP(wire_member_encode(&lead, &text_, NULL), "member--leader");
+	DUMP(wire_member_encode(&cand, &text_, NULL), "member--candidate");
+	DUMP(wire_member_encode(&gone, &text_, NULL), "member--will");
 	return 0;
+}
+
+/* A group member's health: what it writes, and what it refuses to. */
+static void test_member_encode_fields_and_bounds(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	wire_member m = {.member = 7,
+	                 .online = true,
+	                 .role = "follower",
+	                 .term = 2,
+	                 .leader = 3,
+	                 .applied = 10,
+	                 .at_ms = 1795000000000LL};
+	assert_int_equal(wire_member_encode(&m, &text, &len), BATON_OK);
+	assert_string_equal(text, "{\"v\":1,\"member\":7,\"online\":true,\"role\":\"follower\",\"term\":2,"
+	                          "\"leader\":3,\"applied\":10,\"at\":\"2026-11-18T11:06:40.000Z\"}");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	wire_member bad = m;
+	bad.role = "boss";
+	assert_int_equal(wire_member_encode(&bad, &text, &len), BATON_E_INVAL);
+	bad = m, bad.member = 0;
+	assert_int_equal(wire_member_encode(&bad, &text, &len), BATON_E_INVAL);
+	bad = m, bad.member = 1000000;
+	assert_int_equal(wire_member_encode(&bad, &text, &len), BATON_E_INVAL);
+	wire_presence gp = {.online = true, .started_at_ms = 1795000000000LL, .member = 3}, back;
+	assert_int_equal(wire_presence_encode(&gp, &text, &len), BATON_OK);
+	assert_non_null(strstr(text, "\"member\":3"));
+	assert_int_equal(wire_presence_decode(text, len, &back), BATON_OK);
+	assert_int_equal(back.member, 3);
+	wire_presence_deinit(&back);
+	free(text);
+	gp.member = 1000000;
+	assert_int_equal(wire_presence_encode(&gp, &text, &len), BATON_E_INVAL);
+	wire_presence node_member = {.node = "n1", .online = true, .member = 1};
+	assert_int_equal(wire_presence_encode(&node_member, &text, &len), BATON_E_INVAL);
+	wire_member will = {.member = 7};
+	assert_int_equal(wire_member_encode(&will, &text, &len), BATON_OK);
+	assert_string_equal(text, "{\"v\":1,\"member\":7,\"online\":false}");
+	free(text);
 }
 
 int main(int argc, char **argv)
@@ -1607,6 +1666,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_time_format_parse_round_trip),
 	    cmocka_unit_test(test_enum_names_outside_enum_null),
 	    cmocka_unit_test(test_codec_failing_allocator_nomem_or_success),
+	    cmocka_unit_test(test_member_encode_fields_and_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

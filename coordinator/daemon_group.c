@@ -1,0 +1,756 @@
+/*
+ * daemon_group.c - the coordinator as one member of a replicated group.
+ *
+ * Owns the member's loop: raft (group.c) and the broker edges are polled on
+ * this one thread, so the table, the store and every callback stay on it.
+ * The path of a request: the leader takes a batch from its broker inbox,
+ * stamps it with its clock and proposes it as one log entry; once
+ * committed, every member applies it through apply.c (decode -> table ->
+ * store); only the serving leader publishes the effects. Nothing here
+ * decides a lock rule.
+ *
+ * Leadership: a member that becomes leader proposes its table configuration
+ * and a leadership entry (term, member, lease extension); when that entry is
+ * applied it connects with the group's one client id (its persistent
+ * session is the group's inbox), publishes P/coordinator with a new
+ * started_at and its member id, republishes every snapshot, then serves. A
+ * member that stops being leader drops its connection and every effect not
+ * yet published at once. A serving leader that loses the broker reconnects
+ * only after a raft barrier proves it still leads a quorum.
+ *
+ * Every member keeps a small connection of its own (its own client id,
+ * clean session, a Will) for its retained health on P/coordinator/<member>;
+ * it never subscribes to anything.
+ */
+#include "daemon_group.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "broker.h"
+#include "clock.h"
+#include "log.h"
+#include "names.h"
+#include "publish.h"
+#include "store.h"
+#include "store_snap.h"
+#include "wire.h"
+#include "wire_member.h"
+
+typedef enum phase {
+	PH_FOLLOWING, /* not the leader, or not yet serving */
+	PH_PROPOSED,  /* leader; its leadership entry is not applied yet */
+	PH_SERVING,   /* leader; connected (or connecting) to the broker */
+	PH_BARRIER,   /* leader; lost the broker, waiting for a barrier to reconnect */
+} phase;
+
+typedef struct member {
+	const config *cfg;
+	daemon_signals *sig;
+	applier a;
+	store *st;
+	group *g;
+	broker *b;      /* the serving connection (leader only) */
+	publisher pub;  /* publishes on b while serving */
+	broker *health; /* this member's own connection */
+	phase ph;
+	uint64_t lead_term;      /* the term this member leads (or proposed to) */
+	char instance[48];       /* P/coordinator's instance of this leadership */
+	bool leadership_applied; /* the leadership entry of lead_term was applied */
+	bool barrier_ok;         /* set by the barrier callback */
+	bool barrier_done;
+	bool transferred;
+	dclock clock;
+	int64_t tick_for; /* the deadline a proposed tick covers (0: none) */
+	int64_t next_stats_at, next_health_at;
+	group_info shown; /* the health last published */
+	uint64_t proposals_refused;
+	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
+	int64_t next_poke;    /* see poke_paho() */
+	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
+	int64_t backoff_ms;
+	int64_t leaderless_since; /* mono ms, 0: there is a leader */
+	bool leaderless_said;
+	char topic[NAMES_TOPIC_MAX + 32];
+	char err[512];
+} member;
+
+static int64_t mono_ms(void)
+{
+	return dclock_mono_ms();
+}
+
+static int64_t wall_ms(const member *m)
+{
+	return dclock_now(&m->clock);
+}
+
+/* The leader's clock: never behind what the group already applied. */
+static int64_t leader_now(const member *m)
+{
+	int64_t now = wall_ms(m);
+	return now > m->a.last_now ? now : m->a.last_now;
+}
+
+static void u64s(char *buf, size_t cap, uint64_t v)
+{
+	snprintf(buf, cap, "%llu", (unsigned long long)v);
+}
+
+/* ---- publishing (serving leader only) ------------------------------------ */
+
+static bool serving(const member *m)
+{
+	return m->b != NULL && m->ph == PH_SERVING;
+}
+
+/* apply.c's callback: a follower applies and publishes nothing. */
+static void on_effect(void *ctx, const table_effect *e)
+{
+	member *m = ctx;
+	if (serving(m))
+		pub_effect(&m->pub, e);
+}
+
+static wire_presence presence(const member *m, bool online)
+{
+	/* The instance names this leadership (member and term): a single
+	 * coordinator started on the prefix sees another instance and refuses. */
+	return (wire_presence){.online = online,
+	                       .version = BATON_VERSION,
+	                       .started_at_ms = m->a.started_at,
+	                       .member = m->cfg->member_id,
+	                       .instance = m->instance[0] ? m->instance : NULL};
+}
+
+static void publish_stats(member *m, int64_t now)
+{
+	table_counts c;
+	table_counts_get(m->a.t, &c);
+	wire_stats s = {
+	    .at_ms = now,
+	    .uptime_ms = (uint64_t)(now > m->a.started_at ? now - m->a.started_at : 0),
+	    .requests = c.requests,
+	    .grants = c.grants,
+	    .handoffs = c.handoffs,
+	    .rejections = c.rejections + m->a.bad_topics,
+	    .held = c.held,
+	    .waiters = c.waiters,
+	    .remembered = c.remembered,
+	    .backlog = broker_backlog(m->b),
+	    .next_token = table_next_token(m->a.t),
+	};
+	pub_stats(&m->pub, &s);
+}
+
+/* ---- health (every member, its own connection) ---------------------------- */
+
+static void health_topic(member *m, char *buf, size_t cap)
+{
+	char id[24];
+	u64s(id, sizeof id, m->cfg->member_id);
+	if (names_topic(buf, cap, m->cfg->prefix, NAMES_MEMBER, id, NULL) != BATON_OK)
+		buf[0] = '\0'; /* the prefix and the id were validated: cannot happen */
+}
+
+static void publish_health(member *m, const group_info *gi, bool online)
+{
+	wire_member w = {.member = m->cfg->member_id,
+	                 .online = online,
+	                 .role = group_role_name(gi->role),
+	                 .term = gi->term,
+	                 .leader = gi->leader,
+	                 .applied = gi->applied,
+	                 .at_ms = wall_ms(m)};
+	char *json = NULL;
+	size_t len = 0;
+	char topic[NAMES_TOPIC_MAX + 32];
+	health_topic(m, topic, sizeof topic);
+	if (m->health != NULL && wire_member_encode(&w, &json, &len) == BATON_OK &&
+	    broker_publish(m->health, topic, json, len, 1, true) != BATON_OK)
+		LOG_W("health publish failed", "error", broker_error(m->health));
+	free(json);
+	m->shown = *gi;
+	m->next_health_at = wall_ms(m) + 5000;
+}
+
+static baton_err open_health(member *m)
+{
+	char topic[NAMES_TOPIC_MAX + 32], id[256];
+	health_topic(m, topic, sizeof topic);
+	snprintf(id, sizeof id, "%s-member-%llu", m->cfg->client_id, (unsigned long long)m->cfg->member_id);
+	wire_member gone = {.member = m->cfg->member_id};
+	char *will = NULL;
+	size_t len;
+	baton_err rc = wire_member_encode(&gone, &will, &len);
+	if (rc != BATON_OK)
+		return rc;
+	broker_options o = {.uri = m->cfg->broker,
+	                    .client_id = id,
+	                    .clean_session = true,
+	                    .username = m->cfg->username,
+	                    .password = m->cfg->password,
+	                    .cafile = m->cfg->cafile,
+	                    .cert = m->cfg->cert,
+	                    .key = m->cfg->key,
+	                    .will_topic = topic,
+	                    .will_payload = will,
+	                    .keepalive_s = 10,
+	                    .wake_fd = m->sig->wake_fd};
+	rc = broker_new(&o, &m->health, m->err, sizeof m->err);
+	free(will);
+	if (rc == BATON_OK)
+		rc = broker_start(m->health);
+	return rc;
+}
+
+/* ---- the serving connection ----------------------------------------------- */
+
+static void drop_broker(member *m, const char *why)
+{
+	if (m->b == NULL)
+		return;
+	LOG_I("dropping the broker connection", "why", why);
+	m->pub.b = NULL;
+	pub_due_drop(&m->pub); /* unpublished effects go with the connection */
+	broker_stop(m->b, 0);  /* a clean DISCONNECT: no Will, nothing more sent */
+	broker_free(m->b);
+	m->b = NULL;
+}
+
+static baton_err open_broker(member *m)
+{
+	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];
+	snprintf(req, sizeof req, "%s/req/+", m->cfg->prefix);
+	snprintf(node, sizeof node, "%s/node/+", m->cfg->prefix);
+	snprintf(will_topic, sizeof will_topic, "%s/coordinator", m->cfg->prefix);
+	const char *subs[] = {req, node};
+	wire_presence p = presence(m, false);
+	char *will = NULL;
+	size_t len;
+	baton_err rc = wire_presence_encode(&p, &will, &len);
+	if (rc != BATON_OK)
+		return rc;
+	broker_options o = {.uri = m->cfg->broker,
+	                    .client_id = m->cfg->client_id,
+	                    .clean_session = false,
+	                    .no_reconnect = true,
+	                    .username = m->cfg->username,
+	                    .password = m->cfg->password,
+	                    .cafile = m->cfg->cafile,
+	                    .cert = m->cfg->cert,
+	                    .key = m->cfg->key,
+	                    .will_topic = will_topic,
+	                    .will_payload = will,
+	                    .subs = subs,
+	                    .n_subs = 2,
+	                    .keepalive_s = 10,
+	                    .wake_fd = m->sig->wake_fd};
+	rc = broker_new(&o, &m->b, m->err, sizeof m->err);
+	free(will);
+	if (rc == BATON_OK)
+		rc = broker_start(m->b);
+	m->pub.b = m->b;
+	m->connect_t0 = mono_ms();
+	m->next_poke = m->connect_t0;
+	if (rc != BATON_OK) {
+		LOG_E("cannot start the MQTT client", "error", m->err);
+		broker_free(m->b);
+		m->b = NULL;
+	}
+	return rc;
+}
+
+/* paho 1.3.12 serves every client of the process from one thread that
+ * waits in select() for up to a second and only then notices a socket
+ * created meanwhile: a new connection took 1-2 s to complete. A QoS 1
+ * publish on the health connection makes its PUBACK wake that thread, so
+ * the new socket is watched at once (docs/scaling.md, "What it survives"). */
+static void poke_paho(member *m)
+{
+	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
+		return;
+	if (mono_ms() - m->connect_t0 > 5000) {
+		m->connect_t0 = 0; /* the broker is away: its failure is reported, then retried */
+		return;
+	}
+	group_info gi;
+	group_info_get(m->g, &gi);
+	publish_health(m, &gi, true);
+	m->next_poke = mono_ms() + 10;
+}
+
+static void on_connected(member *m)
+{
+	char ms[24];
+	u64s(ms, sizeof ms, m->connect_t0 ? (uint64_t)(mono_ms() - m->connect_t0) : 0);
+	m->connect_t0 = 0;
+	m->backoff_ms = 0;
+	if (broker_on_connected(m->b) != BATON_OK)
+		LOG_E("subscribe failed", "error", broker_error(m->b));
+	char started[32];
+	wire_time_format(m->a.started_at, started, sizeof started);
+	LOG_I("serving", "broker", m->cfg->broker, "client_id", m->cfg->client_id, "started_at", started,
+	      "connect_ms", ms);
+	wire_presence p = presence(m, true);
+	pub_connected(&m->pub, m->a.t, &p);
+}
+
+/* ---- raft callbacks -------------------------------------------------------- */
+
+static baton_err cb_apply(void *ctx, uint64_t index, const glog_entry *e)
+{
+	member *m = ctx;
+	(void)index;
+	baton_err rc = apply_entry(&m->a, e);
+	for (int tries = 0; rc != BATON_OK && rc != BATON_E_NOMEM && tries < 5; tries++) {
+		LOG_E("state commit failed, retrying", "error", m->a.err);
+		poll(NULL, 0, 100 << tries);
+		rc = apply_commit(&m->a);
+	}
+	if (rc != BATON_OK) {
+		LOG_E("cannot apply a committed entry; this member stops (it recovers from its snapshot and "
+		      "log "
+		      "at its next start)",
+		      "error", m->a.err[0] ? m->a.err : baton_strerror(rc));
+		return rc;
+	}
+	if (e->kind == GLOG_TICK)
+		m->tick_for = 0;
+	if (e->kind == GLOG_LEADER && e->leader.member == m->cfg->member_id && e->leader.term == m->lead_term)
+		m->leadership_applied = true;
+	return BATON_OK;
+}
+
+static baton_err cb_snapshot(void *ctx, void **buf, size_t *len)
+{
+	member *m = ctx;
+	baton_err rc = apply_snapshot(&m->a, raft_malloc, buf, len);
+	if (rc != BATON_OK)
+		LOG_W("cannot take a snapshot; raft retries later", "error", baton_strerror(rc));
+	return rc;
+}
+
+static baton_err cb_restore(void *ctx, const void *buf, size_t len)
+{
+	member *m = ctx;
+	baton_err rc = apply_restore(&m->a, buf, len);
+	if (rc != BATON_OK)
+		LOG_E("cannot restore a snapshot", "error", m->a.err[0] ? m->a.err : baton_strerror(rc));
+	else
+		LOG_I("snapshot restored");
+	return rc;
+}
+
+static void on_barrier(void *ctx, bool ok)
+{
+	member *m = ctx;
+	m->barrier_done = true;
+	m->barrier_ok = ok;
+}
+
+static void on_transfer(void *ctx)
+{
+	member *m = ctx;
+	m->transferred = true;
+}
+
+/* ---- leadership ------------------------------------------------------------ */
+
+static void propose(member *m, const glog_entry *e)
+{
+	baton_err rc = group_propose(m->g, e);
+	if (rc != BATON_OK) {
+		m->proposals_refused++;
+		LOG_W("proposal refused; its inputs are lost until agents re-send", "kind",
+		      glog_kind_name(e->kind), "error", baton_strerror(rc));
+	}
+}
+
+static void become_leader(member *m, const group_info *gi)
+{
+	char term[24];
+	u64s(term, sizeof term, gi->term);
+	LOG_I("elected leader; committing the leadership entry", "term", term);
+	m->lead_term = gi->term;
+	snprintf(m->instance, sizeof m->instance, "g%llu-t%llu", (unsigned long long)m->cfg->member_id,
+	         (unsigned long long)gi->term);
+	m->leadership_applied = false;
+	m->tick_for = 0;
+	int64_t now = leader_now(m);
+	glog_entry c = {.kind = GLOG_CONFIG,
+	                .now = now,
+	                .config = {.default_lease_ms = (uint32_t)m->cfg->default_lease_ms,
+	                           .max_lease_ms = (uint32_t)m->cfg->max_lease_ms,
+	                           .done_ttl_ms = m->cfg->done_ttl_ms,
+	                           .id_memory = m->a.cfg.id_memory}};
+	/* Holders could not renew while the group had no leader: every lease
+	 * moves later by the longest an election takes (libraft randomises the
+	 * timeout between 1x and 2x). */
+	glog_entry l = {.kind = GLOG_LEADER,
+	                .now = now,
+	                .leader = {.term = gi->term,
+	                           .member = m->cfg->member_id,
+	                           .extend_ms = (uint32_t)(2 * m->cfg->election_timeout_ms)}};
+	propose(m, &c);
+	propose(m, &l);
+	m->ph = PH_PROPOSED;
+}
+
+/* Serving is suspended until a barrier proves this member still leads a
+ * quorum (a deposed leader that does not know it yet must not take the
+ * group's session back). */
+static void await_barrier(member *m)
+{
+	m->ph = PH_BARRIER;
+	m->barrier_done = false;
+	if (group_barrier(m->g, on_barrier, m) != BATON_OK)
+		LOG_W("cannot start a barrier");
+}
+
+/* Follows raft's role after every run of the loop. */
+static void follow_role(member *m, const group_info *gi)
+{
+	if (gi->role != GROUP_LEADER || gi->term != m->lead_term) {
+		if (m->ph != PH_FOLLOWING) {
+			LOG_W("no longer the leader; dropping the broker connection and unpublished effects");
+			drop_broker(m, "leadership lost");
+			m->ph = PH_FOLLOWING;
+		}
+		if (gi->role == GROUP_LEADER)
+			become_leader(m, gi);
+		return;
+	}
+	if (m->ph == PH_PROPOSED && m->leadership_applied) {
+		m->ph = PH_SERVING;
+		if (open_broker(m) != BATON_OK)
+			await_barrier(m); /* retried after a barrier */
+	}
+	if (m->ph == PH_BARRIER && m->barrier_done && mono_ms() >= m->reconnect_at) {
+		if (!m->barrier_ok) {
+			await_barrier(m); /* still the leader by raft's account: try again */
+			return;
+		}
+		m->ph = PH_SERVING;
+		if (open_broker(m) != BATON_OK)
+			await_barrier(m);
+	}
+}
+
+/* The serving leader's inbox becomes log entries. */
+static bool take_inbox(member *m)
+{
+	if (m->b == NULL)
+		return true;
+	broker_inbox in;
+	broker_take(m->b, &in);
+	if (in.refused) {
+		LOG_E("broker refused us; check --username/--password-file/--client-id", "error",
+		      broker_error(m->b));
+		broker_msgs_free(in.msgs);
+		return false;
+	}
+	if (in.connects > 0 && in.losses == 0)
+		on_connected(m);
+	size_t n = 0, cap = 0, bytes = GLOG_HEADER_LEN + 4;
+	glog_msg *msgs = NULL;
+	int64_t now = leader_now(m);
+	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
+		if (pub_stale_state(&m->pub, m->a.t, x))
+			continue; /* the sweep's retained snapshots: the leader's own business */
+		glog_msg gm = {.topic = x->topic,
+		               .topic_len = x->topic_len,
+		               .payload = x->payload,
+		               .len = x->len > GLOG_PAYLOAD_MAX ? GLOG_PAYLOAD_MAX : x->len,
+		               .retained = x->retained};
+		if (gm.topic_len == 0 || gm.topic_len > GLOG_TOPIC_MAX)
+			continue;
+		if (n > 0 && (n == GLOG_MSGS_MAX || bytes + glog_msg_size(&gm) > GLOG_ENTRY_MAX)) {
+			glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
+			propose(m, &e);
+			n = 0;
+			bytes = GLOG_HEADER_LEN + 4;
+		}
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			glog_msg *p = realloc(msgs, nc * sizeof *p);
+			if (p == NULL) {
+				LOG_E(
+				    "out of memory taking the inbox; messages dropped until agents re-send");
+				break;
+			}
+			msgs = p;
+			cap = nc;
+		}
+		msgs[n++] = gm;
+		bytes += glog_msg_size(&gm);
+	}
+	if (n > 0) {
+		glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
+		propose(m, &e);
+	}
+	free(msgs);
+	broker_msgs_free(in.msgs);
+	/* What arrived before the loss is proposed above; the connection is not
+	 * taken again before a barrier. */
+	if ((in.losses > 0 || in.failures > 0) && m->ph == PH_SERVING) {
+		LOG_W(in.losses > 0 ? "connection to the broker lost; reconnecting after a raft barrier"
+		                    : "cannot reach the broker; retrying after a raft barrier",
+		      "error", broker_error(m->b));
+		drop_broker(m, "connection lost");
+		m->backoff_ms = m->backoff_ms ? (m->backoff_ms * 2 > 5000 ? 5000 : m->backoff_ms * 2) : 100;
+		m->reconnect_at = mono_ms() + m->backoff_ms;
+		await_barrier(m);
+	}
+	return true;
+}
+
+/* The leader proposes time passing when a deadline is due and no message
+ * would carry it. */
+static void leader_tick(member *m)
+{
+	if (m->ph != PH_SERVING && m->ph != PH_BARRIER)
+		return;
+	int64_t due = table_next_deadline(m->a.t), now = leader_now(m);
+	if (due > now || (m->tick_for != 0 && m->tick_for >= due))
+		return;
+	glog_entry e = {.kind = GLOG_TICK, .now = now};
+	propose(m, &e);
+	m->tick_for = due;
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+/* Takes the health connection's inbox (it subscribes to nothing); true
+ * when it (re)connected: a restarted broker may have lost the retained
+ * health, so it is published again at once. */
+static bool health_reconnected(broker *b)
+{
+	if (b == NULL)
+		return false;
+	broker_inbox in;
+	broker_take(b, &in);
+	broker_msgs_free(in.msgs);
+	return in.connects > 0;
+}
+
+static int poll_timeout(member *m)
+{
+	int64_t now = wall_ms(m), next = m->next_health_at;
+	if (m->ph == PH_SERVING) {
+		int64_t due = table_next_deadline(m->a.t);
+		if (m->tick_for == 0 || m->tick_for < due)
+			next = due < next ? due : next;
+		next = m->next_stats_at < next ? m->next_stats_at : next;
+		next = pub_due_next_at(&m->pub) < next ? pub_due_next_at(&m->pub) : next;
+	}
+	int64_t t = next <= now ? 0 : next - now;
+	if (m->connect_t0 != 0)
+		t = t > 10 ? 10 : t;
+	if (m->ph == PH_BARRIER && m->barrier_done)
+		t = t > 50 ? 50 : t; /* the backoff before reconnecting */
+	int gt = group_timeout_ms(m->g);
+	if (gt >= 0 && gt < t)
+		t = gt;
+	return t > 1000 ? 1000 : (int)t;
+}
+
+static void drain_wake(member *m)
+{
+	uint64_t v;
+	ssize_t n = read(m->sig->wake_fd, &v, sizeof v);
+	(void)n;
+}
+
+/* Says so, once per outage, when the group has had no leader for longer
+ * than an election takes: fewer than a majority of members can reach each
+ * other, and nothing is served until they can. */
+static void note_leaderless(member *m, const group_info *gi)
+{
+	int64_t now = mono_ms();
+	if (gi->leader != 0) {
+		if (m->leaderless_said)
+			LOG_I("the group has a leader again");
+		m->leaderless_since = 0;
+		m->leaderless_said = false;
+		return;
+	}
+	if (m->leaderless_since == 0)
+		m->leaderless_since = now;
+	if (!m->leaderless_said && now - m->leaderless_since > 4 * (int64_t)m->cfg->election_timeout_ms) {
+		LOG_W("no leader: fewer than a majority of the members can reach each other; nothing is "
+		      "served until they can");
+		m->leaderless_said = true;
+	}
+}
+
+/* One round: raft, roles, inboxes, time, health. False: stop (fatal). */
+static bool round_once(member *m, int *status)
+{
+	group_run(m->g);
+	group_info gi;
+	group_info_get(m->g, &gi);
+	if (gi.failed) {
+		char at[24];
+		u64s(at, sizeof at, m->g != NULL ? gi.applied + 1 : 0);
+		LOG_E(
+		    "this member cannot apply the committed log; it stops (restart it: it recovers from its "
+		    "snapshot and log)",
+		    "index", at, "error", baton_strerror(gi.why));
+		*status = DAEMON_EXIT_SOFTWARE;
+		return false;
+	}
+	follow_role(m, &gi);
+	note_leaderless(m, &gi);
+	if (!take_inbox(m)) {
+		*status = DAEMON_EXIT_UNAVAILABLE;
+		return false;
+	}
+	bool again = health_reconnected(m->health);
+	poke_paho(m);
+	leader_tick(m);
+	int64_t now = wall_ms(m);
+	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
+	    now >= m->next_health_at)
+		publish_health(m, &gi, true);
+	if (serving(m) && pub_due_ready(&m->pub, now))
+		pub_due_flush(&m->pub, m->a.t, now);
+	if (serving(m) && now >= m->next_stats_at) {
+		publish_stats(m, now);
+		m->next_stats_at = now + (int64_t)m->cfg->stats_interval_ms;
+	}
+	return true;
+}
+
+static int loop(member *m)
+{
+	struct pollfd pfd[2] = {{.fd = m->sig->wake_fd, .events = POLLIN},
+	                        {.fd = group_fd(m->g), .events = POLLIN}};
+	int status = DAEMON_EXIT_OK;
+	while (!m->sig->stop) {
+		if (poll(pfd, 2, poll_timeout(m)) > 0 && (pfd[0].revents & POLLIN))
+			drain_wake(m);
+		if (m->sig->reopen_log) {
+			m->sig->reopen_log = 0;
+			log_reopen();
+		}
+		if (!round_once(m, &status))
+			return status;
+	}
+	return status;
+}
+
+/* SIGTERM: a leader hands leadership over first (raft_transfer), so the
+ * group serves again within a few milliseconds instead of an election
+ * timeout. */
+static void hand_over(member *m)
+{
+	group_info gi;
+	group_info_get(m->g, &gi);
+	if (gi.role != GROUP_LEADER)
+		return;
+	/* Requests paho has acknowledged to the broker are ours: into the log
+	 * before the connection goes (the next leader then has them). */
+	take_inbox(m);
+	drop_broker(m, "stopping");
+	m->ph = PH_FOLLOWING;
+	if (group_transfer(m->g, on_transfer, m) != BATON_OK)
+		return;
+	LOG_I("stopping: handing leadership over");
+	int64_t until = mono_ms() + 3 * (int64_t)m->cfg->election_timeout_ms + 1000;
+	struct pollfd pfd = {.fd = group_fd(m->g), .events = POLLIN};
+	while (!m->transferred && mono_ms() < until) {
+		int t = group_timeout_ms(m->g);
+		poll(&pfd, 1, t < 0 || t > 50 ? 50 : t);
+		group_run(m->g);
+	}
+	group_info_get(m->g, &gi);
+	char leader[24];
+	u64s(leader, sizeof leader, gi.leader);
+	LOG_I("leadership handed over", "leader", leader);
+}
+
+/* The member's state is what raft's snapshot and log rebuild: the state file
+ * starts empty at every start (an older content would be applied twice). */
+static baton_err open_state(member *m)
+{
+	store *empty = NULL;
+	void *image = NULL;
+	size_t len = 0;
+	baton_err rc = store_open(m->cfg->state, SYNC_LEVEL_OFF, &m->st, m->err, sizeof m->err);
+	if (rc == BATON_OK)
+		rc = store_open(":memory:", SYNC_LEVEL_OFF, &empty, m->err, sizeof m->err);
+	if (rc == BATON_OK)
+		rc = store_image(empty, &image, &len, m->err, sizeof m->err);
+	if (rc == BATON_OK)
+		rc = store_restore_image(m->st, image, len, m->err, sizeof m->err);
+	store_image_free(image);
+	store_close(empty);
+	if (rc != BATON_OK)
+		return rc;
+	apply_options o = {
+	    .prefix = m->cfg->prefix, .st = m->st, .stop_on_nomem = true, .effect = on_effect, .ctx = m};
+	table_config_default(&o.table);
+	o.table.default_lease_ms = (uint32_t)m->cfg->default_lease_ms;
+	o.table.max_lease_ms = (uint32_t)m->cfg->max_lease_ms;
+	o.table.done_ttl_ms = m->cfg->done_ttl_ms;
+	return apply_init(&m->a, &o);
+}
+
+int daemon_group_run(const config *cfg, daemon_signals *sig)
+{
+	member m = {.cfg = cfg, .sig = sig};
+	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
+	dclock_init(&m.clock);
+	int status = DAEMON_EXIT_OK;
+	if (strcmp(cfg->state, ":memory:") == 0 || open_state(&m) != BATON_OK) {
+		LOG_E("cannot open the member's state (a group member needs a --state file)", "path",
+		      cfg->state, "error", m.err[0] ? m.err : "--state :memory:");
+		status = DAEMON_EXIT_SOFTWARE;
+		goto out;
+	}
+	group_options o = {
+	    .id = cfg->member_id,
+	    .peers = cfg->peer_list,
+	    .n_peers = cfg->n_peers,
+	    .dir = cfg->raft_dir,
+	    .bind = cfg->raft_bind,
+	    .election_timeout_ms = (unsigned)cfg->election_timeout_ms,
+	    .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
+	    .cb = {.apply = cb_apply, .snapshot = cb_snapshot, .restore = cb_restore, .ctx = &m}};
+	if (group_new(&o, &m.g, m.err, sizeof m.err) != BATON_OK) {
+		LOG_E("cannot start the raft member", "error", m.err);
+		status = DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
+	if (open_health(&m) != BATON_OK) {
+		LOG_E("cannot start the health connection", "error", m.err);
+		status = DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
+	char id[24];
+	u64s(id, sizeof id, cfg->member_id);
+	LOG_I("started as a group member", "version", BATON_VERSION, "member", id, "raft_dir", cfg->raft_dir,
+	      "broker", cfg->broker, "prefix", cfg->prefix);
+	status = loop(&m);
+	if (status == DAEMON_EXIT_OK)
+		hand_over(&m);
+out:
+	drop_broker(&m, "stopped");
+	if (m.health != NULL) {
+		group_info gi = {0};
+		publish_health(&m, &gi, false);
+		broker_stop(m.health, 2000);
+	}
+	broker_free(m.health);
+	group_free(m.g);
+	apply_deinit(&m.a);
+	store_close(m.st);
+	pub_deinit(&m.pub);
+	return status;
+}

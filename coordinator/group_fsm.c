@@ -1,0 +1,109 @@
+/*
+ * group_fsm.c - the libraft FSM adaptor (group_fsm.h).
+ *
+ * Owns nothing but the failure flag. Every buffer libraft hands in is
+ * borrowed for the call, except a restored snapshot's, which becomes ours
+ * and is freed here with raft_free (libraft 0.15 src/snapshot.c: "ownership
+ * has been transferred to the fsm").
+ */
+#include "group_fsm.h"
+
+#include <string.h>
+
+int group_raft_code(baton_err e)
+{
+	switch (e) {
+	case BATON_OK:
+		return 0;
+	case BATON_E_NOMEM:
+		return RAFT_NOMEM;
+	case BATON_E_STORE_CORRUPT:
+	case BATON_E_STORE_TOO_NEW:
+		return RAFT_CORRUPT;
+	case BATON_E_INVAL:
+		return RAFT_INVALID;
+	default:
+		return RAFT_IOERR;
+	}
+}
+
+static void fail(group_fsm *g, baton_err why, uint64_t index)
+{
+	if (g->failed)
+		return;
+	g->failed = true;
+	g->why = why;
+	g->failed_at = index;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	group_fsm *g = fsm->data;
+	uint64_t index = g->raft != NULL ? (uint64_t)raft_last_applied(g->raft) + 1 : 0;
+	*result = NULL;
+	if (g->failed)
+		return group_raft_code(g->why);
+	glog_entry e;
+	baton_err rc = glog_decode(buf->base, buf->len, &e);
+	if (rc == BATON_OK) {
+		rc = g->cb.apply(g->cb.ctx, index, &e);
+		glog_entry_deinit(&e);
+	}
+	if (rc != BATON_OK) {
+		fail(g, rc, index);
+		return group_raft_code(rc);
+	}
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	group_fsm *g = fsm->data;
+	if (g->failed)
+		return group_raft_code(g->why);
+	struct raft_buffer *b = raft_malloc(sizeof *b);
+	if (b == NULL)
+		return RAFT_NOMEM;
+	void *p = NULL;
+	size_t len = 0;
+	baton_err rc = g->cb.snapshot(g->cb.ctx, &p, &len);
+	if (rc != BATON_OK) {
+		raft_free(b);
+		return group_raft_code(rc); /* a snapshot not taken is retried later: no harm */
+	}
+	b->base = p;
+	b->len = len;
+	*bufs = b;
+	*n_bufs = 1;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	group_fsm *g = fsm->data;
+	if (g->failed)
+		return group_raft_code(g->why);
+	baton_err rc = g->cb.restore(g->cb.ctx, buf->base, buf->len);
+	if (rc != BATON_OK) {
+		fail(g, rc, 0);
+		return group_raft_code(rc);
+	}
+	raft_free(buf->base);
+	return 0;
+}
+
+void group_fsm_init(group_fsm *g, const group_callbacks *cb)
+{
+	memset(g, 0, sizeof *g);
+	g->cb = *cb;
+	g->fsm.version = 1;
+	g->fsm.data = g;
+	g->fsm.apply = fsm_apply;
+	g->fsm.snapshot = fsm_snapshot;
+	g->fsm.restore = fsm_restore;
+}
+
+struct raft_fsm *group_fsm_raft(group_fsm *g)
+{
+	return &g->fsm;
+}

@@ -1,0 +1,5 @@
+# The replicated group under a seeded nemesis (issue 15): 3 members, one
+# mosquitto, `baton run` loops; BATON_GROUP_SEED replays a run.
+add_test(NAME test_group_chaos COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_group.py)
+set_tests_properties(test_group_chaos PROPERTIES LABELS integration TIMEOUT 600
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
