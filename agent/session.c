@@ -302,7 +302,7 @@ static baton_err client_fill(baton_client *c, const baton_options *o)
 	if (nomem)
 		return BATON_E_NOMEM;
 	snprintf(c->node, sizeof c->node, "%s", o->node);
-	c->keepalive_s = o->keepalive_s ? o->keepalive_s : 10;
+	c->keepalive_s = o->keepalive_s ? o->keepalive_s : BATON_KEEPALIVE_DEFAULT;
 	c->log = o->log;
 	c->log_arg = o->log_arg;
 	if (names_topic(c->req_topic, sizeof c->req_topic, c->prefix, NAMES_REQ, c->node, NULL) ||
