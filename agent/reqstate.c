@@ -238,6 +238,8 @@ unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_a
 {
 	/* A revocation names the holding by token, whichever id it carries. */
 	if (a->status == WIRE_ST_REVOKED) {
+		if (rs->phase == BATON_PHASE_GRANTED && !rs->confirmed && a->token == rs->token)
+			return REQ_FX_RESTART; /* a grant after a wait, revoked before it was usable */
 		if ((rs->phase == BATON_PHASE_GRANTED || rs->phase == BATON_PHASE_RELEASING) &&
 		    a->token == rs->token)
 			return lose(rs, BATON_E_LOST);

@@ -7,8 +7,10 @@
  * waiting only when stderr is a terminal.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -17,7 +19,7 @@
 
 #define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
 
-enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META };
+enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META, RUN_KILL_AFTER };
 
 typedef struct run_args {
 	const char *resource;
@@ -26,6 +28,7 @@ typedef struct run_args {
 	int64_t wait_ms; /* -1: forever */
 	bool share_output;
 	const char *meta;
+	int64_t kill_after_ms; /* -1: the default */
 } run_args;
 
 static const cli_opt run_opts[] = {
@@ -35,6 +38,9 @@ static const cli_opt run_opts[] = {
     {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
     {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
     {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
+    {"kill-after", 'k', RUN_KILL_AFTER, "DUR",
+     "SIGKILL the command's process group this long after SIGTERM (default 5s, or half the "
+     "lock's validity if less)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -65,6 +71,11 @@ static int run_opt(void *ctx, int id, const char *arg)
 			return 0;
 		fprintf(stderr, "baton run: --lease must be a duration from 1s to 1h, like 30s\n");
 		return CLI_EX_USAGE;
+	case RUN_KILL_AFTER:
+		if (cli_parse_duration(arg, &a->kill_after_ms) == 0)
+			return 0;
+		fprintf(stderr, "baton run: --kill-after must be a duration, like 500ms or 5s\n");
+		return CLI_EX_USAGE;
 	case RUN_WAIT:
 		if (cli_parse_duration(arg, &a->wait_ms) == 0)
 			return 0;
@@ -81,7 +92,11 @@ static const cli_command run_cmd = {
     "Takes the lock on NAME, runs COMMAND while holding it and releases it with the\n"
     "command's outcome. In once mode a node that finds the work already done skips it\n"
     "and exits 0. The command sees BATON_RESOURCE, BATON_TOKEN, BATON_NODE (and\n"
-    "BATON_PREVIOUS_ERROR when it takes over from a failed holder).\n"
+    "BATON_PREVIOUS_ERROR when it takes over from a failed holder). The command runs in\n"
+    "a process group of its own; when it ends, the lock is lost or baton is interrupted,\n"
+    "the whole group gets SIGTERM, then SIGKILL after --kill-after, and baton exits when\n"
+    "it is gone. Every process of it is killed before the lock can pass to another node,\n"
+    "and at once if baton itself dies.\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
     "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
     "76 lock lost while running.",
@@ -177,6 +192,9 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 			fflush(stdout);
 		}
 		return CLI_EX_OK;
+	case BATON_PHASE_LOST:
+		fprintf(stderr, "baton: the grant of %s was revoked before it could be used\n", a->resource);
+		return CLI_EX_LOST;
 	case BATON_PHASE_BUSY:
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
 		        ans->holder ? ans->holder : "?");
@@ -192,10 +210,35 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 static void on_lost(baton_lock *l, baton_err why, void *arg)
 {
 	int fd = *(int *)arg;
+	char byte = why == BATON_E_NOT_CONNECTED ? CHILD_LOST_CONNECTION : CHILD_LOST_REVOKED;
 
 	(void)l;
-	(void)why;
-	(void)!write(fd, "L", 1);
+	(void)!write(fd, &byte, 1);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long the holding stays valid, for child.c (child_opts.valid_until). */
+typedef struct validity {
+	baton_lock *l;
+	int64_t last; /* the last instant reported: kept once the lock is lost */
+} validity;
+
+static int64_t lock_valid_until(void *arg)
+{
+	validity *v = arg;
+	baton_lock_info info;
+
+	baton_lock_get_info(v->l, &info);
+	if (info.phase == BATON_PHASE_GRANTED && info.lease_left_ms > 0)
+		v->last = mono_ms() + info.lease_left_ms;
+	return v->last;
 }
 
 /* Releases with the command's outcome; returns the run's exit code. */
@@ -241,8 +284,18 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 {
 	char res[BATON_RESOURCE_MAX + 32], tok[64], node[BATON_NODE_MAX + 32], prev[BATON_ERROR_MAX + 64];
 	const char *env[5] = {res, tok, node, NULL, NULL};
-	child_opts co = {argv, env, a->share_output, lost_fd};
+	validity v = {l, mono_ms() + ans->lease_ms};
+	child_opts co = {.argv = argv,
+	                 .env = env,
+	                 .share_output = a->share_output,
+	                 .lost_fd = lost_fd,
+	                 .kill_after_ms = a->kill_after_ms,
+	                 .valid_until = lock_valid_until,
+	                 .arg = &v,
+	                 .verbose = com->verbosity > 0};
 	child_result r;
+
+	(void)lock_valid_until(&v);
 
 	snprintf(res, sizeof res, "BATON_RESOURCE=%s", a->resource);
 	snprintf(tok, sizeof tok, "BATON_TOKEN=%llu", (unsigned long long)ans->token);
@@ -315,9 +368,33 @@ out:
 	return rc;
 }
 
+/* The SIGTERM-to-SIGKILL grace must leave room for two renewals in the
+ * holding's validity (docs/faults.md): at most half of it. */
+static int check_kill_after(run_args *a)
+{
+	int64_t window = baton_window_ms((uint32_t)a->lease_ms, 0), most = window / 2;
+	char k[32], m[32], w[32];
+
+	if (a->kill_after_ms < 0) {
+		a->kill_after_ms = CHILD_KILL_AFTER_MS < most ? CHILD_KILL_AFTER_MS : most;
+		return 0;
+	}
+	if (a->kill_after_ms <= most)
+		return 0;
+	cli_format_duration(a->kill_after_ms, k, sizeof k);
+	cli_format_duration(most, m, sizeof m);
+	cli_format_duration(window, w, sizeof w);
+	fprintf(stderr,
+	        "baton run: --kill-after %s does not fit the lock: a holding stays valid %s after its "
+	        "last answered renewal (the lease or 1.5 keepalives, less 1%% + 100 ms), and the grace "
+	        "must be at most half of that, %s; lower --kill-after or raise --lease\n",
+	        k, w, m);
+	return CLI_EX_USAGE;
+}
+
 int cli_run_main(int argc, char **argv)
 {
-	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1};
+	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1, .kill_after_ms = -1};
 	cli_common com;
 	baton_client *c = NULL;
 	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);
@@ -333,6 +410,9 @@ int cli_run_main(int argc, char **argv)
 		fprintf(stderr, "baton run: invalid resource name '%s'\n", a.resource);
 		return CLI_EX_USAGE;
 	}
+	rc = check_kill_after(&a);
+	if (rc != 0)
+		return rc;
 	rc = cli_connect(&com, &c);
 	if (rc != 0)
 		return rc;
