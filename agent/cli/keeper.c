@@ -237,7 +237,10 @@ void keeper_run(const keeper_spec *k)
 	int errp[2], e;
 	sigset_t none;
 
-	/* baton coordinates the stop: a terminal's ^C must not kill us */
+	/* A process group of its own: a signal to baton's group (a terminal's
+	 * ^C, kill -STOP -PGID) leaves it free to act; baton coordinates the
+	 * stop. */
+	(void)setpgid(0, 0);
 	for (unsigned i = 0; i < sizeof ign / sizeof ign[0]; i++)
 		signal(ign[i], SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
