@@ -31,7 +31,8 @@ typedef enum inmsg_type {
 	IN_CONN_LOST,
 	IN_SUBSCRIBED,
 	IN_SUB_FAILED,
-	IN_CONNECT_FAILED
+	IN_CONNECT_FAILED,
+	IN_PRESENCE_ACKED /* the broker acknowledged our online presence */
 } inmsg_type;
 
 typedef struct inmsg {
@@ -124,16 +125,19 @@ struct baton_client {
 	bool ever_connected;           /* [mu] from now on paho reconnects by itself */
 	bool ready;                    /* [mu] subscribed and announced: sends go out */
 	bool disconnected;             /* [mu] our own disconnect completed */
+	bool echo_seen;                /* [mu] our own presence came back since the last connect */
+	int64_t echo_due_ms;           /* [mu] no echo by then: the ACL refuses us; 0: not waiting */
+	bool refused;                  /* [mu] the broker's ACL does not let us act as our node */
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
-	char connect_error[160];       /* [mu] */
+	char connect_error[512];       /* [mu] */
 	char tls_error[160];           /* [mu] OpenSSL's last word, for connect errors */
 	baton_lock *locks;             /* [mu] */
 	baton_watch *watches;          /* [mu] */
 	uint64_t next_id;              /* [mu] */
 	bool coord_seen, coord_online; /* [mu] */
 	int64_t coord_started_ms;      /* [mu] */
-	char last_error[256];          /* [mu] */
+	char last_error[640];          /* [mu] */
 };
 
 /* ---- client.c ---- */
@@ -156,6 +160,9 @@ void client_start_connect(baton_client *c);
 /* Publishes without c->mu held. */
 baton_err client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
                          bool retained);
+/* Publishes our retained online presence (QoS 1) without c->mu held; its
+ * PUBACK comes back as IN_PRESENCE_ACKED. */
+baton_err client_publish_presence(baton_client *c);
 /* Subscribes topics[0..n) at QoS 1 without c->mu held; success or failure
  * comes back as IN_SUBSCRIBED / IN_SUB_FAILED when report is set. */
 baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool report);

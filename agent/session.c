@@ -2,8 +2,9 @@
  * session.c - a libbaton client's life: create, connect, the client thread's
  * loop over connection events and answers, and close.
  *
- * Owns the order of a (re)connect: subscribe first, announce online, then
- * re-send everything outstanding. The client thread is the only one that
+ * Owns the order of a (re)connect: subscribe first, announce online, see
+ * that announcement come back (the broker's ACL lets us act as our node),
+ * then re-send everything outstanding. The client thread is the only one that
  * ticks leases and calls user callbacks. Never prints; never calls paho
  * with c->mu held.
  */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #define MAX_SUB_TOPICS 64
+#define ECHO_GRACE_MS  2000 /* our presence acknowledged, not yet back: wait this long */
 
 void baton_options_init(baton_options *o)
 {
@@ -30,13 +32,56 @@ const char *baton_version(void)
 
 /* ---- the client thread ---------------------------------------------------- */
 
+/* Subscribed: announce online. We are ready once the broker sends that
+ * presence back to us on our own node topic. */
+static void on_subscribed_event(baton_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->echo_seen = false;
+	c->echo_due_ms = 0;
+	pthread_mutex_unlock(&c->mu);
+	(void)client_publish_presence(c);
+}
+
+/* mosquitto 2.0 on MQTT 3.1.1 refuses nothing in words: it acknowledges a
+ * publish its ACL drops, and a subscription it will not deliver. Our own
+ * presence, acknowledged but never delivered back to us, is how we tell. */
+static void on_presence_acked_event(baton_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (!c->echo_seen && !c->ready)
+		c->echo_due_ms = client_now_ms() + ECHO_GRACE_MS;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Caller holds mu: the echo never came. */
+static void refuse(baton_client *c)
+{
+	c->echo_due_ms = 0;
+	c->refused = true;
+	if (c->username != NULL)
+		snprintf(c->connect_error, sizeof c->connect_error,
+		         "not authorized: user %.64s may not act as node %.64s (the broker's ACL dropped its "
+		         "presence on %.200s; with the shipped ACL the node id is the user name)",
+		         c->username, c->node, c->node_topic);
+	else
+		snprintf(
+		    c->connect_error, sizeof c->connect_error,
+		    "not authorized: the broker's ACL does not let an anonymous client act as node %.64s "
+		    "(it dropped its presence on %.200s)",
+		    c->node, c->node_topic);
+	pthread_cond_broadcast(&c->cond);
+}
+
 static void on_ready_state(baton_client *c)
 {
 	action_list al;
 
-	(void)client_publish(c, c->node_topic, c->online_payload, strlen(c->online_payload), 1, true);
 	actions_init(&al);
 	pthread_mutex_lock(&c->mu);
+	c->echo_seen = true;
+	c->echo_due_ms = 0;
+	c->refused = false;
 	c->ready = true;
 	c->retry_at_ms = 0;
 	c->retry_s = 0;
@@ -62,9 +107,10 @@ static void on_connected_event(baton_client *c)
 	c->ready = false;
 	topics[0] = strdup(c->grant_topic);
 	topics[1] = strdup(c->coord_topic);
-	n += watches_topics(c, topics + 2, MAX_SUB_TOPICS - 2);
+	topics[2] = strdup(c->node_topic); /* our presence comes back: on_subscribed_event */
+	n = 3 + watches_topics(c, topics + 3, MAX_SUB_TOPICS - 3);
 	pthread_mutex_unlock(&c->mu);
-	if (topics[0] == NULL || topics[1] == NULL)
+	if (topics[0] == NULL || topics[1] == NULL || topics[2] == NULL)
 		client_log(c, BATON_LOG_ERROR, "out of memory while subscribing");
 	else
 		(void)client_subscribe(c, topics, n, true);
@@ -109,12 +155,25 @@ static void on_presence(baton_client *c, const char *payload, size_t len, bool r
 	actions_run(c, &al);
 }
 
+static void on_own_presence(baton_client *c, const inmsg *m)
+{
+	bool echo;
+
+	pthread_mutex_lock(&c->mu);
+	echo = !m->retained && !c->ready && c->connected && strcmp(m->payload, c->online_payload) == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (echo)
+		on_ready_state(c);
+}
+
 static void on_message_event(baton_client *c, inmsg *m)
 {
 	if (strcmp(m->topic, c->grant_topic) == 0)
 		locks_on_answer(c, m->payload, m->len);
 	else if (strcmp(m->topic, c->coord_topic) == 0)
 		on_presence(c, m->payload, m->len, m->retained);
+	else if (strcmp(m->topic, c->node_topic) == 0)
+		on_own_presence(c, m);
 	else if (!watches_on_message(c, m->topic, m->payload, m->len, m->retained))
 		client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
 }
@@ -163,7 +222,10 @@ static void handle(baton_client *c, inmsg *m)
 		on_connected_event(c);
 		break;
 	case IN_SUBSCRIBED:
-		on_ready_state(c);
+		on_subscribed_event(c);
+		break;
+	case IN_PRESENCE_ACKED:
+		on_presence_acked_event(c);
 		break;
 	default:
 		on_failure_event(c, m);
@@ -200,6 +262,8 @@ static void *client_thread(void *arg)
 
 			if (c->retry_at_ms != 0 && c->retry_at_ms < until)
 				until = c->retry_at_ms;
+			if (c->echo_due_ms != 0 && c->echo_due_ms < until)
+				until = c->echo_due_ms;
 			(void)client_wait_until(c, until);
 		}
 		batch = c->in_head;
@@ -211,6 +275,10 @@ static void *client_thread(void *arg)
 		free_inmsgs(batch);
 		pthread_mutex_lock(&c->mu);
 		next = locks_tick(c, client_now_ms(), &al);
+		if (c->echo_due_ms != 0 && client_now_ms() >= c->echo_due_ms && !c->ready) {
+			refuse(c);
+			client_log(c, BATON_LOG_DEBUG, "%s", c->connect_error); /* returned by connect */
+		}
 		retry = c->retry_at_ms != 0 && client_now_ms() >= c->retry_at_ms && !c->closing;
 		if (retry)
 			c->retry_at_ms = 0;
@@ -364,7 +432,7 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : client_now_ms() + timeout_ms;
 	char why[sizeof c->connect_error];
-	bool start, ready;
+	bool start, ready, refused;
 
 	if (client_on_thread(c) && timeout_ms != 0)
 		return client_fail(c, BATON_E_INVAL,
@@ -376,11 +444,14 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 	if (start)
 		client_start_connect(c);
 	pthread_mutex_lock(&c->mu);
-	while (!c->ready && !c->closing && client_wait_until(c, deadline))
+	while (!c->ready && !c->refused && !c->closing && client_wait_until(c, deadline))
 		;
 	ready = c->ready;
+	refused = c->refused;
 	snprintf(why, sizeof why, "%s", c->connect_error[0] ? c->connect_error : "timed out");
 	pthread_mutex_unlock(&c->mu);
+	if (refused)
+		return client_fail(c, BATON_E_NOT_AUTHORIZED, "%s", why);
 	if (!ready)
 		return client_fail(c, BATON_E_BROKER, "cannot connect to %s: %s", c->broker, why);
 	return BATON_OK;

@@ -36,7 +36,8 @@ extern "C" {
 	X(BUSY, -30, NULL, "resource is held by another node")                                               \
 	X(LOST, -31, NULL, "lock was lost")                                                                  \
 	X(CANCELLED, -32, NULL, "request was cancelled")                                                     \
-	X(PROTOCOL, -33, NULL, "unexpected message from the coordinator")
+	X(PROTOCOL, -33, NULL, "unexpected message from the coordinator")                                    \
+	X(NOT_AUTHORIZED, -34, NULL, "not authorized by the broker's ACL")
 
 typedef enum baton_err {
 	BATON_OK = 0,

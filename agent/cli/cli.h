@@ -20,6 +20,7 @@
 #define CLI_EX_UNAVAILABLE 69   /* broker or coordinator unreachable */
 #define CLI_EX_TEMPFAIL    75   /* wait ran out, or busy */
 #define CLI_EX_LOST        76   /* the lock was lost while the command ran */
+#define CLI_EX_NOPERM      77   /* the broker's ACL does not let us act as our node */
 #define CLI_EX_SOFTWARE    70   /* an internal error */
 #define CLI_HELP           (-1) /* cli_parse printed help or version: exit 0 */
 

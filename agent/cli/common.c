@@ -20,7 +20,7 @@ static void log_line(void *arg, baton_log_level level, const char *line)
 
 int cli_connect(const cli_common *com, baton_client **out)
 {
-	char password[512] = "", msg[256];
+	char password[512] = "", msg[640];
 	baton_client *c = NULL;
 	baton_options o;
 	baton_err err;
@@ -53,7 +53,7 @@ int cli_connect(const cli_common *com, baton_client **out)
 		baton_client_last_error(c, msg, sizeof msg);
 		fprintf(stderr, "baton: %s\n", msg);
 		baton_client_free(c);
-		return CLI_EX_UNAVAILABLE;
+		return err == BATON_E_NOT_AUTHORIZED ? CLI_EX_NOPERM : CLI_EX_UNAVAILABLE;
 	}
 	*out = c;
 	return 0;
