@@ -39,8 +39,7 @@ static const cli_opt run_opts[] = {
     {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
     {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
     {"kill-after", 'k', RUN_KILL_AFTER, "DUR",
-     "SIGKILL the command's process group this long after SIGTERM (default 5s, or half the "
-     "lock's validity if less)"},
+     "SIGTERM to SIGKILL grace for the command's group (default 5s)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -99,7 +98,7 @@ static const cli_command run_cmd = {
     "and at once if baton itself dies.\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
     "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
-    "76 lock lost while running.",
+    "76 lock lost while running; 77 the broker's ACL does not let us act as this node.",
     "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
     run_opts,
     run_opt,
