@@ -5,7 +5,8 @@
  * command's parent and a child subreaper (PR_SET_CHILD_SUBREAPER), so every
  * descendant that loses its parent becomes its child, even one that left the
  * command's process group; it kills by group (kill(-pgid)) and, to reach
- * those, every child it has (/proc/self/task/<pid>/children). Rules:
+ * those even while their parent lives, every descendant it finds in /proc
+ * (parent links, walked from itself). Rules:
  *   - end of file on the control pipe (baton died, whatever the signal):
  *     SIGKILL at once, again every round until nothing is left;
  *   - kill_after before the validity baton last sent runs out: SIGTERM, and
@@ -29,6 +30,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -89,46 +91,118 @@ static void close_others(const keeper_spec *k)
 	(void)syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
 }
 
-/* Sends sig to the command's group and to every child the keeper has
- * (descendants that left the group and were re-parented to us). */
-static void kill_all(const keeper *kp, int sig)
+/* Writes "/proc/<pid>/stat" into buf without snprintf (async-signal-safe). */
+static void stat_path(char *buf, pid_t pid)
 {
-	char path[64], buf[4096];
-	int fd, n, len = 0;
-	pid_t self = getpid(), p = 0;
+	char digits[16];
+	int d = 0, n = 0;
 
-	(void)kill(-kp->pid, sig);
-	/* "/proc/self/task/<self>/children" without snprintf */
-	{
-		const char *pre = "/proc/self/task/";
-		char digits[16];
-		int d = 0;
+	for (pid_t v = pid; v > 0 && d < 15; v /= 10)
+		digits[d++] = (char)('0' + v % 10);
+	for (const char *s = "/proc/"; *s; s++)
+		buf[n++] = *s;
+	while (d > 0)
+		buf[n++] = digits[--d];
+	for (const char *s = "/stat"; *s; s++)
+		buf[n++] = *s;
+	buf[n] = '\0';
+}
 
-		for (pid_t v = self; v > 0 && d < 15; v /= 10)
-			digits[d++] = (char)('0' + v % 10);
-		while (*pre)
-			path[len++] = *pre++;
-		while (d > 0)
-			path[len++] = digits[--d];
-		for (const char *s = "/children"; *s; s++)
-			path[len++] = *s;
-		path[len] = '\0';
-	}
+/* The parent of pid from /proc/<pid>/stat ("pid (comm) S ppid ..."), or 0. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[48], buf[512];
+	int fd, n;
+	pid_t pp = 0;
+	char *p = NULL;
+
+	stat_path(path, pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	n = (int)read(fd, buf, sizeof buf - 1);
 	close(fd);
-	for (int i = 0; i < n; i++) {
-		if (buf[i] >= '0' && buf[i] <= '9') {
-			p = p * 10 + (buf[i] - '0');
-		} else if (p > 0) {
-			(void)kill(p, sig);
-			p = 0;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (int i = 0; i < n; i++) /* the comm may hold ')' and spaces: take the last */
+		if (buf[i] == ')')
+			p = buf + i;
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		return 0;
+	for (p += 4; *p >= '0' && *p <= '9'; p++)
+		pp = pp * 10 + (*p - '0');
+	return pp;
+}
+
+struct dirent64_ { /* the kernel's linux_dirent64 */
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+#define TREE_MAX 8192
+
+/* Every process and its parent, from /proc (getdents64: no allocation).
+ * Returns how many were found (at most TREE_MAX). */
+static int list_processes(pid_t *pid, pid_t *ppid)
+{
+	char buf[8192];
+	int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	long got;
+
+	if (dfd < 0)
+		return 0;
+	while (n < TREE_MAX && (got = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+		for (long off = 0; off < got && n < TREE_MAX;) {
+			struct dirent64_ *d = (struct dirent64_ *)(void *)(buf + off);
+			pid_t v = 0;
+			const char *c = d->d_name;
+
+			off += d->d_reclen;
+			for (; *c >= '0' && *c <= '9'; c++)
+				v = v * 10 + (*c - '0');
+			if (*c != '\0' || v <= 0)
+				continue;
+			pid[n] = v;
+			ppid[n] = parent_of(v);
+			n++;
+		}
+	close(dfd);
+	return n;
+}
+
+/* Sends sig to the command's group and to every descendant of the keeper,
+ * wherever its group or session: one that left the group (setsid) while
+ * its parent lives is reached here, not only once it is re-parented to us. */
+static void kill_all(const keeper *kp, int sig)
+{
+	static pid_t pid[TREE_MAX], ppid[TREE_MAX];
+	static bool mine[TREE_MAX];
+	int n;
+	bool more = true;
+	pid_t self = getpid();
+
+	(void)kill(-kp->pid, sig);
+	n = list_processes(pid, ppid);
+	for (int i = 0; i < n; i++)
+		mine[i] = false;
+	while (more) { /* mark the keeper's descendants, generation by generation */
+		more = false;
+		for (int i = 0; i < n; i++) {
+			bool parent_mine = ppid[i] == self;
+
+			for (int j = 0; j < n && !parent_mine; j++)
+				parent_mine = mine[j] && pid[j] == ppid[i];
+			if (!mine[i] && parent_mine) {
+				mine[i] = true;
+				more = true;
+				(void)kill(pid[i], sig);
+			}
 		}
 	}
-	if (p > 0)
-		(void)kill(p, sig);
 }
 
 static void term(keeper *kp, int sig, int32_t why, int64_t kill_at)
