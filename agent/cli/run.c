@@ -192,7 +192,10 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 		}
 		return CLI_EX_OK;
 	case BATON_PHASE_LOST:
-		fprintf(stderr, "baton: the grant of %s was revoked before it could be used\n", a->resource);
+		fprintf(stderr,
+		        "baton: the grant of %s was revoked, or never confirmed by a renewal, before it "
+		        "could be used\n",
+		        a->resource);
 		return CLI_EX_LOST;
 	case BATON_PHASE_BUSY:
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
