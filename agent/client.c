@@ -19,7 +19,7 @@
 #define RETRY_MIN_S 1
 #define RETRY_MAX_S 4
 
-int64_t client_now_ms(void)
+int64_t bt_client_now_ms(void)
 {
 	struct timespec ts;
 
@@ -27,7 +27,7 @@ int64_t client_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t client_wall_ms(void)
+int64_t bt_client_wall_ms(void)
 {
 	struct timespec ts;
 
@@ -35,7 +35,7 @@ int64_t client_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
+void bt_client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -48,7 +48,7 @@ void client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
 	c->log(c->log_arg, level, line);
 }
 
-baton_err client_fail(baton_client *c, baton_err err, const char *fmt, ...)
+baton_err bt_client_fail(baton_client *c, baton_err err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,12 +60,12 @@ baton_err client_fail(baton_client *c, baton_err err, const char *fmt, ...)
 	return err;
 }
 
-bool client_on_thread(baton_client *c)
+bool bt_client_on_thread(baton_client *c)
 {
 	return c->thread_started && pthread_equal(pthread_self(), c->thread);
 }
 
-bool client_wait_until(baton_client *c, int64_t deadline)
+bool bt_client_wait_until(baton_client *c, int64_t deadline)
 {
 	struct timespec ts;
 
@@ -73,11 +73,11 @@ bool client_wait_until(baton_client *c, int64_t deadline)
 		pthread_cond_wait(&c->cond, &c->mu);
 		return true;
 	}
-	if (client_now_ms() >= deadline)
+	if (bt_client_now_ms() >= deadline)
 		return false;
 	ts.tv_sec = deadline / 1000;
 	ts.tv_nsec = (long)(deadline % 1000) * 1000000;
-	return pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT || client_now_ms() < deadline;
+	return pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT || bt_client_now_ms() < deadline;
 }
 
 /* ---- paho callbacks: copy, enqueue, return ---------------------------------- */
@@ -97,7 +97,7 @@ static void enqueue_event(baton_client *c, inmsg_type type, const char *text)
 	inmsg *m = calloc(1, sizeof *m);
 
 	if (m == NULL) {
-		client_log(c, BATON_LOG_ERROR, "out of memory: connection event %d dropped", (int)type);
+		bt_client_log(c, BATON_LOG_ERROR, "out of memory: connection event %d dropped", (int)type);
 		return;
 	}
 	m->type = type;
@@ -118,7 +118,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		m->payload = malloc(plen + 1);
 	}
 	if (m == NULL || m->topic == NULL || m->payload == NULL) {
-		client_log(c, BATON_LOG_ERROR, "out of memory: message on %.*s dropped", (int)tlen, topic);
+		bt_client_log(c, BATON_LOG_ERROR, "out of memory: message on %.*s dropped", (int)tlen, topic);
 		if (m != NULL) {
 			free(m->topic);
 			free(m->payload);
@@ -151,32 +151,13 @@ static void on_conn_lost(void *ctx, char *cause)
 	enqueue_event(ctx, IN_CONN_LOST, cause);
 }
 
-/* OpenSSL's reason for a failed handshake ("certificate verify failed"),
- * which paho's own message ("TCP/TLS connect failure") leaves out. */
-static int on_tls_error(const char *str, size_t len, void *ctx)
-{
-	baton_client *c = ctx;
-	char why[sizeof c->tls_error];
-
-	mqttnet_tls_reason(str, len, why, sizeof why);
-	pthread_mutex_lock(&c->mu);
-	memcpy(c->tls_error, why, sizeof why);
-	pthread_mutex_unlock(&c->mu);
-	return 1;
-}
-
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
 	baton_client *c = ctx;
-	char text[320], tls[160];
+	char text[320], tls[sizeof c->tls.reason];
 
-	pthread_mutex_lock(&c->mu);
-	snprintf(tls, sizeof tls, "%s", c->tls_error);
-	c->tls_error[0] = '\0';
-	pthread_mutex_unlock(&c->mu);
-	snprintf(text, sizeof text, "%s (code %d)%s%s",
-	         resp && resp->message ? resp->message : "connect failed", resp ? resp->code : 0,
-	         tls[0] ? "; TLS: " : "", tls);
+	mqttedge_tls_take(&c->tls, tls, sizeof tls);
+	mqttedge_failure_text(resp, "connect failed", tls, text, sizeof text);
 	enqueue_event(ctx, IN_CONNECT_FAILED, text);
 }
 
@@ -196,8 +177,8 @@ static void on_sub_failure(void *ctx, MQTTAsync_failureData *resp)
 
 /* ---- paho calls (never under c->mu) ----------------------------------------- */
 
-baton_err client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
-                         bool retained)
+baton_err bt_client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
+                            bool retained)
 {
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -209,8 +190,8 @@ baton_err client_publish(baton_client *c, const char *topic, const char *payload
 	msg.retained = retained;
 	rc = MQTTAsync_sendMessage(c->mq, topic, &msg, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
-		client_log(c, BATON_LOG_DEBUG, "publish on %s failed (paho %d); re-sent when connected",
-		           topic, rc);
+		bt_client_log(c, BATON_LOG_DEBUG, "publish on %s failed (paho %d); re-sent when connected",
+		              topic, rc);
 		return BATON_E_NOT_CONNECTED;
 	}
 	return BATON_OK;
@@ -222,7 +203,7 @@ static void on_presence_acked(void *ctx, MQTTAsync_successData *resp)
 	enqueue_event(ctx, IN_PRESENCE_ACKED, NULL);
 }
 
-baton_err client_publish_presence(baton_client *c)
+baton_err bt_client_publish_presence(baton_client *c)
 {
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -238,7 +219,7 @@ baton_err client_publish_presence(baton_client *c)
 	return BATON_OK;
 }
 
-baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool report)
+baton_err bt_client_subscribe(baton_client *c, char *const *topics, int n, bool report)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	int qos[64];
@@ -255,55 +236,43 @@ baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool rep
 	}
 	rc = MQTTAsync_subscribeMany(c->mq, n, topics, qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
-		client_log(c, BATON_LOG_DEBUG, "subscribe failed (paho %d); retried when connected", rc);
+		bt_client_log(c, BATON_LOG_DEBUG, "subscribe failed (paho %d); retried when connected", rc);
 		return BATON_E_NOT_CONNECTED;
 	}
 	return BATON_OK;
 }
 
-void client_unsubscribe(baton_client *c, char *const *topics, int n)
+void bt_client_unsubscribe(baton_client *c, char *const *topics, int n)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
 	(void)MQTTAsync_unsubscribeMany(c->mq, n, topics, &ro);
 }
 
-void client_start_connect(baton_client *c)
+void bt_client_start_connect(baton_client *c)
 {
-	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
-	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
-	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-	char host[256], port[16];
-	bool tls = false;
+	mqttedge_connect_options co = {
+	    .uri = c->broker,
+	    .username = c->username,
+	    .password = c->password,
+	    .cafile = c->cafile,
+	    .cert = c->cert,
+	    .key = c->key,
+	    .will_topic = c->node_topic,
+	    .will_payload = c->offline_payload,
+	    .keepalive_s = (int)c->keepalive_s,
+	    .connect_timeout_s = 5,
+	    .retry_min_s = RETRY_MIN_S,
+	    .retry_max_s = RETRY_MAX_S,
+	    .clean_session = true,
+	    .tls_1_2 = true,
+	    .tls = &c->tls,
+	    .on_failure = on_connect_failure,
+	    .context = c,
+	};
 	int rc;
 
-	(void)mqttnet_split_uri(c->broker, host, sizeof host, port, sizeof port, &tls);
-	co.keepAliveInterval = (int)c->keepalive_s;
-	co.cleansession = 1;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
-	co.automaticReconnect = 1;
-	co.minRetryInterval = RETRY_MIN_S;
-	co.maxRetryInterval = RETRY_MAX_S;
-	co.connectTimeout = 5;
-	co.username = c->username;
-	co.password = c->password;
-	co.onFailure = on_connect_failure;
-	co.context = c;
-	will.topicName = c->node_topic;
-	will.message = c->offline_payload;
-	will.qos = 1;
-	will.retained = 1;
-	co.will = &will;
-	if (tls || c->cafile != NULL || c->cert != NULL) {
-		ssl.trustStore = c->cafile;
-		ssl.keyStore = c->cert;
-		ssl.privateKey = c->key;
-		ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
-		ssl.ssl_error_cb = on_tls_error;
-		ssl.ssl_error_context = c;
-		co.ssl = &ssl;
-	}
-	rc = MQTTAsync_connect(c->mq, &co);
+	rc = mqttedge_connect(c->mq, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		char text[64];
 
@@ -314,7 +283,7 @@ void client_start_connect(baton_client *c)
 
 /* ---- actions ------------------------------------------------------------------ */
 
-void actions_init(action_list *al)
+void bt_actions_init(action_list *al)
 {
 	al->head = NULL;
 	al->tail = &al->head;
@@ -335,7 +304,7 @@ static action *action_add(action_list *al, action_type type)
 	return a;
 }
 
-void actions_send(action_list *al, char *payload, size_t len)
+void bt_actions_send(action_list *al, char *payload, size_t len)
 {
 	action *a = action_add(al, ACT_SEND);
 
@@ -347,7 +316,7 @@ void actions_send(action_list *al, char *payload, size_t len)
 	a->len = len;
 }
 
-void actions_call(action_list *al, action_type type, baton_lock *l, baton_err err)
+void bt_actions_call(action_list *al, action_type type, baton_lock *l, baton_err err)
 {
 	action *a = action_add(al, type);
 
@@ -365,7 +334,7 @@ static void run_callback(baton_client *c, action *a)
 
 	pthread_mutex_lock(&c->mu);
 	if (l->freed) {
-		lock_unref(l);
+		bt_lock_unref(l);
 		pthread_mutex_unlock(&c->mu);
 		return;
 	}
@@ -377,42 +346,37 @@ static void run_callback(baton_client *c, action *a)
 		l->on_lost(l, a->err, l->arg);
 	pthread_mutex_lock(&c->mu);
 	l->cb_running = false;
-	lock_unref(l);
+	bt_lock_unref(l);
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 }
 
-void actions_run(baton_client *c, action_list *al)
+void bt_actions_run(baton_client *c, action_list *al)
 {
 	action *a, *next;
 
 	if (al->nomem)
-		client_log(c, BATON_LOG_ERROR, "out of memory: some sends or callbacks were dropped");
+		bt_client_log(c, BATON_LOG_ERROR, "out of memory: some sends or callbacks were dropped");
 	for (a = al->head; a != NULL; a = next) {
 		next = a->next;
 		if (a->type == ACT_SEND)
-			(void)client_publish(c, c->req_topic, a->payload, a->len, 1, false);
+			(void)bt_client_publish(c, c->req_topic, a->payload, a->len, 1, false);
 		else
 			run_callback(c, a);
 		free(a->payload);
 		free(a);
 	}
-	actions_init(al);
+	bt_actions_init(al);
 }
 
-baton_err client_paho_create(baton_client *c)
+baton_err bt_client_paho_create(baton_client *c)
 {
-	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
-	int rc;
+	/* Nothing queued while away: requests are re-sent on reconnect. The
+	 * limit applies while connected too (MQTT-NOTES). */
+	mqttedge_create_options cro = {.max_buffered = 100000, .send_while_disconnected = false};
 
-	cro.MQTTVersion = MQTTVERSION_3_1_1;
-	cro.sendWhileDisconnected = 0;
-	cro.maxBufferedMessages = 100000; /* applies while connected too (MQTT-NOTES) */
-	rc = MQTTAsync_createWithOptions(&c->mq, c->broker, c->node, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
-	if (rc != MQTTASYNC_SUCCESS) {
-		c->mq = NULL;
+	if (mqttedge_create(&c->mq, c->broker, c->node, &cro) != MQTTASYNC_SUCCESS)
 		return BATON_E_INVAL;
-	}
 	if (MQTTAsync_setCallbacks(c->mq, c, on_conn_lost, on_message, NULL) != MQTTASYNC_SUCCESS ||
 	    MQTTAsync_setConnected(c->mq, c, on_connected) != MQTTASYNC_SUCCESS)
 		return BATON_E_INVAL;

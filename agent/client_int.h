@@ -1,7 +1,9 @@
 /*
  * client_int.h - libbaton's private structures, shared by client.c (the
  * connection and the client thread), lock.c (requests) and watch.c
- * (events). Nothing here is public.
+ * (events). Nothing here is public: every function shared between these
+ * files carries the bt_ prefix (they sit beside user code in libbaton.a, and
+ * libbaton.so hides them: tests/unit/abi.cmake).
  *
  * Locking: every field marked [mu] is read and written only under c->mu.
  * Rule: no paho call is made while c->mu is held (paho calls our callbacks
@@ -19,6 +21,7 @@
 #include <MQTTAsync.h>
 
 #include "baton.h"
+#include "mqttedge.h"
 #include "mqttnet.h"
 #include "names.h"
 #include "reqstate.h"
@@ -131,7 +134,7 @@ struct baton_client {
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
 	char connect_error[512];       /* [mu] */
-	char tls_error[160];           /* [mu] OpenSSL's last word, for connect errors */
+	mqttedge_tls tls;              /* OpenSSL's last word, for connect errors (own mutex) */
 	baton_lock *locks;             /* [mu] */
 	baton_watch *watches;          /* [mu] */
 	uint64_t next_id;              /* [mu] */
@@ -141,67 +144,66 @@ struct baton_client {
 };
 
 /* ---- client.c ---- */
-int64_t client_now_ms(void);
-int64_t client_wall_ms(void);
-void client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
+int64_t bt_client_now_ms(void);
+int64_t bt_client_wall_ms(void);
+void bt_client_log(baton_client *c, baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Records msg as the last error (under mu) and returns err. */
-baton_err client_fail(baton_client *c, baton_err err, const char *fmt, ...)
+baton_err bt_client_fail(baton_client *c, baton_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-bool client_on_thread(baton_client *c);
+bool bt_client_on_thread(baton_client *c);
 /* Waits on c->cond until deadline (monotonic ms; INT64_MAX: none); caller
  * holds mu. Returns false when the deadline passed. */
-bool client_wait_until(baton_client *c, int64_t deadline);
+bool bt_client_wait_until(baton_client *c, int64_t deadline);
 /* Creates c->mq and registers the callbacks. */
-baton_err client_paho_create(baton_client *c);
+baton_err bt_client_paho_create(baton_client *c);
 /* Starts (or restarts) connecting; without c->mu held. Failure comes back
  * as IN_CONNECT_FAILED. */
-void client_start_connect(baton_client *c);
+void bt_client_start_connect(baton_client *c);
 /* Publishes without c->mu held. */
-baton_err client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
-                         bool retained);
+baton_err bt_client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
+                            bool retained);
 /* Publishes our retained online presence (QoS 1) without c->mu held; its
  * PUBACK comes back as IN_PRESENCE_ACKED. */
-baton_err client_publish_presence(baton_client *c);
+baton_err bt_client_publish_presence(baton_client *c);
 /* Subscribes topics[0..n) at QoS 1 without c->mu held; success or failure
  * comes back as IN_SUBSCRIBED / IN_SUB_FAILED when report is set. */
-baton_err client_subscribe(baton_client *c, char *const *topics, int n, bool report);
-void client_unsubscribe(baton_client *c, char *const *topics, int n);
+baton_err bt_client_subscribe(baton_client *c, char *const *topics, int n, bool report);
+void bt_client_unsubscribe(baton_client *c, char *const *topics, int n);
 
 /* Actions: collected under mu, run without it. */
-void actions_init(action_list *al);
-void actions_send(action_list *al, char *payload, size_t len);
-void actions_call(action_list *al, action_type type, baton_lock *l, baton_err err);
-void actions_run(baton_client *c, action_list *al);
+void bt_actions_init(action_list *al);
+void bt_actions_send(action_list *al, char *payload, size_t len);
+void bt_actions_call(action_list *al, action_type type, baton_lock *l, baton_err err);
+void bt_actions_run(baton_client *c, action_list *al);
 
 /* ---- lock.c ---- */
 /* Caller holds mu. Appends a send of l's request kind (if the client is
  * ready) and marks an acquire sent. */
-void lock_queue_send(baton_lock *l, req_kind kind, action_list *al);
+void bt_lock_queue_send(baton_lock *l, req_kind kind, action_list *al);
 /* Caller holds mu. Re-sends everything outstanding of every lock. */
-void locks_resend(baton_client *c, action_list *al);
+void bt_locks_resend(baton_client *c, action_list *al);
 /* Caller holds mu. The connection was lost: held locks count as lost and
- * their holdings are given back once we can send (reqstate_disconnected). */
-void locks_disconnected(baton_client *c, action_list *al);
+ * their holdings are given back once we can send (bt_reqstate_disconnected). */
+void bt_locks_disconnected(baton_client *c, action_list *al);
 /* Caller holds mu. Ticks every lock; returns the next tick instant. */
-int64_t locks_tick(baton_client *c, int64_t now, action_list *al);
+int64_t bt_locks_tick(baton_client *c, int64_t now, action_list *al);
 /* Handles a payload from P/grant/<node>. Takes mu itself. */
-void locks_on_answer(baton_client *c, const char *payload, size_t len);
+void bt_locks_on_answer(baton_client *c, const char *payload, size_t len);
 /* Caller holds mu; frees l when its last reference goes. */
-void lock_unref(baton_lock *l);
+void bt_lock_unref(baton_lock *l);
 /* Frees every lock as baton_lock_free would; caller holds mu. */
-void locks_abandon_all(baton_client *c, action_list *al);
+void bt_locks_abandon_all(baton_client *c, action_list *al);
 
 /* ---- watch.c ---- */
 /* Handles a message on P/outcome/... or P/state/...; takes mu itself.
  * Returns false when the topic is neither. */
-bool watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained);
+bool bt_watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len,
+                           bool retained);
 /* Collects the topics of every watch (caller holds mu): fills up to cap
  * strdup'd topics into out, returns how many (the caller frees them). */
-int watches_topics(baton_client *c, char **out, int cap);
-int watches_count(baton_client *c);
-void watches_free_all(baton_client *c);
-/* True iff topic matches the MQTT filter. */
-bool watch_topic_match(const char *filter, const char *topic);
+int bt_watches_topics(baton_client *c, char **out, int cap);
+int bt_watches_count(baton_client *c);
+void bt_watches_free_all(baton_client *c);
 
 #endif

@@ -32,7 +32,7 @@ static void lock_destroy(baton_lock *l)
 	free(l);
 }
 
-void lock_unref(baton_lock *l)
+void bt_lock_unref(baton_lock *l)
 {
 	if (--l->refs == 0)
 		lock_destroy(l);
@@ -41,7 +41,7 @@ void lock_unref(baton_lock *l)
 static void fill_request(const baton_lock *l, req_kind kind, wire_request *r, char *id, size_t cap)
 {
 	memset(r, 0, sizeof *r);
-	(void)reqstate_id(id, cap, l->base, kind, l->rs.renew_seq);
+	(void)bt_reqstate_id(id, cap, l->base, kind, l->rs.renew_seq);
 	r->id = id;
 	r->resource = l->resource;
 	switch (kind) {
@@ -76,7 +76,7 @@ static void fill_request(const baton_lock *l, req_kind kind, wire_request *r, ch
 	}
 }
 
-void lock_queue_send(baton_lock *l, req_kind kind, action_list *al)
+void bt_lock_queue_send(baton_lock *l, req_kind kind, action_list *al)
 {
 	baton_client *c = l->c;
 	char id[NAMES_ID_MAX + 1];
@@ -86,23 +86,23 @@ void lock_queue_send(baton_lock *l, req_kind kind, action_list *al)
 	baton_err err;
 
 	if (!c->ready)
-		return; /* sent by locks_resend once the client is ready */
+		return; /* sent by bt_locks_resend once the client is ready */
 	fill_request(l, kind, &r, id, sizeof id);
 	err = wire_request_encode(&r, &payload, &len);
 	if (err != BATON_OK) {
-		client_log(c, BATON_LOG_ERROR, "cannot encode %s %s: %s", wire_op_name(r.op), id,
-		           baton_strerror(err));
+		bt_client_log(c, BATON_LOG_ERROR, "cannot encode %s %s: %s", wire_op_name(r.op), id,
+		              baton_strerror(err));
 		return;
 	}
 	if (kind == REQ_K_ACQUIRE)
-		reqstate_sent(&l->rs, client_now_ms());
-	actions_send(al, payload, len);
+		bt_reqstate_sent(&l->rs, bt_client_now_ms());
+	bt_actions_send(al, payload, len);
 }
 
 static void apply_effects(baton_lock *l, unsigned fx, action_list *al);
 
 /* Gives back the holding rs.drop_token (a release with success:false under
- * an id of its own), now if we can send, else at the next locks_resend. */
+ * an id of its own), now if we can send, else at the next bt_locks_resend. */
 static void send_drop(baton_lock *l, action_list *al)
 {
 	baton_client *c = l->c;
@@ -122,33 +122,33 @@ static void send_drop(baton_lock *l, action_list *al)
 	r.success = false;
 	r.error = "holding given up by the agent (connection lost or lock already lost)";
 	if (wire_request_encode(&r, &payload, &len) != BATON_OK) {
-		client_log(c, BATON_LOG_ERROR, "cannot encode the release of token %llu",
-		           (unsigned long long)l->rs.drop_token);
+		bt_client_log(c, BATON_LOG_ERROR, "cannot encode the release of token %llu",
+		              (unsigned long long)l->rs.drop_token);
 		return;
 	}
-	client_log(c, BATON_LOG_INFO, "giving back %s token %llu", l->resource,
-	           (unsigned long long)l->rs.drop_token);
+	bt_client_log(c, BATON_LOG_INFO, "giving back %s token %llu", l->resource,
+	              (unsigned long long)l->rs.drop_token);
 	l->rs.drop_token = 0;
-	actions_send(al, payload, len);
+	bt_actions_send(al, payload, len);
 }
 
-void locks_disconnected(baton_client *c, action_list *al)
+void bt_locks_disconnected(baton_client *c, action_list *al)
 {
 	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
-		unsigned fx = reqstate_disconnected(&l->rs);
+		unsigned fx = bt_reqstate_disconnected(&l->rs);
 
 		apply_effects(l, fx, al);
 	}
 }
 
-void locks_resend(baton_client *c, action_list *al)
+void bt_locks_resend(baton_client *c, action_list *al)
 {
-	int64_t now = client_now_ms();
+	int64_t now = bt_client_now_ms();
 
 	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
 		for (int k = REQ_K_ACQUIRE; k <= REQ_K_RESET; k++)
-			if (reqstate_outstanding(&l->rs, (req_kind)k))
-				lock_queue_send(l, (req_kind)k, al);
+			if (bt_reqstate_outstanding(&l->rs, (req_kind)k))
+				bt_lock_queue_send(l, (req_kind)k, al);
 		send_drop(l, al);
 		/* A revocation may have been published while we were away:
 		 * renew held locks at once to find out (the client thread
@@ -163,20 +163,21 @@ void locks_resend(baton_client *c, action_list *al)
 static unsigned restart_acquire(baton_lock *l, action_list *al)
 {
 	baton_client *c = l->c;
-	int64_t now = client_now_ms(), created = l->rs.created_ms, waited = now - created;
+	int64_t now = bt_client_now_ms(), created = l->rs.created_ms, waited = now - created;
 
 	if (l->wait_ms >= 0 && waited >= l->wait_ms)
-		return reqstate_revoked_final(&l->rs);
+		return bt_reqstate_revoked_final(&l->rs);
 	if (l->wait_ms >= 0)
 		l->wait_ms -= waited; /* the new request waits for what is left */
-	client_log(c, BATON_LOG_INFO, "acquire %s of %s was revoked before we heard its grant; asking again",
-	           l->base, l->resource);
+	bt_client_log(c, BATON_LOG_INFO,
+	              "acquire %s of %s was revoked before we heard its grant; asking again", l->base,
+	              l->resource);
 	snprintf(l->base, sizeof l->base, "%llu-%016llx", (unsigned long long)++c->next_id,
 	         (unsigned long long)c->salt);
-	reqstate_init(&l->rs, false, now);
+	bt_reqstate_init(&l->rs, false, now);
 	l->rs.created_ms = created;
 	l->rs.will_ms = (int64_t)c->keepalive_s * 1500;
-	lock_queue_send(l, REQ_K_ACQUIRE, al);
+	bt_lock_queue_send(l, REQ_K_ACQUIRE, al);
 	return REQ_FX_CHANGED;
 }
 
@@ -185,31 +186,31 @@ static void apply_effects(baton_lock *l, unsigned fx, action_list *al)
 	if (fx & REQ_FX_RESTART)
 		fx = (fx & ~REQ_FX_RESTART) | restart_acquire(l, al);
 	if (fx & REQ_FX_RENEW)
-		lock_queue_send(l, REQ_K_RENEW, al);
+		bt_lock_queue_send(l, REQ_K_RENEW, al);
 	if (fx & REQ_FX_DROP)
 		send_drop(l, al);
 	if ((fx & REQ_FX_SETTLED) && l->on_answer != NULL)
-		actions_call(al, ACT_ANSWER, l, BATON_OK);
+		bt_actions_call(al, ACT_ANSWER, l, BATON_OK);
 	if ((fx & REQ_FX_LOST)) {
-		client_log(l->c, BATON_LOG_WARN, "lock %s (token %llu) lost: %s", l->resource,
-		           (unsigned long long)l->rs.token, baton_strerror(l->rs.lost_err));
+		bt_client_log(l->c, BATON_LOG_WARN, "lock %s (token %llu) lost: %s", l->resource,
+		              (unsigned long long)l->rs.token, baton_strerror(l->rs.lost_err));
 		if (l->on_lost != NULL)
-			actions_call(al, ACT_LOST, l, l->rs.lost_err);
+			bt_actions_call(al, ACT_LOST, l, l->rs.lost_err);
 	}
 }
 
-int64_t locks_tick(baton_client *c, int64_t now, action_list *al)
+int64_t bt_locks_tick(baton_client *c, int64_t now, action_list *al)
 {
 	int64_t next = INT64_MAX;
 
 	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
-		unsigned fx = reqstate_tick(&l->rs, now);
+		unsigned fx = bt_reqstate_tick(&l->rs, now);
 		int64_t t;
 
 		apply_effects(l, fx, al);
 		if (fx)
 			pthread_cond_broadcast(&c->cond);
-		t = reqstate_next_tick(&l->rs);
+		t = bt_reqstate_next_tick(&l->rs);
 		if (t < next)
 			next = t;
 	}
@@ -221,7 +222,7 @@ int64_t locks_tick(baton_client *c, int64_t now, action_list *al)
 static baton_lock *find_lock(baton_client *c, const wire_answer *a, req_kind *kind, unsigned *seq)
 {
 	for (baton_lock *l = c->locks; l != NULL; l = l->next) {
-		*kind = reqstate_id_parse(a->id, l->base, seq);
+		*kind = bt_reqstate_id_parse(a->id, l->base, seq);
 		if (*kind != REQ_K_NONE)
 			return l;
 	}
@@ -235,7 +236,7 @@ static baton_lock *find_lock(baton_client *c, const wire_answer *a, req_kind *ki
 	return NULL;
 }
 
-void locks_on_answer(baton_client *c, const char *payload, size_t len)
+void bt_locks_on_answer(baton_client *c, const char *payload, size_t len)
 {
 	wire_answer a = {0};
 	action_list al;
@@ -244,15 +245,15 @@ void locks_on_answer(baton_client *c, const char *payload, size_t len)
 	unsigned seq = 0, fx = 0;
 
 	if (wire_answer_decode(payload, len, &a) != BATON_OK) {
-		client_log(c, BATON_LOG_WARN, "malformed answer ignored: %.*s", (int)(len > 200 ? 200 : len),
-		           payload);
+		bt_client_log(c, BATON_LOG_WARN, "malformed answer ignored: %.*s",
+		              (int)(len > 200 ? 200 : len), payload);
 		return;
 	}
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	l = find_lock(c, &a, &kind, &seq);
 	if (l != NULL) {
-		fx = reqstate_answer(&l->rs, kind, seq, &a, client_now_ms());
+		fx = bt_reqstate_answer(&l->rs, kind, seq, &a, bt_client_now_ms());
 		/* The grant is kept even when it becomes usable only later (a
 		 * grant after a wait, settled by its first renewal). */
 		if (kind == REQ_K_ACQUIRE && (((fx & REQ_FX_SETTLED) && !l->rs.lost) ||
@@ -268,9 +269,10 @@ void locks_on_answer(baton_client *c, const char *payload, size_t len)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (l == NULL)
-		client_log(c, BATON_LOG_DEBUG, "answer %s to an unknown request ignored", a.id ? a.id : "-");
+		bt_client_log(c, BATON_LOG_DEBUG, "answer %s to an unknown request ignored",
+		              a.id ? a.id : "-");
 	wire_answer_deinit(&a);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 }
 
 /* ---- public API -------------------------------------------------------------- */
@@ -278,15 +280,15 @@ void locks_on_answer(baton_client *c, const char *payload, size_t len)
 static baton_err check_acquire(baton_client *c, const baton_acquire_options *o)
 {
 	if (o == NULL || o->resource == NULL || !names_resource_valid(o->resource, strlen(o->resource)))
-		return client_fail(c, BATON_E_INVAL, "invalid resource name");
+		return bt_client_fail(c, BATON_E_INVAL, "invalid resource name");
 	if (o->mode != BATON_MODE_ONCE && o->mode != BATON_MODE_MUTEX)
-		return client_fail(c, BATON_E_INVAL, "invalid mode");
+		return bt_client_fail(c, BATON_E_INVAL, "invalid mode");
 	if (o->lease_ms != 0 && (o->lease_ms < WIRE_LEASE_MIN || o->lease_ms > WIRE_LEASE_MAX))
-		return client_fail(c, BATON_E_INVAL, "lease must be 1s to 1h");
+		return bt_client_fail(c, BATON_E_INVAL, "lease must be 1s to 1h");
 	if (o->wait_ms < BATON_WAIT_FOREVER || (o->wait_ms > 0 && (uint64_t)o->wait_ms > WIRE_INT_MAX))
-		return client_fail(c, BATON_E_INVAL, "invalid wait");
+		return bt_client_fail(c, BATON_E_INVAL, "invalid wait");
 	if (o->meta != NULL && strlen(o->meta) > WIRE_META_MAX)
-		return client_fail(c, BATON_E_INVAL, "meta is longer than %d bytes", WIRE_META_MAX);
+		return bt_client_fail(c, BATON_E_INVAL, "meta is longer than %d bytes", WIRE_META_MAX);
 	return BATON_OK;
 }
 
@@ -308,11 +310,11 @@ static void lock_start(baton_client *c, baton_lock *l, bool reset, action_list *
 {
 	snprintf(l->base, sizeof l->base, "%llu-%016llx", (unsigned long long)++c->next_id,
 	         (unsigned long long)c->salt);
-	reqstate_init(&l->rs, reset, client_now_ms());
+	bt_reqstate_init(&l->rs, reset, bt_client_now_ms());
 	l->rs.will_ms = (int64_t)c->keepalive_s * 1500; /* mosquitto's Will timer */
 	l->next = c->locks;
 	c->locks = l;
-	lock_queue_send(l, reset ? REQ_K_RESET : REQ_K_ACQUIRE, al);
+	bt_lock_queue_send(l, reset ? REQ_K_RESET : REQ_K_ACQUIRE, al);
 }
 
 baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_lock **out)
@@ -326,7 +328,7 @@ baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_l
 	l = lock_new(c, o->resource);
 	if (l == NULL || (o->meta != NULL && (l->meta = strdup(o->meta)) == NULL)) {
 		free(l);
-		return client_fail(c, BATON_E_NOMEM, "out of memory");
+		return bt_client_fail(c, BATON_E_NOMEM, "out of memory");
 	}
 	l->mode = o->mode;
 	l->lease_ms = o->lease_ms;
@@ -334,12 +336,12 @@ baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_l
 	l->on_answer = o->on_answer;
 	l->on_lost = o->on_lost;
 	l->arg = o->arg;
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	lock_start(c, l, false, &al);
 	pthread_mutex_unlock(&c->mu);
 	*out = l;
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 	return BATON_OK;
 }
 
@@ -382,14 +384,14 @@ static void answer_view(const baton_lock *l, baton_answer *out)
 baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out)
 {
 	baton_client *c = l->c;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : client_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : bt_client_now_ms() + timeout_ms;
 	baton_err err = BATON_OK;
 
-	if (timeout_ms != 0 && client_on_thread(c))
-		return client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
+	if (timeout_ms != 0 && bt_client_on_thread(c))
+		return bt_client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
 	pthread_mutex_lock(&c->mu);
 	while (!l->rs.settled && !c->closing && l->rs.phase != BATON_PHASE_CANCELLING &&
-	       l->rs.phase != BATON_PHASE_CANCELLED && client_wait_until(c, deadline))
+	       l->rs.phase != BATON_PHASE_CANCELLED && bt_client_wait_until(c, deadline))
 		;
 	if (l->rs.settled && (l->answer.status != 0 || l->rs.lost)) {
 		if (out != NULL)
@@ -401,14 +403,14 @@ baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (err == BATON_E_TIMEOUT)
-		return client_fail(c, err, "no answer from the coordinator for %s yet", l->resource);
+		return bt_client_fail(c, err, "no answer from the coordinator for %s yet", l->resource);
 	return err;
 }
 
 void baton_lock_get_info(baton_lock *l, baton_lock_info *out)
 {
 	baton_client *c = l->c;
-	int64_t now = client_now_ms();
+	int64_t now = bt_client_now_ms();
 
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&c->mu);
@@ -425,8 +427,8 @@ void baton_lock_get_info(baton_lock *l, baton_lock_info *out)
 
 int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s)
 {
-	return reqstate_window(lease_ms ? lease_ms : WIRE_LEASE_DEFAULT,
-	                       (int64_t)(keepalive_s ? keepalive_s : BATON_KEEPALIVE_DEFAULT) * 1500);
+	return bt_reqstate_window(lease_ms ? lease_ms : WIRE_LEASE_DEFAULT,
+	                          (int64_t)(keepalive_s ? keepalive_s : BATON_KEEPALIVE_DEFAULT) * 1500);
 }
 
 bool baton_lock_lost(baton_lock *l)
@@ -443,9 +445,9 @@ bool baton_lock_lost(baton_lock *l)
 static baton_err wait_finished(baton_lock *l, baton_phase phase, int64_t timeout_ms)
 {
 	baton_client *c = l->c;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : client_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : bt_client_now_ms() + timeout_ms;
 
-	while (l->rs.phase == phase && !c->closing && client_wait_until(c, deadline))
+	while (l->rs.phase == phase && !c->closing && bt_client_wait_until(c, deadline))
 		;
 	if (l->rs.phase != phase)
 		return l->rs.finish_err;
@@ -455,13 +457,13 @@ static baton_err wait_finished(baton_lock *l, baton_phase phase, int64_t timeout
 static baton_err check_release(baton_lock *l, const baton_release_options *o, int64_t timeout_ms)
 {
 	if (o == NULL)
-		return client_fail(l->c, BATON_E_INVAL, "release options must not be NULL");
+		return bt_client_fail(l->c, BATON_E_INVAL, "release options must not be NULL");
 	if (o->error != NULL && strlen(o->error) > WIRE_ERROR_MAX)
-		return client_fail(l->c, BATON_E_INVAL, "release error over %d bytes", WIRE_ERROR_MAX);
+		return bt_client_fail(l->c, BATON_E_INVAL, "release error over %d bytes", WIRE_ERROR_MAX);
 	if (o->result != NULL && strlen(o->result) > WIRE_RESULT_MAX)
-		return client_fail(l->c, BATON_E_INVAL, "release result over %d bytes", WIRE_RESULT_MAX);
-	if (timeout_ms != 0 && client_on_thread(l->c))
-		return client_fail(l->c, BATON_E_INVAL, "blocking call on the client thread");
+		return bt_client_fail(l->c, BATON_E_INVAL, "release result over %d bytes", WIRE_RESULT_MAX);
+	if (timeout_ms != 0 && bt_client_on_thread(l->c))
+		return bt_client_fail(l->c, BATON_E_INVAL, "blocking call on the client thread");
 	return BATON_OK;
 }
 
@@ -470,7 +472,7 @@ static baton_err check_release(baton_lock *l, const baton_release_options *o, in
 static baton_err start_release(baton_lock *l, bool success, char *error, char *result, int64_t remember_ms,
                                action_list *al)
 {
-	baton_err err = reqstate_release(&l->rs);
+	baton_err err = bt_reqstate_release(&l->rs);
 
 	if (err != BATON_OK) {
 		free(error);
@@ -483,7 +485,7 @@ static baton_err start_release(baton_lock *l, bool success, char *error, char *r
 	l->rel_error = error;
 	l->rel_result = result;
 	l->rel_remember_ms = remember_ms;
-	lock_queue_send(l, REQ_K_RELEASE, al);
+	bt_lock_queue_send(l, REQ_K_RELEASE, al);
 	return BATON_OK;
 }
 
@@ -499,23 +501,23 @@ baton_err baton_release(baton_lock *l, const baton_release_options *o, int64_t t
 	if ((o->error != NULL && (error = strdup(o->error)) == NULL) ||
 	    (o->result != NULL && (result = strdup(o->result)) == NULL)) {
 		free(error);
-		return client_fail(c, BATON_E_NOMEM, "out of memory");
+		return bt_client_fail(c, BATON_E_NOMEM, "out of memory");
 	}
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	err = start_release(l, o->success, error, result, o->remember_ms, &al);
 	pthread_mutex_unlock(&c->mu);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 	if (err != BATON_OK)
-		return client_fail(c, err, "cannot release %s: %s", l->resource,
-		                   err == BATON_E_LOST ? "the lock was lost" : "it is not held");
+		return bt_client_fail(c, err, "cannot release %s: %s", l->resource,
+		                      err == BATON_E_LOST ? "the lock was lost" : "it is not held");
 	if (timeout_ms == 0)
 		return BATON_OK;
 	pthread_mutex_lock(&c->mu);
 	err = wait_finished(l, BATON_PHASE_RELEASING, timeout_ms);
 	pthread_mutex_unlock(&c->mu);
 	if (err != BATON_OK)
-		return client_fail(c, err, "release of %s: %s", l->resource, baton_strerror(err));
+		return bt_client_fail(c, err, "release of %s: %s", l->resource, baton_strerror(err));
 	return BATON_OK;
 }
 
@@ -525,26 +527,26 @@ baton_err baton_cancel(baton_lock *l, int64_t timeout_ms)
 	action_list al;
 	baton_err err;
 
-	if (timeout_ms != 0 && client_on_thread(c))
-		return client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
-	actions_init(&al);
+	if (timeout_ms != 0 && bt_client_on_thread(c))
+		return bt_client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
-	err = reqstate_cancel(&l->rs);
+	err = bt_reqstate_cancel(&l->rs);
 	if (err == BATON_OK) {
-		lock_queue_send(l, REQ_K_CANCEL, &al);
+		bt_lock_queue_send(l, REQ_K_CANCEL, &al);
 		pthread_cond_broadcast(&c->cond);
 	}
 	pthread_mutex_unlock(&c->mu);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 	if (err != BATON_OK)
-		return client_fail(c, err, "cannot cancel %s: it is not waiting", l->resource);
+		return bt_client_fail(c, err, "cannot cancel %s: it is not waiting", l->resource);
 	if (timeout_ms == 0)
 		return BATON_OK;
 	pthread_mutex_lock(&c->mu);
 	err = wait_finished(l, BATON_PHASE_CANCELLING, timeout_ms);
 	pthread_mutex_unlock(&c->mu);
 	if (err != BATON_OK)
-		return client_fail(c, err, "cancel of %s: %s", l->resource, baton_strerror(err));
+		return bt_client_fail(c, err, "cancel of %s: %s", l->resource, baton_strerror(err));
 	return BATON_OK;
 }
 
@@ -563,8 +565,8 @@ static void abandon(baton_client *c, baton_lock *l, action_list *al)
 {
 	char *error = strdup(ABANDONED);
 
-	if (reqstate_cancel(&l->rs) == BATON_OK)
-		lock_queue_send(l, REQ_K_CANCEL, al);
+	if (bt_reqstate_cancel(&l->rs) == BATON_OK)
+		bt_lock_queue_send(l, REQ_K_CANCEL, al);
 	else if (l->rs.phase == BATON_PHASE_GRANTED) {
 		(void)start_release(l, false, error, NULL, -1, al); /* takes error */
 		error = NULL;
@@ -578,9 +580,9 @@ static void abandon(baton_client *c, baton_lock *l, action_list *al)
 	}
 	unlink_lock(c, l);
 	l->freed = true;
-	while (l->cb_running && !client_on_thread(c))
+	while (l->cb_running && !bt_client_on_thread(c))
 		pthread_cond_wait(&c->cond, &c->mu);
-	lock_unref(l);
+	bt_lock_unref(l);
 }
 
 void baton_lock_free(baton_lock *l)
@@ -591,14 +593,14 @@ void baton_lock_free(baton_lock *l)
 	if (l == NULL)
 		return;
 	c = l->c;
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	abandon(c, l, &al);
 	pthread_mutex_unlock(&c->mu);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 }
 
-void locks_abandon_all(baton_client *c, action_list *al)
+void bt_locks_abandon_all(baton_client *c, action_list *al)
 {
 	while (c->locks != NULL)
 		abandon(c, c->locks, al);
@@ -611,24 +613,24 @@ baton_err baton_reset(baton_client *c, const char *resource, int64_t timeout_ms)
 	baton_err err;
 
 	if (resource == NULL || !names_resource_valid(resource, strlen(resource)))
-		return client_fail(c, BATON_E_INVAL, "invalid resource name");
-	if (timeout_ms != 0 && client_on_thread(c))
-		return client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
+		return bt_client_fail(c, BATON_E_INVAL, "invalid resource name");
+	if (timeout_ms != 0 && bt_client_on_thread(c))
+		return bt_client_fail(c, BATON_E_INVAL, "blocking call on the client thread");
 	l = lock_new(c, resource);
 	if (l == NULL)
-		return client_fail(c, BATON_E_NOMEM, "out of memory");
-	actions_init(&al);
+		return bt_client_fail(c, BATON_E_NOMEM, "out of memory");
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	lock_start(c, l, true, &al);
 	pthread_mutex_unlock(&c->mu);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 	pthread_mutex_lock(&c->mu);
 	err = timeout_ms == 0 ? BATON_OK : wait_finished(l, BATON_PHASE_RESETTING, timeout_ms);
 	unlink_lock(c, l);
 	l->freed = true;
-	lock_unref(l);
+	bt_lock_unref(l);
 	pthread_mutex_unlock(&c->mu);
 	if (err != BATON_OK)
-		return client_fail(c, err, "reset of %s: %s", resource, baton_strerror(err));
+		return bt_client_fail(c, err, "reset of %s: %s", resource, baton_strerror(err));
 	return BATON_OK;
 }

@@ -38,21 +38,21 @@ static void copy_holder(reqstate *rs, const char *holder)
 	snprintf(rs->holder, sizeof rs->holder, "%s", holder);
 }
 
-void reqstate_init(reqstate *rs, bool reset, int64_t now)
+void bt_reqstate_init(reqstate *rs, bool reset, int64_t now)
 {
 	memset(rs, 0, sizeof *rs);
 	rs->phase = reset ? BATON_PHASE_RESETTING : BATON_PHASE_SENT;
 	rs->created_ms = now;
 }
 
-void reqstate_sent(reqstate *rs, int64_t now)
+void bt_reqstate_sent(reqstate *rs, int64_t now)
 {
 	if (!rs->sent)
 		rs->first_sent_ms = now;
 	rs->sent = true;
 }
 
-int64_t reqstate_window(uint32_t lease_ms, int64_t will_ms)
+int64_t bt_reqstate_window(uint32_t lease_ms, int64_t will_ms)
 {
 	int64_t w = lease_ms;
 
@@ -63,7 +63,7 @@ int64_t reqstate_window(uint32_t lease_ms, int64_t will_ms)
 
 static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms, bool confirmed)
 {
-	int64_t w = reqstate_window(lease_ms, rs->will_ms);
+	int64_t w = bt_reqstate_window(lease_ms, rs->will_ms);
 
 	rs->lease_ms = lease_ms;
 	rs->confirmed = confirmed;
@@ -82,7 +82,7 @@ static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 {
 	uint32_t lease = a->lease_ms ? a->lease_ms : WIRE_LEASE_DEFAULT;
 	bool waited = rs->phase == BATON_PHASE_QUEUED || !rs->sent ||
-	              now - rs->first_sent_ms > reqstate_window(lease, rs->will_ms) / 2;
+	              now - rs->first_sent_ms > bt_reqstate_window(lease, rs->will_ms) / 2;
 
 	rs->token = a->token;
 	rs->phase = BATON_PHASE_GRANTED;
@@ -129,7 +129,7 @@ static unsigned lose(reqstate *rs, baton_err why)
 	return fx | REQ_FX_LOST | REQ_FX_CHANGED;
 }
 
-unsigned reqstate_disconnected(reqstate *rs)
+unsigned bt_reqstate_disconnected(reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return 0;
@@ -137,7 +137,7 @@ unsigned reqstate_disconnected(reqstate *rs)
 	return lose(rs, BATON_E_NOT_CONNECTED);
 }
 
-unsigned reqstate_revoked_final(reqstate *rs)
+unsigned bt_reqstate_revoked_final(reqstate *rs)
 {
 	rs->phase = BATON_PHASE_GRANTED; /* lose() ends a holding */
 	return lose(rs, BATON_E_LOST);
@@ -234,7 +234,7 @@ static unsigned on_end_answer(reqstate *rs, req_kind kind, const wire_answer *a)
 	return 0;
 }
 
-unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now)
+unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now)
 {
 	/* A revocation names the holding by token, whichever id it carries. */
 	if (a->status == WIRE_ST_REVOKED) {
@@ -265,7 +265,7 @@ unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_a
 	}
 }
 
-unsigned reqstate_tick(reqstate *rs, int64_t now)
+unsigned bt_reqstate_tick(reqstate *rs, int64_t now)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return 0;
@@ -279,18 +279,18 @@ unsigned reqstate_tick(reqstate *rs, int64_t now)
 		rs->renew_sent_ms = now;
 	}
 	/* Unanswered: re-send the same id a quarter of the window later. */
-	rs->renew_at_ms = now + reqstate_window(rs->lease_ms, rs->will_ms) / 4;
+	rs->renew_at_ms = now + bt_reqstate_window(rs->lease_ms, rs->will_ms) / 4;
 	return REQ_FX_RENEW;
 }
 
-int64_t reqstate_next_tick(const reqstate *rs)
+int64_t bt_reqstate_next_tick(const reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return INT64_MAX;
 	return rs->renew_at_ms < rs->deadline_ms ? rs->renew_at_ms : rs->deadline_ms;
 }
 
-baton_err reqstate_release(reqstate *rs)
+baton_err bt_reqstate_release(reqstate *rs)
 {
 	if (rs->lost)
 		return BATON_E_LOST;
@@ -301,7 +301,7 @@ baton_err reqstate_release(reqstate *rs)
 	return BATON_OK;
 }
 
-baton_err reqstate_cancel(reqstate *rs)
+baton_err bt_reqstate_cancel(reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_SENT && rs->phase != BATON_PHASE_QUEUED)
 		return BATON_E_INVAL;
@@ -309,7 +309,7 @@ baton_err reqstate_cancel(reqstate *rs)
 	return BATON_OK;
 }
 
-bool reqstate_outstanding(const reqstate *rs, req_kind kind)
+bool bt_reqstate_outstanding(const reqstate *rs, req_kind kind)
 {
 	switch (kind) {
 	case REQ_K_ACQUIRE:
@@ -327,7 +327,7 @@ bool reqstate_outstanding(const reqstate *rs, req_kind kind)
 	}
 }
 
-bool reqstate_final(const reqstate *rs)
+bool bt_reqstate_final(const reqstate *rs)
 {
 	switch (rs->phase) {
 	case BATON_PHASE_RELEASED:
@@ -345,7 +345,7 @@ bool reqstate_final(const reqstate *rs)
 
 static const char id_suffix[] = {0, 'a', 'w', 'r', 'c', 'x'};
 
-baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq)
+baton_err bt_reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq)
 {
 	int n;
 
@@ -359,7 +359,7 @@ baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, un
 	return BATON_OK;
 }
 
-req_kind reqstate_id_parse(const char *id, const char *base, unsigned *seq)
+req_kind bt_reqstate_id_parse(const char *id, const char *base, unsigned *seq)
 {
 	size_t n = strlen(base);
 	const char *s;

@@ -66,18 +66,18 @@ typedef struct reqstate {
 /* How long after the send of an answered request a holding stays valid by
  * our clock: the lease, or 1.5 keepalives (will_ms) if shorter, less the
  * drift margin. Renewals go out every quarter of it. Cannot fail. */
-int64_t reqstate_window(uint32_t lease_ms, int64_t will_ms);
+int64_t bt_reqstate_window(uint32_t lease_ms, int64_t will_ms);
 
 /* Starts an acquire (phase SENT) or, with reset set, a reset (RESETTING),
  * created at now. Cannot fail. */
-void reqstate_init(reqstate *rs, bool reset, int64_t now);
+void bt_reqstate_init(reqstate *rs, bool reset, int64_t now);
 
 /* Records that the acquire was published at now (the first time counts). */
-void reqstate_sent(reqstate *rs, int64_t now);
+void bt_reqstate_sent(reqstate *rs, int64_t now);
 
 /* Applies an answer to the request kind of this lock; renew answers must
  * carry seq == renew_seq or they are stale and ignored. Returns effects. */
-unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now);
+unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_answer *a, int64_t now);
 
 /* The connection to the broker was lost. A held lock counts as lost at once
  * (the broker is about to publish our Will, after which the coordinator
@@ -85,39 +85,39 @@ unsigned reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wire_a
  * holding is given back (held_token) only when the user lets go of the
  * lock: its command may still be stopping, and a release now would hand
  * the lock on before it is gone. */
-unsigned reqstate_disconnected(reqstate *rs);
+unsigned bt_reqstate_disconnected(reqstate *rs);
 
 /* Applies the passing of time: loses a holding whose deadline passed and asks
  * for renewals when due. Returns effects. */
-unsigned reqstate_tick(reqstate *rs, int64_t now);
+unsigned bt_reqstate_tick(reqstate *rs, int64_t now);
 
-/* The next instant reqstate_tick has something to do, or INT64_MAX. */
-int64_t reqstate_next_tick(const reqstate *rs);
+/* The next instant bt_reqstate_tick has something to do, or INT64_MAX. */
+int64_t bt_reqstate_next_tick(const reqstate *rs);
 
 /* The acquire was answered `revoked` and cannot be asked again under its id:
  * settles it as lost. Returns effects. */
-unsigned reqstate_revoked_final(reqstate *rs);
+unsigned bt_reqstate_revoked_final(reqstate *rs);
 
 /* Moves a held lock to RELEASING. BATON_E_LOST if it was lost,
  * BATON_E_INVAL if it is not held. */
-baton_err reqstate_release(reqstate *rs);
+baton_err bt_reqstate_release(reqstate *rs);
 
 /* Moves a waiting lock to CANCELLING. BATON_E_INVAL if it is not waiting. */
-baton_err reqstate_cancel(reqstate *rs);
+baton_err bt_reqstate_cancel(reqstate *rs);
 
 /* True iff request kind of this lock is sent and unanswered, so it must be
  * re-sent after a reconnect or a coordinator restart. */
-bool reqstate_outstanding(const reqstate *rs, req_kind kind);
+bool bt_reqstate_outstanding(const reqstate *rs, req_kind kind);
 
 /* True iff the phase is final (nothing more will happen). */
-bool reqstate_final(const reqstate *rs);
+bool bt_reqstate_final(const reqstate *rs);
 
 /* Request ids: "<base>.a", "<base>.w<seq>", "<base>.r", "<base>.c", "<base>.x".
- * reqstate_id writes the id of kind into buf (cap >= NAMES_ID_MAX + 1);
- * BATON_E_INVAL if it does not fit. reqstate_id_parse tells which kind of
+ * bt_reqstate_id writes the id of kind into buf (cap >= NAMES_ID_MAX + 1);
+ * BATON_E_INVAL if it does not fit. bt_reqstate_id_parse tells which kind of
  * request of the lock whose id is base an answer id belongs to (REQ_K_NONE:
  * not this lock's), and its renew number in *seq. */
-baton_err reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq);
-req_kind reqstate_id_parse(const char *id, const char *base, unsigned *seq);
+baton_err bt_reqstate_id(char *buf, size_t cap, const char *base, req_kind kind, unsigned seq);
+req_kind bt_reqstate_id_parse(const char *id, const char *base, unsigned *seq);
 
 #endif

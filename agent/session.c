@@ -40,7 +40,7 @@ static void on_subscribed_event(baton_client *c)
 	c->echo_seen = false;
 	c->echo_due_ms = 0;
 	pthread_mutex_unlock(&c->mu);
-	(void)client_publish_presence(c);
+	(void)bt_client_publish_presence(c);
 }
 
 /* mosquitto 2.0 on MQTT 3.1.1 refuses nothing in words: it acknowledges a
@@ -50,7 +50,7 @@ static void on_presence_acked_event(baton_client *c)
 {
 	pthread_mutex_lock(&c->mu);
 	if (!c->echo_seen && !c->ready)
-		c->echo_due_ms = client_now_ms() + ECHO_GRACE_MS;
+		c->echo_due_ms = bt_client_now_ms() + ECHO_GRACE_MS;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -77,7 +77,7 @@ static void on_ready_state(baton_client *c)
 {
 	action_list al;
 
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	c->echo_seen = true;
 	c->echo_due_ms = 0;
@@ -85,11 +85,11 @@ static void on_ready_state(baton_client *c)
 	c->ready = true;
 	c->retry_at_ms = 0;
 	c->retry_s = 0;
-	locks_resend(c, &al);
+	bt_locks_resend(c, &al);
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
-	client_log(c, BATON_LOG_INFO, "connected to %s as %s", c->broker, c->node);
-	actions_run(c, &al);
+	bt_client_log(c, BATON_LOG_INFO, "connected to %s as %s", c->broker, c->node);
+	bt_actions_run(c, &al);
 }
 
 static void on_connected_event(baton_client *c)
@@ -99,7 +99,8 @@ static void on_connected_event(baton_client *c)
 
 	changed = mqttnet_nodelay(c->broker);
 	if (changed <= 0)
-		client_log(c, BATON_LOG_DEBUG, "TCP_NODELAY: no socket to %s found (%d)", c->broker, changed);
+		bt_client_log(c, BATON_LOG_DEBUG, "TCP_NODELAY: no socket to %s found (%d)", c->broker,
+		              changed);
 	pthread_mutex_lock(&c->mu);
 	c->connected = true;
 	c->ever_connected = true;
@@ -108,12 +109,12 @@ static void on_connected_event(baton_client *c)
 	topics[0] = strdup(c->grant_topic);
 	topics[1] = strdup(c->coord_topic);
 	topics[2] = strdup(c->node_topic); /* our presence comes back: on_subscribed_event */
-	n = 3 + watches_topics(c, topics + 3, MAX_SUB_TOPICS - 3);
+	n = 3 + bt_watches_topics(c, topics + 3, MAX_SUB_TOPICS - 3);
 	pthread_mutex_unlock(&c->mu);
 	if (topics[0] == NULL || topics[1] == NULL || topics[2] == NULL)
-		client_log(c, BATON_LOG_ERROR, "out of memory while subscribing");
+		bt_client_log(c, BATON_LOG_ERROR, "out of memory while subscribing");
 	else
-		(void)client_subscribe(c, topics, n, true);
+		(void)bt_client_subscribe(c, topics, n, true);
 	for (int i = 0; i < n; i++)
 		free(topics[i]);
 }
@@ -126,10 +127,10 @@ static void on_presence(baton_client *c, const char *payload, size_t len, bool r
 
 	if (len == 0 || wire_presence_decode(payload, len, &p) != BATON_OK) {
 		if (len > 0)
-			client_log(c, BATON_LOG_WARN, "malformed coordinator presence ignored");
+			bt_client_log(c, BATON_LOG_WARN, "malformed coordinator presence ignored");
 		return;
 	}
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	/* Re-send on every live online presence: the coordinator publishes one
 	 * only after it (re)connects, and then it may have missed what we sent
@@ -144,15 +145,15 @@ static void on_presence(baton_client *c, const char *payload, size_t len, bool r
 	if (p.online)
 		c->coord_started_ms = p.started_at_ms;
 	if (restarted && c->ready)
-		locks_resend(c, &al);
+		bt_locks_resend(c, &al);
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	if (restarted)
-		client_log(c, BATON_LOG_INFO, "coordinator (re)appeared; outstanding requests re-sent");
+		bt_client_log(c, BATON_LOG_INFO, "coordinator (re)appeared; outstanding requests re-sent");
 	else if (!p.online)
-		client_log(c, BATON_LOG_WARN, "coordinator is offline");
+		bt_client_log(c, BATON_LOG_WARN, "coordinator is offline");
 	wire_presence_deinit(&p);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 }
 
 static void on_own_presence(baton_client *c, const inmsg *m)
@@ -169,13 +170,13 @@ static void on_own_presence(baton_client *c, const inmsg *m)
 static void on_message_event(baton_client *c, inmsg *m)
 {
 	if (strcmp(m->topic, c->grant_topic) == 0)
-		locks_on_answer(c, m->payload, m->len);
+		bt_locks_on_answer(c, m->payload, m->len);
 	else if (strcmp(m->topic, c->coord_topic) == 0)
 		on_presence(c, m->payload, m->len, m->retained);
 	else if (strcmp(m->topic, c->node_topic) == 0)
 		on_own_presence(c, m);
-	else if (!watches_on_message(c, m->topic, m->payload, m->len, m->retained))
-		client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
+	else if (!bt_watches_on_message(c, m->topic, m->payload, m->len, m->retained))
+		bt_client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
 }
 
 static void on_failure_event(baton_client *c, inmsg *m)
@@ -183,13 +184,13 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	const char *why = m->payload ? m->payload : "?";
 	action_list al;
 
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	if (m->type == IN_CONN_LOST) {
 		c->connected = false;
 		c->ready = false;
 		c->coord_online = false; /* unknown until its presence arrives again */
-		locks_disconnected(c, &al);
+		bt_locks_disconnected(c, &al);
 	} else if (m->type == IN_CONNECT_FAILED && !c->ever_connected) {
 		/* Only the first connect is ours to retry; after that paho's
 		 * automatic reconnect does it (and reports failures here too). */
@@ -197,19 +198,19 @@ static void on_failure_event(baton_client *c, inmsg *m)
 		c->retry_s = c->retry_s ? c->retry_s * 2 : 1;
 		if (c->retry_s > 8)
 			c->retry_s = 8;
-		c->retry_at_ms = client_now_ms() + c->retry_s * 1000;
+		c->retry_at_ms = bt_client_now_ms() + c->retry_s * 1000;
 	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
 	if (m->type == IN_CONN_LOST)
-		client_log(c, BATON_LOG_WARN,
-		           "connection to %s lost (%s); held locks count as lost; reconnecting", c->broker,
-		           why);
+		bt_client_log(c, BATON_LOG_WARN,
+		              "connection to %s lost (%s); held locks count as lost; reconnecting", c->broker,
+		              why);
 	else if (m->type == IN_CONNECT_FAILED)
-		client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
+		bt_client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
 	else
-		client_log(c, BATON_LOG_ERROR, "%s", why);
-	actions_run(c, &al);
+		bt_client_log(c, BATON_LOG_ERROR, "%s", why);
+	bt_actions_run(c, &al);
 }
 
 static void handle(baton_client *c, inmsg *m)
@@ -251,7 +252,7 @@ static void *client_thread(void *arg)
 	action_list al;
 	int64_t next = INT64_MAX;
 
-	actions_init(&al);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	while (!c->closing) {
 		inmsg *batch;
@@ -264,7 +265,7 @@ static void *client_thread(void *arg)
 				until = c->retry_at_ms;
 			if (c->echo_due_ms != 0 && c->echo_due_ms < until)
 				until = c->echo_due_ms;
-			(void)client_wait_until(c, until);
+			(void)bt_client_wait_until(c, until);
 		}
 		batch = c->in_head;
 		c->in_head = NULL;
@@ -274,18 +275,18 @@ static void *client_thread(void *arg)
 			handle(c, m);
 		free_inmsgs(batch);
 		pthread_mutex_lock(&c->mu);
-		next = locks_tick(c, client_now_ms(), &al);
-		if (c->echo_due_ms != 0 && client_now_ms() >= c->echo_due_ms && !c->ready) {
+		next = bt_locks_tick(c, bt_client_now_ms(), &al);
+		if (c->echo_due_ms != 0 && bt_client_now_ms() >= c->echo_due_ms && !c->ready) {
 			refuse(c);
-			client_log(c, BATON_LOG_DEBUG, "%s", c->connect_error); /* returned by connect */
+			bt_client_log(c, BATON_LOG_DEBUG, "%s", c->connect_error); /* returned by connect */
 		}
-		retry = c->retry_at_ms != 0 && client_now_ms() >= c->retry_at_ms && !c->closing;
+		retry = c->retry_at_ms != 0 && bt_client_now_ms() >= c->retry_at_ms && !c->closing;
 		if (retry)
 			c->retry_at_ms = 0;
 		pthread_mutex_unlock(&c->mu);
-		actions_run(c, &al);
+		bt_actions_run(c, &al);
 		if (retry)
-			client_start_connect(c);
+			bt_client_start_connect(c);
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -332,6 +333,7 @@ static void client_destroy(baton_client *c)
 	free(c->offline_payload);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->mu);
+	mqttedge_tls_deinit(&c->tls);
 	free(c);
 }
 
@@ -379,11 +381,11 @@ static baton_err client_fill(baton_client *c, const baton_options *o)
 	    names_topic(c->coord_topic, sizeof c->coord_topic, c->prefix, NAMES_COORDINATOR, NULL, NULL))
 		return BATON_E_INVAL;
 	if (getrandom(&c->salt, sizeof c->salt, 0) != (ssize_t)sizeof c->salt)
-		c->salt = (uint64_t)client_wall_ms() * 2654435761u ^ (uint64_t)(uintptr_t)c;
+		c->salt = (uint64_t)bt_client_wall_ms() * 2654435761u ^ (uint64_t)(uintptr_t)c;
 	if (presence_payload(c->node, true, &c->online_payload) != BATON_OK ||
 	    presence_payload(c->node, false, &c->offline_payload) != BATON_OK)
 		return BATON_E_NOMEM;
-	return client_paho_create(c);
+	return bt_client_paho_create(c);
 }
 
 baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg, size_t cap)
@@ -410,6 +412,7 @@ baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg
 		return BATON_E_NOMEM;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	mqttedge_tls_init(&c->tls);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
@@ -430,30 +433,30 @@ baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg
 
 baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : client_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : bt_client_now_ms() + timeout_ms;
 	char why[sizeof c->connect_error];
 	bool start, ready, refused;
 
-	if (client_on_thread(c) && timeout_ms != 0)
-		return client_fail(c, BATON_E_INVAL,
-		                   "baton_client_connect must not block on the client thread");
+	if (bt_client_on_thread(c) && timeout_ms != 0)
+		return bt_client_fail(c, BATON_E_INVAL,
+		                      "baton_client_connect must not block on the client thread");
 	pthread_mutex_lock(&c->mu);
 	start = !c->connect_started;
 	c->connect_started = true;
 	pthread_mutex_unlock(&c->mu);
 	if (start)
-		client_start_connect(c);
+		bt_client_start_connect(c);
 	pthread_mutex_lock(&c->mu);
-	while (!c->ready && !c->refused && !c->closing && client_wait_until(c, deadline))
+	while (!c->ready && !c->refused && !c->closing && bt_client_wait_until(c, deadline))
 		;
 	ready = c->ready;
 	refused = c->refused;
 	snprintf(why, sizeof why, "%s", c->connect_error[0] ? c->connect_error : "timed out");
 	pthread_mutex_unlock(&c->mu);
 	if (refused)
-		return client_fail(c, BATON_E_NOT_AUTHORIZED, "%s", why);
+		return bt_client_fail(c, BATON_E_NOT_AUTHORIZED, "%s", why);
 	if (!ready)
-		return client_fail(c, BATON_E_BROKER, "cannot connect to %s: %s", c->broker, why);
+		return bt_client_fail(c, BATON_E_BROKER, "cannot connect to %s: %s", c->broker, why);
 	return BATON_OK;
 }
 
@@ -512,7 +515,7 @@ static void drain_sends(baton_client *c, int64_t deadline)
 	if (MQTTAsync_getPendingTokens(c->mq, &tokens) != MQTTASYNC_SUCCESS || tokens == NULL)
 		return;
 	for (int i = 0; tokens[i] != -1; i++) {
-		int64_t left = deadline - client_now_ms();
+		int64_t left = deadline - bt_client_now_ms();
 
 		if (left <= 0)
 			break;
@@ -527,7 +530,7 @@ static void drain_sends(baton_client *c, int64_t deadline)
 static void say_goodbye(baton_client *c)
 {
 	MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
-	int64_t deadline = client_now_ms() + 2000;
+	int64_t deadline = bt_client_now_ms() + 2000;
 	bool ready;
 
 	pthread_mutex_lock(&c->mu);
@@ -535,7 +538,7 @@ static void say_goodbye(baton_client *c)
 	pthread_mutex_unlock(&c->mu);
 	if (!ready)
 		return;
-	(void)client_publish(c, c->node_topic, c->offline_payload, strlen(c->offline_payload), 1, true);
+	(void)bt_client_publish(c, c->node_topic, c->offline_payload, strlen(c->offline_payload), 1, true);
 	drain_sends(c, deadline);
 	dopt.timeout = 0;
 	dopt.onSuccess = on_disconnected;
@@ -543,9 +546,9 @@ static void say_goodbye(baton_client *c)
 	dopt.context = c;
 	if (MQTTAsync_disconnect(c->mq, &dopt) != MQTTASYNC_SUCCESS)
 		return;
-	deadline = client_now_ms() + 500;
+	deadline = bt_client_now_ms() + 500;
 	pthread_mutex_lock(&c->mu);
-	while (!c->disconnected && client_wait_until(c, deadline))
+	while (!c->disconnected && bt_client_wait_until(c, deadline))
 		;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -556,12 +559,12 @@ void baton_client_free(baton_client *c)
 
 	if (c == NULL)
 		return;
-	watches_free_all(c);
-	actions_init(&al);
+	bt_watches_free_all(c);
+	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
-	locks_abandon_all(c, &al);
+	bt_locks_abandon_all(c, &al);
 	pthread_mutex_unlock(&c->mu);
-	actions_run(c, &al);
+	bt_actions_run(c, &al);
 	say_goodbye(c);
 	pthread_mutex_lock(&c->mu);
 	c->closing = true;

@@ -15,49 +15,6 @@
 
 #define MAX_DELIVER 32
 
-bool watch_topic_match(const char *f, const char *t)
-{
-	for (;;) {
-		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
-		size_t fl = fe ? (size_t)(fe - f) : strlen(f);
-		size_t tl = te ? (size_t)(te - t) : strlen(t);
-
-		if (fl == 1 && f[0] == '#')
-			return true;
-		if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0))
-			return false;
-		if (fe == NULL)
-			return te == NULL;
-		if (te == NULL)
-			return strcmp(fe + 1, "#") == 0; /* "a/#" also matches "a" */
-		f = fe + 1;
-		t = te + 1;
-	}
-}
-
-/* A resource filter: 1..200 bytes of UTF-8, '+' and '#' only as whole
- * levels, '#' only last, no control characters, not starting with '$'. */
-static bool filter_valid(const char *f)
-{
-	size_t n = strlen(f);
-
-	if (n == 0 || n > NAMES_RESOURCE_MAX || f[0] == '$' || !names_utf8_valid(f, n))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)f[i];
-		bool level_start = i == 0 || f[i - 1] == '/';
-		bool level_end = i + 1 == n || f[i + 1] == '/';
-
-		if (ch < 0x20 || ch == 0x7f)
-			return false;
-		if (ch == '+' && !(level_start && level_end))
-			return false;
-		if (ch == '#' && !(level_start && i + 1 == n))
-			return false;
-	}
-	return true;
-}
-
 static void watch_destroy(baton_watch *w)
 {
 	free(w->filter);
@@ -75,19 +32,19 @@ static void watch_unref(baton_watch *w)
 static baton_err watch_make(baton_client *c, const char *filter, baton_watch **out)
 {
 	baton_watch *w = calloc(1, sizeof *w);
-	size_t pl = strlen(c->prefix), fl = strlen(filter);
 
 	if (w == NULL)
 		return BATON_E_NOMEM;
 	w->filter = strdup(filter);
-	w->topics[0] = malloc(pl + fl + 10);
-	w->topics[1] = malloc(pl + fl + 10);
+	w->topics[0] = malloc(NAMES_TOPIC_MAX + 1);
+	w->topics[1] = malloc(NAMES_TOPIC_MAX + 1);
 	if (w->filter == NULL || w->topics[0] == NULL || w->topics[1] == NULL) {
 		watch_destroy(w);
 		return BATON_E_NOMEM;
 	}
-	sprintf(w->topics[0], "%s/outcome/%s", c->prefix, filter);
-	sprintf(w->topics[1], "%s/state/%s", c->prefix, filter);
+	/* The filter was checked: these cannot fail. */
+	(void)names_filter(w->topics[0], NAMES_TOPIC_MAX + 1, c->prefix, NAMES_OUTCOME, filter, NULL);
+	(void)names_filter(w->topics[1], NAMES_TOPIC_MAX + 1, c->prefix, NAMES_STATE, filter, NULL);
 	w->c = c;
 	w->refs = 1;
 	*out = w;
@@ -101,11 +58,12 @@ baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb
 	baton_err err;
 	bool ready;
 
-	if (filter == NULL || cb == NULL || out == NULL || !filter_valid(filter))
-		return client_fail(c, BATON_E_INVAL, "invalid watch filter");
+	if (filter == NULL || cb == NULL || out == NULL ||
+	    !names_resource_filter_valid(filter, strlen(filter)))
+		return bt_client_fail(c, BATON_E_INVAL, "invalid watch filter");
 	err = watch_make(c, filter, &w);
 	if (err != BATON_OK)
-		return client_fail(c, err, "out of memory");
+		return bt_client_fail(c, err, "out of memory");
 	w->cb = cb;
 	w->arg = arg;
 	pthread_mutex_lock(&c->mu);
@@ -115,7 +73,7 @@ baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb
 	pthread_mutex_unlock(&c->mu);
 	/* Not ready: the (re)connect subscribes every watch. */
 	if (ready)
-		(void)client_subscribe(c, w->topics, 2, false);
+		(void)bt_client_subscribe(c, w->topics, 2, false);
 	*out = w;
 	return BATON_OK;
 }
@@ -138,19 +96,19 @@ void baton_watch_free(baton_watch *w)
 		if (strcmp(o->filter, w->filter) == 0)
 			shared = true;
 	w->freed = true;
-	while (w->cb_running && !client_on_thread(c))
+	while (w->cb_running && !bt_client_on_thread(c))
 		pthread_cond_wait(&c->cond, &c->mu);
 	w->refs++; /* keep the topics alive for the unsubscribe below */
 	pthread_mutex_unlock(&c->mu);
 	if (!shared)
-		client_unsubscribe(c, w->topics, 2);
+		bt_client_unsubscribe(c, w->topics, 2);
 	pthread_mutex_lock(&c->mu);
 	w->refs--;
 	watch_unref(w);
 	pthread_mutex_unlock(&c->mu);
 }
 
-void watches_free_all(baton_client *c)
+void bt_watches_free_all(baton_client *c)
 {
 	baton_watch *w;
 
@@ -164,7 +122,7 @@ void watches_free_all(baton_client *c)
 	}
 }
 
-int watches_topics(baton_client *c, char **out, int cap)
+int bt_watches_topics(baton_client *c, char **out, int cap)
 {
 	int n = 0;
 
@@ -177,7 +135,7 @@ int watches_topics(baton_client *c, char **out, int cap)
 	return n;
 }
 
-int watches_count(baton_client *c)
+int bt_watches_count(baton_client *c)
 {
 	int n = 0;
 
@@ -230,7 +188,7 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 
 	pthread_mutex_lock(&c->mu);
 	for (baton_watch *w = c->watches; w != NULL && n < MAX_DELIVER; w = w->next)
-		if (watch_topic_match(w->topics[0], topic) || watch_topic_match(w->topics[1], topic)) {
+		if (names_filter_match(w->topics[0], topic) || names_filter_match(w->topics[1], topic)) {
 			w->refs++;
 			hit[n++] = w;
 		}
@@ -250,25 +208,21 @@ static void deliver(baton_client *c, const char *topic, const baton_event *ev)
 	pthread_mutex_unlock(&c->mu);
 }
 
-bool watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained)
+bool bt_watches_on_message(baton_client *c, const char *topic, const char *payload, size_t len, bool retained)
 {
-	size_t pl = strlen(c->prefix);
 	wire_outcome o = {0};
 	wire_snapshot s = {0};
 	baton_event ev;
 	baton_err err = BATON_OK;
-	bool is_outcome;
+	names_kind kind;
+	const char *resource;
+	size_t rlen;
 
-	if (strncmp(topic, c->prefix, pl) != 0)
+	if (names_resource_topic_parse(c->prefix, topic, strlen(topic), &kind, &resource, &rlen) != BATON_OK)
 		return false;
-	if (strncmp(topic + pl, "/outcome/", 9) == 0)
-		is_outcome = true;
-	else if (strncmp(topic + pl, "/state/", 7) == 0)
-		is_outcome = false;
-	else
-		return false;
+	bool is_outcome = kind == NAMES_OUTCOME;
 	memset(&ev, 0, sizeof ev);
-	ev.resource = topic + pl + (is_outcome ? 9 : 7);
+	ev.resource = resource; /* the topic's tail: NUL-terminated */
 	ev.retained = retained;
 	if (is_outcome && (err = wire_outcome_decode(payload, len, &o)) == BATON_OK)
 		outcome_view(&o, &ev);
@@ -277,7 +231,7 @@ bool watches_on_message(baton_client *c, const char *topic, const char *payload,
 	else if (!is_outcome && (err = wire_snapshot_decode(payload, len, &s)) == BATON_OK)
 		state_view(&s, &ev);
 	if (err != BATON_OK)
-		client_log(c, BATON_LOG_WARN, "malformed event on %s ignored", topic);
+		bt_client_log(c, BATON_LOG_WARN, "malformed event on %s ignored", topic);
 	else
 		deliver(c, topic, &ev);
 	wire_outcome_deinit(&o);

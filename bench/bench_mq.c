@@ -8,7 +8,6 @@
  * (bench_latency.c, bench_load.c, bench_e2e.c) decide what is measured.
  * Every wait is bounded (BE_WAIT_MS or the caller's timeout).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -26,6 +25,8 @@
 #include <cjson/cJSON.h>
 
 #include "bench_e2e.h"
+#include "mqttedge.h"
+#include "mqttnet.h"
 
 #define QUEUE_LEN 64
 
@@ -168,70 +169,20 @@ void be_close_from(int lowest)
 		close(fd);
 }
 
-/* ---- sockets: TCP_NODELAY and finding a client's socket ------------------ */
-
-typedef struct peer {
-	struct addrinfo *ai;
-} peer;
-
-static bool peer_resolve(peer *p, const char *uri)
-{
-	char host[256], port[16];
-	const char *s = strstr(uri, "://");
-	s = s ? s + 3 : uri;
-	const char *colon = strrchr(s, ':');
-	if (colon == NULL)
-		return false;
-	snprintf(host, sizeof host, "%.*s", (int)(colon - s), s);
-	snprintf(port, sizeof port, "%s", colon + 1);
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-	return getaddrinfo(host, port, &hints, &p->ai) == 0;
-}
-
-static bool is_peer(int fd, const peer *p)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-		return false;
-	for (const struct addrinfo *ai = p->ai; ai != NULL; ai = ai->ai_next) {
-		if (ss.ss_family != ai->ai_family || ss.ss_family != AF_INET)
-			continue;
-		const struct sockaddr_in *x = (const void *)&ss, *y = (const void *)ai->ai_addr;
-		if (x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr)
-			return true;
-	}
-	return false;
-}
-
-/* Fills fds with our open sockets connected to p (at most cap); returns how many. */
-static size_t peer_fds(const peer *p, int *fds, size_t cap)
-{
-	size_t n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL && n < cap;) {
-		int fd = atoi(e->d_name);
-		if (fd > 2 && is_peer(fd, p))
-			fds[n++] = fd;
-	}
-	if (d != NULL)
-		closedir(d);
-	return n;
-}
-
 /* ---- an MQTT client ------------------------------------------------------ */
 
-static peer broker_peer;
+/* The broker, resolved once for all clients (mqttnet_nodelay_peer). */
+static struct addrinfo *broker_peer;
 
 bool mq_broker_resolve(const char *uri)
 {
-	return peer_resolve(&broker_peer, uri);
+	return mqttnet_resolve(uri, &broker_peer) == BATON_OK;
 }
 
 void mq_broker_forget(void)
 {
-	freeaddrinfo(broker_peer.ai);
-	broker_peer.ai = NULL;
+	freeaddrinfo(broker_peer);
+	broker_peer = NULL;
 }
 
 static int mq_arrived(void *ctx, char *topic, int tlen, MQTTAsync_message *msg)
@@ -345,34 +296,27 @@ bool mq_begin(mq *m, const char *uri, const char *id, const char *will_topic, co
 	pthread_cond_init(&m->cv, NULL);
 	if (h == NULL && (m->q = calloc(QUEUE_LEN, sizeof *m->q)) == NULL)
 		return false;
-	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
-	co.maxBufferedMessages = 1 << 20;
-	if (MQTTAsync_createWithOptions(&m->c, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co) !=
-	        MQTTASYNC_SUCCESS ||
+	mqttedge_create_options co = {.max_buffered = 1 << 20};
+	if (mqttedge_create(&m->c, uri, id, &co) != MQTTASYNC_SUCCESS ||
 	    MQTTAsync_setCallbacks(m->c, m, mq_lost, mq_arrived, NULL) != MQTTASYNC_SUCCESS)
 		return false;
-	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
-	MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
-	o.keepAliveInterval = 30;
-	o.cleansession = 1;
-	o.MQTTVersion = MQTTVERSION_3_1_1;
-	o.onSuccess = mq_conn_ok;
-	o.onFailure = mq_conn_fail;
-	o.context = m;
-	if (will_topic != NULL) {
-		w.topicName = will_topic;
-		w.message = will_payload;
-		w.qos = 1;
-		w.retained = 1;
-		o.will = &w;
-	}
-	return MQTTAsync_connect(m->c, &o) == MQTTASYNC_SUCCESS;
+	/* No automatic reconnect: a benchmark client that loses its broker fails. */
+	mqttedge_connect_options o = {
+	    .uri = uri,
+	    .will_topic = will_topic,
+	    .will_payload = will_payload,
+	    .keepalive_s = 30,
+	    .clean_session = true,
+	    .on_success = mq_conn_ok,
+	    .on_failure = mq_conn_fail,
+	    .context = m,
+	};
+	return mqttedge_connect(m->c, &o) == MQTTASYNC_SUCCESS;
 }
 
 /* Waits for mq_begin's connect, then sets TCP_NODELAY on every socket of
- * ours whose peer is the broker (as coordinator/broker.c does: paho 1.3.12
- * hides its socket). When this process has exactly one such socket, it is
+ * ours whose peer is the broker (edge/mqttnet.c, as the coordinator and
+ * libbaton do: paho 1.3.12 hides its socket). When this process has exactly one such socket, it is
  * m's: m->fd. Returns false on failure. */
 bool mq_end(mq *m)
 {
@@ -380,12 +324,8 @@ bool mq_end(mq *m)
 		fprintf(stderr, "bench: %s cannot connect\n", m->id);
 		return false;
 	}
-	int fds[1024];
-	size_t n = peer_fds(&broker_peer, fds, 1024);
-	for (size_t i = 0; i < n; i++) {
-		int one = 1;
-		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
+	int fds[1];
+	int n = mqttnet_nodelay_peer(broker_peer, fds, 1);
 	m->fd = n == 1 ? fds[0] : -1;
 	return true;
 }

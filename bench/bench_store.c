@@ -83,7 +83,7 @@ static void commit(store *s, table *t)
 /* One run: cycles of a batch of `batch` acquires (one resource per node)
  * committed once, then their releases committed once, for `seconds`.
  * Returns commits per second; *req_s gets requests per second. */
-static double run_cycles(const char *dir, store_sync sync, int batch, double seconds, double *req_s)
+static double run_cycles(const char *dir, sync_level sync, int batch, double seconds, double *req_s)
 {
 	char path[600], err[512], node[32], id[32], res[64];
 	store *s = NULL;
@@ -148,7 +148,7 @@ static double median3(double *v)
 static void bench_commits(const char *dir, double seconds)
 {
 	static const int batches[] = {1, 10, 100};
-	static const store_sync syncs[] = {STORE_SYNC_FULL, STORE_SYNC_NORMAL, STORE_SYNC_OFF};
+	static const sync_level syncs[] = {SYNC_LEVEL_FULL, SYNC_LEVEL_NORMAL, SYNC_LEVEL_OFF};
 	double cps[3][3], rps[3][3];
 
 	printf("## Commits: one acquire batch + one release batch per cycle, mutex, median of %d runs of "
@@ -168,7 +168,7 @@ static void bench_commits(const char *dir, double seconds)
 			cps[si][bi] = median3(c);
 			rps[si][bi] = median3(rr);
 			printf("| %s | %d | %.0f | %.0f | %.1f | %.2fx | %.2fx |\n",
-			       store_sync_name(syncs[si]), batches[bi], cps[si][bi], rps[si][bi],
+			       sync_level_name(syncs[si]), batches[bi], cps[si][bi], rps[si][bi],
 			       1e6 / cps[si][bi], cps[si][bi] / cps[0][bi], rps[si][bi] / rps[si][0]);
 			fflush(stdout);
 		}
@@ -188,7 +188,7 @@ static void bench_load(const char *dir, long n)
 
 	snprintf(path, sizeof path, "%s/load.db", dir);
 	remove_db(path);
-	e = store_open(path, STORE_SYNC_OFF, &s, err, sizeof err);
+	e = store_open(path, SYNC_LEVEL_OFF, &s, err, sizeof err);
 	if (e != BATON_OK)
 		die("store_open", e, err);
 	for (long i = 0; i < n; i++) {
@@ -209,7 +209,7 @@ static void bench_load(const char *dir, long n)
 		double a = now_s(), b, c;
 
 		t = new_table();
-		e = store_open(path, STORE_SYNC_FULL, &s, err, sizeof err);
+		e = store_open(path, SYNC_LEVEL_FULL, &s, err, sizeof err);
 		if (e != BATON_OK)
 			die("store_open", e, err);
 		b = now_s();

@@ -1,5 +1,6 @@
 /*
- * broker.c - the MQTT edge: paho MQTTAsync underneath, an inbox on top.
+ * broker.c - the coordinator's MQTT edge: paho MQTTAsync underneath (set up
+ * by edge/mqttedge.c with the coordinator's policy), an inbox on top.
  *
  * Owns the paho client and the inbox. paho's threads run our callbacks with
  * paho's global mutex held, so every callback here only copies into the
@@ -22,6 +23,7 @@
 
 #include <MQTTAsync.h>
 
+#include "mqttedge.h"
 #include "mqttnet.h"
 
 struct broker {
@@ -40,7 +42,7 @@ struct broker {
 	bool refused;
 	bool disconnected; /* broker_stop's disconnect completed */
 	char err[256];
-	char tls_err[160]; /* OpenSSL's last word, for the next connect error */
+	mqttedge_tls tls; /* OpenSSL's last word, for the next connect error */
 
 	atomic_uint_fast64_t backlog;
 	atomic_bool connected;
@@ -116,35 +118,21 @@ static void on_lost(void *ctx, char *cause)
 	wake(b);
 }
 
-/* OpenSSL's reason for a failed handshake ("certificate verify failed"),
- * which paho's own message ("TCP/TLS connect failure") leaves out. */
-static int on_tls_error(const char *str, size_t len, void *ctx)
-{
-	broker *b = ctx;
-	char why[sizeof b->tls_err];
-	mqttnet_tls_reason(str, len, why, sizeof why);
-	pthread_mutex_lock(&b->mu);
-	memcpy(b->tls_err, why, sizeof why);
-	pthread_mutex_unlock(&b->mu);
-	return 1;
-}
-
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 {
 	broker *b = ctx;
+	const char *refusal = d != NULL ? mqttedge_refusal(d->code) : NULL;
+	char tls[sizeof b->tls.reason], text[224];
+	mqttedge_tls_take(&b->tls, tls, sizeof tls);
+	if (refusal == NULL)
+		mqttedge_failure_text(d, "connection failed", tls, text, sizeof text);
 	pthread_mutex_lock(&b->mu);
-	/* CONNACK 2: identifier rejected, 4: bad user name or password, 5: not authorized. */
-	if (d != NULL && (d->code == 2 || d->code == 4 || d->code == 5)) {
+	if (refusal != NULL) {
 		b->refused = true;
 		snprintf(b->err, sizeof b->err, "broker refused the connection (CONNACK %d: %s)", d->code,
-		         d->code == 2   ? "client id rejected"
-		         : d->code == 4 ? "bad user name or password"
-		                        : "not authorized");
+		         refusal);
 	} else {
-		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s (code %d)%s%s", b->uri,
-		         d && d->message ? d->message : "connection failed", d ? d->code : 0,
-		         b->tls_err[0] ? "; TLS: " : "", b->tls_err);
-		b->tls_err[0] = '\0';
+		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s", b->uri, text);
 		b->failures++;
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -187,26 +175,13 @@ static char *dup_or_null(const char *s, bool *ok)
 	return d;
 }
 
-/* paho knows tcp:// and ssl://; accept the mqtt:// and mqtts:// spellings too. */
-static char *normalise_uri(const char *uri, bool *ok)
-{
-	char buf[1024];
-	if (strncmp(uri, "mqtt://", 7) == 0)
-		snprintf(buf, sizeof buf, "tcp://%s", uri + 7);
-	else if (strncmp(uri, "mqtts://", 8) == 0)
-		snprintf(buf, sizeof buf, "ssl://%s", uri + 8);
-	else
-		snprintf(buf, sizeof buf, "%s", uri);
-	return dup_or_null(buf, ok);
-}
-
 baton_err broker_new(const broker_options *o, broker **out, char *err, size_t cap)
 {
 	broker *b = calloc(1, sizeof *b);
 	if (b == NULL)
 		return BATON_E_NOMEM;
 	bool ok = true;
-	b->uri = normalise_uri(o->uri, &ok);
+	b->uri = dup_or_null(o->uri, &ok); /* paho reads mqtt:// and mqtts:// itself */
 	b->client_id = dup_or_null(o->client_id, &ok);
 	b->username = dup_or_null(o->username, &ok);
 	b->password = dup_or_null(o->password, &ok);
@@ -225,18 +200,15 @@ baton_err broker_new(const broker_options *o, broker **out, char *err, size_t ca
 	b->wake_fd = o->wake_fd;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
+	mqttedge_tls_init(&b->tls);
 	if (!ok) {
 		broker_free(b);
 		return BATON_E_NOMEM;
 	}
-	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-	co.MQTTVersion = MQTTVERSION_3_1_1; /* no Receive Maximum cap on our in-flight window */
-	co.sendWhileDisconnected = 1;
-	co.maxBufferedMessages = 1 << 22; /* answers wait here while the broker is away */
-	co.deleteOldestMessages = 0;
-	co.allowDisconnectedSendAtAnyTime = 1; /* recovery effects may be queued before the first connect */
-	int rc = MQTTAsync_createWithOptions(&b->client, b->uri, b->client_id, MQTTCLIENT_PERSISTENCE_NONE,
-	                                     NULL, &co);
+	/* Answers wait in paho while the broker is away, and recovery effects
+	 * may be queued before the first connect. */
+	mqttedge_create_options co = {.max_buffered = 1 << 22, .send_while_disconnected = true};
+	int rc = mqttedge_create(&b->client, b->uri, b->client_id, &co);
 	if (rc == MQTTASYNC_SUCCESS)
 		rc = MQTTAsync_setCallbacks(b->client, b, on_lost, msg_arrived, NULL);
 	if (rc == MQTTASYNC_SUCCESS)
@@ -252,38 +224,26 @@ baton_err broker_new(const broker_options *o, broker **out, char *err, size_t ca
 
 baton_err broker_start(broker *b)
 {
-	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
-	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
-	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-	co.keepAliveInterval = b->keepalive_s;
-	co.cleansession = b->clean_session ? 1 : 0;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
-	co.automaticReconnect = 1;
-	co.minRetryInterval = 1;
-	co.maxRetryInterval = 30;
-	co.connectTimeout = 10;
-	co.username = b->username;
-	co.password = b->password;
-	co.onFailure = on_connect_failure;
-	co.context = b;
-	if (b->will_topic != NULL) {
-		will.topicName = b->will_topic;
-		will.message = b->will_payload;
-		will.qos = 1;
-		will.retained = 1;
-		co.will = &will;
-	}
-	if (b->cafile || b->cert || strncmp(b->uri, "ssl://", 6) == 0) {
-		ssl.trustStore = b->cafile;
-		ssl.keyStore = b->cert;
-		ssl.privateKey = b->key;
-		ssl.enableServerCertAuth = 1;
-		ssl.verify = 1;
-		ssl.ssl_error_cb = on_tls_error;
-		ssl.ssl_error_context = b;
-		co.ssl = &ssl;
-	}
-	int rc = MQTTAsync_connect(b->client, &co);
+	mqttedge_connect_options co = {
+	    .uri = b->uri,
+	    .username = b->username,
+	    .password = b->password,
+	    .cafile = b->cafile,
+	    .cert = b->cert,
+	    .key = b->key,
+	    .will_topic = b->will_topic,
+	    .will_payload = b->will_payload,
+	    .keepalive_s = b->keepalive_s,
+	    .connect_timeout_s = 10,
+	    .retry_min_s = 1,
+	    .retry_max_s = 30,
+	    .clean_session = b->clean_session,
+	    .tls_verify_host = true,
+	    .tls = &b->tls,
+	    .on_failure = on_connect_failure,
+	    .context = b,
+	};
+	int rc = mqttedge_connect(b->client, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		pthread_mutex_lock(&b->mu);
 		snprintf(b->err, sizeof b->err, "cannot start connecting: %s", MQTTAsync_strerror(rc));
@@ -439,5 +399,6 @@ void broker_free(broker *b)
 	free(b->subs);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
+	mqttedge_tls_deinit(&b->tls);
 	free(b);
 }

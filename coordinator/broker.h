@@ -19,7 +19,7 @@
 typedef struct broker broker;
 
 typedef struct broker_options {
-	const char *uri; /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// accepted) */
+	const char *uri; /* tcp://, mqtt://, ssl:// or mqtts://host:port (paho reads all four) */
 	const char *client_id;
 	bool clean_session;   /* the coordinator uses false: a persistent session */
 	const char *username; /* NULL: none */

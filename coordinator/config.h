@@ -11,16 +11,16 @@
 #include <stdio.h>
 
 #include "baton_error.h"
+#include "sync.h"
 
 typedef enum config_log_format { CONFIG_LOG_TEXT = 0, CONFIG_LOG_JSON } config_log_format;
-typedef enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL, CONFIG_SYNC_OFF } config_sync;
 
 typedef struct config {
 	char *broker;                  /* tcp://127.0.0.1:1883 */
 	char *prefix;                  /* baton/v1 */
 	char *client_id;               /* baton-coordinator */
 	char *state;                   /* path or ":memory:" */
-	config_sync sync;              /* full */
+	sync_level sync;               /* full */
 	uint64_t done_ttl_ms;          /* 10m */
 	uint64_t default_lease_ms;     /* 30s */
 	uint64_t max_lease_ms;         /* 1h */
@@ -54,9 +54,5 @@ baton_err config_validate(config *c, char *err, size_t cap);
 
 /* Writes the --help text (generated from the option table). */
 void config_usage(FILE *out, const char *argv0);
-
-/* Parses "250ms", "30s", "5m", "1h", "2d" or a bare number of milliseconds
- * into *ms. BATON_E_INVAL on anything else or overflow. */
-baton_err config_parse_duration(const char *s, uint64_t *ms);
 
 #endif

@@ -5,7 +5,9 @@
  * path is one straight line: broker inbox -> wire decode -> table step ->
  * store commit (one transaction per batch: group commit) -> publish. No
  * answer, event or snapshot is published before the batch that produced it
- * is committed. Nothing here decides a lock rule: that is table.c's job.
+ * is committed. Nothing here decides a lock rule: that is table.c's job;
+ * no topic is written or split here: that is names.c's; retained snapshots
+ * are throttled by the coalescer (snapdue.c).
  *
  * Time: the table gets wall-clock milliseconds advanced by the monotonic
  * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
@@ -22,18 +24,12 @@
 #include <unistd.h>
 
 #include "broker.h"
-#include "hmap.h"
 #include "log.h"
 #include "names.h"
+#include "snapdue.h"
 #include "store.h"
 #include "table.h"
 #include "wire.h"
-
-/* A resource whose retained snapshot is due (see snaps_flush). */
-typedef struct snap_due {
-	uint32_t hash;
-	char name[];
-} snap_due;
 
 typedef struct coord {
 	const config *cfg;
@@ -47,10 +43,7 @@ typedef struct coord {
 	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;
 	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	hmap due;            /* snap_due by name: snapshots to publish */
-	snap_due **due_list; /* the same, in the order they became due */
-	size_t n_due, cap_due;
-	int64_t next_snap_at; /* due snapshots wait until then (throttle) */
+	snapdue due; /* retained snapshots to publish (the coalescer) */
 	char topic[NAMES_TOPIC_MAX + 1];
 	char err[512];
 } coord;
@@ -141,64 +134,27 @@ static void publish_effect(coord *d, const table_effect *e)
 
 static void republish_one(void *ctx, const table_resource_view *v);
 
-static int snap_eq(const void *val, const void *key)
+/* snapdue's publish callback: the resource's state now (committed: flush()
+ * runs first), or its clear when it is idle and forgotten. A lock born and
+ * gone while due still gets its clear: a watcher told by the contract to
+ * expect one gets it. False (stays due) when there is no memory for the view. */
+static bool snap_publish(void *ctx, const char *resource)
 {
-	return strcmp(((const snap_due *)val)->name, key) == 0;
-}
-
-/* Notes that e's resource needs its retained snapshot (or clear) published;
- * false (publish it now instead) when out of memory. */
-static bool snap_note(coord *d, const table_effect *e)
-{
-	uint32_t hash = hmap_hash(e->resource, strlen(e->resource), 0);
-	if (hmap_find(&d->due, hash, snap_eq, e->resource) != NULL)
-		return true; /* already due */
-	if (d->n_due == d->cap_due) {
-		size_t cap = d->cap_due ? 2 * d->cap_due : 64;
-		snap_due **l = realloc(d->due_list, cap * sizeof *l);
-		if (l == NULL)
-			return false;
-		d->due_list = l;
-		d->cap_due = cap;
-	}
-	size_t len = strlen(e->resource);
-	snap_due *s = malloc(sizeof *s + len + 1);
-	if (s == NULL || hmap_reserve(&d->due, d->due.n + 1) != BATON_OK) {
-		free(s);
+	coord *d = ctx;
+	table_resource_view v;
+	bool found = false;
+	if (table_resource_lookup(d->t, resource, &v, &found) != BATON_OK)
 		return false;
-	}
-	s->hash = hash;
-	memcpy(s->name, e->resource, len + 1);
-	hmap_insert(&d->due, hash, s);
-	d->due_list[d->n_due++] = s;
+	if (found)
+		republish_one(d, &v);
+	else
+		publish_text(d, NAMES_STATE, resource, "", 0, 1, true);
 	return true;
 }
 
-/* Publishes every due snapshot with its resource's state now (committed:
- * flush() runs first), or its clear when it is idle and forgotten.
- * Coalescing while the throttle holds them back turns a grant and a release
- * in quick succession into one publish. A lock born and gone while due still
- * gets its clear: a watcher told by the contract to expect one gets it. */
 static void snaps_flush(coord *d, int64_t now)
 {
-	size_t kept = 0;
-	for (size_t i = 0; i < d->n_due; i++) {
-		snap_due *s = d->due_list[i];
-		table_resource_view v;
-		bool found = false;
-		if (table_resource_lookup(d->t, s->name, &v, &found) != BATON_OK) {
-			d->due_list[kept++] = s; /* no memory for the view: stays due */
-			continue;
-		}
-		if (found)
-			republish_one(d, &v);
-		else
-			publish_text(d, NAMES_STATE, s->name, "", 0, 1, true);
-		hmap_remove(&d->due, s->hash, s);
-		free(s);
-	}
-	d->n_due = kept;
-	d->next_snap_at = now + (int64_t)d->cfg->snapshot_interval_ms;
+	snapdue_flush(&d->due, now, (int64_t)d->cfg->snapshot_interval_ms, snap_publish, d);
 }
 
 /* Commits the table's batch, then publishes it. A failed commit is retried
@@ -225,7 +181,8 @@ static bool flush(coord *d)
 	}
 	for (size_t i = 0; i < r.n_effects; i++) {
 		const table_effect *e = &r.effects[i];
-		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) && snap_note(d, e))
+		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) &&
+		    snapdue_note(&d->due, e->resource))
 			continue;
 		publish_effect(d, e);
 	}
@@ -335,12 +292,10 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 
 /* A retained snapshot the broker kept for a resource we do not have (its
  * clear was lost when the broker died before saving) is cleared. */
-static void handle_stale_state(coord *d, const broker_msg *m)
+static void handle_stale_state(coord *d, const broker_msg *m, const char *res, size_t res_len)
 {
-	size_t plen = strlen(d->cfg->prefix);
-	if (!m->retained || m->len == 0 || m->topic_len <= plen + 7)
+	if (!m->retained || m->len == 0 || res_len == 0)
 		return;
-	const char *res = m->topic + plen + 7; /* after "P/state/" */
 	table_resource_view v;
 	bool found = true;
 	if (table_resource_lookup(d->t, res, &v, &found) == BATON_OK && !found) {
@@ -360,10 +315,12 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 		return;
 	}
 	if (rc != BATON_OK) {
-		size_t plen = strlen(d->cfg->prefix);
-		if (m->topic_len > plen + 7 && strncmp(m->topic, d->cfg->prefix, plen) == 0 &&
-		    strncmp(m->topic + plen, "/state/", 7) == 0)
-			handle_stale_state(d, m);
+		const char *res;
+		size_t res_len;
+		if (names_resource_topic_parse(d->cfg->prefix, m->topic, m->topic_len, &kind, &res,
+		                               &res_len) == BATON_OK &&
+		    kind == NAMES_STATE)
+			handle_stale_state(d, m, res, res_len); /* res: the topic's NUL-terminated tail */
 		return;
 	}
 	char nodebuf[NAMES_NODE_MAX + 1];
@@ -376,12 +333,6 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 }
 
 /* ---- the loop ---------------------------------------------------------- */
-
-/* The filter P/state/# (for the stale-snapshot sweep). */
-static void state_filter(coord *d, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s/state/#", d->cfg->prefix);
-}
 
 static void on_connect(coord *d)
 {
@@ -396,8 +347,8 @@ static void on_connect(coord *d)
 	 * the UNSUBACK (it handles our packets in order), without echoing the
 	 * republish that follows; handle_stale_state clears the unknown ones. */
 	char filter[NAMES_TOPIC_MAX + 1];
-	state_filter(d, filter, sizeof filter);
-	if (broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
+	if (names_filter(filter, sizeof filter, d->cfg->prefix, NAMES_STATE, NULL, NULL) != BATON_OK ||
+	    broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
 		LOG_W("cannot sweep stale snapshots", "error", broker_error(d->b));
 	publish_presence(d, true);
 	table_foreach(d->t, republish_one, d);
@@ -438,8 +389,8 @@ static int poll_timeout(coord *d, int64_t now)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
 		next = d->retry_at;
-	if (d->n_due > 0 && d->next_snap_at < next)
-		next = d->next_snap_at;
+	if (snapdue_count(&d->due) > 0 && snapdue_next_at(&d->due) < next)
+		next = snapdue_next_at(&d->due);
 	if (next <= now)
 		return 0;
 	return next - now > 60000 ? 60000 : (int)(next - now);
@@ -473,7 +424,7 @@ static int loop(coord *d)
 		if (table_tick(d->t, now) != BATON_OK)
 			LOG_E("tick failed: out of memory; retrying");
 		flush(d);
-		if (d->n_due > 0 && now >= d->next_snap_at)
+		if (snapdue_ready(&d->due, now))
 			snaps_flush(d, now);
 		if (now >= d->next_stats_at) {
 			publish_stats(d, now);
@@ -497,10 +448,7 @@ static baton_err open_state(coord *d)
 		return BATON_E_NOMEM;
 	if (strcmp(d->cfg->state, ":memory:") == 0)
 		return BATON_OK;
-	store_sync sync = d->cfg->sync == CONFIG_SYNC_FULL     ? STORE_SYNC_FULL
-	                  : d->cfg->sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
-	                                                       : STORE_SYNC_OFF;
-	baton_err rc = store_open(d->cfg->state, sync, &d->st, d->err, sizeof d->err);
+	baton_err rc = store_open(d->cfg->state, d->cfg->sync, &d->st, d->err, sizeof d->err);
 	if (rc == BATON_OK)
 		rc = store_load(d->st, d->t, d->err, sizeof d->err);
 	if (rc == BATON_OK) {
@@ -519,15 +467,18 @@ static baton_err open_state(coord *d)
 static baton_err open_broker(coord *d)
 {
 	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];
-	snprintf(req, sizeof req, "%s/req/+", d->cfg->prefix);
-	snprintf(node, sizeof node, "%s/node/+", d->cfg->prefix);
-	snprintf(will_topic, sizeof will_topic, "%s/coordinator", d->cfg->prefix);
+	const char *prefix = d->cfg->prefix;
+	baton_err rc;
+	if ((rc = names_filter(req, sizeof req, prefix, NAMES_REQ, NULL, NULL)) != BATON_OK ||
+	    (rc = names_filter(node, sizeof node, prefix, NAMES_NODE, NULL, NULL)) != BATON_OK ||
+	    (rc = names_topic(will_topic, sizeof will_topic, prefix, NAMES_COORDINATOR, NULL, NULL)) !=
+	        BATON_OK)
+		return rc; /* the prefix was validated: cannot happen */
 	const char *subs[] = {req, node};
 	wire_presence p = {.online = false, .version = BATON_VERSION, .started_at_ms = d->started_at_ms};
 	char *will = NULL;
 	size_t len;
-	baton_err rc = wire_presence_encode(&p, &will, &len);
-	if (rc != BATON_OK)
+	if ((rc = wire_presence_encode(&p, &will, &len)) != BATON_OK)
 		return rc;
 	broker_options o = {
 	    .uri = d->cfg->broker,
@@ -567,7 +518,7 @@ static void shut_down(coord *d)
 int daemon_run(const config *cfg, daemon_signals *sig)
 {
 	coord d = {.cfg = cfg, .sig = sig};
-	hmap_init(&d.due);
+	snapdue_init(&d.due);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d.wall0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -598,10 +549,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	if (status == DAEMON_EXIT_OK)
 		shut_down(&d);
 out:
-	for (size_t i = 0; i < d.n_due; i++)
-		free(d.due_list[i]);
-	free(d.due_list);
-	hmap_deinit(&d.due);
+	snapdue_deinit(&d.due);
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);

@@ -13,7 +13,7 @@
  * cleared bindings after each use; outside store_commit() and store_load()
  * no transaction is open; s->stored_token is the counter as committed.
  * Costs: a commit is one write transaction (one fsync of the WAL at
- * STORE_SYNC_FULL) plus a few B-tree operations per dirty resource.
+ * SYNC_LEVEL_FULL) plus a few B-tree operations per dirty resource.
  */
 #include "store_int.h"
 
@@ -521,12 +521,12 @@ static baton_err check_identity(store *s, int64_t *version, char *err, size_t ca
 
 /* WAL lets `sqlite3 state.db` read while the coordinator writes, and makes a
  * commit one append (plus one fsync at FULL). */
-static baton_err set_modes(store *s, store_sync sync, char *err, size_t cap)
+static baton_err set_modes(store *s, sync_level sync, char *err, size_t cap)
 {
 	static const char *const sync_sql[] = {
-	    [STORE_SYNC_FULL] = "PRAGMA synchronous = FULL",
-	    [STORE_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-	    [STORE_SYNC_OFF] = "PRAGMA synchronous = OFF",
+	    [SYNC_LEVEL_FULL] = "PRAGMA synchronous = FULL",
+	    [SYNC_LEVEL_NORMAL] = "PRAGMA synchronous = NORMAL",
+	    [SYNC_LEVEL_OFF] = "PRAGMA synchronous = OFF",
 	};
 	bool memory = strcmp(s->path, ":memory:") == 0;
 	sqlite3_stmt *st = NULL;
@@ -601,15 +601,15 @@ static baton_err prepare_all(store *s, char *err, size_t cap)
 	return BATON_OK;
 }
 
-baton_err store_open(const char *path, store_sync sync, store **out, char *err, size_t cap)
+baton_err store_open(const char *path, sync_level sync, store **out, char *err, size_t cap)
 {
 	store *s = NULL;
 	int64_t version = 0;
 	baton_err e = BATON_OK;
 	int rc;
 
-	if (path == NULL || path[0] == '\0' || out == NULL || (int)sync < (int)STORE_SYNC_FULL ||
-	    (int)sync > (int)STORE_SYNC_OFF) {
+	if (path == NULL || path[0] == '\0' || out == NULL || (int)sync < (int)SYNC_LEVEL_FULL ||
+	    (int)sync > (int)SYNC_LEVEL_OFF) {
 		e = sto_say(err, cap, BATON_E_INVAL, "store_open: no state file path, or a bad sync level");
 		goto out;
 	}
@@ -665,28 +665,4 @@ void store_close(store *s)
 void store_stats_get(const store *s, store_stats *out)
 {
 	*out = s->stats;
-}
-
-const char *store_sync_name(store_sync sync)
-{
-	switch (sync) {
-	case STORE_SYNC_FULL:
-		return "full";
-	case STORE_SYNC_NORMAL:
-		return "normal";
-	case STORE_SYNC_OFF:
-		return "off";
-	}
-	return NULL;
-}
-
-baton_err store_sync_parse(const char *name, store_sync *out)
-{
-	for (store_sync v = STORE_SYNC_FULL; name != NULL && v <= STORE_SYNC_OFF; v++) {
-		if (strcmp(name, store_sync_name(v)) == 0) {
-			*out = v;
-			return BATON_OK;
-		}
-	}
-	return BATON_E_INVAL;
 }

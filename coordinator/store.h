@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "baton_error.h"
+#include "sync.h"
 #include "table.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
@@ -32,12 +33,7 @@
 /* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
 #define STORE_APPLICATION_ID 0x42746e31
 
-/* How hard a commit pushes to the disk (PRAGMA synchronous, in WAL mode). */
-typedef enum store_sync {
-	STORE_SYNC_FULL,   /* fsync per commit: a committed batch survives power loss */
-	STORE_SYNC_NORMAL, /* fsync at checkpoints: power loss may lose the last commits, never corrupts */
-	STORE_SYNC_OFF,    /* no fsync: survives a process crash; an OS crash may corrupt the file */
-} store_sync;
+/* How hard a commit pushes to the disk: sync_level, common/sync.h. */
 
 typedef struct store store;
 
@@ -55,7 +51,7 @@ typedef struct store store;
  *                          SQLite failures).
  * A file it refuses is never replaced or modified. On success *out owns the
  * open store (free with store_close()); on failure *out is untouched. */
-baton_err store_open(const char *path, store_sync sync, store **out, char *err, size_t cap);
+baton_err store_open(const char *path, sync_level sync, store **out, char *err, size_t cap);
 
 /* Loads the whole stored state into t, which must be fresh (table_new(), no
  * event fed yet): the token counter with table_restore_next_token(), then
@@ -99,10 +95,5 @@ typedef struct store_stats {
 
 /* Fills *out. Cannot fail. */
 void store_stats_get(const store *s, store_stats *out);
-
-/* The name of a sync level ("full", "normal", "off"), and the level named by
- * name (BATON_E_INVAL if none), for the daemon's --sync flag. */
-const char *store_sync_name(store_sync sync);
-baton_err store_sync_parse(const char *name, store_sync *out);
 
 #endif

@@ -96,41 +96,53 @@ static bool same_peer(const struct sockaddr_storage *a, const struct addrinfo *a
 	return false;
 }
 
-int mqttnet_nodelay(const char *uri)
+baton_err mqttnet_resolve(const char *uri, struct addrinfo **out)
 {
-	struct addrinfo hints, *ai = NULL;
+	struct addrinfo hints;
 	char host[256], port[16];
-	struct dirent *de;
-	DIR *dir = NULL;
 	bool tls;
-	int changed = 0;
 
 	if (mqttnet_split_uri(uri, host, sizeof host, port, sizeof port, &tls) != BATON_OK)
 		return BATON_E_INVAL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &ai) != 0)
+	return getaddrinfo(host, port, &hints, out) == 0 ? BATON_OK : BATON_E_IO;
+}
+
+int mqttnet_nodelay_peer(const struct addrinfo *peer, int *fds, size_t cap)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc/self/fd");
+	int changed = 0;
+
+	if (dir == NULL)
 		return BATON_E_IO;
-	dir = opendir("/proc/self/fd");
-	if (dir == NULL) {
-		changed = BATON_E_IO;
-		goto out;
-	}
 	while ((de = readdir(dir)) != NULL) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof peer;
+		struct sockaddr_storage addr;
+		socklen_t plen = sizeof addr;
 		int fd = atoi(de->d_name), one = 1;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(dir))
 			continue;
-		if (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || !same_peer(&peer, ai))
+		if (getpeername(fd, (struct sockaddr *)&addr, &plen) != 0 || !same_peer(&addr, peer))
 			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
-			changed++;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+			continue;
+		if (fds != NULL && (size_t)changed < cap)
+			fds[changed] = fd;
+		changed++;
 	}
-out:
-	if (dir != NULL)
-		closedir(dir);
+	closedir(dir);
+	return changed;
+}
+
+int mqttnet_nodelay(const char *uri)
+{
+	struct addrinfo *ai = NULL;
+	baton_err rc = mqttnet_resolve(uri, &ai);
+	if (rc != BATON_OK)
+		return rc;
+	int changed = mqttnet_nodelay_peer(ai, NULL, 0);
 	freeaddrinfo(ai);
 	return changed;
 }

@@ -14,9 +14,22 @@
 
 /* Splits a broker URI (tcp://, mqtt://, ssl://, mqtts://, or a bare host)
  * into host and port (defaults 1883, or 8883 for the TLS schemes); *tls
- * tells the scheme. BATON_E_INVAL if malformed. */
+ * tells the scheme. BATON_E_INVAL if malformed. Only for our own use (the
+ * broker's address, TLS or not): paho gets the URI as it was given. */
 baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
                             bool *tls);
+
+struct addrinfo;
+
+/* Resolves the broker of uri into *out (free it with freeaddrinfo).
+ * BATON_E_INVAL for a malformed URI, BATON_E_IO when it does not resolve. */
+baton_err mqttnet_resolve(const char *uri, struct addrinfo **out);
+
+/* Sets TCP_NODELAY on every socket of this process whose peer is one of
+ * peer's addresses, and writes the first cap of them into fds (may be NULL).
+ * Returns how many sockets it changed, or BATON_E_IO. For a process with many
+ * clients that resolves the broker once (the benchmarks). */
+int mqttnet_nodelay_peer(const struct addrinfo *peer, int *fds, size_t cap);
 
 /* Sets TCP_NODELAY on every socket of this process whose peer is the broker
  * of uri (paho never sets it: a QoS 1 round trip then waits on Nagle, 88 ms

@@ -13,6 +13,16 @@
 extern "C" {
 #endif
 
+/* BATON_EXPORT marks the public ABI. libbaton.so is built with hidden
+ * visibility by default (agent/CMakeLists.txt), so only the functions marked
+ * here and in baton.h leave the shared library; tests/unit/abi.cmake fails
+ * if anything else does. Harmless in a static link and in the coordinator. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BATON_EXPORT __attribute__((visibility("default")))
+#else
+#define BATON_EXPORT
+#endif
+
 /* X(NAME, value, wire code or NULL when it never goes on the wire, message) */
 #define BATON_ERRORS(X)                                                                                      \
 	X(BAD_JSON, -1, "bad_json", "payload is not valid JSON")                                             \
@@ -48,15 +58,15 @@ typedef enum baton_err {
 
 /* A static, human-readable message for err ("success" for BATON_OK, "unknown
  * error" for a value outside the table). Never NULL; never freed. */
-const char *baton_strerror(baton_err err);
+BATON_EXPORT const char *baton_strerror(baton_err err);
 
 /* The wire's rejection code of err ("bad_json", ...), or NULL when err never
  * goes on the wire. Static storage. */
-const char *baton_err_code(baton_err err);
+BATON_EXPORT const char *baton_err_code(baton_err err);
 
 /* The error whose wire code is code (NUL-terminated), or BATON_E_PROTOCOL when
  * code is NULL or unknown. */
-baton_err baton_err_from_code(const char *code);
+BATON_EXPORT baton_err baton_err_from_code(const char *code);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,9 @@
  * prefixes (PROTOCOL.md "Words"), and the topics built from them.
  *
  * Owns: every rule about which bytes a name may hold, and the layout of every
- * topic. Must never allocate, log or do I/O: each function is a pure scan of
- * borrowed bytes, linear in their length.
+ * topic: building, parsing and subscription filters (and their matching), for
+ * every topic kind. No other file writes or splits a topic. Must never allocate, log or do I/O: each function
+ * is a pure scan of borrowed bytes, linear in their length.
  */
 #include "names.h"
 
@@ -200,34 +201,128 @@ static bool starts_with(const char *topic, size_t len, const char *word, size_t 
 	return len >= wlen && memcmp(topic, word, wlen) == 0;
 }
 
+/* Splits topic[0..len) as prefix + the level of kind a or b (kind_level)
+ * + a tail: true with *kind and the tail set, false when it is neither. */
+static bool split_topic(const char *prefix, const char *topic, size_t len, names_kind a, names_kind b,
+                        names_kind *kind, const char **tail, size_t *tail_len)
+{
+	size_t plen = strlen(prefix);
+	if (!starts_with(topic, len, prefix, plen))
+		return false;
+	const names_kind kinds[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		const char *level = kind_level(kinds[i]);
+		size_t llen = strlen(level);
+		if (starts_with(topic + plen, len - plen, level, llen)) {
+			*kind = kinds[i];
+			*tail = topic + plen + llen;
+			*tail_len = len - plen - llen;
+			return true;
+		}
+	}
+	return false;
+}
+
 baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
                             const char **node, size_t *node_len)
 {
-	size_t plen, skip;
 	names_kind k;
+	const char *tail;
+	size_t tlen;
 
 	if (prefix == NULL || topic == NULL || kind == NULL || node == NULL || node_len == NULL)
 		return BATON_E_INVAL;
-	plen = strlen(prefix);
-	if (!starts_with(topic, topic_len, prefix, plen) || topic_len == plen || topic[plen] != '/')
+	if (!split_topic(prefix, topic, topic_len, NAMES_REQ, NAMES_NODE, &k, &tail, &tlen))
 		return BATON_E_INVAL;
-	const char *rest = topic + plen + 1;
-	size_t rlen = topic_len - plen - 1;
-	if (starts_with(rest, rlen, "req/", 4)) {
-		k = NAMES_REQ;
-		skip = 4;
-	} else if (starts_with(rest, rlen, "node/", 5)) {
-		k = NAMES_NODE;
-		skip = 5;
-	} else {
-		return BATON_E_INVAL;
-	}
-	if (!names_node_valid(rest + skip, rlen - skip))
+	if (!names_node_valid(tail, tlen))
 		return BATON_E_BAD_TOPIC;
 	*kind = k;
-	*node = rest + skip;
-	*node_len = rlen - skip;
+	*node = tail;
+	*node_len = tlen;
 	return BATON_OK;
+}
+
+baton_err names_resource_topic_parse(const char *prefix, const char *topic, size_t topic_len,
+                                     names_kind *kind, const char **resource, size_t *resource_len)
+{
+	if (prefix == NULL || topic == NULL || kind == NULL || resource == NULL || resource_len == NULL)
+		return BATON_E_INVAL;
+	return split_topic(prefix, topic, topic_len, NAMES_STATE, NAMES_OUTCOME, kind, resource, resource_len)
+	           ? BATON_OK
+	           : BATON_E_INVAL;
+}
+
+bool names_resource_filter_valid(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > NAMES_RESOURCE_MAX || s[0] == '$' || !names_utf8_valid(s, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool level_start = i == 0 || s[i - 1] == '/';
+		bool level_end = i + 1 == len || s[i + 1] == '/';
+
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+		if (ch == '+' && !(level_start && level_end))
+			return false;
+		if (ch == '#' && !(level_start && i + 1 == len))
+			return false;
+	}
+	return true;
+}
+
+baton_err names_filter(char *buf, size_t cap, const char *prefix, names_kind kind, const char *filter,
+                       size_t *len_out)
+{
+	const char *level = kind_level(kind);
+	const char *tail = "";
+	size_t plen, llen, tlen;
+
+	if (buf == NULL || prefix == NULL || level == NULL)
+		return BATON_E_INVAL;
+	plen = strlen(prefix);
+	if (!names_prefix_valid(prefix, plen))
+		return BATON_E_INVAL;
+	if (kind == NAMES_STATE || kind == NAMES_OUTCOME) {
+		tail = filter ? filter : "#";
+		if (!names_resource_filter_valid(tail, strlen(tail)))
+			return BATON_E_INVAL;
+	} else if (kind != NAMES_COORDINATOR && kind != NAMES_STATS) {
+		if (filter != NULL)
+			return BATON_E_INVAL;
+		tail = "+";
+	}
+	llen = strlen(level);
+	tlen = strlen(tail);
+	if (plen + llen + tlen + 1 > cap)
+		return BATON_E_INVAL;
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, level, llen);
+	memcpy(buf + plen + llen, tail, tlen);
+	buf[plen + llen + tlen] = '\0';
+	if (len_out != NULL)
+		*len_out = plen + llen + tlen;
+	return BATON_OK;
+}
+
+bool names_filter_match(const char *f, const char *t)
+{
+	for (;;) {
+		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
+		size_t fl = fe ? (size_t)(fe - f) : strlen(f);
+		size_t tl = te ? (size_t)(te - t) : strlen(t);
+
+		if (fl == 1 && f[0] == '#')
+			return true;
+		if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0))
+			return false;
+		if (fe == NULL)
+			return te == NULL;
+		if (te == NULL)
+			return strcmp(fe + 1, "#") == 0; /* "a/#" also matches "a" */
+		f = fe + 1;
+		t = te + 1;
+	}
 }
 
 void names_node_sanitize(char *buf, size_t cap, const char *s)

@@ -16,7 +16,8 @@
 #define NAMES_ID_MAX       64  /* bytes, [A-Za-z0-9._:-] */
 #define NAMES_RESOURCE_MAX 200 /* bytes of UTF-8 */
 #define NAMES_PREFIX_MAX   200 /* bytes */
-/* Longest topic we ever build: prefix + "/coordinator" or "/outcome/" + resource. */
+/* Longest topic or filter we ever build: prefix + "/coordinator" or
+ * "/outcome/" + resource (or a resource filter, at most as long). */
 #define NAMES_TOPIC_MAX (NAMES_PREFIX_MAX + 16 + NAMES_RESOURCE_MAX)
 
 /* True iff s[0..len) is a valid node id: 1..64 bytes of [A-Za-z0-9._-]. */
@@ -67,6 +68,36 @@ baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind
  * when the topic is anything else. Outputs are untouched on error. */
 baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
                             const char **node, size_t *node_len);
+
+/* Classifies an incoming resource topic (not NUL-terminated) under prefix.
+ * On success *kind is NAMES_STATE or NAMES_OUTCOME and *resource and
+ * *resource_len point into topic at everything after "P/state/" or
+ * "P/outcome/" (not validated: a retained topic someone else wrote may hold
+ * anything; it may be empty). BATON_E_INVAL when the topic is anything else.
+ * Outputs are untouched on error. */
+baton_err names_resource_topic_parse(const char *prefix, const char *topic, size_t topic_len,
+                                     names_kind *kind, const char **resource, size_t *resource_len);
+
+/* True iff s[0..len) is a valid resource filter: 1..200 bytes of valid UTF-8,
+ * '+' and '#' only as whole levels, '#' only as the last level, no control
+ * characters (U+0000-001F, U+007F), not starting with '$'. */
+bool names_resource_filter_valid(const char *s, size_t len);
+
+/* Writes the subscription filter of kind for prefix into buf, NUL-terminated;
+ * *len_out (may be NULL) gets its length. For a resource kind (NAMES_STATE,
+ * NAMES_OUTCOME) filter is a resource filter (names_resource_filter_valid),
+ * or NULL for every resource ("P/state/#"). For a node kind (NAMES_REQ,
+ * NAMES_GRANT, NAMES_NODE) filter must be NULL: every node ("P/req/+").
+ * NAMES_COORDINATOR and NAMES_STATS ignore filter: their one topic.
+ * BATON_E_INVAL, buf unspecified, for a bad prefix, kind or filter, or when
+ * it does not fit in cap; cap >= NAMES_TOPIC_MAX + 1 always fits. */
+baton_err names_filter(char *buf, size_t cap, const char *prefix, names_kind kind, const char *filter,
+                       size_t *len_out);
+
+/* True iff the MQTT topic (NUL-terminated, no wildcards) matches filter
+ * (NUL-terminated, '+' and '#' as MQTT 3.1.1 4.7 defines them: "a/#" also
+ * matches "a"). */
+bool names_filter_match(const char *filter, const char *topic);
 
 /* Writes a valid node id derived from s into buf (cap >= NAMES_NODE_MAX + 1):
  * every byte outside the grammar becomes '-', truncated to 64 bytes; an empty

@@ -1,7 +1,7 @@
 /*
  * cli.h - shared pieces of the baton CLI: exit codes, the common options,
- * the option tables that drive both getopt_long and --help, durations, and
- * the subcommands' entry points. The CLI uses libbaton's public header only.
+ * the option tables that drive both getopt_long and --help, duration flags,
+ * and the subcommands' entry points. The CLI uses libbaton's public header only.
  */
 #ifndef BATON_CLI_H
 #define BATON_CLI_H
@@ -12,6 +12,9 @@
 #include <stdio.h>
 
 #include "baton.h"
+#include "duration.h"
+#include "optab.h"
+#include "password.h"
 
 /* Exit codes (sysexits.h where one fits). */
 #define CLI_EX_OK          0
@@ -42,14 +45,18 @@ typedef struct cli_common {
 	char node_buf[BATON_NODE_MAX + 1];
 } cli_common;
 
-/* One option of a subcommand: drives getopt_long and the help text. */
-typedef struct cli_opt {
-	const char *name; /* long name */
-	int short_name;   /* 0: none */
-	int id;           /* passed to on_opt; > 0 */
-	const char *arg;  /* argument name, NULL: takes none */
-	const char *help;
-} cli_opt;
+/* One option of a subcommand: drives getopt_long and the help text
+ * (common/optab.h); a subcommand's options are OPTAB_CALL entries, handed
+ * to its on_opt. Tables end with {NULL}. */
+typedef optab_opt cli_opt;
+#define CLI_OPT(n, s, i, a, h)                                                                               \
+	{                                                                                                    \
+		.name = n, .short_name = s, .type = OPTAB_CALL, .id = i, .arg = a, .help = h                 \
+	}
+#define CLI_OPT_END                                                                                          \
+	{                                                                                                    \
+		.name = NULL                                                                                 \
+	}
 
 typedef struct cli_command {
 	const char *name;
@@ -76,16 +83,11 @@ void cli_common_finish(cli_common *com);
 /* Prints the usage of cmd, the common options and the example. */
 void cli_usage(const cli_command *cmd, FILE *out);
 
-/* Parses "250ms", "30s", "5m", "1h", "1m30s" or a bare number of seconds
- * into milliseconds. Returns 0, or -1 when s is malformed or overflows. */
-int cli_parse_duration(const char *s, int64_t *ms);
-
-/* Writes ms as "250ms", "4.2s", "3m05s", "2h01m" into buf. */
-void cli_format_duration(int64_t ms, char *buf, size_t cap);
-
-/* Reads the password from the first line of path into buf. Returns 0 or -1
- * (with a message in err). */
-int cli_read_password(const char *path, char *buf, size_t cap, char *err, size_t err_cap);
+/* Parses the duration arg of `baton CMD --FLAG` (common/duration.h) into
+ * *out, within min..max ms. Returns 0, or CLI_EX_USAGE after printing to
+ * stderr why and what to write instead; *out is then untouched. */
+int cli_duration_opt(const char *cmd, const char *flag, const char *arg, int64_t min, int64_t max,
+                     int64_t *out);
 
 /* The exit code for a libbaton error while talking to the coordinator. */
 int cli_exit_for(baton_err err);

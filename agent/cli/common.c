@@ -20,7 +20,7 @@ static void log_line(void *arg, baton_log_level level, const char *line)
 
 int cli_connect(const cli_common *com, baton_client **out)
 {
-	char password[512] = "", msg[640];
+	char *password = NULL, msg[640];
 	baton_client *c = NULL;
 	baton_options o;
 	baton_err err;
@@ -36,14 +36,14 @@ int cli_connect(const cli_common *com, baton_client **out)
 	o.log = log_line;
 	o.log_arg = (void *)&com->verbosity; /* com outlives the client */
 	if (com->password_file != NULL) {
-		if (cli_read_password(com->password_file, password, sizeof password, msg, sizeof msg) != 0) {
+		if (password_read(com->password_file, &password, msg, sizeof msg) != BATON_OK) {
 			fprintf(stderr, "baton: %s\n", msg);
 			return CLI_EX_USAGE;
 		}
 		o.password = password;
 	}
 	err = baton_client_new(&o, &c, msg, sizeof msg);
-	memset(password, 0, sizeof password);
+	password_free(password);
 	if (err != BATON_OK) {
 		fprintf(stderr, "baton: %s\n", msg);
 		return err == BATON_E_INVAL ? CLI_EX_USAGE : CLI_EX_SOFTWARE;

@@ -1,7 +1,8 @@
 /*
  * options.c - the baton CLI's command-line parsing: the common options,
- * one option table per subcommand driving both getopt_long and --help,
- * durations, environment defaults and the password file.
+ * one option table per subcommand driving both getopt_long and --help
+ * through the option-table driver both programs share (common/optab.c),
+ * duration flags (common/duration.h) and environment defaults.
  *
  * No network, no libbaton calls beyond names; prints only usage and
  * usage errors to the streams it is given. Unit-tested in
@@ -9,9 +10,8 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,179 +19,106 @@
 
 #include "names.h"
 
-enum {
-	OPT_BROKER = 1001,
-	OPT_PREFIX,
-	OPT_NODE,
-	OPT_USERNAME,
-	OPT_PASSWORD_FILE,
-	OPT_CAFILE,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_QUIET,
-	OPT_VERBOSE,
-	OPT_HELP,
-	OPT_VERSION
-};
+enum { OPT_QUIET = 1001, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
-#define MAX_OPTS 48
-
-static const cli_opt common_opts[] = {
-    {"broker", 0, OPT_BROKER, "URI", "broker URI (env BATON_BROKER; default " BATON_BROKER_DEFAULT ")"},
-    {"prefix", 0, OPT_PREFIX, "P", "topic prefix (env BATON_PREFIX; default " BATON_PREFIX_DEFAULT ")"},
-    {"node", 0, OPT_NODE, "ID", "node id (env BATON_NODE; default <hostname>-<pid>)"},
-    {"username", 0, OPT_USERNAME, "USER", "broker user name"},
-    {"password-file", 0, OPT_PASSWORD_FILE, "FILE", "read the broker password from FILE"},
-    {"cafile", 0, OPT_CAFILE, "FILE", "TLS: CA certificates to trust"},
-    {"cert", 0, OPT_CERT, "FILE", "TLS: client certificate"},
-    {"key", 0, OPT_KEY, "FILE", "TLS: client private key"},
-    {"quiet", 'q', OPT_QUIET, NULL, "print errors only"},
-    {"verbose", 'v', OPT_VERBOSE, NULL, "print more about what happens"},
-    {"help", 'h', OPT_HELP, NULL, "show this help"},
-    {"version", 0, OPT_VERSION, NULL, "show the version"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static void print_opts(const cli_opt *opts, FILE *out)
-{
-	for (const cli_opt *o = opts; o != NULL && o->name != NULL; o++) {
-		char left[64];
-
-		if (o->short_name)
-			snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name,
-			         o->arg ? " " : "", o->arg ? o->arg : "");
-		else
-			snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "",
-			         o->arg ? o->arg : "");
-		fprintf(out, "  %-28s %s\n", left, o->help);
+#define REF(n_, f_, a_, h_)                                                                                  \
+	{                                                                                                    \
+		.name = n_, .type = OPTAB_REF, .offset = offsetof(cli_common, f_), .arg = a_, .help = h_     \
 	}
+#define CALL(n_, s_, i_, h_)                                                                                 \
+	{                                                                                                    \
+		.name = n_, .short_name = s_, .type = OPTAB_CALL, .id = i_, .help = h_                       \
+	}
+static const optab_opt common_opts[] = {
+    REF("broker", broker, "URI", "broker URI (env BATON_BROKER; default " BATON_BROKER_DEFAULT ")"),
+    REF("prefix", prefix, "P", "topic prefix (env BATON_PREFIX; default " BATON_PREFIX_DEFAULT ")"),
+    REF("node", node, "ID", "node id (env BATON_NODE; default <hostname>-<pid>)"),
+    REF("username", username, "USER", "broker user name"),
+    REF("password-file", password_file, "FILE", "read the broker password from FILE"),
+    REF("cafile", cafile, "FILE", "TLS: CA certificates to trust"),
+    REF("cert", cert, "FILE", "TLS: client certificate"),
+    REF("key", key, "FILE", "TLS: client private key"),
+    CALL("quiet", 'q', OPT_QUIET, "print errors only"),
+    CALL("verbose", 'v', OPT_VERBOSE, "print more about what happens"),
+    CALL("help", 'h', OPT_HELP, "show this help"),
+    CALL("version", 0, OPT_VERSION, "show the version"),
+};
+#define N_COMMON (sizeof common_opts / sizeof common_opts[0])
+
+/* The number of options in a {NULL}-terminated table (NULL: none). */
+static size_t count_opts(const cli_opt *opts)
+{
+	size_t n = 0;
+	while (opts != NULL && opts[n].name != NULL)
+		n++;
+	return n;
 }
 
 void cli_usage(const cli_command *cmd, FILE *out)
 {
+	size_t n = count_opts(cmd->opts);
 	fprintf(out, "usage: baton %s %s\n\n%s\n\n", cmd->name, cmd->usage, cmd->summary);
-	if (cmd->opts != NULL && cmd->opts[0].name != NULL) {
+	if (n > 0) {
 		fprintf(out, "options:\n");
-		print_opts(cmd->opts, out);
+		optab_usage(out, cmd->opts, n, 28, true, false);
 		fprintf(out, "\n");
 	}
 	fprintf(out, "common options:\n");
-	print_opts(common_opts, out);
+	optab_usage(out, common_opts, N_COMMON, 28, true, false);
 	fprintf(out, "\nexample:\n  %s\n", cmd->example);
 }
 
-/* Appends opts to the getopt tables; returns the new count or -1. */
-static int add_opts(const cli_opt *opts, struct option *longs, int n, char *shorts, size_t *ns)
-{
-	for (const cli_opt *o = opts; o != NULL && o->name != NULL; o++) {
-		if (n + 1 >= MAX_OPTS)
-			return -1;
-		longs[n].name = o->name;
-		longs[n].has_arg = o->arg ? required_argument : no_argument;
-		longs[n].flag = NULL;
-		longs[n].val = o->id;
-		n++;
-		if (o->short_name) {
-			shorts[(*ns)++] = (char)o->short_name;
-			if (o->arg)
-				shorts[(*ns)++] = ':';
-		}
-	}
-	return n;
-}
+typedef struct parse_ctx {
+	cli_common *com;
+	const cli_command *cmd;
+	void *ctx;
+	FILE *out;
+} parse_ctx;
 
-static int short_to_id(const cli_command *cmd, int ch)
+/* optab's callback: the common switches, else the subcommand's on_opt.
+ * Returns 0, CLI_HELP, or the subcommand's exit code. */
+static int on_call(void *arg, int id, const char *value)
 {
-	for (const cli_opt *o = cmd->opts; o != NULL && o->name != NULL; o++)
-		if (o->short_name == ch)
-			return o->id;
-	for (const cli_opt *o = common_opts; o->name != NULL; o++)
-		if (o->short_name == ch)
-			return o->id;
-	return -1;
-}
-
-/* Applies a common option; returns 0, CLI_HELP, or 1 if id is not common. */
-static int common_opt(cli_common *com, const cli_command *cmd, int id, const char *arg, FILE *out)
-{
+	parse_ctx *p = arg;
 	switch (id) {
-	case OPT_BROKER:
-		com->broker = arg;
-		break;
-	case OPT_PREFIX:
-		com->prefix = arg;
-		break;
-	case OPT_NODE:
-		com->node = arg;
-		break;
-	case OPT_USERNAME:
-		com->username = arg;
-		break;
-	case OPT_PASSWORD_FILE:
-		com->password_file = arg;
-		break;
-	case OPT_CAFILE:
-		com->cafile = arg;
-		break;
-	case OPT_CERT:
-		com->cert = arg;
-		break;
-	case OPT_KEY:
-		com->key = arg;
-		break;
 	case OPT_QUIET:
-		com->verbosity = -1;
-		break;
+		p->com->verbosity = -1;
+		return 0;
 	case OPT_VERBOSE:
-		com->verbosity = 1;
-		break;
+		p->com->verbosity = 1;
+		return 0;
 	case OPT_HELP:
-		cli_usage(cmd, out);
+		cli_usage(p->cmd, p->out);
 		return CLI_HELP;
 	case OPT_VERSION:
-		fprintf(out, "baton %s\n", baton_version());
+		fprintf(p->out, "baton %s\n", baton_version());
 		return CLI_HELP;
 	default:
-		return 1;
+		return p->cmd->on_opt ? p->cmd->on_opt(p->ctx, id, value) : CLI_EX_USAGE;
 	}
-	return 0;
 }
 
 int cli_parse(int argc, char **argv, const cli_command *cmd, cli_common *com, void *ctx, int *first_arg,
               FILE *out, FILE *err)
 {
-	struct option longs[MAX_OPTS];
-	char shorts[2 * MAX_OPTS + 4] = "+:";
-	size_t ns = 2;
-	int n = 0, ch, rc = 0;
+	parse_ctx p = {com, cmd, ctx, out};
+	char what[256] = "";
+	int rc;
 
 	memset(com, 0, sizeof *com);
-	n = add_opts(cmd->opts, longs, n, shorts, &ns);
-	if (n >= 0)
-		n = add_opts(common_opts, longs, n, shorts, &ns);
-	if (n < 0)
-		return CLI_EX_SOFTWARE;
-	memset(&longs[n], 0, sizeof longs[n]);
-	shorts[ns] = '\0';
-	optind = 0; /* full re-initialisation (glibc), so tests may parse twice */
-	opterr = 0;
-	while (rc == 0 && (ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		int id = ch < 256 ? short_to_id(cmd, ch) : ch;
-
-		if (ch == '?' || ch == ':' || id < 0) {
-			fprintf(err, "baton %s: %s option '%s'\n", cmd->name,
-			        ch == ':' ? "missing argument to" : "unknown", argv[optind - 1]);
-			fprintf(err, "try 'baton %s --help'\n", cmd->name);
-			return CLI_EX_USAGE;
-		}
-		rc = common_opt(com, cmd, id, optarg, out);
-		if (rc == 1)
-			rc = cmd->on_opt ? cmd->on_opt(ctx, id, optarg) : CLI_EX_USAGE;
+	optab_set sets[] = {{cmd->opts, count_opts(cmd->opts), NULL}, {common_opts, N_COMMON, com}};
+	rc = optab_parse(sets, 2, argc, argv, true, on_call, &p, first_arg, what, sizeof what);
+	if (rc == OPTAB_E_UNKNOWN || rc == OPTAB_E_MISSING) {
+		fprintf(err, "baton %s: %s option '%s'\n", cmd->name,
+		        rc == OPTAB_E_MISSING ? "missing argument to" : "unknown", what);
+		fprintf(err, "try 'baton %s --help'\n", cmd->name);
+		return CLI_EX_USAGE;
 	}
+	if (rc == OPTAB_E_TOO_MANY || rc == OPTAB_E_VALUE || rc == OPTAB_E_OPERAND)
+		return CLI_EX_SOFTWARE; /* a table bug: cannot happen with operands allowed and REF values */
 	if (rc != 0)
 		return rc;
 	cli_common_finish(com);
-	*first_arg = optind;
 	return 0;
 }
 
@@ -220,74 +147,24 @@ void cli_common_finish(cli_common *com)
 	}
 }
 
-int cli_parse_duration(const char *s, int64_t *ms)
+int cli_duration_opt(const char *cmd, const char *flag, const char *arg, int64_t min, int64_t max,
+                     int64_t *out)
 {
-	int64_t total = 0;
-	const char *p = s;
+	uint64_t ms;
+	char why[192], lo[40], hi[40];
 
-	if (s == NULL || *s == '\0')
-		return -1;
-	while (*p != '\0') {
-		int64_t v = 0, unit;
-
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (v > (INT64_MAX - 9) / 10)
-				return -1;
-			v = v * 10 + (*p - '0');
-		}
-		if (strncmp(p, "ms", 2) == 0) {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's' || *p == '\0') {
-			unit = 1000;
-			p += *p ? 1 : 0;
-		} else if (*p == 'm') {
-			unit = 60 * 1000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600 * 1000;
-			p++;
-		} else {
-			return -1;
-		}
-		if (v > (INT64_MAX - total) / unit)
-			return -1;
-		total += v * unit;
+	if (duration_parse(arg, &ms, why, sizeof why) != BATON_OK) {
+		fprintf(stderr, "baton %s: --%s: %s\n", cmd, flag, why);
+		return CLI_EX_USAGE;
 	}
-	*ms = total;
-	return 0;
-}
-
-void cli_format_duration(int64_t ms, char *buf, size_t cap)
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 1000)
-		snprintf(buf, cap, "%lldms", (long long)ms);
-	else if (ms < 60 * 1000)
-		snprintf(buf, cap, "%lld.%llds", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
-	else if (ms < 3600 * 1000)
-		snprintf(buf, cap, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
-	else
-		snprintf(buf, cap, "%lldh%02lldm", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
-}
-
-int cli_read_password(const char *path, char *buf, size_t cap, char *err, size_t err_cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL) {
-		snprintf(err, err_cap, "cannot read password file %s: %s", path, strerror(errno));
-		return -1;
+	if (ms < (uint64_t)min || ms > (uint64_t)max) {
+		duration_format_exact((uint64_t)min, lo, sizeof lo);
+		duration_format_exact((uint64_t)max, hi, sizeof hi);
+		fprintf(stderr, "baton %s: --%s: '%s' is out of range: from %s to %s\n", cmd, flag, arg, lo,
+		        hi);
+		return CLI_EX_USAGE;
 	}
-	if (fgets(buf, (int)cap, f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	n = strcspn(buf, "\r\n");
-	buf[n] = '\0';
+	*out = (int64_t)ms;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "child.h"
 #include "cli.h"
 #include "names.h"
+#include "wire.h"
 
 #define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
 
@@ -31,16 +32,21 @@ typedef struct run_args {
 	int64_t kill_after_ms; /* -1: the default */
 } run_args;
 
+/* The help below spells the codec's lease bounds; keep them in step. */
+_Static_assert(WIRE_LEASE_MIN == 1000 && WIRE_LEASE_MAX == 3600000 && WIRE_LEASE_DEFAULT == 30000,
+               "update --lease's help text");
+
 static const cli_opt run_opts[] = {
-    {"resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"},
-    {"mode", 'm', RUN_MODE, "once|mutex", "once: skip when someone succeeded (default); mutex: always run"},
-    {"lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"},
-    {"wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"},
-    {"share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"},
-    {"meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"},
-    {"kill-after", 'k', RUN_KILL_AFTER, "DUR",
-     "SIGTERM to SIGKILL grace for the command's group (default 5s)"},
-    {NULL, 0, 0, NULL, NULL},
+    CLI_OPT("resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"),
+    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex",
+            "once: skip when someone succeeded (default); mutex: always run"),
+    CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
+    CLI_OPT("wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"),
+    CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
+    CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
+    CLI_OPT("kill-after", 'k', RUN_KILL_AFTER, "DUR",
+            "SIGTERM to SIGKILL grace for the command's group (default 5s)"),
+    CLI_OPT_END,
 };
 
 static int run_opt(void *ctx, int id, const char *arg)
@@ -65,21 +71,11 @@ static int run_opt(void *ctx, int id, const char *arg)
 		fprintf(stderr, "baton run: --mode must be once or mutex\n");
 		return CLI_EX_USAGE;
 	case RUN_LEASE:
-		if (cli_parse_duration(arg, &a->lease_ms) == 0 && a->lease_ms >= 1000 &&
-		    a->lease_ms <= 3600000)
-			return 0;
-		fprintf(stderr, "baton run: --lease must be a duration from 1s to 1h, like 30s\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "lease", arg, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &a->lease_ms);
 	case RUN_KILL_AFTER:
-		if (cli_parse_duration(arg, &a->kill_after_ms) == 0)
-			return 0;
-		fprintf(stderr, "baton run: --kill-after must be a duration, like 500ms or 5s\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "kill-after", arg, 0, 3600000, &a->kill_after_ms);
 	case RUN_WAIT:
-		if (cli_parse_duration(arg, &a->wait_ms) == 0)
-			return 0;
-		fprintf(stderr, "baton run: --wait must be a duration, like 250ms, 30s, 5m or 1h\n");
-		return CLI_EX_USAGE;
+		return cli_duration_opt("run", "wait", arg, 0, INT64_MAX, &a->wait_ms);
 	default:
 		return CLI_EX_USAGE;
 	}
@@ -128,7 +124,7 @@ static void status_line(baton_lock *l, const run_args *a, bool tty)
 	if (!tty)
 		return;
 	baton_lock_get_info(l, &info);
-	cli_format_duration(info.age_ms, age, sizeof age);
+	duration_format(info.age_ms, age, sizeof age);
 	if (info.phase == BATON_PHASE_QUEUED)
 		fprintf(stderr, "\r\033[Kbaton: waiting for %s: position %u, held by %s (%s)", a->resource,
 		        info.position, info.holder[0] ? info.holder : "?", age);
@@ -383,9 +379,9 @@ static int check_kill_after(run_args *a)
 	}
 	if (a->kill_after_ms <= most)
 		return 0;
-	cli_format_duration(a->kill_after_ms, k, sizeof k);
-	cli_format_duration(most, m, sizeof m);
-	cli_format_duration(window, w, sizeof w);
+	duration_format(a->kill_after_ms, k, sizeof k);
+	duration_format(most, m, sizeof m);
+	duration_format(window, w, sizeof w);
 	fprintf(stderr,
 	        "baton run: --kill-after %s does not fit the lock: a holding stays valid %s after its "
 	        "last answered renewal (the lease or 1.5 keepalives, less 1%% + 100 ms), and the grace "
@@ -396,7 +392,8 @@ static int check_kill_after(run_args *a)
 
 int cli_run_main(int argc, char **argv)
 {
-	run_args a = {.mode = BATON_MODE_ONCE, .lease_ms = 30000, .wait_ms = -1, .kill_after_ms = -1};
+	run_args a = {
+	    .mode = BATON_MODE_ONCE, .lease_ms = WIRE_LEASE_DEFAULT, .wait_ms = -1, .kill_after_ms = -1};
 	cli_common com;
 	baton_client *c = NULL;
 	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);

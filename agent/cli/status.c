@@ -126,8 +126,8 @@ static void print_table(status_ctx *s)
 		char held[32] = "-", left[32] = "-", tok[24] = "-";
 
 		if (r->holder[0]) {
-			cli_format_duration(now - r->since_ms, held, sizeof held);
-			cli_format_duration(r->lease_until_ms - now, left, sizeof left);
+			duration_format(now - r->since_ms, held, sizeof held);
+			duration_format(r->lease_until_ms - now, left, sizeof left);
 			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
 		}
 		printf("%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),

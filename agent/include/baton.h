@@ -113,14 +113,14 @@ typedef struct baton_options {
 } baton_options;
 
 /* Fills *o with the defaults above (all NULL / 0). Cannot fail. */
-void baton_options_init(baton_options *o);
+BATON_EXPORT void baton_options_init(baton_options *o);
 
 /* Creates a client from o (copied: the strings are borrowed for the call
  * only). Does no network I/O. On success *out owns the client; free it with
  * baton_client_free(). On failure (BATON_E_INVAL for a bad option,
  * BATON_E_NOMEM) *out is untouched and, when msg is not NULL, a message
  * naming the problem is written to msg (cap bytes, NUL-terminated). */
-baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg, size_t cap);
+BATON_EXPORT baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg, size_t cap);
 
 /* Starts connecting (once; later calls only wait) and waits up to timeout_ms
  * (BATON_WAIT_FOREVER: no limit) until the client is connected, subscribed
@@ -128,27 +128,27 @@ baton_err baton_client_new(const baton_options *o, baton_client **out, char *msg
  * refused or could not be reached within the time (the client keeps trying
  * in the background), or BATON_E_INVAL on the client thread. Requests made
  * before the client is connected are sent once it is. */
-baton_err baton_client_connect(baton_client *c, int64_t timeout_ms);
+BATON_EXPORT baton_err baton_client_connect(baton_client *c, int64_t timeout_ms);
 
 /* True while the client is connected and ready to send. Cannot fail. */
-bool baton_client_connected(baton_client *c);
+BATON_EXPORT bool baton_client_connected(baton_client *c);
 
 /* What the client last saw on P/coordinator: *seen is false until a
  * presence arrived; then *online tells whether the coordinator is up and
  * *started_at_ms (wall clock, may be NULL) when it started. Cannot fail. */
-void baton_client_coordinator(baton_client *c, bool *seen, bool *online, int64_t *started_at_ms);
+BATON_EXPORT void baton_client_coordinator(baton_client *c, bool *seen, bool *online, int64_t *started_at_ms);
 
 /* Copies the message of the client's most recent failure (or "" when none)
  * into buf (cap bytes, NUL-terminated). Cannot fail. With several threads
  * failing at once, the message is one of theirs. */
-void baton_client_last_error(baton_client *c, char *buf, size_t cap);
+BATON_EXPORT void baton_client_last_error(baton_client *c, char *buf, size_t cap);
 
 /* Frees the client: frees every lock and watch still alive as their _free
  * would, announces the node offline (so the coordinator drops its queued
  * requests and revokes what it still holds), disconnects and joins the
  * client thread. NULL is fine. Must not be called from a callback. Every
  * baton_lock and baton_watch of c is invalid afterwards. */
-void baton_client_free(baton_client *c);
+BATON_EXPORT void baton_client_free(baton_client *c);
 
 /* ---- acquiring ------------------------------------------------------------ */
 
@@ -225,7 +225,7 @@ typedef struct baton_acquire_options {
 } baton_acquire_options;
 
 /* Fills *o with the defaults above. Cannot fail. */
-void baton_acquire_options_init(baton_acquire_options *o);
+BATON_EXPORT void baton_acquire_options_init(baton_acquire_options *o);
 
 /* Sends an acquire (or queues it until the client is connected) and returns
  * at once. On success *out is a new lock the caller owns (free it with
@@ -246,7 +246,7 @@ void baton_acquire_options_init(baton_acquire_options *o);
  * coordinator says later. An acquire answered `revoked` (its grant ended
  * before we heard of it) is asked again under a new id while its wait
  * lasts, and is otherwise answered with phase BATON_PHASE_LOST. */
-baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_lock **out);
+BATON_EXPORT baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_lock **out);
 
 /* Blocks until l's acquire is answered with a final status, at most
  * timeout_ms (BATON_WAIT_FOREVER: no limit; 0: just look). On BATON_OK *out
@@ -254,7 +254,7 @@ baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_l
  * request stays outstanding). BATON_E_CANCELLED: the lock was cancelled
  * before it was answered. BATON_E_CLOSED: the client is closing.
  * BATON_E_INVAL: called on the client thread with a timeout other than 0. */
-baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out);
+BATON_EXPORT baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out);
 
 /* A snapshot of a lock, for progress displays. Cannot fail. */
 typedef struct baton_lock_info {
@@ -266,17 +266,17 @@ typedef struct baton_lock_info {
 	int64_t lease_left_ms;           /* GRANTED: how long the holding stays valid (0: not yet usable) */
 	bool lost;                       /* the holding was lost */
 } baton_lock_info;
-void baton_lock_get_info(baton_lock *l, baton_lock_info *out);
+BATON_EXPORT void baton_lock_get_info(baton_lock *l, baton_lock_info *out);
 
 /* How long a holding of lease_ms stays valid after the send of its last
  * answered request, for a client connected with keepalive_s (0: the
  * default): min(lease, 1.5 keepalives) less 1% and 100 ms. A holder that
  * must stop its work before losing the lock stops it within this. Cannot
  * fail. */
-int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s);
+BATON_EXPORT int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s);
 
 /* True once l's holding was lost (pollable twin of on_lost). Cannot fail. */
-bool baton_lock_lost(baton_lock *l);
+BATON_EXPORT bool baton_lock_lost(baton_lock *l);
 
 typedef struct baton_release_options {
 	bool success;        /* did the operation succeed? */
@@ -292,23 +292,23 @@ typedef struct baton_release_options {
  * the holding was lost first (nothing sent); BATON_E_NOT_HOLDER when the
  * coordinator no longer knew it; BATON_E_TIMEOUT when unanswered in time;
  * BATON_E_INVAL when l is not held or bad sizes. */
-baton_err baton_release(baton_lock *l, const baton_release_options *o, int64_t timeout_ms);
+BATON_EXPORT baton_err baton_release(baton_lock *l, const baton_release_options *o, int64_t timeout_ms);
 
 /* Withdraws l's queued (or not yet answered) acquire and waits up to
  * timeout_ms for it to be recorded (0: do not wait). If the grant raced
  * ahead, the coordinator treats the cancel as a failed release. Returns
  * BATON_OK, BATON_E_TIMEOUT, or BATON_E_INVAL when l is not waiting. */
-baton_err baton_cancel(baton_lock *l, int64_t timeout_ms);
+BATON_EXPORT baton_err baton_cancel(baton_lock *l, int64_t timeout_ms);
 
 /* Frees l. If it is still waiting it is cancelled; if it is still held it
  * is released with success=false and error "abandoned"; neither waits. NULL
  * is fine. Must not be called twice, nor from l's own callbacks. */
-void baton_lock_free(baton_lock *l);
+BATON_EXPORT void baton_lock_free(baton_lock *l);
 
 /* Makes the coordinator forget a remembered success of resource (once
  * mode), waiting up to timeout_ms for its answer. Returns BATON_OK,
  * BATON_E_TIMEOUT, a rejection code (*msg not touched), or BATON_E_INVAL. */
-baton_err baton_reset(baton_client *c, const char *resource, int64_t timeout_ms);
+BATON_EXPORT baton_err baton_reset(baton_client *c, const char *resource, int64_t timeout_ms);
 
 /* ---- watching --------------------------------------------------------------- */
 
@@ -359,23 +359,23 @@ typedef void (*baton_event_cb)(const baton_event *ev, void *arg);
  * (malformed ones are logged and skipped). Retained snapshots arrive first
  * with retained=true. On success *out owns the watch; free it with
  * baton_watch_free(). */
-baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb, void *arg,
-                          baton_watch **out);
+BATON_EXPORT baton_err baton_watch_new(baton_client *c, const char *filter, baton_event_cb cb, void *arg,
+                                       baton_watch **out);
 
 /* Stops the watch; after it returns cb is not running and will not be called
  * again (from the client thread itself: not called again). NULL is fine. */
-void baton_watch_free(baton_watch *w);
+BATON_EXPORT void baton_watch_free(baton_watch *w);
 
 /* ---- helpers ---------------------------------------------------------------- */
 
 /* Static names: "once"/"mutex", "released"/"lease_expired"/"node_offline",
  * "granted"/"queued"/... Never NULL ("?" for unknown values). */
-const char *baton_mode_name(baton_mode m);
-const char *baton_reason_name(baton_reason r);
-const char *baton_phase_name(baton_phase p);
+BATON_EXPORT const char *baton_mode_name(baton_mode m);
+BATON_EXPORT const char *baton_reason_name(baton_reason r);
+BATON_EXPORT const char *baton_phase_name(baton_phase p);
 
 /* The library's version string, e.g. "0.1.0". */
-const char *baton_version(void);
+BATON_EXPORT const char *baton_version(void);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*
- * test_config.c - the coordinator's flags, environment and durations.
+ * test_config.c - the coordinator's flags and environment (durations
+ * themselves: test_common.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,32 +30,6 @@ static baton_err parse(config *c, char *err, size_t cap, int argc, ...)
 	if (rc == BATON_OK)
 		rc = config_validate(c, err, cap);
 	return rc;
-}
-
-static void test_duration_units_parse(void **state)
-{
-	(void)state;
-	uint64_t ms = 0;
-	assert_int_equal(config_parse_duration("250ms", &ms), BATON_OK);
-	assert_int_equal(ms, 250);
-	assert_int_equal(config_parse_duration("30s", &ms), BATON_OK);
-	assert_int_equal(ms, 30000);
-	assert_int_equal(config_parse_duration("5m", &ms), BATON_OK);
-	assert_int_equal(ms, 300000);
-	assert_int_equal(config_parse_duration("1h", &ms), BATON_OK);
-	assert_int_equal(ms, 3600000);
-	assert_int_equal(config_parse_duration("1500", &ms), BATON_OK);
-	assert_int_equal(ms, 1500);
-}
-
-static void test_duration_garbage_rejected(void **state)
-{
-	(void)state;
-	uint64_t ms = 7;
-	const char *bad[] = {"", "s", "-1s", "1x", "1.5s", "30 s", "99999999999999999999h", "1hh", " 1s"};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(config_parse_duration(bad[i], &ms), BATON_E_INVAL);
-	assert_int_equal(ms, 7);
 }
 
 static void test_config_defaults_apply(void **state)
@@ -98,7 +73,10 @@ static void test_config_bad_flags_named(void **state)
 	assert_non_null(strstr(err, "--bogus"));
 	config_deinit(&c);
 	assert_int_equal(parse(&c, err, sizeof err, 3, "--default-lease", "10"), BATON_E_INVAL);
-	assert_non_null(strstr(err, "--default-lease"));
+	assert_non_null(strstr(err, "--default-lease: '10' has no unit: write 10s"));
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 3, "--default-lease", "500ms"), BATON_E_INVAL);
+	assert_non_null(strstr(err, "--default-lease: '500ms' is out of range: from 1s to 1h"));
 	config_deinit(&c);
 	assert_int_equal(parse(&c, err, sizeof err, 3, "--log-level", "loud"), BATON_E_INVAL);
 	assert_non_null(strstr(err, "--log-level"));
@@ -182,8 +160,6 @@ static void test_log_level_parse_known(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_duration_units_parse),
-	    cmocka_unit_test(test_duration_garbage_rejected),
 	    cmocka_unit_test(test_config_defaults_apply),
 	    cmocka_unit_test(test_config_flag_beats_env),
 	    cmocka_unit_test(test_config_bad_flags_named),

@@ -267,6 +267,115 @@ static void test_node_sanitize_bad_bytes_dashed_and_truncated(void **state)
 	assert_string_equal(buf, "caf--");
 }
 
+static void test_filter_match_mqtt_wildcards(void **state)
+{
+	(void)state;
+	assert_true(names_filter_match("p/state/#", "p/state/a/b"));
+	assert_true(names_filter_match("p/state/a/#", "p/state/a"));
+	assert_true(names_filter_match("p/state/+/c", "p/state/b/c"));
+	assert_true(names_filter_match("p/state/x", "p/state/x"));
+	assert_false(names_filter_match("p/state/x", "p/state/xy"));
+	assert_false(names_filter_match("p/state/+", "p/state/a/b"));
+	assert_false(names_filter_match("p/outcome/#", "p/state/a"));
+	assert_false(names_filter_match("p/state/a/b", "p/state/a"));
+}
+
+static void test_resource_filter_valid_wildcards_whole_levels(void **state)
+{
+	(void)state;
+	assert_true(names_resource_filter_valid(S("#")));
+	assert_true(names_resource_filter_valid(S("db/+/shard")));
+	assert_true(names_resource_filter_valid(S("db/#")));
+	assert_true(names_resource_filter_valid(S("caf\xc3\xa9")));
+	assert_false(names_resource_filter_valid(S("")));
+	assert_false(names_resource_filter_valid(NULL, 1));
+	assert_false(names_resource_filter_valid(S("db+")));
+	assert_false(names_resource_filter_valid(S("db/#/x")));
+	assert_false(names_resource_filter_valid(S("a#")));
+	assert_false(names_resource_filter_valid(S("$SYS/#")));
+	assert_false(names_resource_filter_valid(S("a\x01b")));
+	assert_false(names_resource_filter_valid(S("\xc3(")));
+}
+
+static void test_filter_every_kind(void **state)
+{
+	(void)state;
+	char buf[NAMES_TOPIC_MAX + 1];
+	size_t len = 0;
+
+	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_REQ, NULL, &len), BATON_OK);
+	assert_string_equal(buf, "baton/req/+");
+	assert_int_equal(len, 11);
+	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_NODE, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "baton/node/+");
+	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_GRANT, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "baton/grant/+");
+	assert_int_equal(names_filter(buf, sizeof buf, "a/b", NAMES_STATE, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "a/b/state/#");
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_OUTCOME, "db/+", NULL), BATON_OK);
+	assert_string_equal(buf, "p/outcome/db/+");
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATE, "x", NULL), BATON_OK);
+	assert_string_equal(buf, "p/state/x");
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_COORDINATOR, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "p/coordinator");
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATS, NULL, NULL), BATON_OK);
+	assert_string_equal(buf, "p/stats");
+}
+
+static void test_filter_bad_input_inval(void **state)
+{
+	(void)state;
+	char buf[NAMES_TOPIC_MAX + 1];
+	char small[10]; /* "p/state/#" and its NUL, exactly */
+
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_REQ, "n1", NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATE, "a+", NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, "p/", NAMES_STATE, NULL, NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, NULL, NAMES_STATE, NULL, NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, "p", (names_kind)99, NULL, NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(small, sizeof small, "p", NAMES_STATE, NULL, NULL), BATON_OK);
+	assert_int_equal(names_filter(small, sizeof small, "baton", NAMES_STATE, NULL, NULL), BATON_E_INVAL);
+}
+
+static void test_resource_topic_parse_state_and_outcome(void **state)
+{
+	(void)state;
+	names_kind kind = NAMES_REQ;
+	const char *res = NULL;
+	size_t len = 0;
+	const char *t = "a/b/state/db/x";
+
+	assert_int_equal(names_resource_topic_parse("a/b", t, strlen(t), &kind, &res, &len), BATON_OK);
+	assert_int_equal(kind, NAMES_STATE);
+	assert_ptr_equal(res, t + 10);
+	assert_int_equal(len, 4);
+	t = "p/outcome/r";
+	assert_int_equal(names_resource_topic_parse("p", t, strlen(t), &kind, &res, &len), BATON_OK);
+	assert_int_equal(kind, NAMES_OUTCOME);
+	assert_string_equal(res, "r");
+	t = "p/state/";
+	assert_int_equal(names_resource_topic_parse("p", t, strlen(t), &kind, &res, &len), BATON_OK);
+	assert_int_equal(len, 0);
+}
+
+static void test_resource_topic_parse_other_topics_inval(void **state)
+{
+	(void)state;
+	names_kind kind = NAMES_REQ;
+	const char *res = NULL;
+	size_t len = 7;
+
+	assert_int_equal(names_resource_topic_parse("p", S("p/req/n1"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(names_resource_topic_parse("p", S("q/state/r"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(names_resource_topic_parse("p", S("px/state/r"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(names_resource_topic_parse("p", S("p/state"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(names_resource_topic_parse("p", S("p/stats"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(names_resource_topic_parse(NULL, S("p/state/r"), &kind, &res, &len), BATON_E_INVAL);
+	assert_int_equal(kind, NAMES_REQ);
+	assert_null(res);
+	assert_int_equal(len, 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +392,12 @@ int main(void)
 	    cmocka_unit_test(test_topic_parse_bad_node_bad_topic),
 	    cmocka_unit_test(test_topic_parse_other_topics_inval),
 	    cmocka_unit_test(test_node_sanitize_bad_bytes_dashed_and_truncated),
+	    cmocka_unit_test(test_filter_match_mqtt_wildcards),
+	    cmocka_unit_test(test_resource_filter_valid_wildcards_whole_levels),
+	    cmocka_unit_test(test_filter_every_kind),
+	    cmocka_unit_test(test_filter_bad_input_inval),
+	    cmocka_unit_test(test_resource_topic_parse_state_and_outcome),
+	    cmocka_unit_test(test_resource_topic_parse_other_topics_inval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

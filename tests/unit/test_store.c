@@ -115,7 +115,7 @@ static store *open_ok(fixture *f)
 	store *s = NULL;
 
 	f->err[0] = '\0';
-	if (store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err) != BATON_OK)
+	if (store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err) != BATON_OK)
 		fail_msg("store_open: %s", f->err);
 	return s;
 }
@@ -400,7 +400,7 @@ static void test_store_memory_path_empty_state(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(store_open(":memory:", STORE_SYNC_OFF, &s, err, sizeof err), BATON_OK);
+	assert_int_equal(store_open(":memory:", SYNC_LEVEL_OFF, &s, err, sizeof err), BATON_OK);
 	assert_int_equal(store_load(s, t, err, sizeof err), BATON_OK);
 	assert_int_equal(table_next_token(t), 1);
 	acquire(t, T0, "n1", "a1", "r", WIRE_MODE_ONCE, -1, NULL);
@@ -474,7 +474,7 @@ static void test_store_newer_user_version_refused_too_new(void **state)
 	store_close(s);
 	sql(f->path, "PRAGMA user_version = 3"); /* STORE_SCHEMA_VERSION + 1 */
 	s = sentinel;
-	assert_int_equal(store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err),
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_TOO_NEW);
 
 	print_message("%s\n", f->err);
@@ -493,7 +493,7 @@ static void test_store_garbage_file_refused_untouched(void **state)
 	for (size_t i = 0; i < sizeof junk; i++)
 		junk[i] = (unsigned char)(i * 7919u >> 3);
 	write_file(f->path, junk, sizeof junk);
-	assert_int_equal(store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err),
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_CORRUPT);
 	assert_null(s);
 	assert_non_null(strstr(f->err, f->path));
@@ -510,7 +510,7 @@ static void test_store_text_file_refused_untouched(void **state)
 	store *s = NULL;
 
 	write_file(f->path, (const unsigned char *)text, sizeof text - 1);
-	assert_int_equal(store_open(f->path, STORE_SYNC_NORMAL, &s, f->err, sizeof f->err),
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_NORMAL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_CORRUPT);
 	assert_null(s);
 	assert_true(file_eq(f->path, (const unsigned char *)text, sizeof text - 1));
@@ -529,7 +529,7 @@ static void test_store_foreign_sqlite_refused_corrupt(void **state)
 	assert_non_null(fp);
 	n = fread(before, 1, sizeof before, fp);
 	fclose(fp);
-	assert_int_equal(store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err),
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_CORRUPT);
 	assert_null(s);
 	assert_non_null(strstr(f->err, "not a Baton state file"));
@@ -544,7 +544,7 @@ static void test_store_missing_directory_refused_io(void **state)
 	char path[128];
 
 	snprintf(path, sizeof path, "%s/no/such/dir/state.db", f->dir);
-	assert_int_equal(store_open(path, STORE_SYNC_FULL, &s, f->err, sizeof f->err), BATON_E_IO);
+	assert_int_equal(store_open(path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err), BATON_E_IO);
 	assert_null(s);
 	print_message("%s\n", f->err);
 	assert_non_null(strstr(f->err, path));
@@ -558,7 +558,7 @@ static void test_store_missing_table_refused_corrupt(void **state)
 	store_close(s);
 	sql(f->path, "DROP TABLE waiters");
 	s = NULL;
-	assert_int_equal(store_open(f->path, STORE_SYNC_FULL, &s, f->err, sizeof f->err),
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_CORRUPT);
 	print_message("%s\n", f->err);
 	assert_null(s);
@@ -671,15 +671,15 @@ static void test_store_commit_failing_midway_keeps_previous_state(void **state)
 
 static void test_store_sync_names_parse_back(void **state)
 {
-	store_sync v;
+	sync_level v;
 
 	(void)state;
-	for (store_sync i = STORE_SYNC_FULL; i <= STORE_SYNC_OFF; i++) {
-		assert_int_equal(store_sync_parse(store_sync_name(i), &v), BATON_OK);
+	for (sync_level i = SYNC_LEVEL_FULL; i <= SYNC_LEVEL_OFF; i++) {
+		assert_int_equal(sync_level_parse(sync_level_name(i), &v), BATON_OK);
 		assert_int_equal(v, i);
 	}
-	assert_int_equal(store_sync_parse("fast", &v), BATON_E_INVAL);
-	assert_int_equal(store_sync_parse(NULL, &v), BATON_E_INVAL);
+	assert_int_equal(sync_level_parse("fast", &v), BATON_E_INVAL);
+	assert_int_equal(sync_level_parse(NULL, &v), BATON_E_INVAL);
 }
 
 int main(void)

@@ -51,7 +51,7 @@ static table *new_table(void)
 static void open_store(fixture *f)
 {
 	f->err[0] = '\0';
-	if (store_open(f->path, STORE_SYNC_OFF, &f->s, f->err, sizeof f->err) != BATON_OK)
+	if (store_open(f->path, SYNC_LEVEL_OFF, &f->s, f->err, sizeof f->err) != BATON_OK)
 		fail_msg("store_open: %s", f->err);
 }
 
