@@ -108,31 +108,37 @@ static void stat_path(char *buf, pid_t pid)
 	buf[n] = '\0';
 }
 
-/* The parent of pid from /proc/<pid>/stat ("pid (comm) S ppid ..."), or 0. */
-static pid_t parent_of(pid_t pid)
+/* The parent and process group of pid from /proc/<pid>/stat ("pid (comm)
+ * S ppid pgrp ..."); *ppid 0 when unknown. */
+static void parent_of(pid_t pid, pid_t *ppid, pid_t *pgrp)
 {
 	char path[48], buf[512];
 	int fd, n;
-	pid_t pp = 0;
+	pid_t pp = 0, pg = 0;
 	char *p = NULL;
 
+	*ppid = *pgrp = 0;
 	stat_path(path, pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return;
 	n = (int)read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return;
 	buf[n] = '\0';
 	for (int i = 0; i < n; i++) /* the comm may hold ')' and spaces: take the last */
 		if (buf[i] == ')')
 			p = buf + i;
 	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
-		return 0;
+		return;
 	for (p += 4; *p >= '0' && *p <= '9'; p++)
 		pp = pp * 10 + (*p - '0');
-	return pp;
+	if (*p == ' ')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			pg = pg * 10 + (*p - '0');
+	*ppid = pp;
+	*pgrp = pg;
 }
 
 struct dirent64_ { /* the kernel's linux_dirent64 */
@@ -145,9 +151,9 @@ struct dirent64_ { /* the kernel's linux_dirent64 */
 
 #define TREE_MAX 8192
 
-/* Every process and its parent, from /proc (getdents64: no allocation).
- * Returns how many were found (at most TREE_MAX). */
-static int list_processes(pid_t *pid, pid_t *ppid)
+/* Every process, its parent and its group, from /proc (getdents64: no
+ * allocation). Returns how many were found (at most TREE_MAX). */
+static int list_processes(pid_t *pid, pid_t *ppid, pid_t *pgrp)
 {
 	char buf[8192];
 	int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
@@ -167,7 +173,7 @@ static int list_processes(pid_t *pid, pid_t *ppid)
 			if (*c != '\0' || v <= 0)
 				continue;
 			pid[n] = v;
-			ppid[n] = parent_of(v);
+			parent_of(v, &ppid[n], &pgrp[n]);
 			n++;
 		}
 	close(dfd);
@@ -179,14 +185,14 @@ static int list_processes(pid_t *pid, pid_t *ppid)
  * its parent lives is reached here, not only once it is re-parented to us. */
 static void kill_all(const keeper *kp, int sig)
 {
-	static pid_t pid[TREE_MAX], ppid[TREE_MAX];
+	static pid_t pid[TREE_MAX], ppid[TREE_MAX], pgrp[TREE_MAX];
 	static bool mine[TREE_MAX];
 	int n;
 	bool more = true;
 	pid_t self = getpid();
 
 	(void)kill(-kp->pid, sig);
-	n = list_processes(pid, ppid);
+	n = list_processes(pid, ppid, pgrp);
 	for (int i = 0; i < n; i++)
 		mine[i] = false;
 	while (more) { /* mark the keeper's descendants, generation by generation */
@@ -199,7 +205,8 @@ static void kill_all(const keeper *kp, int sig)
 			if (!mine[i] && parent_mine) {
 				mine[i] = true;
 				more = true;
-				(void)kill(pid[i], sig);
+				if (pgrp[i] != kp->pid) /* the group got it already: once each */
+					(void)kill(pid[i], sig);
 			}
 		}
 	}
