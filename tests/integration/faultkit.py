@@ -35,6 +35,15 @@ def run_cmd(broker_uri, prefix, node, resource, holder_log, hold_ms=200, mode="m
             ["--", PY, HOLDER, holder_log, str(hold_ms), str(fail_pct), str(server_port)])
 
 
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def session_pids(sid):
     """Every live process whose session id is sid (from /proc/PID/stat)."""
     out = []

@@ -44,7 +44,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from faultkit import baton_bin  # noqa: E402
+from faultkit import baton_bin, pid_alive  # noqa: E402
 from harness import Broker, Coordinator, unique_prefix, wait_until  # noqa: E402
 from tcpproxy import TcpProxy  # noqa: E402
 
@@ -54,14 +54,6 @@ LEASES = (3, 20, 3)  # n1, n2 (the Will node), n3 (stubborn)
 RESOURCE = "chaos/r1"
 FAULTS = (["kill"] * 3 + ["stop"] * 2 + ["part"] * 2 + ["part_up"] * 2 + ["part_down"] * 2 + ["broker"] * 2 +
           ["stubborn"] * 2 + ["will"] * 2 + ["will_stop"])
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def read_witness(path):
@@ -270,9 +262,9 @@ class ChaosRun(unittest.TestCase):
         # every process of every command is gone once its agent ended
         pids = set().union(*(h["pids"] for h in hold.values()))
         try:
-            wait_until(lambda: not [p for p in pids if alive(p)], timeout=10, what="every command process gone")
+            wait_until(lambda: not [p for p in pids if pid_alive(p)], timeout=10, what="every command process gone")
         except AssertionError:
-            self.fail("processes outlived their agents: %s" % sorted(p for p in pids if alive(p)))
+            self.fail("processes outlived their agents: %s" % sorted(p for p in pids if pid_alive(p)))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -12,18 +12,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from faultkit import EXIT_LOST, AgentRun, ResourceServer, run_cmd  # noqa: E402
+from faultkit import EXIT_LOST, AgentRun, ResourceServer, pid_alive, run_cmd  # noqa: E402
 from harness import Broker, Coordinator, Node, unique_prefix, wait_until  # noqa: E402
 from history import Recorder, check_holdings, read_holder_log  # noqa: E402
-
-
-def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class HolderFaults(unittest.TestCase):
@@ -164,6 +155,24 @@ class HolderFaults(unittest.TestCase):
         finally:
             a.close()
             b.close()
+
+    def test_kill_after_that_does_not_fit_the_lease_is_refused(self):
+        """--kill-after must leave a renewal two chances in the lock's
+        validity (half of it at most): refused at start, with the numbers,
+        before anything is sent."""
+        import subprocess
+        from faultkit import baton_bin
+        p = subprocess.run([baton_bin(), "run", "--broker", self.broker.uri, "--prefix", self.prefix, "--node", "k1",
+                            "--resource", "ka/r1", "--lease", "3s", "--kill-after", "2s", "--", "true"],
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 64, p.stderr)
+        self.assertIn(b"--kill-after 2.0s does not fit the lock", p.stderr)
+        self.assertIn(b"at most half of that, 1.4s", p.stderr)
+        self.assertEqual(self.rec.records("req"), [])
+        ok = subprocess.run([baton_bin(), "run", "--broker", self.broker.uri, "--prefix", self.prefix, "--node",
+                             "k2", "--resource", "ka/r1", "--lease", "3s", "--kill-after", "1s", "--", "true"],
+                            stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
 
     def server_write(self, res, token, node):
         import socket

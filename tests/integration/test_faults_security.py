@@ -133,9 +133,9 @@ class Security(unittest.TestCase):
                            and json.loads(e[2]).get("online") is True, timeout=30, what="coordinator online")
         return c
 
-    # ------------------------------------------------------------------------
-
-    def test_acl_node_cannot_act_for_another_nor_read_its_grants(self):
+    def as_shipped(self):
+        """The authenticated broker as shipped, an observer's recorder and the
+        coordinator: (broker, password files, tls, recorder, coordinator)."""
         pwfile, pw = make_passwd(self.dir)
         b = self.broker(lambda port, d: secured_conf(port, d, self.pki, pwfile))
         tls = (self.pki.ca[1], None, None)
@@ -144,6 +144,12 @@ class Security(unittest.TestCase):
         self.cleanup.append(rec.close)
         coord = self.coordinator(b, ["--cafile", self.pki.ca[1], "--username", "baton-coordinator",
                                      "--password-file", pw["baton-coordinator"]], wait_with=rec)
+        return b, pw, tls, rec, coord
+
+    # ------------------------------------------------------------------------
+
+    def test_acl_node_cannot_act_for_another_nor_read_its_grants(self):
+        b, pw, tls, rec, coord = self.as_shipped()
         n1 = Node(b, PREFIX, "n1", username="n1", password=PASSWORDS["n1"], tls=tls)
         n2 = Node(b, PREFIX, "n2", username="n2", password=PASSWORDS["n2"], tls=tls)
         self.cleanup += [n1.close, n2.close]
@@ -179,14 +185,7 @@ class Security(unittest.TestCase):
         connects with client id n2 does not take over n2's session, so n2
         keeps its lock; n1 acting as itself runs its command."""
         self.assertIn("use_username_as_clientid true", secured_block())
-        pwfile, pw = make_passwd(self.dir)
-        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, pwfile))
-        tls = (self.pki.ca[1], None, None)
-        rec = Recorder(b, PREFIX, client_kw={"username_pw_set": ("observer", PASSWORDS["observer"]),
-                                             "tls_set": tls})
-        self.cleanup.append(rec.close)
-        self.coordinator(b, ["--cafile", self.pki.ca[1], "--username", "baton-coordinator",
-                             "--password-file", pw["baton-coordinator"]], wait_with=rec)
+        b, pw, tls, rec, _ = self.as_shipped()
         uri = "ssl://127.0.0.1:%d" % b.port
         n2 = Node(b, PREFIX, "n2", username="n2", password=PASSWORDS["n2"], tls=tls)
         self.cleanup.append(n2.close)
