@@ -282,7 +282,7 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 {
 	char res[BATON_RESOURCE_MAX + 32], tok[64], node[BATON_NODE_MAX + 32], prev[BATON_ERROR_MAX + 64];
 	const char *env[5] = {res, tok, node, NULL, NULL};
-	validity v = {l, mono_ms() + ans->lease_ms};
+	validity v = {l, mono_ms()}; /* not valid until the lock says so */
 	child_opts co = {.argv = argv,
 	                 .env = env,
 	                 .share_output = a->share_output,
