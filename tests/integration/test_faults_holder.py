@@ -156,6 +156,29 @@ class HolderFaults(unittest.TestCase):
             a.close()
             b.close()
 
+    def test_interrupted_run_stops_the_whole_group_then_releases(self):
+        """SIGINT to `baton run`: the command's group gets it (it is not in
+        baton's process group, so only baton can pass it on), a process
+        that ignores it is SIGKILLed after --kill-after, and baton exits
+        130 only when every process is gone, after releasing the lock."""
+        import subprocess
+        from faultkit import baton_bin
+        pids = os.path.join(self.dir, "pids")
+        cmd = ("sleep 60 & echo $! >> %s; (trap '' INT TERM; exec sleep 60) & echo $! >> %s; "
+               "echo $$ >> %s; wait" % (pids, pids, pids))
+        p = subprocess.Popen([baton_bin(), "run", "--broker", self.broker.uri, "--prefix", self.prefix, "--node",
+                              "i1", "--resource", "int/r1", "--mode", "mutex", "--kill-after", "1s", "--",
+                              "sh", "-c", cmd], stderr=subprocess.PIPE, start_new_session=True)
+        wait_until(lambda: os.path.exists(pids) and len(open(pids).read().split()) == 3, timeout=30,
+                   what="the command's processes")
+        procs = [int(x) for x in open(pids).read().split()]
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(60)
+        self.assertEqual(rc, 130, p.stderr.read())
+        self.assertEqual([x for x in procs if pid_alive(x)], [], "a process of the command outlived baton")
+        out = [x for _, r, x in self.rec.records("outcome") if r == "int/r1"]
+        self.assertEqual([(o["node"], o["success"]) for o in out], [("i1", False)])
+
     def test_kill_after_that_does_not_fit_the_lease_is_refused(self):
         """--kill-after must leave a renewal two chances in the lock's
         validity (half of it at most): refused at start, with the numbers,
