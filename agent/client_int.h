@@ -77,6 +77,7 @@ struct baton_lock {
 	char base[NAMES_ID_MAX + 1];
 	char resource[NAMES_RESOURCE_MAX + 1];
 	baton_mode mode;
+	uint32_t permits, max_failures;
 	uint32_t lease_ms;
 	int64_t wait_ms;
 	char *meta;

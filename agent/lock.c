@@ -16,6 +16,10 @@
 
 #define ABANDONED "abandoned"
 
+_Static_assert((int)BATON_MODE_ONCE == (int)WIRE_MODE_ONCE && (int)BATON_MODE_MUTEX == (int)WIRE_MODE_MUTEX &&
+                   (int)BATON_MODE_SHARED == (int)WIRE_MODE_SHARED,
+               "baton_mode and wire_mode share their values");
+
 void baton_acquire_options_init(baton_acquire_options *o)
 {
 	memset(o, 0, sizeof *o);
@@ -47,7 +51,9 @@ static void fill_request(const baton_lock *l, req_kind kind, wire_request *r, ch
 	switch (kind) {
 	case REQ_K_ACQUIRE:
 		r->op = WIRE_OP_ACQUIRE;
-		r->mode = l->mode == BATON_MODE_MUTEX ? WIRE_MODE_MUTEX : WIRE_MODE_ONCE;
+		r->mode = (wire_mode)l->mode; /* baton_mode and wire_mode share their values */
+		r->permits = l->permits;
+		r->max_failures = l->max_failures;
 		r->has_lease = l->lease_ms != 0;
 		r->lease_ms = l->lease_ms;
 		r->has_wait = l->wait_ms >= 0;
@@ -281,8 +287,14 @@ static baton_err check_acquire(baton_client *c, const baton_acquire_options *o)
 {
 	if (o == NULL || o->resource == NULL || !names_resource_valid(o->resource, strlen(o->resource)))
 		return bt_client_fail(c, BATON_E_INVAL, "invalid resource name");
-	if (o->mode != BATON_MODE_ONCE && o->mode != BATON_MODE_MUTEX)
+	if (o->mode != BATON_MODE_ONCE && o->mode != BATON_MODE_MUTEX && o->mode != BATON_MODE_SHARED)
 		return bt_client_fail(c, BATON_E_INVAL, "invalid mode");
+	if (o->permits > WIRE_PERMITS_MAX || (o->permits > 1 && o->mode != BATON_MODE_MUTEX))
+		return bt_client_fail(c, BATON_E_INVAL, "permits must be 1 to %u, above 1 only in mutex mode",
+		                      WIRE_PERMITS_MAX);
+	if (o->max_failures > WIRE_FAILURES_MAX || (o->max_failures != 0 && o->mode != BATON_MODE_ONCE))
+		return bt_client_fail(c, BATON_E_INVAL, "max_failures must be 1 to %u, in once mode only",
+		                      WIRE_FAILURES_MAX);
 	if (o->lease_ms != 0 && (o->lease_ms < WIRE_LEASE_MIN || o->lease_ms > WIRE_LEASE_MAX))
 		return bt_client_fail(c, BATON_E_INVAL, "lease must be 1s to 1h");
 	if (o->wait_ms < BATON_WAIT_FOREVER || (o->wait_ms > 0 && (uint64_t)o->wait_ms > WIRE_INT_MAX))
@@ -331,6 +343,8 @@ baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_l
 		return bt_client_fail(c, BATON_E_NOMEM, "out of memory");
 	}
 	l->mode = o->mode;
+	l->permits = o->permits;
+	l->max_failures = o->max_failures;
 	l->lease_ms = o->lease_ms;
 	l->wait_ms = o->wait_ms;
 	l->on_answer = o->on_answer;
@@ -354,6 +368,8 @@ static baton_phase phase_of(wire_status st)
 		return BATON_PHASE_DONE;
 	case WIRE_ST_BUSY:
 		return BATON_PHASE_BUSY;
+	case WIRE_ST_FAILED:
+		return BATON_PHASE_FAILED;
 	default:
 		return BATON_PHASE_REJECTED;
 	}
@@ -379,6 +395,9 @@ static void answer_view(const baton_lock *l, baton_answer *out)
 	out->holder = a->holder;
 	out->code = a->status == WIRE_ST_REJECTED ? a->code : BATON_OK;
 	out->message = a->message;
+	out->failures = a->failures;
+	out->last = (baton_failure){a->last.node, a->last.token, a->last.error, (baton_reason)a->last.reason,
+	                            a->last.completed_at_ms};
 }
 
 baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out)

@@ -167,7 +167,7 @@ static unsigned on_acquire_answer(reqstate *rs, const wire_answer *a, int64_t no
 		if (a->status == WIRE_ST_GRANTED)
 			rs->token = a->token;
 		else if (a->status == WIRE_ST_DONE || a->status == WIRE_ST_BUSY ||
-		         a->status == WIRE_ST_REJECTED)
+		         a->status == WIRE_ST_REJECTED || a->status == WIRE_ST_FAILED)
 			return settle(rs, BATON_PHASE_CANCELLED, a->holder) | REQ_FX_FINISHED;
 		return 0;
 	}
@@ -187,6 +187,8 @@ static unsigned on_acquire_answer(reqstate *rs, const wire_answer *a, int64_t no
 		return settle(rs, BATON_PHASE_BUSY, a->holder);
 	case WIRE_ST_REJECTED:
 		return settle(rs, BATON_PHASE_REJECTED, NULL);
+	case WIRE_ST_FAILED:
+		return settle(rs, BATON_PHASE_FAILED, NULL);
 	default:
 		return 0;
 	}
@@ -337,6 +339,7 @@ bool bt_reqstate_final(const reqstate *rs)
 	case BATON_PHASE_REJECTED:
 	case BATON_PHASE_LOST:
 	case BATON_PHASE_RESET:
+	case BATON_PHASE_FAILED:
 		return true;
 	default:
 		return false;

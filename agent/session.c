@@ -576,7 +576,9 @@ void baton_client_free(baton_client *c)
 
 const char *baton_mode_name(baton_mode m)
 {
-	return m == BATON_MODE_MUTEX ? "mutex" : m == BATON_MODE_ONCE ? "once" : "?";
+	const char *s = wire_mode_name((wire_mode)m);
+
+	return s ? s : "?";
 }
 
 const char *baton_reason_name(baton_reason r)
@@ -590,7 +592,7 @@ const char *baton_phase_name(baton_phase p)
 {
 	static const char *const names[] = {"?",          "sent",     "queued",    "granted", "releasing",
 	                                    "cancelling", "released", "cancelled", "done",    "busy",
-	                                    "rejected",   "lost",     "resetting", "reset"};
+	                                    "rejected",   "lost",     "resetting", "reset",   "failed"};
 
 	if ((unsigned)p >= sizeof names / sizeof names[0])
 		return "?";

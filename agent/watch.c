@@ -9,6 +9,8 @@
  */
 #include "client_int.h"
 
+#include <stddef.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +159,20 @@ static void outcome_view(const wire_outcome *o, baton_event *ev)
 	ev->outcome.completed_at_ms = o->completed_at_ms;
 }
 
+/* The decoded lists are handed to the user as they are: the public and the
+ * codec's structs have one layout. */
+#define SAME_FIELD(a, b, f) (offsetof(a, f) == offsetof(b, f) && sizeof(((a *)0)->f) == sizeof(((b *)0)->f))
+_Static_assert(sizeof(baton_holding) == sizeof(wire_holding) &&
+                   SAME_FIELD(baton_holding, wire_holding, node) &&
+                   SAME_FIELD(baton_holding, wire_holding, token) &&
+                   SAME_FIELD(baton_holding, wire_holding, mode) &&
+                   SAME_FIELD(baton_holding, wire_holding, since_ms) &&
+                   SAME_FIELD(baton_holding, wire_holding, lease_until_ms),
+               "baton_holding mirrors wire_holding");
+_Static_assert(sizeof(baton_queued) == sizeof(wire_queued) && SAME_FIELD(baton_queued, wire_queued, node) &&
+                   SAME_FIELD(baton_queued, wire_queued, mode),
+               "baton_queued mirrors wire_queued");
+
 static void state_view(const wire_snapshot *s, baton_event *ev)
 {
 	baton_state *st = &ev->state;
@@ -178,6 +194,15 @@ static void state_view(const wire_snapshot *s, baton_event *ev)
 	st->previous.token = s->previous.token;
 	st->previous.error = s->previous.error;
 	st->previous.reason = (baton_reason)s->previous.reason;
+	st->holders = (const baton_holding *)(const void *)s->holders;
+	st->n_holders = s->n_holders;
+	st->queue = (const baton_queued *)(const void *)s->queue;
+	st->n_queue = s->n_queue;
+	st->permits = s->permits ? s->permits : 1;
+	st->failures = s->failures;
+	st->last_failure =
+	    (baton_failure){s->last_failure.node, s->last_failure.token, s->last_failure.error,
+	                    (baton_reason)s->last_failure.reason, s->last_failure.completed_at_ms};
 }
 
 /* Calls every live watch matching topic with ev (c->mu not held). */

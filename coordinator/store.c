@@ -59,6 +59,41 @@ static const char schema_v2[] =
     " code TEXT, holder TEXT, done_node TEXT, done_token INTEGER, done_result TEXT,"
     " done_completed_at TEXT, done_completed_at_ms INTEGER, PRIMARY KEY(node, id)) WITHOUT ROWID;";
 
+/* Version 3 (PROTOCOL.md second edition): several holdings per resource
+ * (holdings keyed by resource and token), the permits of a semaphore, the
+ * failure streak of a once resource with when its last failure ended and
+ * when the streak is forgotten, each waiter's mode and max_failures, and
+ * the failed answers of remembered request ids. A version 2 file has one
+ * holding per resource and waiters in the resource's mode; it does not know
+ * how long a streak was, but a once resource with a previous has had at
+ * least one failure since its last success (a success drops the previous),
+ * ended when its holder was granted: it migrates with a streak of 1. */
+static const char schema_v3[] =
+    "ALTER TABLE resources ADD COLUMN permits INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE resources ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE resources ADD COLUMN prev_completed_at_ms INTEGER;"
+    "ALTER TABLE resources ADD COLUMN forget_at_ms INTEGER;"
+    "CREATE TABLE holdings_v3(resource TEXT NOT NULL, token INTEGER NOT NULL, mode TEXT NOT NULL,"
+    " node TEXT NOT NULL, request_id TEXT NOT NULL, lease_ms INTEGER NOT NULL, since TEXT,"
+    " lease_until TEXT, since_ms INTEGER NOT NULL, lease_until_ms INTEGER NOT NULL, meta TEXT,"
+    " PRIMARY KEY(resource, token)) WITHOUT ROWID;"
+    "INSERT INTO holdings_v3 SELECT resource, token, mode, node, request_id, lease_ms, since,"
+    " lease_until, since_ms, lease_until_ms, meta FROM holdings;"
+    "DROP TABLE holdings;"
+    "ALTER TABLE holdings_v3 RENAME TO holdings;"
+    "ALTER TABLE waiters ADD COLUMN mode TEXT;"
+    "UPDATE waiters SET mode = (SELECT r.mode FROM resources r WHERE r.name = waiters.resource);"
+    "ALTER TABLE waiters ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE resources SET prev_completed_at_ms = coalesce((SELECT min(h.since_ms) FROM holdings h"
+    " WHERE h.resource = resources.name), 0) WHERE prev_node IS NOT NULL;"
+    "UPDATE resources SET failures = 1 WHERE mode = 'once' AND prev_node IS NOT NULL;"
+    "ALTER TABLE requests ADD COLUMN failures INTEGER;"
+    "ALTER TABLE requests ADD COLUMN last_node TEXT;"
+    "ALTER TABLE requests ADD COLUMN last_token INTEGER;"
+    "ALTER TABLE requests ADD COLUMN last_error TEXT;"
+    "ALTER TABLE requests ADD COLUMN last_reason TEXT;"
+    "ALTER TABLE requests ADD COLUMN last_completed_at_ms INTEGER;";
+
 /* Step i takes a file from version to - 1 to version to. To add a version,
  * append {N, "ALTER TABLE ...;"}, raise STORE_SCHEMA_VERSION and teach the
  * statements below the new shape; each step runs in its own transaction
@@ -71,6 +106,7 @@ typedef struct migration {
 static const migration migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -87,13 +123,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DEL_WAIT] = "DELETE FROM waiters WHERE resource = ?1",
     [ST_DEL_REM] = "DELETE FROM remembered WHERE resource = ?1",
     [ST_DEL_RES] = "DELETE FROM resources WHERE name = ?1",
-    [ST_INS_RES] = "INSERT INTO resources(name, mode, prev_node, prev_token, prev_error, prev_reason)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_INS_RES] = "INSERT INTO resources(name, mode, prev_node, prev_token, prev_error, prev_reason,"
+                   " permits, failures, prev_completed_at_ms, forget_at_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_INS_HOLD] = "INSERT INTO holdings(resource, mode, node, request_id, token, lease_ms, since,"
                     " lease_until, since_ms, lease_until_ms, meta)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [ST_INS_WAIT] = "INSERT INTO waiters(resource, position, node, request_id, lease_ms, wait_until,"
-                    " wait_until_ms, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_INS_WAIT] =
+        "INSERT INTO waiters(resource, position, node, request_id, lease_ms, wait_until,"
+        " wait_until_ms, meta, mode, max_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_INS_REM] = "INSERT INTO remembered(resource, node, token, result, completed_at, completed_at_ms,"
                    " forget_at, forget_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* max() keeps the counter from going back even if a caller passes a
@@ -103,23 +141,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET_TOKEN] = "SELECT value FROM meta WHERE key = 'next_token'",
     /* Every scan is in primary-key order (no sort step), which is also
      * strcmp() order for text without NUL bytes: the load merges them. */
-    [ST_SEL_RES] = "SELECT name, mode, prev_node, prev_token, prev_error, prev_reason"
-                   " FROM resources ORDER BY name",
-    [ST_SEL_HOLD] = "SELECT resource, node, request_id, token, lease_ms, since_ms, lease_until_ms, meta"
-                    " FROM holdings ORDER BY resource",
-    [ST_SEL_WAIT] = "SELECT resource, node, request_id, lease_ms, wait_until_ms, meta"
+    [ST_SEL_RES] = "SELECT name, mode, prev_node, prev_token, prev_error, prev_reason, permits, failures,"
+                   " prev_completed_at_ms, forget_at_ms FROM resources ORDER BY name",
+    [ST_SEL_HOLD] = "SELECT resource, node, request_id, token, lease_ms, since_ms, lease_until_ms, meta, mode"
+                    " FROM holdings ORDER BY resource, token",
+    [ST_SEL_WAIT] = "SELECT resource, node, request_id, lease_ms, wait_until_ms, meta, mode, max_failures"
                     " FROM waiters ORDER BY resource, position",
     [ST_SEL_REM] = "SELECT resource, node, token, result, completed_at_ms, forget_at_ms"
                    " FROM remembered ORDER BY resource",
     [ST_PUT_REQ] = "INSERT OR REPLACE INTO requests(node, id, resource, seq, status, token, lease_ms,"
                    " reason, code, holder, done_node, done_token, done_result, done_completed_at,"
-                   " done_completed_at_ms)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                   " done_completed_at_ms, failures, last_node, last_token, last_error, last_reason,"
+                   " last_completed_at_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+                   " ?18, ?19, ?20, ?21)",
     [ST_DEL_REQ] = "DELETE FROM requests WHERE node = ?1 AND id = ?2",
     [ST_DEL_REQ_NODE] = "DELETE FROM requests WHERE node = ?1",
     /* Oldest first, as table_restore_record() wants them: a sort, at load only. */
     [ST_SEL_REQ] = "SELECT node, id, resource, seq, status, token, lease_ms, reason, code, holder,"
-                   " done_node, done_token, done_result, done_completed_at_ms FROM requests ORDER BY seq",
+                   " done_node, done_token, done_result, done_completed_at_ms, failures, last_node,"
+                   " last_token, last_error, last_reason, last_completed_at_ms FROM requests ORDER BY seq",
 };
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -270,22 +311,22 @@ baton_err sto_run(store *s, int id, const char *what, const char *resource, char
 
 /* ---- commit ------------------------------------------------------------------ */
 
-static baton_err put_holding(store *s, const table_resource_view *v, char *err, size_t cap)
+static baton_err put_holding(store *s, const char *name, const table_holding_view *h, char *err, size_t cap)
 {
 	char since[32], until[32];
 
-	bind_text(s, ST_INS_HOLD, 1, v->name);
-	bind_text(s, ST_INS_HOLD, 2, wire_mode_name(v->mode));
-	bind_text(s, ST_INS_HOLD, 3, v->holder);
-	bind_text(s, ST_INS_HOLD, 4, v->holder_id);
-	bind_int(s, ST_INS_HOLD, 5, (int64_t)v->token);
-	bind_int(s, ST_INS_HOLD, 6, v->lease_ms);
-	bind_time(s, ST_INS_HOLD, 7, v->since_ms, since, sizeof since);
-	bind_time(s, ST_INS_HOLD, 8, v->lease_until_ms, until, sizeof until);
-	bind_int(s, ST_INS_HOLD, 9, v->since_ms);
-	bind_int(s, ST_INS_HOLD, 10, v->lease_until_ms);
-	bind_text(s, ST_INS_HOLD, 11, v->meta);
-	return sto_run(s, ST_INS_HOLD, "writing the holding", v->name, err, cap);
+	bind_text(s, ST_INS_HOLD, 1, name);
+	bind_text(s, ST_INS_HOLD, 2, wire_mode_name(h->mode));
+	bind_text(s, ST_INS_HOLD, 3, h->node);
+	bind_text(s, ST_INS_HOLD, 4, h->id);
+	bind_int(s, ST_INS_HOLD, 5, (int64_t)h->token);
+	bind_int(s, ST_INS_HOLD, 6, h->lease_ms);
+	bind_time(s, ST_INS_HOLD, 7, h->since_ms, since, sizeof since);
+	bind_time(s, ST_INS_HOLD, 8, h->lease_until_ms, until, sizeof until);
+	bind_int(s, ST_INS_HOLD, 9, h->since_ms);
+	bind_int(s, ST_INS_HOLD, 10, h->lease_until_ms);
+	bind_text(s, ST_INS_HOLD, 11, h->meta);
+	return sto_run(s, ST_INS_HOLD, "writing a holding", name, err, cap);
 }
 
 static baton_err put_waiters(store *s, const table_resource_view *v, char *err, size_t cap)
@@ -309,6 +350,8 @@ static baton_err put_waiters(store *s, const table_resource_view *v, char *err, 
 			bind_int(s, ST_INS_WAIT, 7, w->wait_until_ms);
 		}
 		bind_text(s, ST_INS_WAIT, 8, w->meta);
+		bind_text(s, ST_INS_WAIT, 9, wire_mode_name(w->mode));
+		bind_int(s, ST_INS_WAIT, 10, w->max_failures);
 		e = sto_run(s, ST_INS_WAIT, "writing a waiter", v->name, err, cap);
 	}
 	return e;
@@ -354,16 +397,21 @@ static baton_err put_resource(store *s, table *t, const char *name, uint64_t *ro
 		bind_int(s, ST_INS_RES, 4, (int64_t)v.previous.token);
 		bind_text(s, ST_INS_RES, 5, v.previous.error);
 		bind_text(s, ST_INS_RES, 6, wire_reason_name(v.previous.reason));
+		bind_int(s, ST_INS_RES, 9, v.previous.completed_at_ms);
 	}
+	bind_int(s, ST_INS_RES, 7, v.permits ? v.permits : 1);
+	bind_int(s, ST_INS_RES, 8, v.failures);
+	if (v.failures != 0 && v.n_holders == 0 && v.n_waiting == 0)
+		bind_int(s, ST_INS_RES, 10, v.forget_at_ms);
 	e = sto_run(s, ST_INS_RES, "writing the resource", name, err, cap);
-	if (e == BATON_OK && v.holder != NULL)
-		e = put_holding(s, &v, err, cap);
+	for (size_t i = 0; i < v.n_holders && e == BATON_OK; i++)
+		e = put_holding(s, v.name, &v.holders[i], err, cap);
 	if (e == BATON_OK)
 		e = put_waiters(s, &v, err, cap);
 	if (e == BATON_OK && v.done.node != NULL)
 		e = put_remembered(s, &v, err, cap);
 	if (e == BATON_OK)
-		*rows += 1 + (v.holder != NULL) + v.n_waiting + (v.done.node != NULL);
+		*rows += 1 + v.n_holders + v.n_waiting + (v.done.node != NULL);
 	return e;
 }
 
@@ -396,6 +444,14 @@ static baton_err put_request(store *s, const table_id_record *x, char *err, size
 		bind_text(s, ST_PUT_REQ, 13, x->done.result);
 		bind_time(s, ST_PUT_REQ, 14, x->done.completed_at_ms, done_at, sizeof done_at);
 		bind_int(s, ST_PUT_REQ, 15, x->done.completed_at_ms);
+	}
+	if (x->status == WIRE_ST_FAILED) {
+		bind_int(s, ST_PUT_REQ, 16, x->failures);
+		bind_text(s, ST_PUT_REQ, 17, x->last.node);
+		bind_int(s, ST_PUT_REQ, 18, (int64_t)x->last.token);
+		bind_text(s, ST_PUT_REQ, 19, x->last.error);
+		bind_text(s, ST_PUT_REQ, 20, wire_reason_name(x->last.reason));
+		bind_int(s, ST_PUT_REQ, 21, x->last.completed_at_ms);
 	}
 	return sto_run(s, ST_PUT_REQ, "writing a remembered request id", x->resource, err, cap);
 }
@@ -658,6 +714,8 @@ void store_close(store *s)
 	free(s->path);
 	free(s->wo);
 	free(s->wv);
+	free(s->ho);
+	free(s->hv);
 	free(s->buf);
 	free(s);
 }

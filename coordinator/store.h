@@ -29,7 +29,7 @@
 #include "table.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
 #define STORE_APPLICATION_ID 0x42746e31
 

@@ -48,9 +48,16 @@ enum {
 /* Where one waiter's strings sit in the load buffer (SIZE_MAX: NULL). */
 typedef struct waiter_off {
 	size_t node, id, meta;
-	uint32_t lease_ms;
+	uint32_t lease_ms, max_failures;
 	int64_t wait_until_ms;
+	wire_mode mode;
 } waiter_off;
+
+/* Where one holding's strings sit in the load buffer. */
+typedef struct holding_off {
+	size_t node, id, meta;
+	table_holding_view v; /* the rest, strings not yet pointed */
+} holding_off;
 
 struct store {
 	sqlite3 *db;
@@ -64,6 +71,10 @@ struct store {
 	size_t wo_cap;
 	table_waiter_view *wv;
 	size_t wv_cap;
+	holding_off *ho;
+	size_t ho_cap;
+	table_holding_view *hv;
+	size_t hv_cap;
 	char *buf;
 	size_t buf_len, buf_cap;
 };

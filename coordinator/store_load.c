@@ -95,13 +95,21 @@ static int64_t col_int(row *rw, int col, int64_t min, int64_t max, bool nullable
 
 static wire_mode col_mode(row *rw, int col)
 {
+	static const wire_mode all[] = {WIRE_MODE_ONCE, WIRE_MODE_MUTEX, WIRE_MODE_SHARED};
 	const char *m = col_text(rw, col, false);
 
-	if (m != NULL && strcmp(m, "mutex") == 0)
-		return WIRE_MODE_MUTEX;
-	if (m == NULL || strcmp(m, "once") != 0)
-		row_bad(rw, col);
+	for (size_t i = 0; m != NULL && i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(m, wire_mode_name(all[i])) == 0)
+			return all[i];
+	row_bad(rw, col);
 	return WIRE_MODE_ONCE;
+}
+
+/* A mode, or dflt when NULL (a waiter migrated from version 2 whose
+ * resource row had none). */
+static wire_mode col_mode_or(row *rw, int col, wire_mode dflt)
+{
+	return sqlite3_column_type(rw->st, col) == SQLITE_NULL ? dflt : col_mode(rw, col);
 }
 
 static wire_reason col_reason(row *rw, int col)
@@ -176,66 +184,110 @@ static size_t keep_str(store *s, const char *str, bool *ok)
 	return off;
 }
 
-/* Reads the waiters of name (cursor c positioned on them) into s->wv, in
+static baton_err load_nomem(store *s, const char *what, const char *name, char *err, size_t cap)
+{
+	return sto_say(err, cap, BATON_E_NOMEM, "state file %s: out of memory loading %s of %s", s->path,
+	               what, name);
+}
+
+/* Reads the waiters of name (cursor c positioned on them) into s->wo, in
  * queue order, copying their strings (the cursor moves on). */
-static baton_err read_waiters(store *s, cursor *c, const char *name, size_t *n, char *err, size_t cap)
+static baton_err read_waiters(store *s, cursor *c, const char *name, wire_mode mode, size_t *n, char *err,
+                              size_t cap)
 {
 	baton_err e = BATON_OK;
 	bool ok = true;
 
 	*n = 0;
-	s->buf_len = 0;
 	while (e == BATON_OK && c->has_row && strcmp(key_of(c), name) == 0) {
 		row rw = {c->st, -1};
 		waiter_off *w;
 
 		if (!grow((void **)&s->wo, &s->wo_cap, *n + 1, sizeof *s->wo) ||
 		    !grow((void **)&s->wv, &s->wv_cap, *n + 1, sizeof *s->wv))
-			return sto_say(err, cap, BATON_E_NOMEM,
-			               "state file %s: out of memory loading waiters of %s", s->path, name);
+			return load_nomem(s, "waiters", name, err, cap);
 		w = &s->wo[(*n)++];
 		w->node = keep_str(s, col_text(&rw, 1, false), &ok);
 		w->id = keep_str(s, col_text(&rw, 2, false), &ok);
 		w->lease_ms = (uint32_t)col_int(&rw, 3, 0, UINT32_MAX, false, 0);
 		w->wait_until_ms = col_int(&rw, 4, INT64_MIN, INT64_MAX, true, INT64_MAX);
 		w->meta = keep_str(s, col_text(&rw, 5, true), &ok);
+		w->mode = col_mode_or(&rw, 6, mode);
+		w->max_failures = (uint32_t)col_int(&rw, 7, 0, WIRE_FAILURES_MAX, false, 0);
 		if (!ok)
-			return sto_say(err, cap, BATON_E_NOMEM,
-			               "state file %s: out of memory loading waiters of %s", s->path, name);
+			return load_nomem(s, "waiters", name, err, cap);
 		e = row_check(s, &rw, "waiters", name, err, cap);
 		if (e == BATON_OK)
 			e = advance(s, c, err, cap);
 	}
-	for (size_t i = 0; e == BATON_OK && i < *n; i++) {
-		s->wv[i] = (table_waiter_view){
-		    .node = s->buf + s->wo[i].node,
-		    .id = s->buf + s->wo[i].id,
-		    .lease_ms = s->wo[i].lease_ms,
-		    .wait_until_ms = s->wo[i].wait_until_ms,
-		    .meta = s->wo[i].meta == SIZE_MAX ? NULL : s->buf + s->wo[i].meta,
-		};
+	return e;
+}
+
+/* Reads the holdings of name (cursor c positioned on them) into s->ho, in
+ * token order, copying their strings (the cursor moves on). */
+static baton_err read_holdings(store *s, cursor *c, const char *name, size_t *n, char *err, size_t cap)
+{
+	baton_err e = BATON_OK;
+	bool ok = true;
+
+	*n = 0;
+	while (e == BATON_OK && c->has_row && strcmp(key_of(c), name) == 0) {
+		row rw = {c->st, -1};
+		holding_off *h;
+
+		if (!grow((void **)&s->ho, &s->ho_cap, *n + 1, sizeof *s->ho) ||
+		    !grow((void **)&s->hv, &s->hv_cap, *n + 1, sizeof *s->hv))
+			return load_nomem(s, "holdings", name, err, cap);
+		h = &s->ho[(*n)++];
+		h->node = keep_str(s, col_text(&rw, 1, false), &ok);
+		h->id = keep_str(s, col_text(&rw, 2, false), &ok);
+		h->v = (table_holding_view){.token = (uint64_t)col_int(&rw, 3, 1, INT64_MAX, false, 0),
+		                            .lease_ms = (uint32_t)col_int(&rw, 4, 0, UINT32_MAX, false, 0),
+		                            .since_ms = col_int(&rw, 5, INT64_MIN, INT64_MAX, false, 0),
+		                            .lease_until_ms = col_int(&rw, 6, INT64_MIN, INT64_MAX, false, 0),
+		                            .mode = col_mode(&rw, 8)};
+		h->meta = keep_str(s, col_text(&rw, 7, true), &ok);
+		if (!ok)
+			return load_nomem(s, "holdings", name, err, cap);
+		e = row_check(s, &rw, "holdings", name, err, cap);
+		if (e == BATON_OK)
+			e = advance(s, c, err, cap);
 	}
 	return e;
 }
 
-enum { C_RES, C_HOLD, C_WAIT, C_REM, C_COUNT };
-
-/* The holding and the remembered success of the resource being loaded, from
- * the rows their cursors sit on. */
-static baton_err read_holding(store *s, cursor *c, table_resource_view *v, char *err, size_t cap)
+static const char *buf_str(const store *s, size_t off)
 {
-	row rw = {c->st, -1};
-
-	v->holder = col_text(&rw, 1, false);
-	v->holder_id = col_text(&rw, 2, false);
-	v->token = (uint64_t)col_int(&rw, 3, 1, INT64_MAX, false, 0);
-	v->lease_ms = (uint32_t)col_int(&rw, 4, 0, UINT32_MAX, false, 0);
-	v->since_ms = col_int(&rw, 5, INT64_MIN, INT64_MAX, false, 0);
-	v->lease_until_ms = col_int(&rw, 6, INT64_MIN, INT64_MAX, false, 0);
-	v->meta = col_text(&rw, 7, true);
-	return row_check(s, &rw, "holdings", v->name, err, cap);
+	return off == SIZE_MAX ? NULL : s->buf + off;
 }
 
+/* Points the views at the strings, once the buffer no longer moves. */
+static void point_views(store *s, table_resource_view *v)
+{
+	for (size_t i = 0; i < v->n_holders; i++) {
+		s->hv[i] = s->ho[i].v;
+		s->hv[i].node = buf_str(s, s->ho[i].node);
+		s->hv[i].id = buf_str(s, s->ho[i].id);
+		s->hv[i].meta = buf_str(s, s->ho[i].meta);
+	}
+	for (size_t i = 0; i < v->n_waiting; i++) {
+		const waiter_off *w = &s->wo[i];
+		s->wv[i] = (table_waiter_view){.node = buf_str(s, w->node),
+		                               .id = buf_str(s, w->id),
+		                               .lease_ms = w->lease_ms,
+		                               .wait_until_ms = w->wait_until_ms,
+		                               .meta = buf_str(s, w->meta),
+		                               .mode = w->mode,
+		                               .max_failures = w->max_failures};
+	}
+	v->holders = v->n_holders > 0 ? s->hv : NULL;
+	v->waiting = v->n_waiting > 0 ? s->wv : NULL;
+}
+
+enum { C_RES, C_HOLD, C_WAIT, C_REM, C_COUNT };
+
+/* The remembered success of the resource being loaded, from the row its
+ * cursor sits on. */
 static baton_err read_remembered(store *s, cursor *c, table_resource_view *v, char *err, size_t cap)
 {
 	row rw = {c->st, -1};
@@ -248,6 +300,40 @@ static baton_err read_remembered(store *s, cursor *c, table_resource_view *v, ch
 	return row_check(s, &rw, "remembered", v->name, err, cap);
 }
 
+/* The columns of the resources row the cursor sits on. */
+static void read_resource_row(row *rw, table_resource_view *v)
+{
+	v->name = col_text(rw, 0, false);
+	v->mode = col_mode(rw, 1);
+	v->previous.node = col_text(rw, 2, true);
+	if (v->previous.node != NULL) {
+		v->previous.token = (uint64_t)col_int(rw, 3, 1, INT64_MAX, false, 0);
+		v->previous.error = col_text(rw, 4, true);
+		v->previous.reason = col_reason(rw, 5);
+		v->previous.completed_at_ms = col_int(rw, 8, INT64_MIN, INT64_MAX, false, 0);
+	}
+	v->permits = (uint32_t)col_int(rw, 6, 1, WIRE_PERMITS_MAX, false, 1);
+	v->failures = (uint32_t)col_int(rw, 7, 0, UINT32_MAX, false, 0);
+	v->forget_at_ms = col_int(rw, 9, INT64_MIN, INT64_MAX, true, 0);
+}
+
+static baton_err restore_one(store *s, table *t, const table_resource_view *v, char *err, size_t cap)
+{
+	baton_err e = table_restore(t, v);
+
+	if (e == BATON_E_INVAL)
+		return sto_say(
+		    err, cap, BATON_E_STORE_CORRUPT,
+		    "state file %s: the stored state of resource %s is inconsistent (a token at or "
+		    "above the counter %llu, a duplicate, holdings that do not fit together, or a "
+		    "waiter that holds or should hold); %s",
+		    s->path, v->name, (unsigned long long)s->stored_token, sto_advice(BATON_E_STORE_CORRUPT));
+	if (e != BATON_OK)
+		return sto_say(err, cap, e, "state file %s: loading resource %s: %s", s->path, v->name,
+		               baton_strerror(e));
+	return BATON_OK;
+}
+
 /* Restores the resource the resources cursor sits on, with its rows in the
  * other tables, and moves the child cursors past them. */
 static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t cap)
@@ -257,14 +343,7 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 	bool held = false, waits = false, done = false;
 	baton_err e;
 
-	v.name = col_text(&rw, 0, false);
-	v.mode = col_mode(&rw, 1);
-	v.previous.node = col_text(&rw, 2, true);
-	if (v.previous.node != NULL) {
-		v.previous.token = (uint64_t)col_int(&rw, 3, 1, INT64_MAX, false, 0);
-		v.previous.error = col_text(&rw, 4, true);
-		v.previous.reason = col_reason(&rw, 5);
-	}
+	read_resource_row(&rw, &v);
 	if (v.name == NULL)
 		return sto_say(err, cap, BATON_E_STORE_CORRUPT,
 		               "state file %s: a row of resources has no name; %s", s->path,
@@ -276,29 +355,17 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 		e = match(s, &c[C_WAIT], v.name, &waits, err, cap);
 	if (e == BATON_OK)
 		e = match(s, &c[C_REM], v.name, &done, err, cap);
+	s->buf_len = 0;
 	if (e == BATON_OK && held)
-		e = read_holding(s, &c[C_HOLD], &v, err, cap);
+		e = read_holdings(s, &c[C_HOLD], v.name, &v.n_holders, err, cap);
 	if (e == BATON_OK && done)
 		e = read_remembered(s, &c[C_REM], &v, err, cap);
-	if (e == BATON_OK && waits) {
-		e = read_waiters(s, &c[C_WAIT], v.name, &v.n_waiting, err, cap);
-		v.waiting = s->wv;
-	}
+	if (e == BATON_OK && waits)
+		e = read_waiters(s, &c[C_WAIT], v.name, v.mode, &v.n_waiting, err, cap);
 	if (e == BATON_OK) {
-		e = table_restore(t, &v);
-		if (e == BATON_E_INVAL)
-			e = sto_say(
-			    err, cap, BATON_E_STORE_CORRUPT,
-			    "state file %s: the stored state of resource %s is inconsistent (a token at or "
-			    "above the counter %llu, a duplicate, or a waiter that holds); %s",
-			    s->path, v.name, (unsigned long long)s->stored_token,
-			    sto_advice(BATON_E_STORE_CORRUPT));
-		else if (e != BATON_OK)
-			e = sto_say(err, cap, e, "state file %s: loading resource %s: %s", s->path, v.name,
-			            baton_strerror(e));
+		point_views(s, &v);
+		e = restore_one(s, t, &v, err, cap);
 	}
-	if (e == BATON_OK && held)
-		e = advance(s, &c[C_HOLD], err, cap);
 	if (e == BATON_OK && done)
 		e = advance(s, &c[C_REM], err, cap);
 	return e;
@@ -310,7 +377,7 @@ static wire_status col_status(row *rw, int col)
 {
 	const char *st = col_text(rw, col, false);
 
-	for (wire_status v = WIRE_ST_GRANTED; st != NULL && v <= WIRE_ST_REJECTED; v++)
+	for (wire_status v = WIRE_ST_GRANTED; st != NULL && v <= WIRE_ST_FAILED; v++)
 		if (strcmp(st, wire_status_name(v)) == 0)
 			return v;
 	row_bad(rw, col);
@@ -356,6 +423,14 @@ static baton_err load_request(store *s, table *t, sqlite3_stmt *st, char *err, s
 		x.done.token = (uint64_t)col_int(&rw, 11, 1, INT64_MAX, false, 0);
 		x.done.result = col_text(&rw, 12, true);
 		x.done.completed_at_ms = col_int(&rw, 13, INT64_MIN, INT64_MAX, false, 0);
+	}
+	x.last.node = col_text(&rw, 15, true);
+	if (x.last.node != NULL) {
+		x.failures = (uint32_t)col_int(&rw, 14, 1, UINT32_MAX, false, 0);
+		x.last.token = (uint64_t)col_int(&rw, 16, 1, INT64_MAX, false, 0);
+		x.last.error = col_text(&rw, 17, true);
+		x.last.reason = col_reason(&rw, 18);
+		x.last.completed_at_ms = col_int(&rw, 19, INT64_MIN, INT64_MAX, false, 0);
 	}
 	e = row_check(s, &rw, "requests", x.resource ? x.resource : "?", err, cap);
 	if (e != BATON_OK)

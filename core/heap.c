@@ -7,6 +7,8 @@
  */
 #include "heap.h"
 
+#include <assert.h>
+
 #include <stdlib.h>
 
 void heap_init(heap *h)
@@ -77,6 +79,7 @@ void heap_set(heap *h, heap_item *it, int64_t when)
 {
 	it->when = when;
 	if (it->idx == HEAP_NONE) {
+		assert(h->n < h->cap); /* room must have been reserved */
 		put(h, h->n++, it);
 		sift_up(h, h->n - 1);
 		return;

@@ -11,8 +11,9 @@
  * The helpers that allocate (tbl_*_alloc, tbl_blob, tbl_tmp_str and
  * tbl_node_get with create) are called before a step changes state, so
  * BATON_E_NOMEM always leaves the table as it was; the others cannot fail.
- * Invariants: a resource has at most one holding (r->hrec) and a FIFO of
- * waiters only while held; an object an effect may point into is buried,
+ * Invariants: a resource's holdings fit together (one once, up to permits
+ * mutex, or any number of shared) and it has a FIFO of waiters only while
+ * held, its head one that does not fit; an object an effect may point into is buried,
  * never freed, until table_advance(); a node keeps at most cfg.id_memory
  * finished records, oldest evicted first.
  * Costs: every helper is O(1) expected (hash maps) plus O(log n) heap work;
@@ -138,17 +139,27 @@ res *tbl_res_alloc(const char *name)
 	r->name_len = (uint8_t)len;
 	r->hash = tbl_res_hash(name);
 	r->tmr.idx = HEAP_NONE;
+	r->tmr.kind = TMR_FORGET;
+	r->permits = 1;
 	return r;
+}
+
+void tbl_prev_unref(table *t, prev_rec *p)
+{
+	if (--p->refs > 0)
+		return;
+	tnode *n = p->node;
+	tbl_bury(t, p);
+	tbl_node_unref(t, n);
 }
 
 void tbl_prev_drop(table *t, res *r)
 {
 	if (r->prev == NULL)
 		return;
-	tnode *n = r->prev->node;
-	tbl_bury(t, r->prev);
+	prev_rec *p = r->prev;
 	r->prev = NULL;
-	tbl_node_unref(t, n);
+	tbl_prev_unref(t, p);
 }
 
 /* Frees an idle resource nobody names any more (not in the map). */
@@ -175,7 +186,7 @@ void tbl_touch(table *t, res *r)
 	assert(t->n_touched < t->cap_touched);
 	r->flags |= RES_TOUCHED;
 	t->touched[t->n_touched++] = r;
-	t->names_bound += r->n_waiting;
+	t->names_bound += r->n_waiting + r->n_holds;
 }
 
 void tbl_done_unref(table *t, done_rec *d)
@@ -305,6 +316,8 @@ void tbl_rec_drop_answer(table *t, rec *rc)
 		tbl_node_unref(t, rc->u.holder);
 	else if (rc->status == WIRE_ST_DONE && rc->u.done != NULL)
 		tbl_done_unref(t, rc->u.done);
+	else if (rc->status == WIRE_ST_FAILED && rc->u.last != NULL)
+		tbl_prev_unref(t, rc->u.last);
 	rc->u.holder = NULL;
 }
 
@@ -323,6 +336,7 @@ void tbl_rec_forget(table *t, rec *rc, int log)
 		tbl_rec_drop_answer(t, rc);
 	} else if (rc->state == REC_HOLD || rc->state == REC_WAIT) {
 		live_unlink(n, rc);
+		hmap_remove(&t->live, tbl_live_hash(n, r), rc);
 	} else if (rc->state == REC_ALIAS) {
 		t->n_aliases--;
 	}
@@ -348,6 +362,11 @@ static void log_put(table *t, const rec *rc, const answer_rec *a, uint64_t seq)
 		x->holder = a->holder->name;
 	if (a->status == WIRE_ST_DONE)
 		tbl_fill_done(a->done, &x->done);
+	if (a->status == WIRE_ST_FAILED) {
+		x->failures = a->lease_ms;
+		tbl_fill_prev(a->last, &x->last);
+		x->last.completed_at_ms = a->last->completed_at;
+	}
 	x->seq = seq;
 }
 
@@ -362,6 +381,7 @@ void tbl_rec_finish(table *t, rec *rc, const answer_rec *a, uint64_t seq, int lo
 		tbl_rec_drop_answer(t, rc);
 	} else if (rc->state == REC_HOLD || rc->state == REC_WAIT) {
 		live_unlink(n, rc);
+		hmap_remove(&t->live, tbl_live_hash(n, rc->r), rc);
 	} else if (rc->state == REC_ALIAS) {
 		t->n_aliases--;
 	}
@@ -378,6 +398,11 @@ void tbl_rec_finish(table *t, rec *rc, const answer_rec *a, uint64_t seq, int lo
 	} else if (a->status == WIRE_ST_DONE) {
 		rc->u.done = a->done;
 		a->done->refs++;
+	} else if (a->status == WIRE_ST_FAILED) {
+		rc->u.last = a->last;
+		a->last->refs++;
+	} else if (a->status == WIRE_ST_REJECTED) {
+		rc->u.msg = a->msg;
 	}
 	tbl_list_push(&n->lru_head, rc);
 	if (n->lru_tail == NULL)
@@ -405,14 +430,14 @@ void tbl_rec_finish_chain(table *t, rec *rc, rec *alias, const answer_rec *a)
 	tbl_rec_finish_one(t, rc, a);
 }
 
-/* ---- waiters -------------------------------------------------------------- */
+/* ---- live requests and waiters ------------------------------------------- */
 
-typedef struct wait_key {
+typedef struct live_key {
 	const tnode *node;
 	const res *r;
-} wait_key;
+} live_key;
 
-uint32_t tbl_wait_hash(const tnode *n, const res *r)
+uint32_t tbl_live_hash(const tnode *n, const res *r)
 {
 	uint64_t x = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)r;
 	x ^= x >> 31;
@@ -420,22 +445,171 @@ uint32_t tbl_wait_hash(const tnode *n, const res *r)
 	return (uint32_t)(x >> 32);
 }
 
-static int wait_eq(const void *val, const void *key)
+static int live_eq(const void *val, const void *key)
 {
-	const waiter *w = val;
-	const wait_key *k = key;
-	return w->rec->node == k->node && w->rec->r == k->r;
+	const rec *rc = val;
+	const live_key *k = key;
+	return rc->node == k->node && rc->r == k->r;
 }
 
-waiter *tbl_wait_find(const table *t, const tnode *n, const res *r)
+/* n's holding or queued acquire of r (its primary record), or NULL: a node
+ * has at most one of them per resource. */
+rec *tbl_live_find(const table *t, const tnode *n, const res *r)
 {
-	wait_key k = {n, r};
-	return hmap_find(&t->waits, tbl_wait_hash(n, r), wait_eq, &k);
+	live_key k = {n, r};
+	return hmap_find(&t->live, tbl_live_hash(n, r), live_eq, &k);
 }
 
-/* Takes w out of its resource's queue, the wait map and the heap; frees it.
- * Its records stay as they are (the caller finishes or forgets them). */
-void tbl_waiter_unlink_free(table *t, waiter *w)
+slot *tbl_wait_find(const table *t, const tnode *n, const res *r)
+{
+	rec *rc = tbl_live_find(t, n, r);
+	return rc != NULL && rc->state == REC_WAIT ? rc->u.s : NULL;
+}
+
+slot *tbl_hold_find(const table *t, const tnode *n, const res *r)
+{
+	rec *rc = tbl_live_find(t, n, r);
+	return rc != NULL && rc->state == REC_HOLD ? rc->u.s : NULL;
+}
+
+/* Enters an attached HOLD/WAIT record in the live map (room reserved). */
+void tbl_live_add(table *t, rec *rc)
+{
+	hmap_insert(&t->live, tbl_live_hash(rc->node, rc->r), rc);
+}
+
+typedef struct cap_key {
+	const res *r;
+	uint32_t cap;
+} cap_key;
+
+static uint32_t cap_hash(const res *r, uint32_t cap)
+{
+	return tbl_live_hash((const tnode *)(uintptr_t)(cap * 0x85ebca6bu + 1), r);
+}
+
+static int cap_eq(const void *val, const void *key)
+{
+	const capb *b = val;
+	const cap_key *k = key;
+	return b->r == k->r && b->cap == k->cap;
+}
+
+capb *tbl_cap_find(const table *t, const res *r, uint32_t cap)
+{
+	cap_key k = {r, cap};
+	return hmap_find(&t->caps, cap_hash(r, cap), cap_eq, &k);
+}
+
+/* A new empty bucket for (r, cap), not in the map yet; NULL: no memory. */
+capb *tbl_cap_alloc(const res *r, uint32_t cap)
+{
+	capb *b = calloc(1, sizeof *b);
+	if (b != NULL) {
+		b->r = (res *)r;
+		b->cap = cap;
+		b->hash = cap_hash(r, cap);
+	}
+	return b;
+}
+
+/* Names rc (not attached yet) after (n, r) as the live request s in state
+ * (REC_HOLD or REC_WAIT): in the id map, n's live list and the live map
+ * (room reserved). The one place a live request is entered. */
+void tbl_live_attach(table *t, rec *rc, tnode *n, res *r, slot *s, int state)
+{
+	tbl_rec_attach(t, rc, n, r);
+	rc->state = (uint8_t)state;
+	rc->u.s = s;
+	tbl_list_push(&n->live, rc);
+	tbl_live_add(t, rc);
+	s->rec = rc;
+}
+
+/* Links the holding h (its record live, lease_ms and mode set, its lease
+ * deadline not queued) at the tail of r's holdings with token and since,
+ * its lease running until until (heap room reserved): the one place a
+ * holding is linked, for a grant and for a restore alike. */
+void tbl_holding_link(table *t, res *r, slot *h, uint64_t token, int64_t since, int64_t until)
+{
+	h->rec->state = REC_HOLD;
+	h->rec->u.s = h;
+	h->prev = r->h_tail;
+	h->next = NULL;
+	if (r->h_tail != NULL)
+		r->h_tail->next = h;
+	else
+		r->h_head = h;
+	r->h_tail = h;
+	r->n_holds++;
+	r->hmode = h->mode;
+	h->token = token;
+	h->since = since;
+	h->tmr.kind = TMR_LEASE;
+	heap_set(&t->deadlines, &h->tmr, until);
+	t->n_held++;
+}
+
+/* Links the waiter w (mode, cap, lease_ms and meta set) for the record rc
+ * (not attached yet) of node n at the tail of r's queue: the one place a
+ * queue grows, for a live acquire and for a restore alike. A waiter with a
+ * cap joins its bucket, taking nb when the bucket does not exist yet (nb
+ * may be NULL when it does). Room in the id, live and cap maps and (when
+ * wait_until is not INT64_MAX) the heap must be reserved. Cannot fail. */
+void tbl_waiter_link(table *t, res *r, tnode *n, rec *rc, slot *w, capb *nb, int64_t wait_until)
+{
+	tbl_live_attach(t, rc, n, r, w, REC_WAIT);
+	w->tmr.idx = HEAP_NONE;
+	w->tmr.kind = TMR_WAIT;
+	w->prev = r->wq_tail;
+	w->next = NULL;
+	if (r->wq_tail != NULL)
+		r->wq_tail->next = w;
+	else
+		r->wq_head = w;
+	r->wq_tail = w;
+	r->n_waiting++;
+	t->n_waiters++;
+	if (w->cap != 0) {
+		capb *b = tbl_cap_find(t, r, w->cap);
+		if (b == NULL) {
+			b = nb;
+			hmap_insert(&t->caps, b->hash, b);
+		}
+		w->cprev = b->tail;
+		w->cnext = NULL;
+		if (b->tail != NULL)
+			b->tail->cnext = w;
+		else
+			b->head = w;
+		b->tail = w;
+	}
+	if (wait_until != INT64_MAX)
+		heap_set(&t->deadlines, &w->tmr, wait_until);
+}
+
+static void cap_unlink(table *t, res *r, slot *w)
+{
+	capb *b = tbl_cap_find(t, r, w->cap);
+	assert(b != NULL);
+	if (w->cprev != NULL)
+		w->cprev->cnext = w->cnext;
+	else
+		b->head = w->cnext;
+	if (w->cnext != NULL)
+		w->cnext->cprev = w->cprev;
+	else
+		b->tail = w->cprev;
+	w->cprev = w->cnext = NULL;
+	if (b->head == NULL) {
+		hmap_remove(&t->caps, b->hash, b);
+		free(b);
+	}
+}
+
+/* Takes w out of its resource's queue, its cap bucket and the heap; the
+ * slot and its records stay (the caller grants, finishes or forgets). */
+void tbl_waiter_unlink(table *t, slot *w)
 {
 	res *r = w->rec->r;
 	if (w->prev != NULL)
@@ -446,12 +620,56 @@ void tbl_waiter_unlink_free(table *t, waiter *w)
 		w->next->prev = w->prev;
 	else
 		r->wq_tail = w->prev;
+	w->prev = w->next = NULL;
 	r->n_waiting--;
 	t->n_waiters--;
-	hmap_remove(&t->waits, tbl_wait_hash(w->rec->node, r), w);
+	if (w->cap != 0)
+		cap_unlink(t, r, w);
 	heap_remove(&t->deadlines, &w->tmr);
+}
+
+/* A zeroed slot: the spare one if there is one, else a new one (NULL: no
+ * memory). Effects never point into a slot, so one is reused at once. */
+slot *tbl_slot_new(table *t)
+{
+	slot *s = t->spare;
+	if (s == NULL)
+		return calloc(1, sizeof *s);
+	t->spare = NULL;
+	memset(s, 0, sizeof *s);
+	return s;
+}
+
+/* Frees s (its meta already gone), or keeps it as the spare. */
+void tbl_slot_free(table *t, slot *s)
+{
+	if (t->spare == NULL)
+		t->spare = s;
+	else
+		free(s);
+}
+
+/* Unlinks w and frees it (its records stay as they are). */
+void tbl_waiter_unlink_free(table *t, slot *w)
+{
+	tbl_waiter_unlink(t, w);
 	tbl_blob_free(w->meta);
-	free(w);
+	w->meta = NULL;
+	tbl_slot_free(t, w);
+}
+
+/* A once resource remembered only by its streak starts forgetting it,
+ * done_ttl after its last failure, once nothing holds or waits (heap room:
+ * the caller has just taken a deadline out or reserved one). */
+void tbl_settle(table *t, res *r)
+{
+	if (r->failures == 0 || r->n_holds != 0 || r->wq_head != NULL || r->tmr.idx != HEAP_NONE)
+		return;
+	int64_t at = r->prev->completed_at;
+	uint64_t ttl = t->cfg.done_ttl_ms;
+	r->tmr.kind = TMR_FORGET;
+	heap_set(&t->deadlines, &r->tmr,
+	         ttl >= (uint64_t)(INT64_MAX - 1 - at) ? INT64_MAX - 1 : at + (int64_t)ttl);
 }
 /* ---- lifetime -------------------------------------------------------------- */
 
@@ -473,7 +691,8 @@ table *table_new(const table_config *cfg)
 	hmap_init(&t->resources);
 	hmap_init(&t->nodes);
 	hmap_init(&t->recs);
-	hmap_init(&t->waits);
+	hmap_init(&t->live);
+	hmap_init(&t->caps);
 	heap_init(&t->deadlines);
 	return t;
 }
@@ -486,18 +705,29 @@ void table_free(table *t)
 	if (t == NULL)
 		return;
 	tbl_batch_free(t);
+	/* Empty the heap first: the objects that embed its items die below in
+	 * no particular order. */
+	for (size_t i = 0; i < t->deadlines.n; i++)
+		t->deadlines.a[i]->idx = HEAP_NONE;
+	t->deadlines.n = 0;
 	for (size_t i = 0; i < t->resources.cap; i++) {
 		res *r = t->resources.vals[i];
 		if (r == NULL)
 			continue;
 		while (r->wq_head != NULL)
 			tbl_waiter_unlink_free(t, r->wq_head);
-		r->hrec = NULL;
+		while (r->h_head != NULL) {
+			slot *h = r->h_head;
+			r->h_head = h->next;
+			tbl_blob_free(h->meta);
+			free(h);
+		}
+		r->h_tail = NULL;
+		r->n_holds = 0;
+		r->failures = 0;
 		if (r->done != NULL)
 			tbl_done_unref(t, r->done);
 		r->done = NULL;
-		tbl_blob_free(r->meta);
-		r->meta = NULL;
 		r->flags = RES_IN_MAP;
 	}
 	for (size_t i = 0; i < t->recs.cap; i++) {
@@ -526,11 +756,17 @@ void table_free(table *t)
 	hmap_deinit(&t->resources);
 	hmap_deinit(&t->nodes);
 	hmap_deinit(&t->recs);
-	hmap_deinit(&t->waits);
+	hmap_deinit(&t->live);
+	hmap_deinit(&t->caps);
 	heap_deinit(&t->deadlines);
-	free(t->vw);
-	free(t->vw_each);
-	free(t->vn);
-	free(t->vn_each);
+	free(t->spare);
+	struct view_scratch *vs[] = {&t->vs, &t->vs_each};
+	for (size_t i = 0; i < 2; i++) {
+		free(vs[i]->w);
+		free(vs[i]->names);
+		free(vs[i]->q);
+		free(vs[i]->h);
+		free(vs[i]->wh);
+	}
 	free(t);
 }

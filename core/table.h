@@ -5,9 +5,32 @@
  * No I/O, no clock reads, no logging. Time is passed in as `now`:
  * milliseconds since the Unix epoch as the caller's clock sees it, which must
  * never go back between calls (the daemon derives it from a monotonic clock).
- * The caller feeds events (table_step_*, table_tick) and then takes the batch
- * of effects with table_ready(), makes the durable part of it durable,
- * publishes the effects in order, and acknowledges with table_advance().
+ *
+ * The usage loop (the shape of etcd raft's Node loop: feed events, take the
+ * Ready batch, persist it, send it, then Advance):
+ *
+ *	table *t = table_new(&cfg);
+ *	(recovery: table_restore_next_token, table_restore, table_restore_record)
+ *	for (;;) {
+ *		wait for a request or until table_next_deadline(t);
+ *		now = the clock;
+ *		for each request in the batch that arrived:
+ *			decode it; table_step_request(t, now, node, &req), or
+ *			table_step_invalid(t, now, node, err, &diag) if it failed;
+ *		for each presence change: table_step_presence(t, now, node, online);
+ *		table_tick(t, now);
+ *		table_ready rd;
+ *		table_ready_get(t, &rd);
+ *		make rd.dirty (read back with table_resource_lookup), rd.ids and
+ *		rd.next_token durable, in one transaction;
+ *		publish rd.effects in order (only after the commit: no answer
+ *		goes out before the state it reports is on disk);
+ *		table_advance(t);
+ *	}
+ *
+ * A step that returns BATON_E_NOMEM changed nothing and added nothing to
+ * the batch; the caller may take the batch so far and retry the event.
+ * table_check() walks every invariant (tests call it after every step).
  *
  * Not thread-safe: one owner thread. All strings passed in are borrowed for
  * the call only; the table copies what it keeps.
@@ -91,13 +114,15 @@ typedef struct table_id_record {
 	const char *node;
 	const char *id;
 	const char *resource;
-	wire_status status; /* done, busy, renewed, released, cancelled, reset, revoked, rejected */
+	wire_status status; /* done, busy, renewed, released, cancelled, reset, revoked, rejected, failed */
 	uint64_t token;     /* the answer's token (0: none) */
 	uint32_t lease_ms;  /* renewed */
 	wire_reason reason; /* revoked */
 	baton_err code;     /* rejected: the rejection code */
 	const char *holder; /* busy: the holder it named (NULL: none) */
 	wire_done done;     /* done: the outcome it named */
+	uint32_t failures;  /* failed: the streak it named */
+	wire_previous last; /* failed: the last failure it named (with completed_at_ms) */
 	uint64_t seq;       /* its place in the node's memory: a larger seq is newer */
 } table_id_record;
 
@@ -149,12 +174,30 @@ typedef struct table_waiter_view {
 	uint32_t lease_ms;     /* lease it will get */
 	int64_t wait_until_ms; /* INT64_MAX: waits forever */
 	const char *meta;      /* NULL: none */
+	wire_mode mode;        /* once for a once resource; mutex or shared for a lock */
+	uint32_t max_failures; /* 0: none (once only) */
 } table_waiter_view;
+
+/* One current holding. */
+typedef struct table_holding_view {
+	const char *node;
+	const char *id; /* the acquire's request id */
+	uint64_t token;
+	wire_mode mode;
+	uint32_t lease_ms;
+	int64_t since_ms;
+	int64_t lease_until_ms;
+	const char *meta; /* NULL: none */
+} table_holding_view;
 
 typedef struct table_resource_view {
 	const char *name;
+	/* the snapshot's mode: once for a once resource; for a lock the mode
+	 * of the earliest holding, else of the head of the queue */
 	wire_mode mode;
-	/* holding; holder NULL when nobody holds */
+	/* the earliest-granted holding (holders[0]); holder NULL when nobody
+	 * holds. table_restore() reads these only when n_holders is 0 (a view
+	 * of one holding built by hand or by an older store), as mode mode. */
 	const char *holder;
 	const char *holder_id; /* the acquire's request id */
 	uint64_t token;
@@ -162,17 +205,31 @@ typedef struct table_resource_view {
 	int64_t since_ms;
 	int64_t lease_until_ms;
 	const char *meta;
+	/* every holding, in token order */
+	const table_holding_view *holders;
+	size_t n_holders;
 	/* waiters, next first */
 	const table_waiter_view *waiting;
 	size_t n_waiting;
+	uint32_t permits; /* lock: 1..WIRE_PERMITS_MAX (0 read as 1) */
 	/* remembered success (done.node NULL: none) */
 	wire_done done;
+	/* when the remembered success, or a streak with nothing held or
+	 * queued, is forgotten (0: not armed; a restore of such a streak then
+	 * takes previous.completed_at_ms + done_ttl) */
 	int64_t forget_at_ms;
-	/* last holding that ended without success since the last success */
+	/* last holding that ended without success since the last success
+	 * (previous.completed_at_ms: when it ended) */
 	wire_previous previous;
-	/* the waiters' node ids, next first (n_waiting of them), for
-	 * table_snapshot_of(); table_restore() ignores it (may be NULL) */
+	/* once: holdings that ended without success in a row (previous is the
+	 * last of them when above 0) */
+	uint32_t failures;
+	/* for table_snapshot_of(); table_restore() ignores them (may be NULL):
+	 * the waiters' node ids and (node, mode), and the holdings as the
+	 * snapshot writes them */
 	const char *const *waiting_nodes;
+	const wire_queued *queue;
+	const wire_holding *snap_holders;
 } table_resource_view;
 
 /* Fills *out with resource's state; false if the table has no such resource
@@ -202,7 +259,9 @@ void table_snapshot_of(const table_resource_view *v, wire_snapshot *out);
  * as nothing.
  * Deadlines are taken as given; ones already past run at the next
  * table_tick(). BATON_E_INVAL if v is inconsistent (holder with token 0,
- * duplicate resource, token >= the counter...), BATON_E_NOMEM. */
+ * duplicate resource, token >= the counter, holdings that do not fit
+ * together, a waiter that would fit at the head, a waiter's cap already
+ * reached...), BATON_E_NOMEM. */
 baton_err table_restore(table *t, const table_resource_view *v);
 
 /* Loads one remembered finished request id as the store kept it (recovery,
@@ -233,5 +292,17 @@ typedef struct table_counts {
 } table_counts;
 
 void table_counts_get(const table *t, table_counts *out);
+
+/* Walks every invariant of the table (in the spirit of SQLite's integrity
+ * check): each index (resources, node ids, records, live requests, cap
+ * buckets) agrees with the objects, holdings fit together (at most permits
+ * mutex holdings, never a mutex beside another mode, at most one once
+ * holding) in token order, no waiter that fits waits at the head, waiters
+ * exist only behind a holding, every waiter's cap is above the streak,
+ * every deadline in the heap belongs to a live object at its place, and
+ * the counters equal what they count. Returns BATON_OK, or BATON_E_INVAL
+ * with the first violation described in msg (cap bytes). Read-only;
+ * O(everything): for tests and debugging, not the hot path. */
+baton_err table_check(const table *t, char *msg, size_t cap);
 
 #endif

@@ -4,7 +4,7 @@
  * table_time.c and table_hold.c (see table_int.h).
  *
  * Owns the batch arrays (effects, touched resources, dirty names, snapshot
- * waiting lists). Never does I/O. Invariant between steps: the arrays have
+ * waiting lists, queues and holdings). Never does I/O. Invariant between steps: the arrays have
  * room for every effect of the batch plus one snapshot per touched resource
  * and for every waiting list, so table_ready_get() cannot fail; steps reserve
  * that room before they change anything (tbl_reserve).
@@ -32,6 +32,22 @@ static baton_err grow(void **p, size_t *cap, size_t need, size_t size)
 	return BATON_OK;
 }
 
+/* The three snapshot lists grow together. */
+static baton_err grow_names(table *t, size_t need)
+{
+	size_t c = t->cap_names;
+	if (grow((void **)&t->names, &c, need, sizeof *t->names))
+		return BATON_E_NOMEM;
+	c = t->cap_names;
+	if (grow((void **)&t->sq, &c, need, sizeof *t->sq))
+		return BATON_E_NOMEM;
+	c = t->cap_names;
+	if (grow((void **)&t->sh, &c, need, sizeof *t->sh))
+		return BATON_E_NOMEM;
+	t->cap_names = c;
+	return BATON_OK;
+}
+
 /* Room for fx more effects, touch more touched resources and names more
  * waiting-list entries, and for the id changes that go with them: a step
  * finishes at most one record per effect or touched resource reserved plus
@@ -44,7 +60,7 @@ baton_err tbl_reserve(table *t, size_t fx, size_t touch, size_t names)
 	size_t ids = t->n_idc + 2 * (fx + touch + t->n_aliases) + 1;
 	if (grow((void **)&t->idc, &t->cap_idc, ids, sizeof *t->idc) ||
 	    grow((void **)&t->fx, &t->cap_fx, t->n_fx + t->n_touched + fx + touch, sizeof *t->fx) ||
-	    grow((void **)&t->names, &t->cap_names, t->names_bound + names, sizeof *t->names) ||
+	    grow_names(t, t->names_bound + names) ||
 	    grow((void **)&t->touched, &cap_t, t->n_touched + touch, sizeof *t->touched))
 		return BATON_E_NOMEM;
 	size_t cap_d = t->cap_touched;
@@ -82,6 +98,10 @@ void tbl_batch_free(table *t)
 	free(t->touched);
 	free(t->dirty);
 	free(t->names);
+	free(t->sq);
+	free(t->sh);
+	t->sq = NULL;
+	t->sh = NULL;
 	t->fx = NULL;
 	t->touched = NULL;
 	t->dirty = NULL;
@@ -91,26 +111,55 @@ void tbl_batch_free(table *t)
 
 /* ---- batches ------------------------------------------------------------------ */
 
-/* The retained snapshot of a live resource; names gets its waiting list. */
-static void res_snapshot(const res *r, const char **names, wire_snapshot *s)
+/* The snapshot's mode: once, or for a lock the mode of the earliest
+ * holding, else of the head of the queue (PROTOCOL.md, second edition). */
+wire_mode tbl_snapshot_mode(const res *r)
+{
+	if (r->mode == WIRE_MODE_ONCE)
+		return WIRE_MODE_ONCE;
+	if (r->h_head != NULL)
+		return (wire_mode)r->h_head->mode;
+	return r->wq_head != NULL ? (wire_mode)r->wq_head->mode : WIRE_MODE_MUTEX;
+}
+
+/* The retained snapshot of a live resource; names, q and h get its lists
+ * (room for n_waiting, n_waiting and n_holds). */
+static void res_snapshot(const res *r, const char **names, wire_queued *q, wire_holding *h, wire_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	s->resource = r->name;
-	s->mode = (wire_mode)r->mode;
-	if (r->hrec != NULL) {
-		s->holder = r->hrec->node->name;
-		s->token = r->token;
-		s->since_ms = r->since;
-		s->lease_until_ms = r->tmr.when;
-		s->meta = r->meta;
+	s->mode = tbl_snapshot_mode(r);
+	if (r->h_head != NULL) {
+		const slot *x = r->h_head;
+		s->holder = x->rec->node->name;
+		s->token = x->token;
+		s->since_ms = x->since;
+		s->lease_until_ms = x->tmr.when;
+		s->meta = x->meta;
 	}
 	size_t i = 0;
-	for (const waiter *w = r->wq_head; w != NULL; w = w->next)
-		names[i++] = w->rec->node->name;
+	for (const slot *x = r->h_head; x != NULL; x = x->next, i++)
+		h[i] =
+		    (wire_holding){x->rec->node->name, x->token, (wire_mode)x->mode, x->since, x->tmr.when};
+	s->holders = h;
+	s->n_holders = i;
+	i = 0;
+	for (const slot *w = r->wq_head; w != NULL; w = w->next, i++) {
+		names[i] = w->rec->node->name;
+		q[i] = (wire_queued){names[i], (wire_mode)w->mode};
+	}
 	s->waiting = names;
 	s->n_waiting = i;
+	s->queue = q;
+	s->n_queue = i;
+	s->permits = r->mode == WIRE_MODE_ONCE ? 1 : r->permits;
 	tbl_fill_done(r->done, &s->done);
 	tbl_fill_prev(r->prev, &s->previous);
+	s->failures = r->failures;
+	if (r->failures != 0) {
+		tbl_fill_prev(r->prev, &s->last_failure);
+		s->last_failure.completed_at_ms = r->prev->completed_at;
+	}
 }
 
 void table_ready_get(table *t, table_ready *out)
@@ -119,7 +168,8 @@ void table_ready_get(table *t, table_ready *out)
 		size_t used = 0;
 		for (size_t i = 0; i < t->n_touched; i++) {
 			res *r = t->touched[i];
-			assert(t->n_fx < t->cap_fx && used + r->n_waiting <= t->cap_names);
+			size_t nl = r->n_waiting + r->n_holds;
+			assert(t->n_fx < t->cap_fx && used + nl <= t->cap_names);
 			table_effect *e = &t->fx[t->n_fx++];
 			memset(e, 0, sizeof *e);
 			e->resource = r->name;
@@ -129,8 +179,8 @@ void table_ready_get(table *t, table_ready *out)
 				continue;
 			}
 			e->kind = TABLE_FX_SNAPSHOT;
-			res_snapshot(r, t->names + used, &e->u.snapshot);
-			used += r->n_waiting;
+			res_snapshot(r, t->names + used, t->sq + used, t->sh + used, &e->u.snapshot);
+			used += nl;
 		}
 		t->closed = 1;
 	}

@@ -9,8 +9,9 @@
  * BATON_E_NOMEM always leaves the table as it was.
  * Invariants: a request id a node reuses is answered from its record, never
  * acted on twice; tokens come from one counter that only grows.
- * Costs: every step is O(1) expected plus O(log n) heap work, except a
- * repeated queued acquire (O(position)) and a once success (O(waiters)).
+ * Costs: every step is O(1) expected plus O(log n) heap work per holding
+ * granted or waiter answered, except a repeated queued acquire
+ * (O(position)) and a once success (O(waiters)).
  */
 #include "table_int.h"
 
@@ -25,7 +26,8 @@
 typedef struct prep {
 	rec *rc;
 	res *r;
-	waiter *w;
+	slot *w; /* the new holding or waiter of an acquire */
+	capb *b; /* its cap bucket when it may queue and the bucket is new */
 	char *meta;
 	done_rec *done;
 	prev_rec *prev;
@@ -37,18 +39,21 @@ static void prep_free(prep *p)
 	free(p->rc);
 	free(p->r);
 	free(p->w);
+	free(p->b);
 	tbl_blob_free(p->meta);
 	free(p->done);
 	free(p->prev);
 }
 
-/* Reserves room for the worst case of one request on r (NULL: unknown). */
+/* Reserves room for the worst case of one request on r (NULL: unknown):
+ * an ending may answer every waiter (failed, granted or done), and every
+ * waiter it grants gets a lease deadline. */
 static baton_err reserve_request(table *t, const res *r)
 {
-	size_t nw = r != NULL ? r->n_waiting : 0;
-	if (tbl_reserve(t, nw + 3, 1, nw + 1) != BATON_OK || hmap_reserve(&t->recs, t->recs.n + 1) ||
-	    hmap_reserve(&t->resources, t->resources.n + 1) || hmap_reserve(&t->waits, t->waits.n + 1) ||
-	    heap_reserve(&t->deadlines, t->deadlines.n + 2))
+	size_t nw = r != NULL ? r->n_waiting : 0, nh = r != NULL ? r->n_holds : 0;
+	if (tbl_reserve(t, nw + 3, 1, nw + nh + 1) != BATON_OK || hmap_reserve(&t->recs, t->recs.n + 1) ||
+	    hmap_reserve(&t->resources, t->resources.n + 1) || hmap_reserve(&t->live, t->live.n + 1) ||
+	    hmap_reserve(&t->caps, t->caps.n + 1) || heap_reserve(&t->deadlines, t->deadlines.n + 2 + nw))
 		return BATON_E_NOMEM;
 	return BATON_OK;
 }
@@ -66,6 +71,11 @@ static uint32_t lease_of(const table *t, const wire_request *req)
 	return ms > t->cfg.max_lease_ms ? t->cfg.max_lease_ms : ms;
 }
 
+static uint32_t permits_of(const wire_request *req)
+{
+	return req->permits > 1 ? req->permits : 1;
+}
+
 /* Records a new request id finished with answer a. */
 static void rec_new_done(table *t, prep *p, tnode *n, res *r, const answer_rec *a)
 {
@@ -75,10 +85,10 @@ static void rec_new_done(table *t, prep *p, tnode *n, res *r, const answer_rec *
 	tbl_rec_finish_one(t, rc, a);
 }
 
-static void reject(table *t, prep *p, tnode *n, res *r, baton_err code)
+static void reject(table *t, prep *p, tnode *n, res *r, baton_err code, const char *msg)
 {
-	tbl_answer_rejected(t, n, r, p->rc->id, code);
-	answer_rec a = {.status = WIRE_ST_REJECTED, .code = code};
+	tbl_answer_rejected(t, n, r, p->rc->id, code, msg);
+	answer_rec a = {.status = WIRE_ST_REJECTED, .code = code, .msg = msg};
 	rec_new_done(t, p, n, r, &a);
 }
 
@@ -92,33 +102,38 @@ static res *res_or_new(prep *p, res *r)
 	return r;
 }
 
-static void enqueue(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
+/* The slot of a new acquire, filled from the request. */
+static slot *take_slot(table *t, prep *p, const wire_request *req)
 {
-	waiter *w = p->w;
-	rec *rc = p->rc;
+	slot *w = p->w;
 	p->w = NULL;
-	p->rc = NULL;
-	w->rec = rc;
 	w->lease_ms = lease_of(t, req);
+	w->mode = (uint8_t)req->mode;
+	w->cap = (uint16_t)req->max_failures;
 	w->meta = p->meta;
 	p->meta = NULL;
 	w->tmr.idx = HEAP_NONE;
-	w->tmr.kind = TMR_WAIT;
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_WAIT;
-	rc->u.w = w;
-	tbl_list_push(&n->live, rc);
-	w->prev = r->wq_tail;
-	if (r->wq_tail != NULL)
-		r->wq_tail->next = w;
-	else
-		r->wq_head = w;
-	r->wq_tail = w;
-	r->n_waiting++;
-	t->n_waiters++;
-	hmap_insert(&t->waits, tbl_wait_hash(n, r), w);
-	if (req->has_wait)
-		heap_set(&t->deadlines, &w->tmr, after(now, req->wait_ms));
+	return w;
+}
+
+/* The first holding or waiter of an idle resource decides its shape. */
+static void shape(res *r, const wire_request *req)
+{
+	if (r->n_holds == 0 && r->wq_head == NULL) {
+		r->mode = req->mode == WIRE_MODE_ONCE ? WIRE_MODE_ONCE : WIRE_MODE_MUTEX;
+		r->permits = (uint16_t)permits_of(req);
+	}
+}
+
+static void enqueue(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
+{
+	slot *w = take_slot(t, p, req);
+	rec *rc = p->rc;
+	p->rc = NULL;
+	capb *nb = w->cap != 0 && tbl_cap_find(t, r, w->cap) == NULL ? p->b : NULL;
+	if (nb != NULL)
+		p->b = NULL;
+	tbl_waiter_link(t, r, n, rc, w, nb, req->has_wait ? after(now, req->wait_ms) : INT64_MAX);
 	tbl_touch(t, r);
 	t->names_bound++;
 	tbl_answer_queued(t, n, r, rc->id, r->n_waiting);
@@ -126,63 +141,97 @@ static void enqueue(table *t, int64_t now, prep *p, tnode *n, res *r, const wire
 
 static void grant_new(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
 {
+	slot *h = take_slot(t, p, req);
 	rec *rc = p->rc;
-	char *meta = p->meta;
 	p->rc = NULL;
-	p->meta = NULL;
 	if (!(r->flags & RES_IN_MAP)) {
 		hmap_insert(&t->resources, r->hash, r);
 		r->flags |= RES_IN_MAP;
 	}
-	r->mode = (uint8_t)req->mode;
-	tbl_rec_attach(t, rc, n, r);
-	tbl_list_push(&n->live, rc);
-	tbl_start_holding(t, r, now, rc, lease_of(t, req), meta);
+	shape(r, req);
+	tbl_live_attach(t, rc, n, r, h, REC_HOLD);
+	tbl_touch(t, r);
+	t->names_bound++;
+	tbl_start_holding(t, r, now, h);
 }
 
-/* A new acquire id of a node that already holds or waits for r. */
-static void acquire_alias(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
+/* A new acquire id of a node that already holds or waits for r (live). */
+static void acquire_alias(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req,
+                          rec *live)
 {
 	rec *rc = p->rc;
 	p->rc = NULL;
+	slot *s = live->u.s;
 	tbl_rec_attach(t, rc, n, r);
 	rc->state = REC_ALIAS;
 	t->n_aliases++;
-	if (r->hrec != NULL && r->hrec->node == n) {
-		rc->u.alias = r->hrec->u.alias;
-		r->hrec->u.alias = rc;
-		r->lease_ms = lease_of(t, req);
-		heap_set(&t->deadlines, &r->tmr, now + (int64_t)r->lease_ms);
+	rc->u.alias = s->alias;
+	s->alias = rc;
+	if (live->state == REC_HOLD) {
+		s->lease_ms = lease_of(t, req);
+		heap_set(&t->deadlines, &s->tmr, now + (int64_t)s->lease_ms);
 		tbl_touch(t, r);
-		tbl_answer_granted(t, n, r, rc->id);
+		tbl_answer_granted(t, n, r, s, rc->id);
 		return;
 	}
-	waiter *w = tbl_wait_find(t, n, r);
-	rc->u.alias = w->alias;
-	w->alias = rc;
-	tbl_answer_queued(t, n, r, rc->id, tbl_queue_position(r, w));
+	tbl_answer_queued(t, n, r, rc->id, tbl_queue_position(r, s));
+}
+
+/* Why an acquire of r in req's shape conflicts with r's (NULL: it does
+ * not). The messages are static: a repeat answers the same one. */
+static const char *conflict(const res *r, const rec *live, const wire_request *req)
+{
+	if (res_idle(r))
+		return NULL;
+	int once = req->mode == WIRE_MODE_ONCE;
+	if (once && r->mode != WIRE_MODE_ONCE)
+		return "mode: the resource is held or queued in shared or mutex mode, not once";
+	if (!once && r->mode == WIRE_MODE_ONCE)
+		return "mode: the resource is held, queued or remembered in once mode";
+	if (live != NULL && live->u.s->mode != (uint8_t)req->mode)
+		return "mode: this node holds or waits for the resource in the other mode "
+		       "(no upgrade or downgrade)";
+	if (once || (r->n_holds == 0 && r->wq_head == NULL))
+		return NULL;
+	if (req->mode == WIRE_MODE_SHARED && r->permits > 1)
+		return "mode: shared on a resource held or queued as a semaphore (permits above 1)";
+	if (permits_of(req) != r->permits)
+		return "permits: differs from the permits the resource is held or queued with";
+	return NULL;
+}
+
+static void answer_busy(table *t, prep *p, tnode *n, res *r)
+{
+	wire_answer *a = tbl_answer(t, n, r, p->rc->id, WIRE_ST_BUSY);
+	a->holder = tbl_holder_name(r);
+	answer_rec ar = {.status = WIRE_ST_BUSY, .holder = r->h_head ? r->h_head->rec->node : NULL};
+	rec_new_done(t, p, n, r, &ar);
 }
 
 static void acquire_decide(table *t, int64_t now, prep *p, tnode *n, res *r, const wire_request *req)
 {
-	if (!res_idle(r) && r->mode != (uint8_t)req->mode) {
-		reject(t, p, n, r, BATON_E_MODE_CONFLICT);
-	} else if ((r->hrec != NULL && r->hrec->node == n) || tbl_wait_find(t, n, r) != NULL) {
-		acquire_alias(t, now, p, n, r, req);
+	rec *live = res_idle(r) ? NULL : tbl_live_find(t, n, r);
+	const char *why = conflict(r, live, req);
+	if (why != NULL) {
+		reject(t, p, n, r, BATON_E_MODE_CONFLICT, why);
+	} else if (live != NULL) {
+		acquire_alias(t, now, p, n, r, req, live);
 	} else if (r->done != NULL) {
 		wire_answer *a = tbl_answer(t, n, r, p->rc->id, WIRE_ST_DONE);
 		tbl_fill_done(r->done, &a->outcome);
 		answer_rec ar = {.status = WIRE_ST_DONE, .done = r->done};
 		rec_new_done(t, p, n, r, &ar);
-	} else if (r->hrec != NULL && req->has_wait && req->wait_ms == 0) {
-		wire_answer *a = tbl_answer(t, n, r, p->rc->id, WIRE_ST_BUSY);
-		a->holder = tbl_holder_name(r);
-		answer_rec ar = {.status = WIRE_ST_BUSY, .holder = r->hrec->node};
+	} else if (req->max_failures != 0 && r->failures >= req->max_failures) {
+		tbl_answer_failed(t, n, r, p->rc->id, r->failures, r->prev);
+		answer_rec ar = {.status = WIRE_ST_FAILED, .lease_ms = r->failures, .last = r->prev};
 		rec_new_done(t, p, n, r, &ar);
-	} else if (r->hrec != NULL) {
-		enqueue(t, now, p, n, r, req);
-	} else {
+	} else if (r->wq_head == NULL && res_fits(r, req->mode)) {
 		grant_new(t, now, p, n, r, req);
+	} else if (req->has_wait && req->wait_ms == 0) {
+		answer_busy(t, p, n, r);
+	} else {
+		shape(r, req);
+		enqueue(t, now, p, n, r, req);
 	}
 }
 
@@ -208,21 +257,32 @@ static baton_err step_acquire(table *t, int64_t now, tnode *n, const wire_reques
 		p.r = tbl_res_alloc(req->resource);
 	if (req->meta != NULL)
 		p.meta = tbl_blob(req->meta);
-	if (r != NULL && r->hrec != NULL)
-		p.w = calloc(1, sizeof *p.w);
+	p.w = tbl_slot_new(t);
+	int need_b = r != NULL && req->max_failures != 0 && tbl_cap_find(t, r, req->max_failures) == NULL;
+	if (need_b)
+		p.b = tbl_cap_alloc(r, req->max_failures);
 	if (err != BATON_OK || p.rc == NULL || (r == NULL && p.r == NULL) ||
-	    (req->meta != NULL && p.meta == NULL) || (r != NULL && r->hrec != NULL && p.w == NULL)) {
+	    (req->meta != NULL && p.meta == NULL) || p.w == NULL || (need_b && p.b == NULL)) {
 		prep_free(&p);
 		return BATON_E_NOMEM;
 	}
 	acquire_decide(t, now, &p, n, res_or_new(&p, r), req);
+	if (p.w != NULL) {
+		tbl_slot_free(t, p.w); /* not granted nor queued: back to the spare */
+		p.w = NULL;
+	}
 	prep_free(&p);
 	return BATON_OK;
 }
 
-static int holds(const res *r, const tnode *n, uint64_t token)
+/* n's holding of r named by token, or NULL. A lone holding is checked
+ * directly, without the live map. */
+static slot *holding(const table *t, const res *r, const tnode *n, uint64_t token)
 {
-	return r != NULL && r->hrec != NULL && r->hrec->node == n && r->token == token;
+	if (r == NULL || r->n_holds == 0)
+		return NULL;
+	slot *h = r->n_holds == 1 ? r->h_head : tbl_hold_find(t, n, r);
+	return h != NULL && h->rec->node == n && h->token == token ? h : NULL;
 }
 
 /* Allocates the record and, for an unknown resource, a zombie resource that
@@ -247,21 +307,22 @@ static baton_err step_renew(table *t, int64_t now, tnode *n, const wire_request 
 	prep p = {0};
 	if (old == NULL && prep_rec(t, &p, r, req) != BATON_OK)
 		return BATON_E_NOMEM;
-	if (old != NULL && tbl_reserve(t, 1, 1, r != NULL ? r->n_waiting : 0) != BATON_OK)
+	if (old != NULL && tbl_reserve(t, 1, 1, r != NULL ? r->n_waiting + r->n_holds : 0) != BATON_OK)
 		return BATON_E_NOMEM;
-	if (holds(r, n, req->token)) {
-		heap_set(&t->deadlines, &r->tmr, now + (int64_t)r->lease_ms);
+	slot *h = holding(t, r, n, req->token);
+	if (h != NULL) {
+		heap_set(&t->deadlines, &h->tmr, now + (int64_t)h->lease_ms);
 		tbl_touch(t, r);
 		wire_answer *a = tbl_answer(t, n, r, old ? old->id : p.rc->id, WIRE_ST_RENEWED);
-		a->token = r->token;
-		a->lease_ms = r->lease_ms;
-		answer_rec ar = {.status = WIRE_ST_RENEWED, .token = r->token, .lease_ms = r->lease_ms};
+		a->token = h->token;
+		a->lease_ms = h->lease_ms;
+		answer_rec ar = {.status = WIRE_ST_RENEWED, .token = h->token, .lease_ms = h->lease_ms};
 		if (old == NULL)
 			rec_new_done(t, &p, n, r, &ar);
 	} else if (old != NULL) {
 		tbl_answer_repeat(t, old);
 	} else {
-		reject(t, &p, n, res_or_new(&p, r), BATON_E_NOT_HOLDER);
+		reject(t, &p, n, res_or_new(&p, r), BATON_E_NOT_HOLDER, NULL);
 	}
 	prep_free(&p);
 	return BATON_OK;
@@ -309,7 +370,7 @@ static baton_err release_holding(table *t, int64_t now, tnode *n, res *r, const 
 		rc->state = 0;
 	}
 	e->forget_at = after(now, req->has_remember ? req->remember_ms : t->cfg.done_ttl_ms);
-	uint64_t token = r->token;
+	uint64_t token = e->h->token;
 	p.done = NULL;
 	p.prev = NULL;
 	tbl_end_holding(t, r, now, e);
@@ -325,10 +386,12 @@ static baton_err release_holding(table *t, int64_t now, tnode *n, res *r, const 
 static baton_err step_release(table *t, int64_t now, tnode *n, const wire_request *req)
 {
 	res *r = tbl_res_find(t, req->resource);
-	if (holds(r, n, req->token)) {
+	slot *h = holding(t, r, n, req->token);
+	if (h != NULL) {
 		ending e = {.reason = WIRE_REASON_RELEASED,
 		            .success = req->success,
-		            .ender_status = WIRE_ST_RELEASED};
+		            .ender_status = WIRE_ST_RELEASED,
+		            .h = h};
 		return release_holding(t, now, n, r, req, &e);
 	}
 	rec *old = tbl_rec_find(t, n, req->id);
@@ -337,13 +400,13 @@ static baton_err step_release(table *t, int64_t now, tnode *n, const wire_reques
 	prep p = {0};
 	if (prep_rec(t, &p, r, req) != BATON_OK)
 		return BATON_E_NOMEM;
-	reject(t, &p, n, res_or_new(&p, r), BATON_E_NOT_HOLDER);
+	reject(t, &p, n, res_or_new(&p, r), BATON_E_NOT_HOLDER, NULL);
 	prep_free(&p);
 	return BATON_OK;
 }
 
 /* Withdraws n's queued acquire w of r (cancel), answering with rc's id. */
-static void cancel_wait(table *t, prep *p, tnode *n, res *r, waiter *w)
+static void cancel_wait(table *t, int64_t now, prep *p, tnode *n, res *r, slot *w)
 {
 	rec *wr = w->rec, *alias = w->alias;
 	tbl_touch(t, r);
@@ -352,6 +415,7 @@ static void cancel_wait(table *t, prep *p, tnode *n, res *r, waiter *w)
 	tbl_rec_finish_chain(t, wr, alias, &a);
 	tbl_answer(t, n, r, p->rc->id, WIRE_ST_CANCELLED);
 	rec_new_done(t, p, n, r, &a);
+	tbl_grant_fitting(t, r, now);
 }
 
 static baton_err step_cancel(table *t, int64_t now, tnode *n, const wire_request *req)
@@ -360,22 +424,25 @@ static baton_err step_cancel(table *t, int64_t now, tnode *n, const wire_request
 	res *r = tbl_res_find(t, req->resource);
 	if (old != NULL)
 		return repeat(t, old);
-	if (r != NULL && r->hrec != NULL && r->hrec->node == n) {
+	slot *h = r != NULL ? tbl_hold_find(t, n, r) : NULL;
+	if (h != NULL) {
 		wire_request rel = *req;
 		rel.success = false;
 		rel.error = "cancelled";
 		rel.result = NULL;
 		rel.has_remember = false;
-		ending e = {
-		    .reason = WIRE_REASON_RELEASED, .success = false, .ender_status = WIRE_ST_CANCELLED};
+		ending e = {.reason = WIRE_REASON_RELEASED,
+		            .success = false,
+		            .ender_status = WIRE_ST_CANCELLED,
+		            .h = h};
 		return release_holding(t, now, n, r, &rel, &e);
 	}
 	prep p = {0};
 	if (prep_rec(t, &p, r, req) != BATON_OK)
 		return BATON_E_NOMEM;
-	waiter *w = r != NULL ? tbl_wait_find(t, n, r) : NULL;
+	slot *w = r != NULL ? tbl_wait_find(t, n, r) : NULL;
 	if (w != NULL) {
-		cancel_wait(t, &p, n, r, w);
+		cancel_wait(t, now, &p, n, r, w);
 	} else {
 		r = res_or_new(&p, r);
 		tbl_answer(t, n, r, p.rc->id, WIRE_ST_CANCELLED);
@@ -398,6 +465,12 @@ static baton_err step_reset(table *t, tnode *n, const wire_request *req)
 	r = res_or_new(&p, r);
 	if (r->done != NULL)
 		tbl_forget_done(t, r);
+	if (r->failures != 0) {
+		/* reset clears the streak too (second edition) */
+		r->failures = 0;
+		heap_remove(&t->deadlines, &r->tmr);
+		tbl_touch(t, r);
+	}
 	tbl_answer(t, n, r, p.rc->id, WIRE_ST_RESET);
 	answer_rec a = {.status = WIRE_ST_RESET};
 	rec_new_done(t, &p, n, r, &a);

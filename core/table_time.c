@@ -1,14 +1,15 @@
 /*
  * table_time.c - presence and deadlines of the lock table: a node going
  * offline (table_step_presence), and the deadlines that fire on a tick
- * (table_tick): lease expiry, a wait's end, forgetting a once success.
+ * (table_tick): lease expiry, a wait's end, forgetting a once success or a
+ * failure streak.
  *
  * Never does I/O, never reads a clock, never logs: now is passed in. Each
  * event reserves and preallocates its worst case before it changes state.
  * Invariant: every deadline lives in one min-heap, found by its embedded
  * item (heap_item.kind says which object embeds it).
  * Costs: presence offline O(the node's requests); a tick O(log n) per
- * deadline fired, plus O(waiters) for a lease that hands over.
+ * deadline fired, plus O(log n) per waiter a lease's end grants or fails.
  */
 #include "table_int.h"
 
@@ -23,21 +24,23 @@
  * and preallocates one previous record per holding (chained by first word). */
 static baton_err prep_offline(table *t, const tnode *n, prev_rec **chain)
 {
-	size_t fx = 0, touch = 0, names = 0;
+	size_t fx = 0, touch = 0, names = 0, timers = 1;
 	*chain = NULL;
 	for (const rec *rc = n->live; rc != NULL; rc = rc->next) {
 		touch++;
-		names += rc->r->n_waiting;
+		names += rc->r->n_waiting + rc->r->n_holds;
+		fx += rc->r->n_waiting + 3; /* a holding ends, or a head leaves: grants */
+		timers += rc->r->n_waiting; /* each with a lease deadline */
 		if (rc->state != REC_HOLD)
 			continue;
-		fx += 3;
 		prev_rec *p = tbl_prev_alloc(NULL);
 		if (p == NULL)
 			goto fail;
 		p->node = (tnode *)*chain;
 		*chain = p;
 	}
-	if (tbl_reserve(t, fx, touch, names) == BATON_OK)
+	if (tbl_reserve(t, fx, touch, names) == BATON_OK &&
+	    heap_reserve(&t->deadlines, t->deadlines.n + timers) == BATON_OK)
 		return BATON_OK;
 fail:
 	while (*chain != NULL) {
@@ -56,16 +59,19 @@ static void go_offline(table *t, int64_t now, tnode *n, prev_rec *chain)
 		if (rc->state == REC_HOLD) {
 			prev_rec *p = chain;
 			chain = (prev_rec *)p->node;
-			ending e = {
-			    .reason = WIRE_REASON_NODE_OFFLINE, .prev = p, .ender_status = WIRE_ST_REVOKED};
+			ending e = {.reason = WIRE_REASON_NODE_OFFLINE,
+			            .prev = p,
+			            .ender_status = WIRE_ST_REVOKED,
+			            .h = rc->u.s};
 			tbl_end_holding(t, r, now, &e);
 		} else {
-			waiter *w = rc->u.w;
+			slot *w = rc->u.s;
 			rec *alias = w->alias;
 			tbl_touch(t, r);
 			tbl_waiter_unlink_free(t, w);
 			answer_rec a = {.status = WIRE_ST_CANCELLED};
 			tbl_rec_finish_chain(t, rc, alias, &a);
+			tbl_grant_fitting(t, r, now);
 		}
 	}
 	/* One change forgets them all durably (room reserved by prep_offline). */
@@ -95,29 +101,33 @@ baton_err table_step_presence(table *t, int64_t now, const char *node, bool onli
 	return BATON_OK;
 }
 
-static baton_err fire_lease(table *t, int64_t now, res *r)
+static baton_err fire_lease(table *t, int64_t now, slot *h)
 {
+	res *r = h->rec->r;
 	prev_rec *p = NULL;
-	if (tbl_reserve(t, r->n_waiting + 3, 1, r->n_waiting) != BATON_OK ||
+	if (tbl_reserve(t, r->n_waiting + 3, 1, r->n_waiting + r->n_holds) != BATON_OK ||
+	    heap_reserve(&t->deadlines, t->deadlines.n + r->n_waiting + 1) != BATON_OK ||
 	    (p = tbl_prev_alloc(NULL)) == NULL)
 		return BATON_E_NOMEM;
-	ending e = {.reason = WIRE_REASON_LEASE_EXPIRED, .prev = p, .ender_status = WIRE_ST_REVOKED};
+	ending e = {.reason = WIRE_REASON_LEASE_EXPIRED, .prev = p, .ender_status = WIRE_ST_REVOKED, .h = h};
 	tbl_end_holding(t, r, now, &e);
 	return BATON_OK;
 }
 
-static baton_err fire_wait(table *t, waiter *w)
+static baton_err fire_wait(table *t, int64_t now, slot *w)
 {
 	rec *rc = w->rec, *alias = w->alias;
 	res *r = rc->r;
-	if (tbl_reserve(t, 1, 1, r->n_waiting) != BATON_OK)
+	if (tbl_reserve(t, r->n_waiting + 1, 1, r->n_waiting + r->n_holds) != BATON_OK ||
+	    heap_reserve(&t->deadlines, t->deadlines.n + r->n_waiting) != BATON_OK)
 		return BATON_E_NOMEM;
 	tbl_touch(t, r);
 	wire_answer *a = tbl_answer(t, rc->node, r, rc->id, WIRE_ST_BUSY);
 	a->holder = tbl_holder_name(r);
-	answer_rec ar = {.status = WIRE_ST_BUSY, .holder = r->hrec ? r->hrec->node : NULL};
+	answer_rec ar = {.status = WIRE_ST_BUSY, .holder = r->h_head ? r->h_head->rec->node : NULL};
 	tbl_waiter_unlink_free(t, w);
 	tbl_rec_finish_chain(t, rc, alias, &ar);
+	tbl_grant_fitting(t, r, now);
 	return BATON_OK;
 }
 
@@ -132,14 +142,20 @@ baton_err table_tick(table *t, int64_t now)
 	while ((it = heap_top(&t->deadlines)) != NULL && it->when <= now) {
 		baton_err err = BATON_OK;
 		if (it->kind == TMR_WAIT) {
-			err = fire_wait(t, CONTAINER_OF(it, waiter, tmr));
+			err = fire_wait(t, now, CONTAINER_OF(it, slot, tmr));
 		} else if (it->kind == TMR_LEASE) {
-			err = fire_lease(t, now, CONTAINER_OF(it, res, tmr));
+			err = fire_lease(t, now, CONTAINER_OF(it, slot, tmr));
 		} else {
 			res *r = CONTAINER_OF(it, res, tmr);
 			err = tbl_reserve(t, 0, 1, 0);
-			if (err == BATON_OK)
+			if (err == BATON_OK && r->done != NULL) {
 				tbl_forget_done(t, r);
+			} else if (err == BATON_OK) {
+				/* a streak with nothing held or queued, done_ttl on */
+				heap_remove(&t->deadlines, &r->tmr);
+				r->failures = 0;
+				tbl_touch(t, r);
+			}
 		}
 		if (err != BATON_OK)
 			return err;

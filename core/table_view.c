@@ -12,59 +12,102 @@
 #include <stdlib.h>
 #include <string.h>
 
-static baton_err grow2(table_waiter_view **vw, const char ***vn, size_t *cap, size_t need)
+static int grow_one(void **p, size_t need, size_t size)
 {
-	if (need <= *cap)
-		return BATON_OK;
-	size_t c = *cap ? *cap : 16;
-	while (c < need)
-		c *= 2;
-	table_waiter_view *a = realloc(*vw, c * sizeof *a);
-	if (a != NULL)
-		*vw = a;
-	const char **b = realloc(*vn, c * sizeof *b);
-	if (b != NULL)
-		*vn = b;
-	if (a == NULL || b == NULL)
-		return BATON_E_NOMEM;
-	*cap = c;
+	void *q = realloc(*p, need * size);
+	if (q == NULL)
+		return 0;
+	*p = q;
+	return 1;
+}
+
+/* Room for nw waiters and nh holdings in a view scratch. */
+static baton_err scratch_grow(struct view_scratch *vs, size_t nw, size_t nh)
+{
+	if (nw > vs->cap_w) {
+		size_t c = vs->cap_w ? vs->cap_w : 16;
+		while (c < nw)
+			c *= 2;
+		int ok = grow_one((void **)&vs->w, c, sizeof *vs->w);
+		ok = grow_one((void **)&vs->names, c, sizeof *vs->names) && ok;
+		ok = grow_one((void **)&vs->q, c, sizeof *vs->q) && ok;
+		if (!ok)
+			return BATON_E_NOMEM;
+		vs->cap_w = c;
+	}
+	if (nh > vs->cap_h) {
+		size_t c = vs->cap_h ? vs->cap_h : 4;
+		while (c < nh)
+			c *= 2;
+		int ok = grow_one((void **)&vs->h, c, sizeof *vs->h);
+		ok = grow_one((void **)&vs->wh, c, sizeof *vs->wh) && ok;
+		if (!ok)
+			return BATON_E_NOMEM;
+		vs->cap_h = c;
+	}
 	return BATON_OK;
 }
 
-static void fill_waiters(const res *r, table_waiter_view *vw, const char **vn)
+static void fill_lists(const res *r, struct view_scratch *vs)
 {
 	size_t i = 0;
-	for (const waiter *w = r->wq_head; w != NULL; w = w->next, i++) {
-		vw[i].node = w->rec->node->name;
-		vw[i].id = w->rec->id;
-		vw[i].lease_ms = w->lease_ms;
-		vw[i].wait_until_ms = w->tmr.idx == HEAP_NONE ? INT64_MAX : w->tmr.when;
-		vw[i].meta = w->meta;
-		vn[i] = vw[i].node;
+	for (const slot *w = r->wq_head; w != NULL; w = w->next, i++) {
+		table_waiter_view *x = &vs->w[i];
+		x->node = w->rec->node->name;
+		x->id = w->rec->id;
+		x->lease_ms = w->lease_ms;
+		x->wait_until_ms = w->tmr.idx == HEAP_NONE ? INT64_MAX : w->tmr.when;
+		x->meta = w->meta;
+		x->mode = (wire_mode)w->mode;
+		x->max_failures = w->cap;
+		vs->names[i] = x->node;
+		vs->q[i] = (wire_queued){x->node, x->mode};
+	}
+	i = 0;
+	for (const slot *h = r->h_head; h != NULL; h = h->next, i++) {
+		vs->h[i] = (table_holding_view){.node = h->rec->node->name,
+		                                .id = h->rec->id,
+		                                .token = h->token,
+		                                .mode = (wire_mode)h->mode,
+		                                .lease_ms = h->lease_ms,
+		                                .since_ms = h->since,
+		                                .lease_until_ms = h->tmr.when,
+		                                .meta = h->meta};
+		vs->wh[i] =
+		    (wire_holding){vs->h[i].node, h->token, (wire_mode)h->mode, h->since, h->tmr.when};
 	}
 }
 
-static void fill_view(const res *r, table_waiter_view *vw, const char **vn, table_resource_view *out)
+static void fill_view(const res *r, struct view_scratch *vs, table_resource_view *out)
 {
 	memset(out, 0, sizeof *out);
 	out->name = r->name;
-	out->mode = (wire_mode)r->mode;
-	if (r->hrec != NULL) {
-		out->holder = r->hrec->node->name;
-		out->holder_id = r->hrec->id;
-		out->token = r->token;
-		out->lease_ms = r->lease_ms;
-		out->since_ms = r->since;
-		out->lease_until_ms = r->tmr.when;
-		out->meta = r->meta;
+	out->mode = tbl_snapshot_mode(r);
+	fill_lists(r, vs);
+	if (r->h_head != NULL) {
+		const table_holding_view *h = &vs->h[0];
+		out->holder = h->node;
+		out->holder_id = h->id;
+		out->token = h->token;
+		out->lease_ms = h->lease_ms;
+		out->since_ms = h->since_ms;
+		out->lease_until_ms = h->lease_until_ms;
+		out->meta = h->meta;
 	}
-	fill_waiters(r, vw, vn);
-	out->waiting = vw;
-	out->waiting_nodes = vn;
+	out->holders = vs->h;
+	out->n_holders = r->n_holds;
+	out->snap_holders = vs->wh;
+	out->waiting = vs->w;
+	out->waiting_nodes = vs->names;
+	out->queue = vs->q;
 	out->n_waiting = r->n_waiting;
+	out->permits = r->mode == WIRE_MODE_ONCE ? 1 : r->permits;
 	tbl_fill_done(r->done, &out->done);
-	out->forget_at_ms = r->done != NULL ? r->tmr.when : 0;
+	out->forget_at_ms = r->tmr.idx != HEAP_NONE ? r->tmr.when : 0;
 	tbl_fill_prev(r->prev, &out->previous);
+	if (r->prev != NULL)
+		out->previous.completed_at_ms = r->prev->completed_at;
+	out->failures = r->failures;
 }
 
 baton_err table_resource_lookup(table *t, const char *resource, table_resource_view *out, bool *found)
@@ -74,9 +117,9 @@ baton_err table_resource_lookup(table *t, const char *resource, table_resource_v
 		*found = false;
 		return BATON_OK;
 	}
-	if (grow2(&t->vw, &t->vn, &t->cap_vw, r->n_waiting) != BATON_OK)
+	if (scratch_grow(&t->vs, r->n_waiting, r->n_holds) != BATON_OK)
 		return BATON_E_NOMEM;
-	fill_view(r, t->vw, t->vn, out);
+	fill_view(r, &t->vs, out);
 	*found = true;
 	return BATON_OK;
 }
@@ -93,10 +136,10 @@ void table_foreach(table *t, table_visit_fn *fn, void *ctx)
 		const res *r = t->resources.vals[i];
 		if (r == NULL || res_idle(r))
 			continue;
-		if (grow2(&t->vw_each, &t->vn_each, &t->cap_vw_each, r->n_waiting) != BATON_OK)
+		if (scratch_grow(&t->vs_each, r->n_waiting, r->n_holds) != BATON_OK)
 			continue;
 		table_resource_view v;
-		fill_view(r, t->vw_each, t->vn_each, &v);
+		fill_view(r, &t->vs_each, &v);
 		fn(ctx, &v);
 	}
 }
@@ -115,8 +158,17 @@ void table_snapshot_of(const table_resource_view *v, wire_snapshot *out)
 	}
 	out->waiting = v->waiting_nodes;
 	out->n_waiting = v->waiting_nodes != NULL ? v->n_waiting : 0;
+	out->queue = v->queue;
+	out->n_queue = v->queue != NULL ? v->n_waiting : 0;
+	out->holders = v->snap_holders;
+	out->n_holders = v->snap_holders != NULL ? v->n_holders : 0;
+	out->permits = v->permits;
 	out->done = v->done;
 	out->previous = v->previous;
+	out->previous.completed_at_ms = 0;
+	out->failures = v->failures;
+	if (v->failures != 0)
+		out->last_failure = v->previous;
 }
 
 void table_restore_next_token(table *t, uint64_t next_token)
@@ -149,41 +201,124 @@ static int str_ok(const char *s, size_t max)
 	return s != NULL && s[0] != '\0' && strlen(s) <= max;
 }
 
-static int waiter_ok(const table *t, const table_resource_view *v, size_t i)
+/* A view's holdings, or the one its legacy holder fields describe. */
+typedef struct rview {
+	const table_resource_view *v;
+	const table_holding_view *h;
+	size_t nh;
+	table_holding_view one;
+	int once;
+	uint32_t permits;
+} rview;
+
+static void rview_init(rview *x, const table_resource_view *v)
 {
-	const table_waiter_view *w = &v->waiting[i];
-	if (!str_ok(w->node, NAMES_NODE_MAX) || !str_ok(w->id, NAMES_ID_MAX) || w->lease_ms == 0 ||
-	    strcmp(w->node, v->holder) == 0)
-		return 0;
-	for (size_t j = 0; j < i; j++)
-		if (strcmp(v->waiting[j].node, w->node) == 0)
-			return 0;
-	const tnode *n = tbl_node_get((table *)t, w->node, 0);
-	return n == NULL || tbl_rec_find(t, n, w->id) == NULL;
+	memset(x, 0, sizeof *x);
+	x->v = v;
+	x->h = v->holders;
+	x->nh = v->n_holders;
+	if (x->nh == 0 && v->holder != NULL) {
+		x->one = (table_holding_view){.node = v->holder,
+		                              .id = v->holder_id,
+		                              .token = v->token,
+		                              .mode = v->mode,
+		                              .lease_ms = v->lease_ms,
+		                              .since_ms = v->since_ms,
+		                              .lease_until_ms = v->lease_until_ms,
+		                              .meta = v->meta};
+		x->h = &x->one;
+		x->nh = 1;
+	}
+	x->once = v->mode == WIRE_MODE_ONCE;
+	x->permits = v->permits ? v->permits : 1;
 }
 
-static baton_err restore_check(const table *t, const table_resource_view *v)
+static int id_unknown(const table *t, const char *node, const char *id)
 {
-	if (!str_ok(v->name, NAMES_RESOURCE_MAX) ||
-	    (v->mode != WIRE_MODE_ONCE && v->mode != WIRE_MODE_MUTEX) || tbl_res_find(t, v->name) != NULL)
-		return BATON_E_INVAL;
-	if (v->holder != NULL) {
-		const tnode *n = tbl_node_get((table *)t, v->holder, 0);
-		if (!str_ok(v->holder, NAMES_NODE_MAX) || !str_ok(v->holder_id, NAMES_ID_MAX) ||
-		    v->token == 0 || v->token >= t->next_token || v->lease_ms == 0 || v->done.node != NULL ||
-		    (n != NULL && tbl_rec_find(t, n, v->holder_id) != NULL))
-			return BATON_E_INVAL;
-	} else if (v->n_waiting > 0) {
-		return BATON_E_INVAL;
+	const tnode *n = tbl_node_get((table *)t, node, 0);
+	return n == NULL || tbl_rec_find(t, n, id) == NULL;
+}
+
+/* Whether node appears among the holdings or the first nw waiters. */
+static int named_before(const rview *x, size_t nh, size_t nw, const char *node)
+{
+	for (size_t j = 0; j < nh; j++)
+		if (strcmp(x->h[j].node, node) == 0)
+			return 1;
+	for (size_t j = 0; j < nw; j++)
+		if (strcmp(x->v->waiting[j].node, node) == 0)
+			return 1;
+	return 0;
+}
+
+static int mode_ok(const rview *x, wire_mode m)
+{
+	if (x->once)
+		return m == WIRE_MODE_ONCE;
+	return m == WIRE_MODE_MUTEX || (m == WIRE_MODE_SHARED && x->permits == 1);
+}
+
+static int holders_ok(const table *t, const rview *x)
+{
+	uint64_t last = 0;
+	size_t mutex = 0;
+	for (size_t i = 0; i < x->nh; i++) {
+		const table_holding_view *h = &x->h[i];
+		if (!str_ok(h->node, NAMES_NODE_MAX) || !str_ok(h->id, NAMES_ID_MAX) || h->token <= last ||
+		    h->token >= t->next_token || h->lease_ms == 0 || !mode_ok(x, h->mode) ||
+		    h->mode != x->h[0].mode || named_before(x, i, 0, h->node) ||
+		    !id_unknown(t, h->node, h->id))
+			return 0;
+		last = h->token;
+		mutex += h->mode != WIRE_MODE_SHARED;
 	}
+	return x->once ? x->nh <= 1 : mutex <= x->permits;
+}
+
+/* Whether a waiter in mode would fit beside the view's holdings. */
+static int view_fits(const rview *x, wire_mode m)
+{
+	if (x->nh == 0)
+		return 1;
+	if (m == WIRE_MODE_SHARED)
+		return x->h[0].mode == WIRE_MODE_SHARED;
+	if (m == WIRE_MODE_MUTEX)
+		return x->h[0].mode == WIRE_MODE_MUTEX && x->nh < x->permits;
+	return 0;
+}
+
+static int waiters_ok(const table *t, const rview *x)
+{
+	const table_resource_view *v = x->v;
+	if (v->n_waiting > 0 && (x->nh == 0 || view_fits(x, v->waiting[0].mode)))
+		return 0;
+	for (size_t i = 0; i < v->n_waiting; i++) {
+		const table_waiter_view *w = &v->waiting[i];
+		if (!str_ok(w->node, NAMES_NODE_MAX) || !str_ok(w->id, NAMES_ID_MAX) || w->lease_ms == 0 ||
+		    !mode_ok(x, w->mode) || w->max_failures > WIRE_FAILURES_MAX ||
+		    (w->max_failures != 0 && (!x->once || w->max_failures <= v->failures)) ||
+		    named_before(x, x->nh, i, w->node) || !id_unknown(t, w->node, w->id))
+			return 0;
+	}
+	return 1;
+}
+
+static baton_err restore_check(const table *t, const rview *x)
+{
+	const table_resource_view *v = x->v;
+	if (!str_ok(v->name, NAMES_RESOURCE_MAX) || wire_mode_name(v->mode) == NULL ||
+	    tbl_res_find(t, v->name) != NULL || x->permits > WIRE_PERMITS_MAX || (x->once && x->permits != 1))
+		return BATON_E_INVAL;
+	if (!holders_ok(t, x) || !waiters_ok(t, x))
+		return BATON_E_INVAL;
 	if (v->done.node != NULL &&
-	    (!str_ok(v->done.node, NAMES_NODE_MAX) || v->done.token == 0 || v->done.token >= t->next_token))
+	    (!x->once || x->nh > 0 || v->failures != 0 || !str_ok(v->done.node, NAMES_NODE_MAX) ||
+	     v->done.token == 0 || v->done.token >= t->next_token))
 		return BATON_E_INVAL;
 	if (v->previous.node != NULL && !str_ok(v->previous.node, NAMES_NODE_MAX))
 		return BATON_E_INVAL;
-	for (size_t i = 0; i < v->n_waiting; i++)
-		if (!waiter_ok(t, v, i))
-			return BATON_E_INVAL;
+	if (v->failures != 0 && (!x->once || v->previous.node == NULL))
+		return BATON_E_INVAL;
 	return BATON_OK;
 }
 
@@ -191,36 +326,36 @@ static baton_err restore_check(const table *t, const table_resource_view *v)
  * nodes[0..n_nodes) carry a temporary reference each. */
 typedef struct restore_prep {
 	res *r;
-	rec *hrec;
-	char *meta;
 	done_rec *done;
 	prev_rec *prev;
-	rec **wrec;
-	waiter **w;
-	tnode **nodes; /* holder, done, previous, then the waiters */
+	rec **rc; /* holdings, then waiters */
+	slot **s;
+	capb **b;      /* per waiter with a cap */
+	tnode **nodes; /* done, previous, holdings, waiters */
 	size_t n_nodes;
 } restore_prep;
 
-static void restore_prep_free(table *t, restore_prep *p, size_t n_waiting, int all)
+static void restore_prep_free(table *t, restore_prep *p, size_t n, int all)
 {
 	if (all) {
 		free(p->r);
-		free(p->hrec);
-		tbl_blob_free(p->meta);
 		free(p->done);
 		free(p->prev);
-		for (size_t i = 0; p->wrec != NULL && i < n_waiting; i++) {
-			free(p->wrec[i]);
-			if (p->w[i] != NULL)
-				tbl_blob_free(p->w[i]->meta);
-			free(p->w[i]);
+		for (size_t i = 0; p->rc != NULL && i < n; i++) {
+			free(p->rc[i]);
+			if (p->s[i] != NULL)
+				tbl_blob_free(p->s[i]->meta);
+			free(p->s[i]);
 		}
 	}
+	for (size_t i = 0; p->b != NULL && i < n; i++)
+		free(p->b[i]); /* the ones not taken */
 	for (size_t i = 0; i < p->n_nodes; i++)
 		if (p->nodes[i] != NULL)
 			tbl_node_unref(t, p->nodes[i]);
-	free(p->wrec);
-	free(p->w);
+	free(p->rc);
+	free(p->s);
+	free(p->b);
 	free(p->nodes);
 }
 
@@ -233,109 +368,122 @@ static int intern(table *t, restore_prep *p, const char *name)
 	return name == NULL || n != NULL;
 }
 
-static baton_err restore_alloc(table *t, const table_resource_view *v, restore_prep *p)
+/* The slot i (a holding for i < nh, else a waiter) with its record. */
+static int alloc_slot(table *t, restore_prep *p, size_t i, const char *node, const char *id, const char *meta)
 {
-	size_t nw = v->n_waiting;
-	int ok = (p->nodes = calloc(nw + 3, sizeof *p->nodes)) != NULL;
-	ok = ok && (p->wrec = calloc(nw + 1, sizeof *p->wrec)) != NULL &&
-	     (p->w = calloc(nw + 1, sizeof *p->w));
+	return intern(t, p, node) && (p->rc[i] = tbl_rec_alloc(id)) != NULL &&
+	       (p->s[i] = calloc(1, sizeof *p->s[i])) != NULL &&
+	       (meta == NULL || (p->s[i]->meta = tbl_blob(meta)) != NULL);
+}
+
+static baton_err restore_alloc(table *t, const rview *x, restore_prep *p)
+{
+	const table_resource_view *v = x->v;
+	size_t nw = v->n_waiting, n = x->nh + nw;
+	int ok = (p->nodes = calloc(n + 2, sizeof *p->nodes)) != NULL;
+	ok = ok && (p->rc = calloc(n + 1, sizeof *p->rc)) != NULL &&
+	     (p->s = calloc(n + 1, sizeof *p->s)) != NULL && (p->b = calloc(n + 1, sizeof *p->b)) != NULL;
 	ok = ok && (p->r = tbl_res_alloc(v->name)) != NULL;
-	ok = ok && intern(t, p, v->holder) && intern(t, p, v->done.node) && intern(t, p, v->previous.node);
-	ok = ok && (v->holder == NULL || (p->hrec = tbl_rec_alloc(v->holder_id)) != NULL);
-	ok = ok && (v->meta == NULL || (p->meta = tbl_blob(v->meta)) != NULL);
+	ok = ok && intern(t, p, v->done.node) && intern(t, p, v->previous.node);
 	ok = ok && (v->done.node == NULL || (p->done = tbl_done_alloc(v->done.result)) != NULL);
 	ok = ok && (v->previous.node == NULL || (p->prev = tbl_prev_alloc(v->previous.error)) != NULL);
+	for (size_t i = 0; ok && i < x->nh; i++)
+		ok = alloc_slot(t, p, i, x->h[i].node, x->h[i].id, x->h[i].meta);
 	for (size_t i = 0; ok && i < nw; i++) {
-		const table_waiter_view *wv = &v->waiting[i];
-		ok = intern(t, p, wv->node) && (p->wrec[i] = tbl_rec_alloc(wv->id)) != NULL &&
-		     (p->w[i] = calloc(1, sizeof *p->w[i])) != NULL &&
-		     (wv->meta == NULL || (p->w[i]->meta = tbl_blob(wv->meta)) != NULL);
+		const table_waiter_view *w = &v->waiting[i];
+		ok = alloc_slot(t, p, x->nh + i, w->node, w->id, w->meta) &&
+		     (w->max_failures == 0 ||
+		      (p->b[x->nh + i] = tbl_cap_alloc(p->r, w->max_failures)) != NULL);
 	}
 	ok = ok && hmap_reserve(&t->resources, t->resources.n + 1) == BATON_OK &&
-	     hmap_reserve(&t->recs, t->recs.n + nw + 1) == BATON_OK &&
-	     hmap_reserve(&t->waits, t->waits.n + nw) == BATON_OK &&
-	     heap_reserve(&t->deadlines, t->deadlines.n + nw + 1) == BATON_OK;
+	     hmap_reserve(&t->recs, t->recs.n + n) == BATON_OK &&
+	     hmap_reserve(&t->live, t->live.n + n) == BATON_OK &&
+	     hmap_reserve(&t->caps, t->caps.n + nw) == BATON_OK &&
+	     heap_reserve(&t->deadlines, t->deadlines.n + n + 1) == BATON_OK;
 	return ok ? BATON_OK : BATON_E_NOMEM;
 }
 
-static void restore_waiter(table *t, res *r, tnode *n, rec *rc, waiter *w, const table_waiter_view *wv)
+static void restore_holding(table *t, res *r, tnode *n, rec *rc, slot *h, const table_holding_view *hv)
 {
-	tbl_rec_attach(t, rc, n, r);
-	rc->state = REC_WAIT;
-	rc->u.w = w;
-	tbl_list_push(&n->live, rc);
-	w->rec = rc;
-	w->lease_ms = wv->lease_ms;
-	w->tmr.idx = HEAP_NONE;
-	w->tmr.kind = TMR_WAIT;
-	w->prev = r->wq_tail;
-	if (r->wq_tail != NULL)
-		r->wq_tail->next = w;
-	else
-		r->wq_head = w;
-	r->wq_tail = w;
-	r->n_waiting++;
-	t->n_waiters++;
-	hmap_insert(&t->waits, tbl_wait_hash(n, r), w);
-	if (wv->wait_until_ms != INT64_MAX)
-		heap_set(&t->deadlines, &w->tmr, wv->wait_until_ms);
+	tbl_live_attach(t, rc, n, r, h, REC_HOLD);
+	h->mode = (uint8_t)hv->mode;
+	h->lease_ms = hv->lease_ms;
+	h->tmr.idx = HEAP_NONE;
+	tbl_holding_link(t, r, h, hv->token, hv->since_ms, hv->lease_until_ms);
 }
 
-static void restore_commit(table *t, const table_resource_view *v, restore_prep *p)
+static void restore_remembered(table *t, const table_resource_view *v, restore_prep *p, res *r)
 {
-	res *r = p->r;
-	r->mode = (uint8_t)v->mode;
-	hmap_insert(&t->resources, r->hash, r);
-	r->flags = RES_IN_MAP;
-	if (p->hrec != NULL) {
-		tbl_rec_attach(t, p->hrec, p->nodes[0], r);
-		p->hrec->state = REC_HOLD;
-		tbl_list_push(&p->nodes[0]->live, p->hrec);
-		r->hrec = p->hrec;
-		r->token = v->token;
-		r->lease_ms = v->lease_ms;
-		r->since = v->since_ms;
-		r->meta = p->meta;
-		r->tmr.kind = TMR_LEASE;
-		heap_set(&t->deadlines, &r->tmr, v->lease_until_ms);
-		t->n_held++;
-	}
 	if (p->done != NULL) {
-		*p->done = (done_rec){.node = p->nodes[1],
+		*p->done = (done_rec){.node = p->nodes[0],
 		                      .refs = 1,
 		                      .has_result = p->done->has_result,
 		                      .token = v->done.token,
 		                      .completed_at = v->done.completed_at_ms};
-		p->nodes[1]->refs++;
+		p->nodes[0]->refs++;
 		r->done = p->done;
 		r->tmr.kind = TMR_FORGET;
 		heap_set(&t->deadlines, &r->tmr, v->forget_at_ms);
 		t->n_remembered++;
 	}
 	if (p->prev != NULL) {
-		p->prev->node = p->nodes[2];
-		p->nodes[2]->refs++;
+		p->prev->node = p->nodes[1];
+		p->nodes[1]->refs++;
+		p->prev->refs = 1;
 		p->prev->token = v->previous.token;
 		p->prev->reason = (uint8_t)v->previous.reason;
+		p->prev->completed_at = v->previous.completed_at_ms;
 		r->prev = p->prev;
 	}
-	for (size_t i = 0; i < v->n_waiting; i++)
-		restore_waiter(t, r, p->nodes[3 + i], p->wrec[i], p->w[i], &v->waiting[i]);
+	r->failures = v->failures;
+	if (r->failures != 0 && r->n_holds == 0 && v->forget_at_ms != 0)
+		heap_set(&t->deadlines, &r->tmr, v->forget_at_ms);
+	else
+		tbl_settle(t, r);
+}
+
+static void restore_commit(table *t, const rview *x, restore_prep *p)
+{
+	const table_resource_view *v = x->v;
+	res *r = p->r;
+	r->mode = x->once ? WIRE_MODE_ONCE : WIRE_MODE_MUTEX;
+	r->permits = (uint16_t)x->permits;
+	hmap_insert(&t->resources, r->hash, r);
+	r->flags = RES_IN_MAP;
+	for (size_t i = 0; i < x->nh; i++)
+		restore_holding(t, r, p->nodes[2 + i], p->rc[i], p->s[i], &x->h[i]);
+	for (size_t i = 0; i < v->n_waiting; i++) {
+		size_t k = x->nh + i;
+		const table_waiter_view *wv = &v->waiting[i];
+		slot *w = p->s[k];
+		w->lease_ms = wv->lease_ms;
+		w->mode = (uint8_t)wv->mode;
+		w->cap = (uint16_t)wv->max_failures;
+		capb *nb = NULL;
+		if (w->cap != 0 && tbl_cap_find(t, r, w->cap) == NULL) {
+			nb = p->b[k];
+			p->b[k] = NULL;
+		}
+		tbl_waiter_link(t, r, p->nodes[2 + k], p->rc[k], w, nb, wv->wait_until_ms);
+	}
+	restore_remembered(t, v, p, r);
 }
 
 baton_err table_restore(table *t, const table_resource_view *v)
 {
 	assert(!t->closed);
-	baton_err err = restore_check(t, v);
+	rview x;
+	rview_init(&x, v);
+	baton_err err = restore_check(t, &x);
 	if (err != BATON_OK)
 		return err;
-	if (v->holder == NULL && v->done.node == NULL)
+	if (x.nh == 0 && v->done.node == NULL && v->failures == 0)
 		return BATON_OK; /* idle: only a previous, nothing to keep */
 	restore_prep p = {0};
-	err = restore_alloc(t, v, &p);
+	err = restore_alloc(t, &x, &p);
 	if (err == BATON_OK)
-		restore_commit(t, v, &p);
-	restore_prep_free(t, &p, v->n_waiting, err != BATON_OK);
+		restore_commit(t, &x, &p);
+	restore_prep_free(t, &p, x.nh + v->n_waiting, err != BATON_OK);
 	return err;
 }
 
@@ -353,6 +501,8 @@ static int record_ok(const table_id_record *x)
 		return x->holder == NULL || str_ok(x->holder, NAMES_NODE_MAX);
 	case WIRE_ST_REJECTED:
 		return baton_err_code(x->code) != NULL;
+	case WIRE_ST_FAILED:
+		return x->failures != 0 && str_ok(x->last.node, NAMES_NODE_MAX) && x->last.token != 0;
 	case WIRE_ST_RENEWED:
 	case WIRE_ST_RELEASED:
 	case WIRE_ST_CANCELLED:
@@ -397,6 +547,23 @@ static done_rec *restore_done(const res *r, tnode *dn, const table_id_record *x)
 	return d;
 }
 
+/* The last failure x names: r's own when it is the same one, else a new
+ * copy naming ln (refs 0: the record takes the first). NULL: no memory. */
+static prev_rec *restore_last(const res *r, tnode *ln, const table_id_record *x)
+{
+	if (r != NULL && r->prev != NULL && r->prev->token == x->last.token && r->prev->node == ln)
+		return r->prev;
+	prev_rec *p = tbl_prev_alloc(x->last.error);
+	if (p == NULL)
+		return NULL;
+	p->node = ln;
+	ln->refs++;
+	p->token = x->last.token;
+	p->reason = (uint8_t)x->last.reason;
+	p->completed_at = x->last.completed_at_ms;
+	return p;
+}
+
 baton_err table_restore_record(table *t, const table_id_record *x)
 {
 	assert(!t->closed);
@@ -410,6 +577,7 @@ baton_err table_restore_record(table *t, const table_id_record *x)
 	res *zombie = r == NULL ? tbl_res_alloc(x->resource) : NULL;
 	tnode *holder = NULL, *dn = NULL;
 	done_rec *d = NULL;
+	prev_rec *last = NULL;
 	n = hold_node(t, x->node);
 	int ok = rc != NULL && (r != NULL || zombie != NULL) && n != NULL &&
 	         hmap_reserve(&t->recs, t->recs.n + 1) == BATON_OK && tbl_reserve(t, 0, 0, 0) == BATON_OK;
@@ -417,17 +585,20 @@ baton_err table_restore_record(table *t, const table_id_record *x)
 		ok = (holder = hold_node(t, x->holder)) != NULL;
 	if (ok && x->status == WIRE_ST_DONE)
 		ok = (dn = hold_node(t, x->done.node)) != NULL && (d = restore_done(r, dn, x)) != NULL;
+	if (ok && x->status == WIRE_ST_FAILED)
+		ok = (dn = hold_node(t, x->last.node)) != NULL && (last = restore_last(r, dn, x)) != NULL;
 	if (ok) {
 		/* A resource the table does not keep lives on outside the map,
 		 * named only by its records, as one that went idle does. */
 		tbl_rec_attach(t, rc, n, r != NULL ? r : zombie);
 		answer_rec a = {.status = x->status,
 		                .token = x->token,
-		                .lease_ms = x->lease_ms,
+		                .lease_ms = x->status == WIRE_ST_FAILED ? x->failures : x->lease_ms,
 		                .reason = x->reason,
 		                .code = x->code,
 		                .holder = holder,
-		                .done = d};
+		                .done = d,
+		                .last = last};
 		tbl_rec_finish(t, rc, &a, x->seq, 0);
 		if (x->seq >= t->id_seq)
 			t->id_seq = x->seq + 1;

@@ -35,9 +35,10 @@
 #include "wire_json.h"
 
 static const char *const op_names[] = {NULL, "acquire", "renew", "release", "cancel", "reset"};
-static const char *const mode_names[] = {"once", "mutex"};
-static const char *const status_names[] = {NULL,       "granted",   "queued", "done",    "busy",    "renewed",
-                                           "released", "cancelled", "reset",  "revoked", "rejected"};
+static const char *const mode_names[] = {"once", "mutex", "shared"};
+static const char *const status_names[] = {NULL,    "granted", "queued",   "done",
+                                           "busy",  "renewed", "released", "cancelled",
+                                           "reset", "revoked", "rejected", "failed"};
 static const char *const reason_names[] = {NULL, "released", "lease_expired", "node_offline"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -191,12 +192,14 @@ enum req_field {
 	F_ERROR,
 	F_RESULT,
 	F_REMEMBER,
+	F_PERMITS,
+	F_MAX_FAILURES,
 	F_COUNT
 };
 
-static const char *const field_names[F_COUNT] = {"v",        "op",      "id",         "resource", "mode",
-                                                 "lease_ms", "wait_ms", "meta",       "token",    "success",
-                                                 "error",    "result",  "remember_ms"};
+static const char *const field_names[F_COUNT] = {
+    "v",     "op",      "id",    "resource", "mode",        "lease_ms", "wait_ms",     "meta",
+    "token", "success", "error", "result",   "remember_ms", "permits",  "max_failures"};
 
 #define BIT(f)      (1u << (f))
 #define HEAD_FIELDS (BIT(F_V) | BIT(F_OP) | BIT(F_ID) | BIT(F_RESOURCE))
@@ -206,7 +209,8 @@ static unsigned op_fields(wire_op op)
 {
 	switch (op) {
 	case WIRE_OP_ACQUIRE:
-		return HEAD_FIELDS | BIT(F_MODE) | BIT(F_LEASE) | BIT(F_WAIT) | BIT(F_META);
+		return HEAD_FIELDS | BIT(F_MODE) | BIT(F_LEASE) | BIT(F_WAIT) | BIT(F_META) | BIT(F_PERMITS) |
+		       BIT(F_MAX_FAILURES);
 	case WIRE_OP_RENEW:
 		return HEAD_FIELDS | BIT(F_TOKEN);
 	case WIRE_OP_RELEASE:
@@ -368,6 +372,27 @@ static baton_err req_head(const req_fields *f, wire_request *r, wire_diag *d)
 	return BATON_OK;
 }
 
+/* permits and max_failures (second edition), checked against the mode. */
+static baton_err req_shape(const req_fields *f, wire_request *r, wire_diag *d)
+{
+	baton_err err;
+	bool has = false;
+	uint64_t v = 0;
+
+	if ((err = uint_field(f, F_PERMITS, false, 1, WIRE_PERMITS_MAX, &has, &v, d)) != BATON_OK)
+		return err;
+	if (has && v != 1 && r->mode != WIRE_MODE_MUTEX)
+		return fail(d, BATON_E_BAD_REQUEST, "permits: above 1 only with mode \"mutex\"");
+	r->permits = has ? (uint32_t)v : 0;
+	has = false;
+	if ((err = uint_field(f, F_MAX_FAILURES, false, 1, WIRE_FAILURES_MAX, &has, &v, d)) != BATON_OK)
+		return err;
+	if (has && r->mode != WIRE_MODE_ONCE)
+		return fail(d, BATON_E_BAD_REQUEST, "max_failures: only with mode \"once\"");
+	r->max_failures = has ? (uint32_t)v : 0;
+	return BATON_OK;
+}
+
 static baton_err req_acquire(const req_fields *f, wire_request *r, wire_diag *d)
 {
 	const cJSON *it;
@@ -379,9 +404,12 @@ static baton_err req_acquire(const req_fields *f, wire_request *r, wire_diag *d)
 		return err;
 	if (it != NULL) {
 		if (!cJSON_IsString(it) || (mode = wire_mode_from_name(it->valuestring)) < 0)
-			return fail(d, BATON_E_BAD_REQUEST, "mode: must be \"once\" or \"mutex\"");
+			return fail(d, BATON_E_BAD_REQUEST,
+			            "mode: must be \"once\", \"mutex\" or \"shared\"");
 		r->mode = (wire_mode)mode;
 	}
+	if ((err = req_shape(f, r, d)) != BATON_OK)
+		return err;
 	if ((err = uint_field(f, F_LEASE, false, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &r->has_lease, &lease, d)) !=
 	    BATON_OK)
 		return err;
@@ -535,7 +563,9 @@ static bool request_ok(const wire_request *r)
 		return false;
 	switch (r->op) {
 	case WIRE_OP_ACQUIRE:
-		if (wire_mode_name(r->mode) == NULL)
+		if (wire_mode_name(r->mode) == NULL || r->permits > WIRE_PERMITS_MAX ||
+		    (r->permits > 1 && r->mode != WIRE_MODE_MUTEX) || r->max_failures > WIRE_FAILURES_MAX ||
+		    (r->max_failures != 0 && r->mode != WIRE_MODE_ONCE))
 			return false;
 		if (r->has_lease && (r->lease_ms < WIRE_LEASE_MIN || r->lease_ms > WIRE_LEASE_MAX))
 			return false;
@@ -589,6 +619,14 @@ static void emit_request(wj_writer *w, const void *msg)
 			wj_u64(w, r->wait_ms);
 		}
 		opt_str(w, "meta", r->meta);
+		if (r->permits > 1) {
+			wj_key(w, "permits");
+			wj_u64(w, r->permits);
+		}
+		if (r->max_failures != 0) {
+			wj_key(w, "max_failures");
+			wj_u64(w, r->max_failures);
+		}
 	} else if (r->op == WIRE_OP_RENEW || r->op == WIRE_OP_RELEASE) {
 		wj_key(w, "token");
 		wj_u64(w, r->token);

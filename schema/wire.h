@@ -38,6 +38,8 @@
 #define WIRE_LEASE_DEFAULT    30000u
 #define WIRE_INT_MAX          9007199254740991ull /* 2^53 - 1 */
 #define WIRE_VERSION_TEXT_MAX 64                  /* bytes of the coordinator's "version" */
+#define WIRE_PERMITS_MAX      1024u               /* permits of a mutex acquire: 1..this (second edition) */
+#define WIRE_FAILURES_MAX     1000u /* max_failures of a once acquire: 1..this (second edition) */
 
 typedef enum wire_op {
 	WIRE_OP_ACQUIRE = 1,
@@ -50,6 +52,7 @@ typedef enum wire_op {
 typedef enum wire_mode {
 	WIRE_MODE_ONCE = 0,
 	WIRE_MODE_MUTEX = 1,
+	WIRE_MODE_SHARED = 2, /* second edition: a read lock */
 } wire_mode;
 
 typedef enum wire_status {
@@ -63,6 +66,7 @@ typedef enum wire_status {
 	WIRE_ST_RESET,
 	WIRE_ST_REVOKED,
 	WIRE_ST_REJECTED,
+	WIRE_ST_FAILED, /* second edition: the failure streak reached max_failures */
 } wire_status;
 
 /* Why a holding ended. */
@@ -93,6 +97,11 @@ typedef struct wire_request {
 	bool has_wait;     /* false: wait until granted, done or cancelled */
 	uint64_t wait_ms;  /* 0..WIRE_INT_MAX; 0 = try once */
 	const char *meta;  /* <= WIRE_META_MAX bytes, or NULL */
+	/* Second edition. permits: 0 means absent (1); above 1 only with mode
+	 * mutex (1..WIRE_PERMITS_MAX). max_failures: 0 means absent; else
+	 * 1..WIRE_FAILURES_MAX, mode once only. */
+	uint32_t permits;
+	uint32_t max_failures;
 	/* renew, release */
 	uint64_t token; /* 1..WIRE_INT_MAX */
 	/* release */
@@ -148,6 +157,9 @@ typedef struct wire_previous {
 	uint64_t token;
 	const char *error; /* NULL if the holder gave none */
 	wire_reason reason;
+	/* When the holding ended: written only where the contract has it (the
+	 * failed answer's "last", the snapshot's "last_failure"); 0 elsewhere. */
+	int64_t completed_at_ms;
 } wire_previous;
 
 /* A remembered success of a once resource. */
@@ -171,6 +183,8 @@ typedef struct wire_answer {
 	wire_reason reason;     /* revoked: lease_expired or node_offline */
 	baton_err code;         /* rejected: an error with a wire code */
 	const char *message;    /* rejected */
+	uint32_t failures;      /* failed: the streak (>= 1) */
+	wire_previous last;     /* failed: the holding that ended the streak's last try */
 	void *owned_;           /* private */
 } wire_answer;
 
@@ -201,6 +215,21 @@ void wire_outcome_deinit(wire_outcome *o);
 
 /* ---- snapshots: coordinator -> P/state/<resource>, retained ------------ */
 
+/* One current holding in a snapshot's "holders" (second edition). */
+typedef struct wire_holding {
+	const char *node;
+	uint64_t token;
+	wire_mode mode;
+	int64_t since_ms;
+	int64_t lease_until_ms;
+} wire_holding;
+
+/* One queued acquire in a snapshot's "queue" (second edition). */
+typedef struct wire_queued {
+	const char *node;
+	wire_mode mode;
+} wire_queued;
+
 typedef struct wire_snapshot {
 	const char *resource;
 	wire_mode mode;
@@ -213,6 +242,17 @@ typedef struct wire_snapshot {
 	size_t n_waiting;
 	wire_done done;         /* done.node NULL: "done":null */
 	wire_previous previous; /* last failed holding, previous.node NULL: omitted */
+	/* Second edition: every holding in token order (holder..meta above
+	 * describe holders[0]), the queue in order (waiting lists its nodes),
+	 * permits (written when above 1), the failure streak and its last
+	 * failure (written when failures is above 0). */
+	const wire_holding *holders;
+	size_t n_holders;
+	const wire_queued *queue;
+	size_t n_queue;
+	uint32_t permits;
+	uint32_t failures;
+	wire_previous last_failure;
 	void *owned_;
 } wire_snapshot;
 

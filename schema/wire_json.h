@@ -129,4 +129,25 @@ bool wj_req_u64(const struct cJSON *obj, const char *key, uint64_t min, uint64_t
 bool wj_req_reason(const struct cJSON *obj, const char *key, wire_reason *out);
 bool wj_req_mode(const struct cJSON *obj, wire_mode *out);
 
+/* ---- helpers of the message codecs (wire_msg.c; also used by wire_snap.c) ---- */
+
+void wj_put_str(wj_writer *w, const char *key, const char *s);
+void wj_put_opt_str(wj_writer *w, const char *key, const char *s); /* s NULL: nothing */
+void wj_put_u64(wj_writer *w, const char *key, uint64_t v);
+void wj_put_time(wj_writer *w, const char *key, int64_t ms);
+void wj_put_head(wj_writer *w); /* { "v":1 */
+/* Takes the n strings *strs[i] into b (counting, or copying when b->block). */
+void wj_take_all(wj_block *b, const char **const *strs, size_t n);
+/* The nested objects: previous (grants, snapshots), last (failed answers,
+ * the snapshot's last_failure: previous plus completed_at) and done. */
+bool wj_previous_ok(const wire_previous *p); /* absent (node NULL) is fine */
+bool wj_last_ok(const wire_previous *p);     /* present, with a valid time */
+bool wj_done_ok(const wire_done *o);         /* absent (node NULL) is fine */
+void wj_put_prev_as(wj_writer *w, const char *key, const wire_previous *p, bool at);
+void wj_put_previous(wj_writer *w, const wire_previous *p);
+void wj_put_done(wj_writer *w, const char *key, const wire_done *o); /* node NULL: null */
+bool wj_get_previous(const struct cJSON *it, wire_previous *p);      /* it NULL: absent */
+bool wj_get_last(const struct cJSON *it, wire_previous *p);          /* required */
+bool wj_get_done(const struct cJSON *it, wire_done *o);              /* it NULL or null: absent */
+
 #endif

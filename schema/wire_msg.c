@@ -2,7 +2,10 @@
  * wire_msg.c - the codec of what the coordinator sends: answers, outcome
  * events, state snapshots, presence and stats (PROTOCOL.md v1).
  *
- * Owns: the field names and the order in which they are written. Must never
+ * Owns: the field names and the order in which they are written, and the
+ * helpers every message's codec shares (wj_put_*, the nested previous,
+ * last and done objects; declared in wire_json.h). Snapshots are in
+ * wire_snap.c. Must never
  * do I/O or log. Encoders check their input against the contract and return
  * BATON_E_INVAL rather than write a message a peer would reject; decoders are
  * for agents and tests, tolerant of unknown fields and strict about the ones
@@ -17,37 +20,37 @@
 
 #include "wire_json.h"
 
-static void put_str(wj_writer *w, const char *key, const char *s)
+void wj_put_str(wj_writer *w, const char *key, const char *s)
 {
 	wj_key(w, key);
 	wj_str(w, s);
 }
 
-static void put_opt_str(wj_writer *w, const char *key, const char *s)
+void wj_put_opt_str(wj_writer *w, const char *key, const char *s)
 {
 	if (s != NULL)
-		put_str(w, key, s);
+		wj_put_str(w, key, s);
 }
 
-static void put_u64(wj_writer *w, const char *key, uint64_t v)
+void wj_put_u64(wj_writer *w, const char *key, uint64_t v)
 {
 	wj_key(w, key);
 	wj_u64(w, v);
 }
 
-static void put_time(wj_writer *w, const char *key, int64_t ms)
+void wj_put_time(wj_writer *w, const char *key, int64_t ms)
 {
 	wj_key(w, key);
 	wj_time(w, ms);
 }
 
-static void put_head(wj_writer *w)
+void wj_put_head(wj_writer *w)
 {
 	wj_open(w);
-	put_u64(w, "v", WIRE_VERSION);
+	wj_put_u64(w, "v", WIRE_VERSION);
 }
 
-static void take_all(wj_block *b, const char **const *strs, size_t n)
+void wj_take_all(wj_block *b, const char **const *strs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		wj_block_take(b, strs[i]);
@@ -58,12 +61,12 @@ static baton_err own_strings(const char **const *strs, size_t n, void **owned)
 {
 	wj_block b = {NULL, 0};
 
-	take_all(&b, strs, n);
+	wj_take_all(&b, strs, n);
 	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
 	if (b.block == NULL)
 		return BATON_E_NOMEM;
 	b.used = 0;
-	take_all(&b, strs, n);
+	wj_take_all(&b, strs, n);
 	*owned = b.block;
 	return BATON_OK;
 }
@@ -72,32 +75,46 @@ static baton_err own_strings(const char **const *strs, size_t n, void **owned)
 
 /* ---- the nested objects: previous and done ------------------------------------ */
 
-static bool previous_ok(const wire_previous *p)
+bool wj_previous_ok(const wire_previous *p)
 {
 	return p->node == NULL || (wj_node_ok(p->node) && wj_token_ok(p->token) &&
 	                           (p->error == NULL || wj_text_ok(p->error, WIRE_ERROR_MAX)) &&
 	                           wire_reason_name(p->reason) != NULL);
 }
 
-static bool done_ok(const wire_done *o)
+bool wj_done_ok(const wire_done *o)
 {
 	return o->node == NULL || (wj_node_ok(o->node) && wj_token_ok(o->token) &&
 	                           (o->result == NULL || wj_text_ok(o->result, WIRE_RESULT_MAX)) &&
 	                           wj_time_ok(o->completed_at_ms));
 }
 
-static void put_previous(wj_writer *w, const wire_previous *p)
+/* "previous" (no time) or, with at, "last"/"last_failure" (with completed_at). */
+void wj_put_prev_as(wj_writer *w, const char *key, const wire_previous *p, bool at)
 {
-	wj_key(w, "previous");
+	wj_key(w, key);
 	wj_open(w);
-	put_str(w, "node", p->node);
-	put_u64(w, "token", p->token);
-	put_opt_str(w, "error", p->error);
-	put_str(w, "reason", wire_reason_name(p->reason));
+	wj_put_str(w, "node", p->node);
+	wj_put_u64(w, "token", p->token);
+	wj_put_opt_str(w, "error", p->error);
+	wj_put_str(w, "reason", wire_reason_name(p->reason));
+	if (at)
+		wj_put_time(w, "completed_at", p->completed_at_ms);
 	wj_close(w);
 }
 
-static void put_done(wj_writer *w, const char *key, const wire_done *o)
+void wj_put_previous(wj_writer *w, const wire_previous *p)
+{
+	wj_put_prev_as(w, "previous", p, false);
+}
+
+/* A "last" object: a previous that must name its holding and its time. */
+bool wj_last_ok(const wire_previous *p)
+{
+	return p->node != NULL && wj_previous_ok(p) && wj_time_ok(p->completed_at_ms);
+}
+
+void wj_put_done(wj_writer *w, const char *key, const wire_done *o)
 {
 	wj_key(w, key);
 	if (o->node == NULL) {
@@ -105,14 +122,21 @@ static void put_done(wj_writer *w, const char *key, const wire_done *o)
 		return;
 	}
 	wj_open(w);
-	put_str(w, "node", o->node);
-	put_u64(w, "token", o->token);
-	put_opt_str(w, "result", o->result);
-	put_time(w, "completed_at", o->completed_at_ms);
+	wj_put_str(w, "node", o->node);
+	wj_put_u64(w, "token", o->token);
+	wj_put_opt_str(w, "result", o->result);
+	wj_put_time(w, "completed_at", o->completed_at_ms);
 	wj_close(w);
 }
 
-static bool get_previous(const cJSON *it, wire_previous *p)
+/* A "last" object (required): previous plus completed_at. */
+bool wj_get_last(const cJSON *it, wire_previous *p)
+{
+	return cJSON_IsObject(it) && wj_get_previous(it, p) &&
+	       wj_req_time(it, "completed_at", &p->completed_at_ms);
+}
+
+bool wj_get_previous(const cJSON *it, wire_previous *p)
 {
 	memset(p, 0, sizeof *p);
 	if (it == NULL)
@@ -123,7 +147,7 @@ static bool get_previous(const cJSON *it, wire_previous *p)
 }
 
 /* A done object, or null (then o->node stays NULL). */
-static bool get_done(const cJSON *it, wire_done *o)
+bool wj_get_done(const cJSON *it, wire_done *o)
 {
 	memset(o, 0, sizeof *o);
 	if (it == NULL || cJSON_IsNull(it))
@@ -146,11 +170,11 @@ static bool answer_extras_ok(const wire_answer *a)
 {
 	switch (a->status) {
 	case WIRE_ST_GRANTED:
-		return wj_token_ok(a->token) && lease_ok(a->lease_ms) && previous_ok(&a->previous);
+		return wj_token_ok(a->token) && lease_ok(a->lease_ms) && wj_previous_ok(&a->previous);
 	case WIRE_ST_QUEUED:
 		return a->position >= 1 && wj_node_ok(a->holder);
 	case WIRE_ST_DONE:
-		return a->outcome.node != NULL && done_ok(&a->outcome);
+		return a->outcome.node != NULL && wj_done_ok(&a->outcome);
 	case WIRE_ST_BUSY:
 		return wj_node_ok(a->holder);
 	case WIRE_ST_RENEWED:
@@ -165,6 +189,8 @@ static bool answer_extras_ok(const wire_answer *a)
 		       (a->reason == WIRE_REASON_LEASE_EXPIRED || a->reason == WIRE_REASON_NODE_OFFLINE);
 	case WIRE_ST_REJECTED:
 		return baton_err_code(a->code) != NULL && wj_text_ok(a->message, WIRE_MESSAGE_MAX);
+	case WIRE_ST_FAILED:
+		return a->failures >= 1 && a->failures <= WIRE_FAILURES_MAX && wj_last_ok(&a->last);
 	}
 	return false;
 }
@@ -187,38 +213,42 @@ static void emit_answer(wj_writer *w, const void *msg)
 {
 	const wire_answer *a = msg;
 
-	put_head(w);
-	put_str(w, "status", wire_status_name(a->status));
-	put_opt_str(w, "id", a->id);
-	put_opt_str(w, "resource", a->resource);
+	wj_put_head(w);
+	wj_put_str(w, "status", wire_status_name(a->status));
+	wj_put_opt_str(w, "id", a->id);
+	wj_put_opt_str(w, "resource", a->resource);
 	switch (a->status) {
 	case WIRE_ST_GRANTED:
 	case WIRE_ST_RENEWED:
-		put_u64(w, "token", a->token);
-		put_u64(w, "lease_ms", a->lease_ms);
+		wj_put_u64(w, "token", a->token);
+		wj_put_u64(w, "lease_ms", a->lease_ms);
 		if (a->status == WIRE_ST_GRANTED && a->previous.node != NULL)
-			put_previous(w, &a->previous);
+			wj_put_previous(w, &a->previous);
 		break;
 	case WIRE_ST_QUEUED:
-		put_u64(w, "position", a->position);
-		put_str(w, "holder", a->holder);
+		wj_put_u64(w, "position", a->position);
+		wj_put_str(w, "holder", a->holder);
 		break;
 	case WIRE_ST_DONE:
-		put_done(w, "outcome", &a->outcome);
+		wj_put_done(w, "outcome", &a->outcome);
 		break;
 	case WIRE_ST_BUSY:
-		put_str(w, "holder", a->holder);
+		wj_put_str(w, "holder", a->holder);
 		break;
 	case WIRE_ST_RELEASED:
-		put_u64(w, "token", a->token);
+		wj_put_u64(w, "token", a->token);
 		break;
 	case WIRE_ST_REVOKED:
-		put_u64(w, "token", a->token);
-		put_str(w, "reason", wire_reason_name(a->reason));
+		wj_put_u64(w, "token", a->token);
+		wj_put_str(w, "reason", wire_reason_name(a->reason));
 		break;
 	case WIRE_ST_REJECTED:
-		put_str(w, "code", baton_err_code(a->code));
-		put_str(w, "message", a->message);
+		wj_put_str(w, "code", baton_err_code(a->code));
+		wj_put_str(w, "message", a->message);
+		break;
+	case WIRE_ST_FAILED:
+		wj_put_u64(w, "failures", a->failures);
+		wj_put_prev_as(w, "last", &a->last, true);
 		break;
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
@@ -246,7 +276,8 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 		    !wj_req_u64(root, "lease_ms", WIRE_LEASE_MIN, WIRE_LEASE_MAX, &u))
 			return false;
 		a->lease_ms = (uint32_t)u;
-		return a->status == WIRE_ST_RENEWED || get_previous(wj_get(root, "previous"), &a->previous);
+		return a->status == WIRE_ST_RENEWED ||
+		       wj_get_previous(wj_get(root, "previous"), &a->previous);
 	case WIRE_ST_QUEUED:
 		if (!wj_req_u64(root, "position", 1, UINT32_MAX, &u))
 			return false;
@@ -254,7 +285,7 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 		return wj_req_node(root, "holder", &a->holder);
 	case WIRE_ST_DONE:
 		return cJSON_IsObject(wj_get(root, "outcome")) &&
-		       get_done(wj_get(root, "outcome"), &a->outcome);
+		       wj_get_done(wj_get(root, "outcome"), &a->outcome);
 	case WIRE_ST_BUSY:
 		return wj_req_node(root, "holder", &a->holder);
 	case WIRE_ST_RELEASED:
@@ -269,6 +300,11 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 			return false;
 		a->code = baton_err_from_code(code->valuestring);
 		return wj_req_str(root, "message", WIRE_MESSAGE_MAX, &a->message);
+	case WIRE_ST_FAILED:
+		if (!wj_req_u64(root, "failures", 1, WIRE_FAILURES_MAX, &u))
+			return false;
+		a->failures = (uint32_t)u;
+		return wj_get_last(wj_get(root, "last"), &a->last);
 	case WIRE_ST_CANCELLED:
 	case WIRE_ST_RESET:
 		return true;
@@ -295,8 +331,9 @@ static baton_err answer_fields(const cJSON *root, wire_answer *a)
 	a->resource = res != NULL ? res->valuestring : NULL;
 	if (!get_answer_extras(root, a))
 		return BATON_E_PROTOCOL;
-	const char **const strs[] = {&a->id,     &a->resource,     &a->previous.node,  &a->previous.error,
-	                             &a->holder, &a->outcome.node, &a->outcome.result, &a->message};
+	const char **const strs[] = {&a->id,        &a->resource,     &a->previous.node,  &a->previous.error,
+	                             &a->holder,    &a->outcome.node, &a->outcome.result, &a->message,
+	                             &a->last.node, &a->last.error};
 	return own_strings(strs, COUNT(strs), &a->owned_);
 }
 
@@ -341,17 +378,17 @@ static void emit_outcome(wj_writer *w, const void *msg)
 {
 	const wire_outcome *o = msg;
 
-	put_head(w);
-	put_str(w, "resource", o->resource);
-	put_str(w, "mode", wire_mode_name(o->mode));
-	put_str(w, "node", o->node);
-	put_u64(w, "token", o->token);
+	wj_put_head(w);
+	wj_put_str(w, "resource", o->resource);
+	wj_put_str(w, "mode", wire_mode_name(o->mode));
+	wj_put_str(w, "node", o->node);
+	wj_put_u64(w, "token", o->token);
 	wj_key(w, "success");
 	wj_bool(w, o->success);
-	put_opt_str(w, "error", o->error);
-	put_opt_str(w, "result", o->result);
-	put_str(w, "reason", wire_reason_name(o->reason));
-	put_time(w, "completed_at", o->completed_at_ms);
+	wj_put_opt_str(w, "error", o->error);
+	wj_put_opt_str(w, "result", o->result);
+	wj_put_str(w, "reason", wire_reason_name(o->reason));
+	wj_put_time(w, "completed_at", o->completed_at_ms);
 	wj_close(w);
 }
 
@@ -408,154 +445,6 @@ void wire_outcome_deinit(wire_outcome *o)
 	memset(o, 0, sizeof *o);
 }
 
-/* ---- snapshots ----------------------------------------------------------------- */
-
-static bool snapshot_ok(const wire_snapshot *s)
-{
-	if (!wj_resource_ok(s->resource) || wire_mode_name(s->mode) == NULL)
-		return false;
-	if (s->holder != NULL &&
-	    (!wj_node_ok(s->holder) || !wj_token_ok(s->token) || !wj_time_ok(s->since_ms) ||
-	     !wj_time_ok(s->lease_until_ms) || (s->meta != NULL && !wj_text_ok(s->meta, WIRE_META_MAX))))
-		return false;
-	if (s->n_waiting > 0 && s->waiting == NULL)
-		return false;
-	for (size_t i = 0; i < s->n_waiting; i++)
-		if (!wj_node_ok(s->waiting[i]))
-			return false;
-	return done_ok(&s->done) && previous_ok(&s->previous);
-}
-
-static void emit_snapshot(wj_writer *w, const void *msg)
-{
-	const wire_snapshot *s = msg;
-
-	put_head(w);
-	put_str(w, "resource", s->resource);
-	put_str(w, "mode", wire_mode_name(s->mode));
-	wj_key(w, "holder");
-	if (s->holder == NULL) {
-		wj_null(w);
-	} else {
-		wj_str(w, s->holder);
-		put_u64(w, "token", s->token);
-		put_time(w, "since", s->since_ms);
-		put_time(w, "lease_until", s->lease_until_ms);
-		put_opt_str(w, "meta", s->meta);
-	}
-	wj_key(w, "waiting");
-	wj_open_array(w);
-	for (size_t i = 0; i < s->n_waiting; i++)
-		wj_str(w, s->waiting[i]);
-	wj_close_array(w);
-	put_done(w, "done", &s->done);
-	if (s->previous.node != NULL)
-		put_previous(w, &s->previous);
-	wj_close(w);
-}
-
-baton_err wire_snapshot_encode(const wire_snapshot *s, char **out, size_t *len)
-{
-	if (s == NULL || out == NULL || !snapshot_ok(s))
-		return BATON_E_INVAL;
-	return wj_finish(emit_snapshot, s, out, len);
-}
-
-static bool snapshot_holder(const cJSON *root, wire_snapshot *s)
-{
-	const cJSON *holder = wj_get(root, "holder");
-
-	if (holder == NULL || cJSON_IsNull(holder))
-		return true;
-	return wj_req_node(root, "holder", &s->holder) &&
-	       wj_req_u64(root, "token", 1, WIRE_INT_MAX, &s->token) &&
-	       wj_req_time(root, "since", &s->since_ms) &&
-	       wj_req_time(root, "lease_until", &s->lease_until_ms) &&
-	       wj_opt_str(root, "meta", WIRE_META_MAX, &s->meta);
-}
-
-/* One block: the array of waiting pointers first (malloc alignment), then
- * every string. */
-static baton_err snapshot_own(wire_snapshot *s, const cJSON *waiting)
-{
-	const char **const strs[] = {&s->resource,    &s->holder,        &s->meta,          &s->done.node,
-	                             &s->done.result, &s->previous.node, &s->previous.error};
-	size_t head = s->n_waiting * sizeof(char *);
-	wj_block b = {NULL, head};
-	const cJSON *it;
-
-	take_all(&b, strs, COUNT(strs));
-	cJSON_ArrayForEach(it, waiting)
-	{
-		const char *name = it->valuestring;
-		wj_block_take(&b, &name);
-	}
-	b.block = cJSON_malloc(b.used > 0 ? b.used : 1);
-	if (b.block == NULL)
-		return BATON_E_NOMEM;
-	const char **list = (const char **)(void *)b.block;
-	b.used = head;
-	take_all(&b, strs, COUNT(strs));
-	size_t i = 0;
-	cJSON_ArrayForEach(it, waiting)
-	{
-		list[i] = it->valuestring;
-		wj_block_take(&b, &list[i]);
-		i++;
-	}
-	s->waiting = s->n_waiting > 0 ? list : NULL;
-	s->owned_ = b.block;
-	return BATON_OK;
-}
-
-static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
-{
-	const cJSON *res = wj_get(root, "resource"), *waiting = wj_get(root, "waiting"), *it;
-
-	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !wj_req_mode(root, &s->mode))
-		return BATON_E_PROTOCOL;
-	s->resource = res->valuestring;
-	if (!snapshot_holder(root, s) || !get_done(wj_get(root, "done"), &s->done) ||
-	    !get_previous(wj_get(root, "previous"), &s->previous))
-		return BATON_E_PROTOCOL;
-	if (waiting != NULL && !cJSON_IsArray(waiting))
-		return BATON_E_PROTOCOL;
-	cJSON_ArrayForEach(it, waiting)
-	{
-		if (!cJSON_IsString(it) || !wj_node_ok(it->valuestring))
-			return BATON_E_PROTOCOL;
-		s->n_waiting++;
-	}
-	return snapshot_own(s, waiting);
-}
-
-baton_err wire_snapshot_decode(const char *payload, size_t len, wire_snapshot *out)
-{
-	wire_snapshot s = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = snapshot_fields(root, &s);
-	if (err == BATON_OK)
-		*out = s;
-	cJSON_Delete(root);
-	return err;
-}
-
-void wire_snapshot_deinit(wire_snapshot *s)
-{
-	if (s == NULL)
-		return;
-	if (s->owned_ != NULL)
-		cJSON_free(s->owned_);
-	memset(s, 0, sizeof *s);
-}
-
 /* ---- presence -------------------------------------------------------------- */
 
 static bool presence_ok(const wire_presence *p)
@@ -570,13 +459,13 @@ static void emit_presence(wj_writer *w, const void *msg)
 {
 	const wire_presence *p = msg;
 
-	put_head(w);
-	put_opt_str(w, "node", p->node);
+	wj_put_head(w);
+	wj_put_opt_str(w, "node", p->node);
 	wj_key(w, "online");
 	wj_bool(w, p->online);
-	put_opt_str(w, "version", p->version);
+	wj_put_opt_str(w, "version", p->version);
 	if (p->node == NULL && p->started_at_ms != 0)
-		put_time(w, "started_at", p->started_at_ms);
+		wj_put_time(w, "started_at", p->started_at_ms);
 	wj_close(w);
 }
 
@@ -637,18 +526,18 @@ static void emit_stats(wj_writer *w, const void *msg)
 {
 	const wire_stats *s = msg;
 
-	put_head(w);
-	put_time(w, "at", s->at_ms);
-	put_u64(w, "uptime_ms", s->uptime_ms);
-	put_u64(w, "requests", s->requests);
-	put_u64(w, "grants", s->grants);
-	put_u64(w, "handoffs", s->handoffs);
-	put_u64(w, "rejections", s->rejections);
-	put_u64(w, "held", s->held);
-	put_u64(w, "waiters", s->waiters);
-	put_u64(w, "remembered", s->remembered);
-	put_u64(w, "backlog", s->backlog);
-	put_u64(w, "next_token", s->next_token);
+	wj_put_head(w);
+	wj_put_time(w, "at", s->at_ms);
+	wj_put_u64(w, "uptime_ms", s->uptime_ms);
+	wj_put_u64(w, "requests", s->requests);
+	wj_put_u64(w, "grants", s->grants);
+	wj_put_u64(w, "handoffs", s->handoffs);
+	wj_put_u64(w, "rejections", s->rejections);
+	wj_put_u64(w, "held", s->held);
+	wj_put_u64(w, "waiters", s->waiters);
+	wj_put_u64(w, "remembered", s->remembered);
+	wj_put_u64(w, "backlog", s->backlog);
+	wj_put_u64(w, "next_token", s->next_token);
 	wj_close(w);
 }
 

@@ -25,6 +25,7 @@
 #define CLI_EX_LOST        76   /* the lock was lost while the command ran */
 #define CLI_EX_NOPERM      77   /* the broker's ACL does not let us act as our node */
 #define CLI_EX_SOFTWARE    70   /* an internal error */
+#define CLI_EX_FAILED      79   /* --max-failures: the operation failed that often in a row; not run */
 #define CLI_HELP           (-1) /* cli_parse printed help or version: exit 0 */
 
 /* Set by main.c's signal handler (the only mutable globals of the CLI):
@@ -88,6 +89,12 @@ void cli_usage(const cli_command *cmd, FILE *out);
  * stderr why and what to write instead; *out is then untouched. */
 int cli_duration_opt(const char *cmd, const char *flag, const char *arg, int64_t min, int64_t max,
                      int64_t *out);
+
+/* Parses the whole number arg of `baton CMD --FLAG` into *out, within
+ * min..max. Returns 0, or CLI_EX_USAGE after printing why to stderr; *out
+ * is then untouched. */
+int cli_count_opt(const char *cmd, const char *flag, const char *arg, uint32_t min, uint32_t max,
+                  uint32_t *out);
 
 /* The exit code for a libbaton error while talking to the coordinator. */
 int cli_exit_for(baton_err err);

@@ -38,7 +38,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-    {"run", cli_run_main, "run a command under a lock (once or mutex)"},
+    {"run", cli_run_main, "run a command under a lock (once, mutex, shared or a semaphore)"},
     {"watch", cli_watch_main, "follow grants, handoffs and outcomes live"},
     {"status", cli_status_main, "show a table of the locks"},
     {"reset", cli_reset_main, "forget a remembered success of a once resource"},

@@ -168,6 +168,23 @@ int cli_duration_opt(const char *cmd, const char *flag, const char *arg, int64_t
 	return 0;
 }
 
+int cli_count_opt(const char *cmd, const char *flag, const char *arg, uint32_t min, uint32_t max,
+                  uint32_t *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = arg[0] >= '0' && arg[0] <= '9' ? strtoul(arg, &end, 10) : 0;
+	if (end == NULL || *end != '\0' || errno != 0 || v < min || v > max) {
+		fprintf(stderr, "baton %s: --%s: '%s' is not a whole number from %u to %u\n", cmd, flag, arg,
+		        min, max);
+		return CLI_EX_USAGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 int cli_exit_for(baton_err err)
 {
 	switch (err) {

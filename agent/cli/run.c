@@ -20,11 +20,24 @@
 
 #define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
 
-enum { RUN_RESOURCE = 256, RUN_MODE, RUN_LEASE, RUN_WAIT, RUN_SHARE, RUN_META, RUN_KILL_AFTER };
+enum {
+	RUN_RESOURCE = 256,
+	RUN_MODE,
+	RUN_LEASE,
+	RUN_WAIT,
+	RUN_SHARE,
+	RUN_META,
+	RUN_SHARED,
+	RUN_PERMITS,
+	RUN_MAX_FAILURES,
+	RUN_KILL_AFTER
+};
 
 typedef struct run_args {
 	const char *resource;
 	baton_mode mode;
+	bool mode_set; /* --mode or --shared given */
+	uint32_t permits, max_failures;
 	int64_t lease_ms;
 	int64_t wait_ms; /* -1: forever */
 	bool share_output;
@@ -35,11 +48,19 @@ typedef struct run_args {
 /* The help below spells the codec's lease bounds; keep them in step. */
 _Static_assert(WIRE_LEASE_MIN == 1000 && WIRE_LEASE_MAX == 3600000 && WIRE_LEASE_DEFAULT == 30000,
                "update --lease's help text");
+_Static_assert(WIRE_PERMITS_MAX == 1024 && WIRE_FAILURES_MAX == 1000 && CLI_EX_FAILED == 79,
+               "update the help text of --permits, --max-failures and the exit codes");
 
 static const cli_opt run_opts[] = {
     CLI_OPT("resource", 'r', RUN_RESOURCE, "NAME", "the resource to lock (required)"),
-    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex",
-            "once: skip when someone succeeded (default); mutex: always run"),
+    CLI_OPT("mode", 'm', RUN_MODE, "once|mutex|shared",
+            "once: skip when someone succeeded (default); mutex: always run; shared: see --shared"),
+    CLI_OPT("shared", 0, RUN_SHARED, NULL,
+            "a read lock: run beside other --shared holders, never beside a mutex (--mode shared)"),
+    CLI_OPT("permits", 'n', RUN_PERMITS, "N",
+            "a semaphore: up to N mutex holders at once (1..1024; implies --mode mutex)"),
+    CLI_OPT("max-failures", 0, RUN_MAX_FAILURES, "N",
+            "once: give up (exit 79) when the operation failed N times in a row (1..1000)"),
     CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
     CLI_OPT("wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"),
     CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
@@ -64,12 +85,23 @@ static int run_opt(void *ctx, int id, const char *arg)
 		a->meta = arg;
 		return 0;
 	case RUN_MODE:
-		if (strcmp(arg, "once") == 0 || strcmp(arg, "mutex") == 0) {
-			a->mode = arg[0] == 'm' ? BATON_MODE_MUTEX : BATON_MODE_ONCE;
+		a->mode_set = true;
+		if (strcmp(arg, "once") == 0 || strcmp(arg, "mutex") == 0 || strcmp(arg, "shared") == 0) {
+			a->mode = arg[0] == 'm'   ? BATON_MODE_MUTEX
+			          : arg[0] == 's' ? BATON_MODE_SHARED
+			                          : BATON_MODE_ONCE;
 			return 0;
 		}
-		fprintf(stderr, "baton run: --mode must be once or mutex\n");
+		fprintf(stderr, "baton run: --mode must be once, mutex or shared\n");
 		return CLI_EX_USAGE;
+	case RUN_SHARED:
+		a->mode_set = true;
+		a->mode = BATON_MODE_SHARED;
+		return 0;
+	case RUN_PERMITS:
+		return cli_count_opt("run", "permits", arg, 1, WIRE_PERMITS_MAX, &a->permits);
+	case RUN_MAX_FAILURES:
+		return cli_count_opt("run", "max-failures", arg, 1, WIRE_FAILURES_MAX, &a->max_failures);
 	case RUN_LEASE:
 		return cli_duration_opt("run", "lease", arg, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &a->lease_ms);
 	case RUN_KILL_AFTER:
@@ -92,9 +124,12 @@ static const cli_command run_cmd = {
     "the whole group gets SIGTERM, then SIGKILL after --kill-after, and baton exits when\n"
     "it is gone. Every process of it is killed before the lock can pass to another node,\n"
     "and at once if baton itself dies.\n"
+    "With --shared it is a read lock, with --permits N a semaphore of N; with\n"
+    "--max-failures N it runs nothing once the operation failed N times in a row.\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
     "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
-    "76 lock lost while running; 77 the broker's ACL does not let us act as this node.",
+    "76 lock lost while running; 77 the broker's ACL does not let us act as this node;\n"
+    "79 failed too often (--max-failures): not run.",
     "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
     run_opts,
     run_opt,
@@ -197,6 +232,15 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
 		        ans->holder ? ans->holder : "?");
 		return CLI_EX_TEMPFAIL;
+	case BATON_PHASE_FAILED:
+		cli_format_time(ans->last.completed_at_ms, when, sizeof when);
+		fprintf(stderr,
+		        "baton: %s failed %u time%s in a row (--max-failures %u); not running it. Last: %s "
+		        "(token %llu) at %s: %s\n",
+		        a->resource, ans->failures, ans->failures == 1 ? "" : "s", a->max_failures,
+		        ans->last.node ? ans->last.node : "?", (unsigned long long)ans->last.token, when,
+		        ans->last.error ? ans->last.error : baton_reason_name(ans->last.reason));
+		return CLI_EX_FAILED;
 	default:
 		fprintf(stderr, "baton: the coordinator rejected the request: %s: %s\n",
 		        baton_err_code(ans->code) ? baton_err_code(ans->code) : "?",
@@ -342,6 +386,8 @@ static int run_locked(baton_client *c, const run_args *a, const cli_common *com,
 	baton_acquire_options_init(&ao);
 	ao.resource = a->resource;
 	ao.mode = a->mode;
+	ao.permits = a->permits;
+	ao.max_failures = a->max_failures;
 	ao.lease_ms = (uint32_t)a->lease_ms;
 	ao.wait_ms = a->wait_ms;
 	ao.meta = a->meta ? a->meta : meta;
@@ -390,6 +436,23 @@ static int check_kill_after(run_args *a)
 	return CLI_EX_USAGE;
 }
 
+/* --permits implies mutex; the shapes that cannot go together are usage
+ * errors here rather than rejections later. */
+static int shape_check(run_args *a)
+{
+	if (a->permits > 1 && !a->mode_set)
+		a->mode = BATON_MODE_MUTEX;
+	if (a->permits > 1 && a->mode != BATON_MODE_MUTEX) {
+		fprintf(stderr, "baton run: --permits above 1 needs --mode mutex (a semaphore)\n");
+		return CLI_EX_USAGE;
+	}
+	if (a->max_failures != 0 && a->mode != BATON_MODE_ONCE) {
+		fprintf(stderr, "baton run: --max-failures is for --mode once\n");
+		return CLI_EX_USAGE;
+	}
+	return 0;
+}
+
 int cli_run_main(int argc, char **argv)
 {
 	run_args a = {
@@ -405,6 +468,8 @@ int cli_run_main(int argc, char **argv)
 		        a.resource == NULL ? "--resource is required" : "no command given (put it after --)");
 		return CLI_EX_USAGE;
 	}
+	if ((rc = shape_check(&a)) != 0)
+		return rc;
 	if (!names_resource_valid(a.resource, strlen(a.resource))) {
 		fprintf(stderr, "baton run: invalid resource name '%s'\n", a.resource);
 		return CLI_EX_USAGE;

@@ -4,6 +4,7 @@
  * time after subscribing: until 300 ms pass without news, at most 2 s.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,14 +15,21 @@
 #define QUIET_MS 300
 #define MAX_MS   2000
 
+#define DETAIL_MAX 1024 /* bytes of a row's holders, queue or streak line */
+
 typedef struct row {
 	char *resource;
 	baton_mode mode;
 	char holder[BATON_NODE_MAX + 1];
 	uint64_t token;
 	int64_t since_ms, lease_until_ms;
-	size_t n_waiting;
+	size_t n_waiting, n_holders;
+	uint32_t permits;
 	char done[BATON_NODE_MAX + 1];
+	/* second edition: shown under the row when there is more to say */
+	char holders[DETAIL_MAX]; /* "n1 (token 5), n2 (token 6)" when more than one */
+	char queue[DETAIL_MAX];   /* "n3 (mutex), n4 (shared)" when modes matter */
+	char streak[DETAIL_MAX];  /* "3 in a row, last n4 (token 47) at ...: why" */
 } row;
 
 typedef struct status_ctx {
@@ -36,7 +44,8 @@ static const cli_command status_cmd = {
     "[OPTIONS] [FILTER]",
     "Shows every lock the coordinator reports (or those matching FILTER, an MQTT\n"
     "filter over resource names): mode, holder, token, how long held, lease left,\n"
-    "waiters and a remembered success.",
+    "waiters and a remembered success; under a row, every holder of a shared lock or\n"
+    "semaphore, the queue with its modes, and a once resource's failure streak.",
     "baton status 'images/#'",
     NULL,
     NULL,
@@ -81,6 +90,46 @@ static row *find_row(status_ctx *s, const char *resource, bool create)
 	return &s->rows[s->n++];
 }
 
+/* Appends to buf (DETAIL_MAX) what printf would write, cut at the end. */
+static void cat(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cat(char *buf, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, DETAIL_MAX - n, fmt, ap);
+	va_end(ap);
+}
+
+static void fill_details(row *r, const baton_state *st)
+{
+	bool modes = st->permits > 1;
+	char when[64];
+
+	r->n_holders = st->n_holders;
+	r->permits = st->permits;
+	r->holders[0] = r->queue[0] = r->streak[0] = '\0';
+	for (size_t i = 0; i < st->n_holders; i++)
+		modes |= st->holders[i].mode == BATON_MODE_SHARED;
+	for (size_t i = 0; i < st->n_queue; i++)
+		modes |= st->queue[i].mode == BATON_MODE_SHARED;
+	for (size_t i = 0; st->n_holders > 1 && i < st->n_holders; i++)
+		cat(r->holders, "%s%s (token %llu)", i ? ", " : "", st->holders[i].node,
+		    (unsigned long long)st->holders[i].token);
+	for (size_t i = 0; modes && i < st->n_queue; i++)
+		cat(r->queue, "%s%s (%s)", i ? ", " : "", st->queue[i].node,
+		    baton_mode_name(st->queue[i].mode));
+	if (st->failures > 0) {
+		const baton_failure *f = &st->last_failure;
+
+		cli_format_time(f->completed_at_ms, when, sizeof when);
+		cat(r->streak, "%u in a row, last %s (token %llu) at %s: %s", st->failures,
+		    f->node ? f->node : "?", (unsigned long long)f->token, when,
+		    f->error ? f->error : baton_reason_name(f->reason));
+	}
+}
+
 static void on_event(const baton_event *ev, void *arg)
 {
 	status_ctx *s = arg;
@@ -101,6 +150,7 @@ static void on_event(const baton_event *ev, void *arg)
 		r->lease_until_ms = st->lease_until_ms;
 		r->n_waiting = st->n_waiting;
 		snprintf(r->done, sizeof r->done, "%s", st->done.node ? st->done.node : "");
+		fill_details(r, st);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -119,7 +169,7 @@ static void print_table(status_ctx *s)
 		printf("no locks\n");
 		return;
 	}
-	printf("%-32s %-5s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
+	printf("%-32s %-6s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
 	       "LEASE-LEFT", "WAITERS", "DONE");
 	for (size_t i = 0; i < s->n; i++) {
 		const row *r = &s->rows[i];
@@ -130,9 +180,21 @@ static void print_table(status_ctx *s)
 			duration_format(r->lease_until_ms - now, left, sizeof left);
 			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
 		}
-		printf("%-32s %-5s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode),
-		       r->holder[0] ? r->holder : "-", tok, held, left, r->n_waiting,
-		       r->done[0] ? r->done : "-");
+		char who[BATON_NODE_MAX + 32];
+
+		snprintf(who, sizeof who, "%s", r->holder[0] ? r->holder : "-");
+		if (r->n_holders > 1)
+			snprintf(who, sizeof who, "%s +%zu", r->holder, r->n_holders - 1);
+		printf("%-32s %-6s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode), who,
+		       tok, held, left, r->n_waiting, r->done[0] ? r->done : "-");
+		if (r->holders[0])
+			printf("    holders: %s\n", r->holders);
+		if (r->permits > 1)
+			printf("    permits: %u\n", r->permits);
+		if (r->queue[0])
+			printf("    queue: %s\n", r->queue);
+		if (r->streak[0])
+			printf("    failures: %s\n", r->streak);
 	}
 }
 

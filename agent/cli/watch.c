@@ -16,8 +16,9 @@
  * Touched only by the client thread (in on_event). */
 typedef struct tracked {
 	char *resource;
-	char holder[BATON_NODE_MAX + 1];
-	uint64_t token;
+	char holder[BATON_NODE_MAX + 1]; /* the earliest holding's node */
+	uint64_t token;                  /* the newest holding's token: later grants are news */
+	uint32_t failures;               /* the failure streak last printed */
 } tracked;
 
 typedef struct watch_ctx {
@@ -30,7 +31,9 @@ static const cli_command watch_cmd = {
     "watch",
     "[OPTIONS] [FILTER]",
     "Prints grants, handoffs and outcomes as they happen, for every resource or\n"
-    "those matching FILTER (an MQTT filter over resource names, default '#').",
+    "those matching FILTER (an MQTT filter over resource names, default '#'):\n"
+    "every holder of a shared lock or semaphore, the queue with its modes, and the\n"
+    "failure streak of a once resource.",
     "baton watch 'images/#'",
     NULL,
     NULL,
@@ -78,31 +81,90 @@ static void print_outcome(watch_ctx *w, const char *t, const baton_event *ev)
 	printf("\n");
 }
 
+/* ", 2 waiting" and, when modes differ or matter, the queue with its modes. */
+static void print_waiting(const baton_state *s)
+{
+	bool modes = s->permits > 1;
+
+	for (size_t i = 0; i < s->n_queue; i++)
+		modes |= s->queue[i].mode == BATON_MODE_SHARED;
+	for (size_t i = 0; i < s->n_holders; i++)
+		modes |= s->holders[i].mode == BATON_MODE_SHARED;
+	printf(", %zu waiting", s->n_waiting);
+	for (size_t i = 0; modes && i < s->n_queue; i++)
+		printf("%s%s (%s)", i ? ", " : ": ", s->queue[i].node, baton_mode_name(s->queue[i].mode));
+	printf("\n");
+}
+
+/* One line per holding granted since the last snapshot (tokens grow), as
+ * "granted" or, for a lone holding taking over from another, "handoff". */
+static void print_grants(watch_ctx *w, const char *t, const baton_event *ev, const tracked *tr)
+{
+	const baton_state *s = &ev->state;
+	const char *before = tr && tr->holder[0] ? tr->holder : NULL;
+	baton_holding one = {s->holder, s->token, s->mode, s->since_ms, s->lease_until_ms};
+	const baton_holding *hs = s->n_holders > 0 ? s->holders : &one;
+	size_t n = s->n_holders > 0 ? s->n_holders : s->holder != NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const baton_holding *h = &hs[i];
+		bool lone = n == 1 && before && strcmp(before, h->node) != 0;
+
+		if (tr != NULL && h->token <= tr->token)
+			continue;
+		if (lone)
+			printf("%s %s%-9s%s %s: %s -> %s (token %llu)", t, col(w, "\033[33m"), "handoff",
+			       col(w, "\033[0m"), ev->resource, before, h->node,
+			       (unsigned long long)h->token);
+		else
+			printf("%s %s%-9s%s %s to %s (token %llu)", t, col(w, "\033[33m"), "granted",
+			       col(w, "\033[0m"), ev->resource, h->node, (unsigned long long)h->token);
+		if (h->mode == BATON_MODE_SHARED || s->permits > 1)
+			printf(" %s, %zu holding", s->permits > 1 ? "semaphore" : "shared", n);
+		if (i == 0 && s->meta)
+			printf(" [%s]", s->meta);
+		print_waiting(s);
+	}
+}
+
+static void print_streak(watch_ctx *w, const char *t, const baton_event *ev, const tracked *tr)
+{
+	const baton_state *s = &ev->state;
+	const baton_failure *f = &s->last_failure;
+
+	if (s->failures == 0 || (tr != NULL && tr->failures == s->failures))
+		return;
+	printf("%s %s%-9s%s %s: %u failure%s in a row, last by %s (token %llu): %s\n", t, col(w, "\033[31m"),
+	       "streak", col(w, "\033[0m"), ev->resource, s->failures, s->failures == 1 ? "" : "s",
+	       f->node ? f->node : "?", (unsigned long long)f->token,
+	       f->error ? f->error : baton_reason_name(f->reason));
+}
+
+static uint64_t newest_token(const baton_state *s)
+{
+	return s->n_holders > 0 ? s->holders[s->n_holders - 1].token : s->holder ? s->token : 0;
+}
+
 static void print_state(watch_ctx *w, const char *t, const baton_event *ev)
 {
 	const baton_state *s = &ev->state;
 	tracked *tr = track(w, ev->resource);
 	const char *before = tr && tr->holder[0] ? tr->holder : NULL;
 
-	if (s->holder != NULL && (tr == NULL || tr->token != s->token)) {
-		if (before && strcmp(before, s->holder) != 0)
-			printf("%s %s%-9s%s %s: %s -> %s (token %llu)", t, col(w, "\033[33m"), "handoff",
-			       col(w, "\033[0m"), ev->resource, before, s->holder,
-			       (unsigned long long)s->token);
-		else
-			printf("%s %s%-9s%s %s to %s (token %llu)", t, col(w, "\033[33m"), "granted",
-			       col(w, "\033[0m"), ev->resource, s->holder, (unsigned long long)s->token);
-		printf("%s%s%s, %zu waiting\n", s->meta ? " [" : "", s->meta ? s->meta : "",
-		       s->meta ? "]" : "", s->n_waiting);
+	if (s->holder != NULL && (tr == NULL || tr->token < newest_token(s))) {
+		print_grants(w, t, ev, tr);
 	} else if (s->holder == NULL && s->done.node != NULL && (before || ev->retained)) {
 		printf("%s %-9s %s done by %s (token %llu)\n", t, "done", ev->resource, s->done.node,
 		       (unsigned long long)s->done.token);
-	} else if (ev->retained && s->holder == NULL) {
+	} else if (ev->retained && s->holder == NULL && s->failures == 0) {
 		printf("%s %-9s %s\n", t, "idle", ev->resource);
 	}
+	print_streak(w, t, ev, tr);
 	if (tr != NULL) {
 		snprintf(tr->holder, sizeof tr->holder, "%s", s->holder ? s->holder : "");
-		tr->token = s->holder ? s->token : 0;
+		if (newest_token(s) > tr->token)
+			tr->token = newest_token(s);
+		tr->failures = s->failures;
 	}
 }
 

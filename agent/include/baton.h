@@ -73,8 +73,9 @@ typedef struct baton_lock baton_lock;
 typedef struct baton_watch baton_watch;
 
 typedef enum baton_mode {
-	BATON_MODE_ONCE = 0, /* the first success ends it for everyone */
-	BATON_MODE_MUTEX = 1 /* plain mutual exclusion */
+	BATON_MODE_ONCE = 0,  /* the first success ends it for everyone */
+	BATON_MODE_MUTEX = 1, /* plain mutual exclusion; with permits > 1 a semaphore */
+	BATON_MODE_SHARED = 2 /* a read lock: any number of shared holders, no mutex beside them */
 } baton_mode;
 
 /* Why a holding ended. */
@@ -167,7 +168,8 @@ typedef enum baton_phase {
 	BATON_PHASE_REJECTED,   /* final: the coordinator refused the request */
 	BATON_PHASE_LOST,       /* final: the holding was revoked or its lease ran out */
 	BATON_PHASE_RESETTING,  /* internal to baton_reset() */
-	BATON_PHASE_RESET       /* internal to baton_reset() */
+	BATON_PHASE_RESET,      /* internal to baton_reset() */
+	BATON_PHASE_FAILED      /* final: once mode, the failure streak reached max_failures */
 } baton_phase;
 
 /* The last holding of a resource that ended without success. */
@@ -177,6 +179,15 @@ typedef struct baton_previous {
 	const char *error; /* NULL if the holder gave none */
 	baton_reason reason;
 } baton_previous;
+
+/* The holding that ended a once resource's failure streak last. */
+typedef struct baton_failure {
+	const char *node; /* NULL: none (the other fields are 0) */
+	uint64_t token;
+	const char *error; /* NULL if the holder gave none */
+	baton_reason reason;
+	int64_t completed_at_ms;
+} baton_failure;
 
 /* A success of a once resource. */
 typedef struct baton_done_info {
@@ -189,7 +200,7 @@ typedef struct baton_done_info {
 /* How an acquire was answered. Strings belong to the lock and stay valid
  * until baton_lock_free(). */
 typedef struct baton_answer {
-	baton_phase phase;       /* GRANTED, DONE, BUSY or REJECTED */
+	baton_phase phase;       /* GRANTED, DONE, BUSY, REJECTED or FAILED */
 	uint64_t token;          /* GRANTED: the fencing token */
 	uint32_t lease_ms;       /* GRANTED: the lease the coordinator gave */
 	baton_previous previous; /* GRANTED: who failed before us, if anyone */
@@ -197,6 +208,8 @@ typedef struct baton_answer {
 	const char *holder;      /* BUSY: who holds it (may be NULL) */
 	baton_err code;          /* REJECTED: why (BATON_E_BAD_REQUEST, _MODE_CONFLICT, ...) */
 	const char *message;     /* REJECTED: the coordinator's words (may be NULL) */
+	uint32_t failures;       /* FAILED: holdings in a row that ended without success */
+	baton_failure last;      /* FAILED: the last of them */
 } baton_answer;
 
 /* Called once on the client thread when the acquire is answered with a final
@@ -222,6 +235,9 @@ typedef struct baton_acquire_options {
 	baton_answer_cb on_answer; /* NULL: none (use baton_lock_wait) */
 	baton_lost_cb on_lost;     /* NULL: none (poll baton_lock_lost) */
 	void *arg;                 /* passed to both callbacks */
+	uint32_t permits;          /* mutex: at most this many holders (a semaphore), 1..1024; 0: 1 */
+	uint32_t max_failures;     /* once: answered FAILED instead of granted once this many
+	                            * holdings in a row ended without success, 1..1000; 0: no cap */
 } baton_acquire_options;
 
 /* Fills *o with the defaults above. Cannot fail. */
@@ -329,6 +345,21 @@ typedef struct baton_outcome {
 	int64_t completed_at_ms;
 } baton_outcome;
 
+/* One current holding of a lock (baton_state.holders). */
+typedef struct baton_holding {
+	const char *node;
+	uint64_t token;
+	baton_mode mode;
+	int64_t since_ms;
+	int64_t lease_until_ms;
+} baton_holding;
+
+/* One queued acquire (baton_state.queue). */
+typedef struct baton_queued {
+	const char *node;
+	baton_mode mode;
+} baton_queued;
+
 typedef struct baton_state {
 	baton_mode mode;
 	const char *holder; /* NULL: nobody holds it */
@@ -340,6 +371,16 @@ typedef struct baton_state {
 	size_t n_waiting;
 	baton_done_info done;    /* done.node NULL: nothing remembered */
 	baton_previous previous; /* previous.node NULL: none */
+	/* second edition: every holding (holder..meta above describe the
+	 * first), the queue with modes (waiting lists its nodes), permits (1
+	 * unless a semaphore), the failure streak and its last failure */
+	const baton_holding *holders;
+	size_t n_holders;
+	const baton_queued *queue;
+	size_t n_queue;
+	uint32_t permits;
+	uint32_t failures;
+	baton_failure last_failure; /* last_failure.node NULL: no streak */
 } baton_state;
 
 /* One event; everything is borrowed for the duration of the callback. */
@@ -368,7 +409,7 @@ BATON_EXPORT void baton_watch_free(baton_watch *w);
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-/* Static names: "once"/"mutex", "released"/"lease_expired"/"node_offline",
+/* Static names: "once"/"mutex"/"shared", "released"/"lease_expired"/"node_offline",
  * "granted"/"queued"/... Never NULL ("?" for unknown values). */
 BATON_EXPORT const char *baton_mode_name(baton_mode m);
 BATON_EXPORT const char *baton_reason_name(baton_reason r);

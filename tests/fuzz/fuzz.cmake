@@ -5,7 +5,7 @@ set(BATON_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 set(BATON_SCHEMA_DIR ${CMAKE_CURRENT_LIST_DIR}/../../schema)
 add_executable(fuzz_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_request.c
                ${BATON_SCHEMA_DIR}/baton_error.c ${BATON_SCHEMA_DIR}/names.c ${BATON_SCHEMA_DIR}/wire.c
-               ${BATON_SCHEMA_DIR}/wire_msg.c ${BATON_SCHEMA_DIR}/wire_json.c)
+               ${BATON_SCHEMA_DIR}/wire_msg.c ${BATON_SCHEMA_DIR}/wire_snap.c ${BATON_SCHEMA_DIR}/wire_json.c)
 target_include_directories(fuzz_request PRIVATE ${BATON_SCHEMA_DIR})
 target_link_libraries(fuzz_request PRIVATE cjson)
 target_compile_options(fuzz_request PRIVATE ${BATON_FUZZ_FLAGS})

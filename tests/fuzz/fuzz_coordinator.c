@@ -15,7 +15,9 @@
  * Owns the properties that no input crashes, leaks or trips a sanitizer,
  * that every effect encodes and every encoded answer decodes, that a granted
  * or snapshot token is always below the token counter, that the counter
- * never goes back, and that each resource has at most one holder. Never
+ * never goes back, and that table_check() finds every invariant of the
+ * table (holdings that fit together, FIFO heads that do not fit, the
+ * streak and its caps, every index and counter) after every batch. Never
  * writes files and keeps no state between inputs.
  */
 #include <stdint.h>
@@ -155,6 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (table_tick(t, now) != BATON_OK)
 			abort();
 		flush(t, &last_next);
+		if (table_check(t, NULL, 0) != BATON_OK)
+			abort();
 		p = nl ? nl + 1 : end;
 	}
 	/* Far in the future every lease and memory runs out: all of it encodes. */

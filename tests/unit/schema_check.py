@@ -37,6 +37,12 @@ VALID = [
     ("node", '{"v":1,"node":"n1","online":true}'),
     ("state", '{"v":1,' + R + ',"mode":"once","holder":null,"waiting":[],'
      '"done":{"node":"n1","token":42,"completed_at":"2026-11-24T10:00:00.123Z"}}'),
+    ("request-acquire", '{"v":1,"op":"acquire","id":"r1",' + R + ',"mode":"shared"}'),
+    ("request-acquire", '{"v":1,"op":"acquire","id":"r1",' + R + ',"mode":"mutex","permits":3}'),
+    ("request-acquire", '{"v":1,"op":"acquire","id":"r1",' + R + ',"max_failures":3}'),
+    ("answer-failed", '{"v":1,"status":"failed","id":"r1",' + R + ',"failures":3,"last":{"node":"n4",'
+     '"token":47,"error":"manifest unknown","reason":"released",'
+     '"completed_at":"2026-11-24T10:00:00.123Z"}}'),
 ]
 
 ACQ = '{"v":1,"op":"acquire","id":"r1",'
@@ -59,7 +65,21 @@ INVALID = [
     ("request-acquire", ACQ + '"resource":"a\\u0085"}'),
     ("request-acquire", ACQ + '"resource":"a\\n"}'),
     ("request-acquire", ACQ + '"resource":"' + 'r' * 201 + '"}'),
-    ("request-acquire", ACQ + R + ',"mode":"shared"}'),
+    ("request-acquire", ACQ + R + ',"mode":"exclusive"}'),
+    ("request-acquire", ACQ + R + ',"mode":"shared","permits":2}'),
+    ("request-acquire", ACQ + R + ',"permits":2}'),
+    ("request-acquire", ACQ + R + ',"mode":"mutex","permits":1025}'),
+    ("request-acquire", ACQ + R + ',"mode":"mutex","max_failures":2}'),
+    ("request-acquire", ACQ + R + ',"max_failures":0}'),
+    ("answer-failed", '{"v":1,"status":"failed","id":"r1",' + R + ',"failures":3}'),
+    ("answer-failed", '{"v":1,"status":"failed","id":"r1",' + R + ',"failures":0,"last":{"node":"n1",'
+     '"token":3,"reason":"released","completed_at":"2026-11-24T10:00:00.123Z"}}'),
+    ("answer-failed", '{"v":1,"status":"failed","id":"r1",' + R + ',"failures":1,"last":{"node":"n1",'
+     '"token":3,"reason":"released"}}'),
+    ("state", '{"v":1,' + R + ',"mode":"once","holder":null,"waiting":[],"done":null,"failures":2}'),
+    ("state", '{"v":1,' + R + ',"mode":"mutex","holder":null,"waiting":[],"done":null,"permits":1}'),
+    ("state", '{"v":1,' + R + ',"mode":"shared","holder":null,"waiting":[],"done":null,'
+     '"queue":[{"node":"n1"}]}'),
     ("request-acquire", ACQ + R + ',"lease_ms":999}'),
     ("request-acquire", ACQ + R + ',"lease_ms":3600001}'),
     ("request-acquire", ACQ + R + ',"lease_ms":1000.5}'),
@@ -112,7 +132,7 @@ INVALID = [
 ]
 
 STATUSES = ["granted", "queued", "done", "busy", "renewed", "released", "cancelled", "reset",
-            "revoked", "rejected"]
+            "revoked", "rejected", "failed"]
 CODES = ["bad_json", "bad_request", "unsupported_version", "unknown_op", "too_large", "not_holder",
          "mode_conflict", "bad_topic"]
 

@@ -1,3 +1,7 @@
 baton_unit_test(test_store baton_store)
 # The remembered request ids across a restart (store + table).
 baton_unit_test(test_store_ids baton_store)
+# The second edition's state across a restart, and the migration of a file
+# written before it (tests/unit/fixtures/state-v2.db).
+baton_unit_test(test_store_shapes baton_store)
+target_compile_definitions(test_store_shapes PRIVATE BATON_FIXTURES="${CMAKE_CURRENT_LIST_DIR}/fixtures")

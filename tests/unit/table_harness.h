@@ -15,9 +15,9 @@
 
 static inline const char *h_status(wire_status s)
 {
-	static const char *n[] = {"?",        "granted",   "queued", "done",    "busy",    "renewed",
-	                          "released", "cancelled", "reset",  "revoked", "rejected"};
-	return (unsigned)s <= WIRE_ST_REJECTED ? n[s] : "?";
+	static const char *n[] = {"?",        "granted",   "queued", "done",    "busy",     "renewed",
+	                          "released", "cancelled", "reset",  "revoked", "rejected", "failed"};
+	return (unsigned)s <= WIRE_ST_FAILED ? n[s] : "?";
 }
 
 static inline const char *h_reason(wire_reason r)
@@ -42,6 +42,17 @@ static inline void h_prev(char *b, size_t cap, const wire_previous *p)
 	if (p->node != NULL)
 		h_cat(b, cap, " prev=%s/%llu/%s/%s", p->node, (unsigned long long)p->token, H_S(p->error),
 		      h_reason(p->reason));
+}
+
+static inline void h_last(char *b, size_t cap, const char *key, const wire_previous *p)
+{
+	h_cat(b, cap, " %s=%s/%llu/%s/%s@%lld", key, H_S(p->node), (unsigned long long)p->token,
+	      H_S(p->error), h_reason(p->reason), (long long)p->completed_at_ms);
+}
+
+static inline const char *h_mode(wire_mode m)
+{
+	return m == WIRE_MODE_MUTEX ? "mutex" : m == WIRE_MODE_SHARED ? "shared" : "once";
 }
 
 static inline void h_done(char *b, size_t cap, const char *key, const wire_done *d)
@@ -76,6 +87,10 @@ static inline void h_answer(char *b, size_t cap, const table_effect *e)
 	case WIRE_ST_REJECTED:
 		h_cat(b, cap, " %s", H_S(baton_err_code(a->code)));
 		break;
+	case WIRE_ST_FAILED:
+		h_cat(b, cap, " failures=%u", a->failures);
+		h_last(b, cap, "last", &a->last);
+		break;
 	default:
 		if (a->token)
 			h_cat(b, cap, " t=%llu", (unsigned long long)a->token);
@@ -84,7 +99,7 @@ static inline void h_answer(char *b, size_t cap, const table_effect *e)
 
 static inline void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
 {
-	snprintf(b, cap, "state %s %s", s->resource, s->mode == WIRE_MODE_MUTEX ? "mutex" : "once");
+	snprintf(b, cap, "state %s %s", s->resource, h_mode(s->mode));
 	if (s->holder != NULL)
 		h_cat(b, cap, " holder=%s t=%llu since=%lld until=%lld meta=%s", s->holder,
 		      (unsigned long long)s->token, (long long)s->since_ms, (long long)s->lease_until_ms,
@@ -95,6 +110,31 @@ static inline void h_snapshot(char *b, size_t cap, const wire_snapshot *s)
 	h_cat(b, cap, "]");
 	h_done(b, cap, "done", &s->done);
 	h_prev(b, cap, &s->previous);
+	/* second-edition fields, written only when they say more than the above */
+	int shared = 0;
+	for (size_t i = 0; i < s->n_holders; i++)
+		shared |= s->holders[i].mode == WIRE_MODE_SHARED;
+	for (size_t i = 0; i < s->n_queue; i++)
+		shared |= s->queue[i].mode == WIRE_MODE_SHARED;
+	if (s->n_holders > 1 || shared) {
+		h_cat(b, cap, " holders=[");
+		for (size_t i = 0; i < s->n_holders; i++)
+			h_cat(b, cap, "%s%s/%llu/%s", i ? "," : "", s->holders[i].node,
+			      (unsigned long long)s->holders[i].token, h_mode(s->holders[i].mode));
+		h_cat(b, cap, "]");
+	}
+	if (shared) {
+		h_cat(b, cap, " q=[");
+		for (size_t i = 0; i < s->n_queue; i++)
+			h_cat(b, cap, "%s%s/%s", i ? "," : "", s->queue[i].node, h_mode(s->queue[i].mode));
+		h_cat(b, cap, "]");
+	}
+	if (s->permits > 1)
+		h_cat(b, cap, " permits=%u", s->permits);
+	if (s->failures > 0) {
+		h_cat(b, cap, " failures=%u", s->failures);
+		h_last(b, cap, "last", &s->last_failure);
+	}
 }
 
 /* One line per effect. */

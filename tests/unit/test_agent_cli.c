@@ -323,6 +323,15 @@ static void test_reqstate_final_answers_settle(void **state)
 	assert_int_equal(rs.phase, BATON_PHASE_REJECTED);
 	/* A duplicate after settling is ignored. */
 	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &d, 2), 0);
+	/* failed (second edition) is final too, also while queued */
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), f = answer(WIRE_ST_FAILED, 0, 0);
+	q.position = 2;
+	bt_reqstate_init(&rs, false, 0);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 1) & REQ_FX_CHANGED);
+	assert_true(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &f, 2) & REQ_FX_SETTLED);
+	assert_int_equal(rs.phase, BATON_PHASE_FAILED);
+	assert_true(bt_reqstate_final(&rs));
+	assert_string_equal(baton_phase_name(BATON_PHASE_FAILED), "failed");
 }
 
 static void test_reqstate_cancel_flow(void **state)
@@ -550,6 +559,24 @@ static void test_cli_duration_opt_bounds_and_bare_numbers(void **state)
 	stderr = saved;
 }
 
+static void test_cli_count_opt_bounds(void **state)
+{
+	uint32_t n = 7;
+
+	(void)state;
+	assert_int_equal(cli_count_opt("run", "permits", "2", 1, 1024, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cli_count_opt("run", "permits", "1024", 1, 1024, &n), 0);
+	assert_int_equal(cli_count_opt("run", "permits", "1025", 1, 1024, &n), CLI_EX_USAGE);
+	assert_int_equal(cli_count_opt("run", "permits", "0", 1, 1024, &n), CLI_EX_USAGE);
+	assert_int_equal(cli_count_opt("run", "permits", "-3", 1, 1024, &n), CLI_EX_USAGE);
+	assert_int_equal(cli_count_opt("run", "permits", "2x", 1, 1024, &n), CLI_EX_USAGE);
+	assert_int_equal(cli_count_opt("run", "permits", "", 1, 1024, &n), CLI_EX_USAGE);
+	assert_int_equal(cli_count_opt("run", "max-failures", "99999999999999999999", 1, 1000, &n),
+	                 CLI_EX_USAGE);
+	assert_int_equal(n, 1024);
+}
+
 static void test_cli_exit_codes(void **state)
 {
 	(void)state;
@@ -607,6 +634,19 @@ static void test_client_offline_acquire_waits_and_frees(void **state)
 	ao.lease_ms = 10;
 	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
 	ao.lease_ms = 0;
+	ao.mode = BATON_MODE_SHARED;
+	ao.permits = 2; /* a semaphore is mutex */
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	ao.mode = BATON_MODE_MUTEX;
+	ao.permits = 1025;
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	ao.permits = 0;
+	ao.max_failures = 3; /* once only */
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	ao.mode = BATON_MODE_ONCE;
+	ao.max_failures = 1001;
+	assert_int_equal(baton_acquire(c, &ao, &l), BATON_E_INVAL);
+	ao.max_failures = 0;
 	assert_int_equal(baton_acquire(c, &ao, &l), BATON_OK);
 	assert_non_null(l);
 	assert_int_equal(baton_lock_wait(l, 0, NULL), BATON_E_TIMEOUT);
@@ -649,6 +689,7 @@ int main(void)
 	    cmocka_unit_test(test_cli_parse_defaults_and_node_sanitised),
 	    cmocka_unit_test(test_cli_parse_usage_errors),
 	    cmocka_unit_test(test_cli_duration_opt_bounds_and_bare_numbers),
+	    cmocka_unit_test(test_cli_count_opt_bounds),
 	    cmocka_unit_test(test_cli_exit_codes),
 	    cmocka_unit_test(test_client_new_rejects_bad_options),
 	    cmocka_unit_test(test_client_offline_acquire_waits_and_frees),

@@ -10,168 +10,7 @@
 
 #include <cmocka.h>
 
-#include "table_harness.h"
-
-#define T0 1000000
-
-typedef struct h {
-	table *t;
-	int64_t now;
-} h;
-
-static int setup(void **state)
-{
-	h *x = calloc(1, sizeof *x);
-	table_config cfg;
-	table_config_default(&cfg);
-	x->t = table_new(&cfg);
-	x->now = T0;
-	*state = x;
-	return x->t == NULL;
-}
-
-static int teardown(void **state)
-{
-	h *x = *state;
-	table_free(x->t);
-	free(x);
-	return 0;
-}
-
-/* Takes the batch, compares it line by line with the NULL-terminated list,
- * prints both on a mismatch, then advances. */
-static void expect(h *x, ...)
-{
-	table_ready rd;
-	table_ready_get(x->t, &rd);
-	char got[64][1024];
-	size_t n = rd.n_effects < 64 ? rd.n_effects : 64;
-	for (size_t i = 0; i < n; i++)
-		h_render(got[i], sizeof got[i], &rd.effects[i]);
-	va_list ap;
-	va_start(ap, x);
-	int bad = 0;
-	size_t i = 0;
-	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++)
-		if (i >= n || strcmp(got[i], want) != 0) {
-			print_error("effect %zu: want \"%s\"\n           got  \"%s\"\n", i, want,
-			            i < n ? got[i] : "(none)");
-			bad = 1;
-		}
-	va_end(ap);
-	if (i != n) {
-		for (size_t j = i; j < n; j++)
-			print_error("extra effect %zu: \"%s\"\n", j, got[j]);
-		bad = 1;
-	}
-	table_advance(x->t);
-	assert_false(bad);
-}
-
-/* Takes the batch's id changes (without advancing) and compares them, one
- * line each, with the NULL-terminated list. */
-static void expect_ids(h *x, ...)
-{
-	table_ready rd;
-	table_ready_get(x->t, &rd);
-	va_list ap;
-	va_start(ap, x);
-	int bad = 0;
-	size_t i = 0;
-	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++) {
-		char got[512] = "(none)";
-		if (i < rd.n_ids) {
-			const table_id_change *c = &rd.ids[i];
-			const table_id_record *r = &c->rec;
-			if (c->kind == TABLE_ID_DEL_NODE) {
-				snprintf(got, sizeof got, "del_node %s", r->node);
-			} else if (c->kind == TABLE_ID_DEL) {
-				snprintf(got, sizeof got, "del %s %s", r->node, r->id);
-			} else {
-				snprintf(got, sizeof got, "put %s %s %s %s", r->node, r->id, r->resource,
-				         h_status(r->status));
-				if (r->token)
-					h_cat(got, sizeof got, " t=%llu", (unsigned long long)r->token);
-				if (r->lease_ms)
-					h_cat(got, sizeof got, " l=%u", r->lease_ms);
-				if (r->reason)
-					h_cat(got, sizeof got, " %s", h_reason(r->reason));
-				if (r->code)
-					h_cat(got, sizeof got, " %s", baton_err_code(r->code));
-				if (r->holder)
-					h_cat(got, sizeof got, " holder=%s", r->holder);
-				h_done(got, sizeof got, "by", &r->done);
-				h_cat(got, sizeof got, " #%llu", (unsigned long long)r->seq);
-			}
-		}
-		if (strcmp(got, want) != 0) {
-			print_error("id change %zu: want \"%s\"\n              got  \"%s\"\n", i, want, got);
-			bad = 1;
-		}
-	}
-	va_end(ap);
-	for (size_t j = i; j < rd.n_ids; j++) {
-		print_error("extra id change %zu (kind %d)\n", j, (int)rd.ids[j].kind);
-		bad = 1;
-	}
-	assert_false(bad);
-}
-
-static void step(h *x, const char *node, const wire_request *r)
-{
-	assert_int_equal(table_step_request(x->t, x->now, node, r), BATON_OK);
-}
-
-static void acq_full(h *x, const char *node, const char *id, const char *res, wire_mode mode, int64_t wait,
-                     uint32_t lease)
-{
-	wire_request r = h_req(WIRE_OP_ACQUIRE, id, res);
-	r.mode = mode;
-	r.has_wait = wait >= 0;
-	r.wait_ms = wait >= 0 ? (uint64_t)wait : 0;
-	r.has_lease = lease != 0;
-	r.lease_ms = lease;
-	step(x, node, &r);
-}
-
-static void acq(h *x, const char *node, const char *id, const char *res)
-{
-	acq_full(x, node, id, res, WIRE_MODE_ONCE, -1, 0);
-}
-
-static void acqm(h *x, const char *node, const char *id, const char *res)
-{
-	acq_full(x, node, id, res, WIRE_MODE_MUTEX, -1, 0);
-}
-
-static void rel(h *x, const char *node, const char *id, const char *res, uint64_t token, bool ok,
-                const char *err, const char *result)
-{
-	wire_request r = h_req(WIRE_OP_RELEASE, id, res);
-	r.token = token;
-	r.success = ok;
-	r.error = err;
-	r.result = result;
-	step(x, node, &r);
-}
-
-static void simple(h *x, wire_op op, const char *node, const char *id, const char *res, uint64_t token)
-{
-	wire_request r = h_req(op, id, res);
-	r.token = token;
-	step(x, node, &r);
-}
-
-static void tick(h *x, int64_t ms)
-{
-	x->now += ms;
-	assert_int_equal(table_tick(x->t, x->now), BATON_OK);
-}
-
-static void offline(h *x, const char *node)
-{
-	assert_int_equal(table_step_presence(x->t, x->now, node, false), BATON_OK);
-}
+#include "table_script.h"
 
 /* A holds r (token 1), B and C queued once-mode waiters. */
 static void abc(h *x)
@@ -410,7 +249,7 @@ static void test_release_once_failure_next_waiter_granted_with_previous(void **s
 	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/exit status 1/released", "A: released a2 r t=1",
 	       "outcome r A/1 fail err=exit status 1 released @1000000",
 	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C] prev=A/1/exit status "
-	       "1/released",
+	       "1/released failures=1 last=A/1/exit status 1/released@1000000",
 	       NULL);
 }
 
@@ -423,14 +262,16 @@ static void test_seed_story_failed_holder_hands_off_without_reask(void **state)
 	/* B's grant comes without B asking, and before the outcome event. */
 	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released", "A: released a2 r t=1",
 	       "outcome r A/1 fail err=boom released @1001000",
-	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released",
+	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released "
+	       "failures=1 last=A/1/boom/released@1001000",
 	       NULL);
 	acq(x, "B", "b1", "r");
 	acq(x, "B", "b9", "r");
 	acq(x, "C", "c1", "r");
 	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released",
 	       "B: granted b9 r t=2 l=30000 prev=A/1/boom/released", "C: queued c1 r pos=1 holder=B",
-	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released",
+	       "state r once holder=B t=2 since=1001000 until=1031000 meta=- wait=[C] prev=A/1/boom/released "
+	       "failures=1 last=A/1/boom/released@1001000",
 	       NULL);
 }
 
@@ -473,16 +314,28 @@ static void test_release_mutex_failure_sets_previous_success_clears(void **state
 	       "state m mutex holder=C t=3 since=1000000 until=1030000 meta=- wait=[]", NULL);
 }
 
-static void test_release_last_failure_idle_resource_cleared(void **state)
+/* A mutex keeps nothing after its last holding; a once resource keeps its
+ * failure streak (second edition), and with it the previous. */
+static void test_release_last_failure_mutex_cleared_once_streak_kept(void **state)
 {
 	h *x = *state;
-	acq(x, "A", "a1", "r");
-	rel(x, "A", "a2", "r", 1, false, "e", NULL);
-	expect(x, "A: granted a1 r t=1 l=30000", "A: released a2 r t=1",
-	       "outcome r A/1 fail err=e released @1000000", "clear r", NULL);
-	acq(x, "B", "b1", "r"); /* a fresh resource: the previous went with it */
-	expect(x, "B: granted b1 r t=2 l=30000",
-	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	acqm(x, "A", "a1", "m");
+	rel(x, "A", "a2", "m", 1, false, "e", NULL);
+	expect(x, "A: granted a1 m t=1 l=30000", "A: released a2 m t=1",
+	       "outcome m A/1 fail err=e released @1000000", "clear m", NULL);
+	acqm(x, "B", "b1", "m"); /* a fresh resource: the previous went with it */
+	expect(x, "B: granted b1 m t=2 l=30000",
+	       "state m mutex holder=B t=2 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	acq(x, "A", "a3", "r");
+	rel(x, "A", "a4", "r", 3, false, "e", NULL);
+	expect(x, "A: granted a3 r t=3 l=30000", "A: released a4 r t=3",
+	       "outcome r A/3 fail err=e released @1000000",
+	       "state r once wait=[] prev=A/3/e/released failures=1 last=A/3/e/released@1000000", NULL);
+	acq(x, "B", "b2", "r");
+	expect(x, "B: granted b2 r t=4 l=30000 prev=A/3/e/released",
+	       "state r once holder=B t=4 since=1000000 until=1030000 meta=- wait=[] prev=A/3/e/released "
+	       "failures=1 last=A/3/e/released@1000000",
+	       NULL);
 }
 
 /* ---- cancel and reset ---------------------------------------------------------- */
@@ -506,7 +359,7 @@ static void test_cancel_holding_released_as_failure(void **state)
 	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/cancelled/released", "A: cancelled a2 r t=1",
 	       "outcome r A/1 fail err=cancelled released @1000000",
 	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C] "
-	       "prev=A/1/cancelled/released",
+	       "prev=A/1/cancelled/released failures=1 last=A/1/cancelled/released@1000000",
 	       NULL);
 	acq(x, "A", "a1", "r");
 	expect(x, "A: cancelled a1 r t=1", NULL);
@@ -558,11 +411,11 @@ static void test_tick_lease_expiry_revoked_next_waiter_granted(void **state)
 	tick(x, 29999);
 	expect(x, NULL);
 	tick(x, 1);
-	expect(
-	    x, "B: granted b1 r t=2 l=30000 prev=A/1/-/lease_expired", "A: revoked a1 r t=1 lease_expired",
-	    "outcome r A/1 fail lease_expired @1030000",
-	    "state r once holder=B t=2 since=1030000 until=1060000 meta=- wait=[C] prev=A/1/-/lease_expired",
-	    NULL);
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/-/lease_expired", "A: revoked a1 r t=1 lease_expired",
+	       "outcome r A/1 fail lease_expired @1030000",
+	       "state r once holder=B t=2 since=1030000 until=1060000 meta=- wait=[C] "
+	       "prev=A/1/-/lease_expired failures=1 last=A/1/-/lease_expired@1030000",
+	       NULL);
 	rel(x, "A", "a2", "r", 1, true, NULL, NULL);
 	acq(x, "A", "a1", "r");
 	expect(x, "A: rejected a2 r not_holder", "A: revoked a1 r t=1 lease_expired", NULL);
@@ -622,17 +475,18 @@ static void test_offline_revokes_hands_off_drops_waits_forgets_ids(void **state)
 	expect(x, "B: granted b2 s t=2 l=30000", "A: queued a2 s pos=1 holder=B",
 	       "state s once holder=B t=2 since=1000000 until=1030000 meta=- wait=[A]", NULL);
 	offline(x, "A");
-	expect(
-	    x, "B: granted b1 r t=3 l=30000 prev=A/1/-/node_offline", "A: revoked a1 r t=1 node_offline",
-	    "outcome r A/1 fail node_offline @1000000",
-	    "state s once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]",
-	    "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C] prev=A/1/-/node_offline",
-	    NULL);
+	expect(x, "B: granted b1 r t=3 l=30000 prev=A/1/-/node_offline", "A: revoked a1 r t=1 node_offline",
+	       "outcome r A/1 fail node_offline @1000000",
+	       "state s once holder=B t=2 since=1000000 until=1030000 meta=- wait=[]",
+	       "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C] "
+	       "prev=A/1/-/node_offline failures=1 last=A/1/-/node_offline@1000000",
+	       NULL);
 	/* A's ids are forgotten: the same id is a new request now. */
 	acq(x, "A", "a1", "r");
 	expect(
 	    x, "A: queued a1 r pos=2 holder=B",
-	    "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C,A] prev=A/1/-/node_offline",
+	    "state r once holder=B t=3 since=1000000 until=1030000 meta=- wait=[C,A] prev=A/1/-/node_offline "
+	    "failures=1 last=A/1/-/node_offline@1000000",
 	    NULL);
 	table_counts c;
 	table_counts_get(x->t, &c);
@@ -716,14 +570,14 @@ static void test_restore_round_trip_same_snapshots(void **state)
 	acqm(x, "A", "a3", "m");
 	acq(x, "B", "b2", "done");
 	rel(x, "B", "b3", "done", 4, true, NULL, "R");
-	expect(
-	    x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released", "A: released a2 r t=1",
-	    "outcome r A/1 fail err=boom released @1000000", "D: queued d1 r pos=2 holder=B",
-	    "A: granted a3 m t=3 l=30000", "B: granted b2 done t=4 l=30000", "B: released b3 done t=4",
-	    "outcome done B/4 ok res=R released @1000000",
-	    "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C,D] prev=A/1/boom/released",
-	    "state m mutex holder=A t=3 since=1000000 until=1030000 meta=- wait=[]",
-	    "state done once wait=[] done=B/4/R@1000000", NULL);
+	expect(x, "B: granted b1 r t=2 l=30000 prev=A/1/boom/released", "A: released a2 r t=1",
+	       "outcome r A/1 fail err=boom released @1000000", "D: queued d1 r pos=2 holder=B",
+	       "A: granted a3 m t=3 l=30000", "B: granted b2 done t=4 l=30000", "B: released b3 done t=4",
+	       "outcome done B/4 ok res=R released @1000000",
+	       "state r once holder=B t=2 since=1000000 until=1030000 meta=- wait=[C,D] "
+	       "prev=A/1/boom/released failures=1 last=A/1/boom/released@1000000",
+	       "state m mutex holder=A t=3 since=1000000 until=1030000 meta=- wait=[]",
+	       "state done once wait=[] done=B/4/R@1000000", NULL);
 	table_config cfg;
 	table_config_default(&cfg);
 	collect c = {.dst = table_new(&cfg)};
@@ -780,7 +634,8 @@ static void test_restore_inconsistent_views_rejected_inval(void **state)
 	assert_int_equal(table_restore(x->t, &w), BATON_E_INVAL); /* waiters without holder */
 	/* a past deadline fires at the next tick */
 	tick(x, 0);
-	expect(x, "A: revoked a1 r t=9 lease_expired", "outcome r A/9 fail lease_expired @1000000", "clear r",
+	expect(x, "A: revoked a1 r t=9 lease_expired", "outcome r A/9 fail lease_expired @1000000",
+	       "state r once wait=[] prev=A/9/-/lease_expired failures=1 last=A/9/-/lease_expired@1000000",
 	       NULL);
 	assert_int_equal(table_next_token(x->t), 10);
 }
@@ -953,7 +808,7 @@ int main(void)
 	    T(test_seed_story_failed_holder_hands_off_without_reask),
 	    T(test_release_mutex_fifo_rotation),
 	    T(test_release_mutex_failure_sets_previous_success_clears),
-	    T(test_release_last_failure_idle_resource_cleared),
+	    T(test_release_last_failure_mutex_cleared_once_streak_kept),
 	    T(test_cancel_queued_removed_acquire_answer_cancelled),
 	    T(test_cancel_holding_released_as_failure),
 	    T(test_cancel_nothing_cancelled_anyway),

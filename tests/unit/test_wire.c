@@ -73,7 +73,9 @@ static bool request_equal(const wire_request *a, const wire_request *b)
 	       a->has_wait == b->has_wait && a->wait_ms == b->wait_ms && str_eq(a->meta, b->meta) &&
 	       a->token == b->token && a->success == b->success && str_eq(a->error, b->error) &&
 	       str_eq(a->result, b->result) && a->has_remember == b->has_remember &&
-	       a->remember_ms == b->remember_ms;
+	       a->remember_ms == b->remember_ms &&
+	       (a->permits > 1 ? a->permits : 1) == (b->permits > 1 ? b->permits : 1) &&
+	       a->max_failures == b->max_failures;
 }
 
 /* Decodes payload (NUL-terminated) and expects success. */
@@ -154,10 +156,23 @@ static void test_request_every_op_round_trips_equal(void **state)
 	     .remember_ms = 0},
 	    {.op = WIRE_OP_CANCEL, .id = "r4", .resource = "images/nginx:1.25"},
 	    {.op = WIRE_OP_RESET, .id = "r5", .resource = "images/nginx:1.25"},
+	    /* second edition */
+	    {.op = WIRE_OP_ACQUIRE, .id = "r6", .resource = "db", .mode = WIRE_MODE_SHARED},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r7", .resource = "pool", .mode = WIRE_MODE_MUTEX, .permits = 1024},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r8", .resource = "pool", .mode = WIRE_MODE_MUTEX, .permits = 1},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r9", .resource = "img", .max_failures = 1000},
 	};
 
 	for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
 		request_round_trip(&reqs[i]);
+	/* permits 1 is the default: a shared or once acquire may say it */
+	wire_request r;
+	decode_ok(
+	    "{\"v\":1,\"op\":\"acquire\",\"id\":\"r\",\"resource\":\"x\",\"mode\":\"shared\",\"permits\":1}",
+	    &r);
+	assert_int_equal(r.mode, WIRE_MODE_SHARED);
+	assert_int_equal(r.permits, 1);
+	wire_request_deinit(&r);
 }
 
 static void test_request_contract_examples_reencode_identical(void **state)
@@ -321,7 +336,22 @@ static const struct malformed {
      "resource"},
     {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":[\"a\"]}", BATON_E_BAD_REQUEST, "resource"},
     /* acquire */
-    {ACQ ",\"mode\":\"shared\"}", BATON_E_BAD_REQUEST, "mode"},
+    {ACQ ",\"mode\":\"exclusive\"}", BATON_E_BAD_REQUEST, "mode"},
+    /* second edition: permits and max_failures */
+    {ACQ ",\"mode\":\"mutex\",\"permits\":0}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"mode\":\"mutex\",\"permits\":1025}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"mode\":\"mutex\",\"permits\":1.5}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"mode\":\"mutex\",\"permits\":\"2\"}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"mode\":\"mutex\",\"permits\":null}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"mode\":\"shared\",\"permits\":2}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"permits\":2}", BATON_E_BAD_REQUEST, "permits"},
+    {ACQ ",\"max_failures\":0}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"max_failures\":1001}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"max_failures\":-1}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"max_failures\":true}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"mode\":\"mutex\",\"max_failures\":3}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"mode\":\"shared\",\"max_failures\":3}", BATON_E_BAD_REQUEST, "max_failures"},
+    {ACQ ",\"permits\":2,\"permits\":2,\"mode\":\"mutex\"}", BATON_E_BAD_REQUEST, "permits"},
     {ACQ ",\"mode\":null}", BATON_E_BAD_REQUEST, "mode"},
     {ACQ ",\"mode\":\"Once\"}", BATON_E_BAD_REQUEST, "mode"},
     {ACQ ",\"lease_ms\":999}", BATON_E_BAD_REQUEST, "lease_ms"},
@@ -567,6 +597,11 @@ static void test_request_encode_invalid_inval(void **state)
 	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .meta = "\xff"},
 	    {.op = WIRE_OP_RENEW, .id = "r", .resource = "x", .token = 0},
 	    {.op = WIRE_OP_RELEASE, .id = "r", .resource = "x", .token = WIRE_INT_MAX + 1},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .mode = WIRE_MODE_MUTEX, .permits = 1025},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .mode = WIRE_MODE_SHARED, .permits = 2},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .mode = WIRE_MODE_ONCE, .permits = 2},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .max_failures = 1001},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r", .resource = "x", .mode = WIRE_MODE_MUTEX, .max_failures = 1},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(wire_request_encode(&bad[i], &out, NULL), BATON_E_INVAL);
@@ -596,7 +631,9 @@ static bool answer_equal(const wire_answer *a, const wire_answer *b)
 	       a->token == b->token && a->lease_ms == b->lease_ms &&
 	       previous_equal(&a->previous, &b->previous) && a->position == b->position &&
 	       str_eq(a->holder, b->holder) && done_equal(&a->outcome, &b->outcome) &&
-	       a->reason == b->reason && a->code == b->code && str_eq(a->message, b->message);
+	       a->reason == b->reason && a->code == b->code && str_eq(a->message, b->message) &&
+	       a->failures == b->failures && previous_equal(&a->last, &b->last) &&
+	       a->last.completed_at_ms == b->last.completed_at_ms;
 }
 
 #define RES "images/nginx:1.25"
@@ -649,12 +686,27 @@ static const wire_answer answers[] = {
      .resource = RES,
      .code = BATON_E_MODE_CONFLICT,
      .message = "mode"},
+    /* second edition */
+    {.status = WIRE_ST_FAILED,
+     .id = "r9",
+     .resource = RES,
+     .failures = 3,
+     .last = {.node = "n4",
+              .token = 47,
+              .error = "manifest unknown",
+              .reason = WIRE_REASON_RELEASED,
+              .completed_at_ms = T_2026}},
+    {.status = WIRE_ST_FAILED,
+     .id = "r9",
+     .resource = RES,
+     .failures = 1,
+     .last = {.node = "n4", .token = 47, .reason = WIRE_REASON_LEASE_EXPIRED, .completed_at_ms = 1}},
 };
 
 static void test_answer_every_status_round_trips_equal(void **state)
 {
 	(void)state;
-	bool seen[WIRE_ST_REJECTED + 1] = {false};
+	bool seen[WIRE_ST_FAILED + 1] = {false};
 
 	for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
 		char *text;
@@ -668,7 +720,7 @@ static void test_answer_every_status_round_trips_equal(void **state)
 		wire_answer_deinit(&back);
 		free(text);
 	}
-	for (int st = WIRE_ST_GRANTED; st <= WIRE_ST_REJECTED; st++)
+	for (int st = WIRE_ST_GRANTED; st <= WIRE_ST_FAILED; st++)
 		assert_true(seen[st]);
 }
 
@@ -704,7 +756,17 @@ static void test_answer_golden_texts_match_contract(void **state)
 	    .status = WIRE_ST_RELEASED, .id = "r", .resource = "x", .token = 1000000000000000ull};
 	expect_answer_text(&a, "{\"v\":1,\"status\":\"released\",\"id\":\"r\",\"resource\":\"x\",\"token\":"
 	                       "1000000000000000}");
+	expect_answer_text(
+	    &answers[17],
+	    "{\"v\":1,\"status\":\"failed\",\"id\":\"r9\",\"resource\":\"" RES
+	    "\",\"failures\":3,\"last\":{\"node\":\"n4\",\"token\":47,\"error\":\"manifest "
+	    "unknown\",\"reason\":\"released\",\"completed_at\":\"2026-11-24T10:00:00.123Z\"}}");
 }
+
+#define LAST_OK                                                                                              \
+	{                                                                                                    \
+		.node = "n", .token = 1, .reason = WIRE_REASON_RELEASED, .completed_at_ms = 1                \
+	}
 
 static void test_answer_encode_invalid_inval(void **state)
 {
@@ -733,6 +795,14 @@ static void test_answer_encode_invalid_inval(void **state)
 	     .reason = WIRE_REASON_RELEASED},
 	    {.status = WIRE_ST_REJECTED, .code = BATON_E_NOMEM, .message = "m"},
 	    {.status = WIRE_ST_REJECTED, .code = BATON_E_BAD_JSON},
+	    {.status = WIRE_ST_FAILED, .id = "r", .resource = "x", .failures = 0, .last = LAST_OK},
+	    {.status = WIRE_ST_FAILED, .id = "r", .resource = "x", .failures = 1001, .last = LAST_OK},
+	    {.status = WIRE_ST_FAILED, .id = "r", .resource = "x", .failures = 1},
+	    {.status = WIRE_ST_FAILED,
+	     .id = "r",
+	     .resource = "x",
+	     .failures = 1,
+	     .last = {.node = "n", .token = 1, .reason = WIRE_REASON_RELEASED, .completed_at_ms = -5}},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (wire_answer_encode(&bad[i], &out, NULL) != BATON_E_INVAL)
@@ -765,6 +835,13 @@ static void test_answer_decode_malformed_protocol(void **state)
 	    "{\"v\":1,\"status\":\"cancelled\",\"id\":\"r 1\",\"resource\":\"x\"}",
 	    "{\"v\":1,\"status\":\"cancelled\",\"id\":\"r\"}",
 	    "{\"v\":1,\"status\":\"cancelled\",\"id\":\"r\\u0000\",\"resource\":\"x\"}",
+	    "{\"v\":1,\"status\":\"failed\",\"id\":\"r\",\"resource\":\"x\",\"failures\":0,\"last\":{"
+	    "\"node\":"
+	    "\"n\",\"token\":1,\"reason\":\"released\",\"completed_at\":\"2026-11-24T10:00:00.123Z\"}}",
+	    "{\"v\":1,\"status\":\"failed\",\"id\":\"r\",\"resource\":\"x\",\"failures\":2}",
+	    "{\"v\":1,\"status\":\"failed\",\"id\":\"r\",\"resource\":\"x\",\"failures\":2,\"last\":{"
+	    "\"node\":"
+	    "\"n\",\"token\":1,\"reason\":\"released\"}}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		wire_answer a;
@@ -851,6 +928,12 @@ static void test_outcome_round_trip_and_golden(void **state)
 }
 
 static const char *const waiting2[] = {"n3", "n4"};
+static const wire_holding holders3[] = {{"n1", 5, WIRE_MODE_SHARED, T_2026, T_2026 + 30000},
+                                        {"n2", 6, WIRE_MODE_SHARED, T_2026, T_2026 + 30000},
+                                        {"n5", 8, WIRE_MODE_SHARED, T_2026 + 1, T_2026 + 1000}};
+static const wire_queued queue2[] = {{"n3", WIRE_MODE_MUTEX}, {"n4", WIRE_MODE_SHARED}};
+static const wire_holding holders2m[] = {{"n1", 5, WIRE_MODE_MUTEX, T_2026, T_2026 + 30000},
+                                         {"n2", 7, WIRE_MODE_MUTEX, T_2026, T_2026 + 30000}};
 
 static const wire_snapshot snapshots[] = {
     {.resource = RES,
@@ -873,10 +956,72 @@ static const wire_snapshot snapshots[] = {
      .meta = "job 7",
      .previous = {.node = "n1", .token = 8, .error = "killed", .reason = WIRE_REASON_LEASE_EXPIRED}},
     {.resource = "idle", .mode = WIRE_MODE_MUTEX},
+    /* second edition: three readers and a writer queued behind them */
+    {.resource = "db",
+     .mode = WIRE_MODE_SHARED,
+     .holder = "n1",
+     .token = 5,
+     .since_ms = T_2026,
+     .lease_until_ms = T_2026 + 30000,
+     .holders = holders3,
+     .n_holders = 3,
+     .waiting = waiting2,
+     .n_waiting = 2,
+     .queue = queue2,
+     .n_queue = 2},
+    /* a semaphore of 2 */
+    {.resource = "pool",
+     .mode = WIRE_MODE_MUTEX,
+     .holder = "n1",
+     .token = 5,
+     .since_ms = T_2026,
+     .lease_until_ms = T_2026 + 30000,
+     .holders = holders2m,
+     .n_holders = 2,
+     .permits = 2},
+    /* a once resource remembered only by its streak */
+    {.resource = RES,
+     .mode = WIRE_MODE_ONCE,
+     .previous = {.node = "n4", .token = 47, .error = "manifest unknown", .reason = WIRE_REASON_RELEASED},
+     .failures = 3,
+     .last_failure = {.node = "n4",
+                      .token = 47,
+                      .error = "manifest unknown",
+                      .reason = WIRE_REASON_RELEASED,
+                      .completed_at_ms = T_2026}},
 };
+
+/* a as the decoder reads it back: first-edition fields alone come back as
+ * one holding and a queue in the snapshot's mode. */
+static bool snapshot_lists_equal(const wire_snapshot *a, const wire_snapshot *b)
+{
+	if (a->n_holders == 0 && a->holder != NULL)
+		return b->n_holders == 1 && str_eq(b->holders[0].node, a->holder) &&
+		       b->holders[0].token == a->token && b->holders[0].mode == a->mode &&
+		       b->n_queue == a->n_waiting;
+	if (a->n_queue == 0 && a->n_waiting > 0)
+		return b->n_queue == a->n_waiting && b->n_holders == a->n_holders;
+	if (a->n_holders != b->n_holders || a->n_queue != b->n_queue ||
+	    (a->permits > 1) != (b->permits > 1) || (a->permits > 1 && a->permits != b->permits) ||
+	    a->failures != b->failures)
+		return false;
+	for (size_t i = 0; i < a->n_holders; i++) {
+		const wire_holding *x = &a->holders[i], *y = &b->holders[i];
+		if (!str_eq(x->node, y->node) || x->token != y->token || x->mode != y->mode ||
+		    x->since_ms != y->since_ms || x->lease_until_ms != y->lease_until_ms)
+			return false;
+	}
+	for (size_t i = 0; i < a->n_queue; i++)
+		if (!str_eq(a->queue[i].node, b->queue[i].node) || a->queue[i].mode != b->queue[i].mode)
+			return false;
+	return a->failures == 0 || (previous_equal(&a->last_failure, &b->last_failure) &&
+	                            a->last_failure.completed_at_ms == b->last_failure.completed_at_ms);
+}
 
 static bool snapshot_equal(const wire_snapshot *a, const wire_snapshot *b)
 {
+	if (!snapshot_lists_equal(a, b))
+		return false;
 	if (!str_eq(a->resource, b->resource) || a->mode != b->mode || !str_eq(a->holder, b->holder) ||
 	    !str_eq(a->meta, b->meta) || a->n_waiting != b->n_waiting || !done_equal(&a->done, &b->done) ||
 	    !previous_equal(&a->previous, &b->previous))
@@ -902,12 +1047,16 @@ static void test_snapshot_round_trip_and_golden(void **state)
 	assert_string_equal(text,
 	                    "{\"v\":1,\"resource\":\"images/nginx:1.25\",\"mode\":\"once\",\"holder\":\"n2\","
 	                    "\"token\":43,\"since\":\"2026-11-24T10:00:00.123Z\",\"lease_until\":"
-	                    "\"2026-11-24T10:00:00.123Z\",\"waiting\":[\"n3\",\"n4\"],\"done\":null}");
+	                    "\"2026-11-24T10:00:00.123Z\",\"waiting\":[\"n3\",\"n4\"],\"done\":null,"
+	                    "\"holders\":[{\"node\":\"n2\",\"token\":43,\"mode\":\"once\",\"since\":"
+	                    "\"2026-11-24T10:00:00.123Z\",\"lease_until\":\"2026-11-24T10:00:00.123Z\"}],"
+	                    "\"queue\":[{\"node\":\"n3\",\"mode\":\"once\"},{\"node\":\"n4\",\"mode\":"
+	                    "\"once\"}]}");
 	free(text);
 	assert_int_equal(wire_snapshot_encode(&snapshots[3], &text, &len), BATON_OK);
 	assert_string_equal(
 	    text, "{\"v\":1,\"resource\":\"idle\",\"mode\":\"mutex\",\"holder\":null,\"waiting\":[],"
-	          "\"done\":null}");
+	          "\"done\":null,\"holders\":[],\"queue\":[]}");
 	free(text);
 	for (size_t i = 0; i < sizeof snapshots / sizeof snapshots[0]; i++) {
 		wire_snapshot b;
@@ -929,6 +1078,59 @@ static void test_snapshot_round_trip_and_golden(void **state)
 	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"once\",\"holder\":null,\"waiting\":[\"a b\"]}";
 	assert_int_equal(wire_snapshot_decode(p, strlen(p), &b), BATON_E_PROTOCOL);
 	wire_snapshot_deinit(NULL);
+}
+
+/* Second edition: several holders, a queue with modes, permits, the
+ * streak; and what the encoder refuses and the decoder rejects. */
+static void test_snapshot_shapes_golden_and_rejections(void **state)
+{
+	(void)state;
+	char *text;
+	assert_int_equal(wire_snapshot_encode(&snapshots[5], &text, NULL), BATON_OK);
+	assert_string_equal(
+	    text, "{\"v\":1,\"resource\":\"pool\",\"mode\":\"mutex\",\"holder\":\"n1\",\"token\":5,"
+	          "\"since\":\"2026-11-24T10:00:00.123Z\",\"lease_until\":\"2026-11-24T10:00:30.123Z\","
+	          "\"waiting\":[],\"done\":null,\"holders\":[{\"node\":\"n1\",\"token\":5,\"mode\":"
+	          "\"mutex\",\"since\":\"2026-11-24T10:00:00.123Z\",\"lease_until\":\"2026-11-24T10:00:"
+	          "30.123Z\"},{\"node\":\"n2\",\"token\":7,\"mode\":\"mutex\",\"since\":\"2026-11-24T10:"
+	          "00:00.123Z\",\"lease_until\":\"2026-11-24T10:00:30.123Z\"}],\"queue\":[],\"permits\":2}");
+	free(text);
+	assert_int_equal(wire_snapshot_encode(&snapshots[6], &text, NULL), BATON_OK);
+	assert_string_equal(
+	    text, "{\"v\":1,\"resource\":\"" RES "\",\"mode\":\"once\",\"holder\":null,\"waiting\":[],"
+	          "\"done\":null,\"previous\":{\"node\":\"n4\",\"token\":47,\"error\":\"manifest unknown\","
+	          "\"reason\":\"released\"},\"holders\":[],\"queue\":[],\"failures\":3,\"last_failure\":"
+	          "{\"node\":\"n4\",\"token\":47,\"error\":\"manifest unknown\",\"reason\":\"released\","
+	          "\"completed_at\":\"2026-11-24T10:00:00.123Z\"}}");
+	free(text);
+	wire_snapshot s = snapshots[4];
+	s.holders = NULL;
+	assert_int_equal(wire_snapshot_encode(&s, &text, NULL), BATON_E_INVAL);
+	wire_holding out_of_order[] = {holders3[1], holders3[0]};
+	s = snapshots[4];
+	s.holders = out_of_order;
+	s.n_holders = 2;
+	assert_int_equal(wire_snapshot_encode(&s, &text, NULL), BATON_E_INVAL);
+	s = snapshots[5];
+	s.permits = WIRE_PERMITS_MAX + 1;
+	assert_int_equal(wire_snapshot_encode(&s, &text, NULL), BATON_E_INVAL);
+	s = snapshots[6];
+	s.last_failure.node = NULL;
+	assert_int_equal(wire_snapshot_encode(&s, &text, NULL), BATON_E_INVAL);
+	static const char *const bad[] = {
+	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"once\",\"holder\":null,\"holders\":{}}",
+	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"once\",\"holder\":null,\"holders\":[{\"node\":\"n\"}]}",
+	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"once\",\"holder\":null,\"queue\":[{\"node\":\"n\","
+	    "\"mode\":"
+	    "\"x\"}]}",
+	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"mutex\",\"holder\":null,\"permits\":0}",
+	    "{\"v\":1,\"resource\":\"r\",\"mode\":\"once\",\"holder\":null,\"failures\":2}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		wire_snapshot b;
+		if (wire_snapshot_decode(bad[i], strlen(bad[i]), &b) != BATON_E_PROTOCOL)
+			fail_msg("snapshot %s decoded", bad[i]);
+	}
 }
 
 static void test_presence_node_and_coordinator_golden_round_trip(void **state)
@@ -1050,9 +1252,11 @@ static void test_enum_names_outside_enum_null(void **state)
 	assert_null(wire_op_name((wire_op)0));
 	assert_null(wire_op_name((wire_op)6));
 	assert_string_equal(wire_mode_name(WIRE_MODE_MUTEX), "mutex");
-	assert_null(wire_mode_name((wire_mode)2));
+	assert_string_equal(wire_mode_name(WIRE_MODE_SHARED), "shared");
+	assert_null(wire_mode_name((wire_mode)3));
 	assert_string_equal(wire_status_name(WIRE_ST_REJECTED), "rejected");
-	assert_null(wire_status_name((wire_status)11));
+	assert_string_equal(wire_status_name(WIRE_ST_FAILED), "failed");
+	assert_null(wire_status_name((wire_status)12));
 	assert_null(wire_reason_name(WIRE_REASON_NONE));
 	assert_string_equal(wire_reason_name(WIRE_REASON_NODE_OFFLINE), "node_offline");
 }
@@ -1240,6 +1444,9 @@ static int dump_fixtures(const char *dir)
 	     .remember_ms = 600000},
 	    {.op = WIRE_OP_CANCEL, .id = "r4", .resource = "a"},
 	    {.op = WIRE_OP_RESET, .id = "r5", .resource = "a"},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r6", .resource = "db", .mode = WIRE_MODE_SHARED},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r7", .resource = "pool", .mode = WIRE_MODE_MUTEX, .permits = 2},
+	    {.op = WIRE_OP_ACQUIRE, .id = "r8", .resource = "img", .max_failures = 3},
 	};
 	char name[128];
 
@@ -1295,6 +1502,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_answer_decode_unknown_fields_and_code_tolerated),
 	    cmocka_unit_test(test_outcome_round_trip_and_golden),
 	    cmocka_unit_test(test_snapshot_round_trip_and_golden),
+	    cmocka_unit_test(test_snapshot_shapes_golden_and_rejections),
 	    cmocka_unit_test(test_presence_node_and_coordinator_golden_round_trip),
 	    cmocka_unit_test(test_stats_encode_integers_exact),
 	    cmocka_unit_test(test_time_format_parse_round_trip),
