@@ -524,7 +524,7 @@ static void drain_sends(baton_client *c, int64_t deadline)
 	MQTTAsync_free(tokens);
 }
 
-/* Announces the node offline and disconnects, letting in-flight sends
+/* Announces the node offline, clears its retained presence and disconnects, letting in-flight sends
  * finish for up to two seconds. (paho's own disconnect timeout waits the
  * whole time in 1.3.12, so we drain first and disconnect at once.) */
 static void say_goodbye(baton_client *c)
@@ -539,6 +539,11 @@ static void say_goodbye(baton_client *c)
 	if (!ready)
 		return;
 	(void)bt_client_publish(c, c->node_topic, c->offline_payload, strlen(c->offline_payload), 1, true);
+	/* Then clear it, so the broker keeps no presence of a node that left:
+	 * the coordinator takes both in this order and acts on the first. QoS 0:
+	 * nothing to acknowledge on the way out, and should it be lost, the
+	 * coordinator clears the presence itself after acting on the first. */
+	(void)bt_client_publish(c, c->node_topic, "", 0, 0, true);
 	drain_sends(c, deadline);
 	dopt.timeout = 0;
 	dopt.onSuccess = on_disconnected;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <MQTTAsync.h>
+#include <mosquitto.h>
 
 #include "mqttedge.h"
 #include "mqttnet.h"
@@ -38,7 +39,7 @@ struct broker {
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
 	broker_msg *head, *tail;
-	unsigned connects, losses, failures;
+	unsigned connects, losses, failures, syncs;
 	bool refused;
 	bool disconnected; /* broker_stop's disconnect completed */
 	char err[256];
@@ -261,8 +262,9 @@ void broker_take(broker *b, broker_inbox *in)
 	in->losses = b->losses;
 	in->failures = b->failures;
 	in->refused = b->refused;
+	in->syncs = b->syncs;
 	b->head = b->tail = NULL;
-	b->connects = b->losses = b->failures = 0;
+	b->connects = b->losses = b->failures = b->syncs = 0;
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -306,10 +308,47 @@ baton_err broker_unsubscribe(broker *b, const char *filter)
 	                                                                           : BATON_E_BROKER;
 }
 
+/* The UNSUBACK: paho runs this after every message the broker sent before
+ * it, so the inbox holds them all when syncs goes up. */
+static void on_synced(void *ctx, MQTTAsync_successData *d)
+{
+	(void)d;
+	broker *b = ctx;
+	pthread_mutex_lock(&b->mu);
+	b->syncs++;
+	pthread_mutex_unlock(&b->mu);
+	wake(b);
+}
+
+baton_err broker_sync(broker *b, const char *filter)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.onSuccess = on_synced;
+	ro.context = b;
+	return MQTTAsync_unsubscribe(b->client, filter, &ro) == MQTTASYNC_SUCCESS ? BATON_OK : BATON_E_BROKER;
+}
+
+bool broker_topic_ok(const char *topic, size_t len)
+{
+	/* MQTT has no empty topic name; libmosquitto's check leaves that to the
+	 * packet reader. */
+	return len > 0 && len <= INT32_MAX && mosquitto_validate_utf8(topic, (int)len) == MOSQ_ERR_SUCCESS &&
+	       mosquitto_pub_topic_check2(topic, len) == MOSQ_ERR_SUCCESS;
+}
+
 baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos,
                          bool retained)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	/* mosquitto drops the connection of a client that publishes a topic it
+	 * refuses, and paho would send the buffered publish again after every
+	 * reconnect: such a publish never reaches paho. */
+	if (!broker_topic_ok(topic, strlen(topic))) {
+		pthread_mutex_lock(&b->mu);
+		snprintf(b->err, sizeof b->err, "the broker would refuse this topic (MQTT topic rules)");
+		pthread_mutex_unlock(&b->mu);
+		return BATON_E_INVAL;
+	}
 	ro.onSuccess = on_publish_done;
 	ro.onFailure = on_publish_failed;
 	ro.context = b;

@@ -52,6 +52,7 @@ typedef struct broker_inbox {
 	unsigned connects; /* connections made (first and reconnects) */
 	unsigned losses;   /* connections lost */
 	unsigned failures; /* connect attempts that failed (first connect: retry with broker_start) */
+	unsigned syncs;    /* broker_sync acknowledgements: every message sent before each is in msgs */
 	bool refused;      /* the broker refused the connection (credentials, id): see broker_error */
 } broker_inbox;
 
@@ -75,8 +76,20 @@ baton_err broker_on_connected(broker *b);
 baton_err broker_subscribe(broker *b, const char *filter);
 baton_err broker_unsubscribe(broker *b, const char *filter);
 
+/* Owner thread: unsubscribes filter and counts the broker's acknowledgement
+ * in the inbox (syncs): the broker handles a client's packets in order, so
+ * every retained message of an earlier subscribe is in the inbox by then. */
+baton_err broker_sync(broker *b, const char *filter);
+
+/* True iff mosquitto accepts topic[0..len) in a PUBLISH (its own checks,
+ * libmosquitto: valid UTF-8 without the characters it refuses, no wildcard,
+ * no NUL, not empty, not too long). */
+bool broker_topic_ok(const char *topic, size_t len);
+
 /* Publishes payload (len bytes; len 0 clears a retained message). Returns at
- * once; paho buffers while disconnected and re-sends QoS 1 after reconnect. */
+ * once; paho buffers while disconnected and re-sends QoS 1 after reconnect.
+ * A topic the broker would refuse (broker_topic_ok) is never handed to paho:
+ * BATON_E_INVAL, nothing published, broker_error says why. */
 baton_err broker_publish(broker *b, const char *topic, const void *payload, size_t len, int qos,
                          bool retained);
 

@@ -82,6 +82,8 @@ static const optab_opt options[] = {
     STR("state", state, NULL, "PATH|:memory:",
         "durable state file (default ./baton-state.db, or /var/lib/baton/state.db when that directory "
         "exists); :memory: keeps state in memory only (lost on restart)"),
+    FLAG("fresh", 0, fresh,
+         "accept a zero-length --state file and start it empty (refused otherwise: the state was lost)"),
     PARSE("sync", sync, parse_sync, "full", "full|normal|off",
           "SQLite durability: full survives power loss, normal may lose the last commits on power loss, off "
           "may corrupt on an OS crash"),
@@ -223,7 +225,7 @@ void config_usage(FILE *out, const char *argv0)
 {
 	fprintf(out,
 	        "Usage: %s [OPTIONS]\n"
-	        "Baton's lock coordinator: serves lock requests on P/req/+ over an MQTT broker.\n\n"
+	        "Baton's lock coordinator: serves lock requests on P/req/# over an MQTT broker.\n\n"
 	        "Options (each also read from the environment as BATON_<NAME>, e.g. BATON_BROKER; a flag "
 	        "wins):\n",
 	        argv0);
@@ -236,6 +238,7 @@ void config_usage(FILE *out, const char *argv0)
 	        "  %s --state :memory: --done-ttl 1h --log-format json\n"
 	        "  mosquitto_sub -t 'baton/v1/#' -v      # watch every answer, event and snapshot\n"
 	        "\nExit status: 0 after SIGTERM/SIGINT, 64 on a bad flag, 69 if the broker refuses us, 70 on "
-	        "a state error.\n",
+	        "a state error, 74 if the state file is lost while serving (or a batch could not be "
+	        "committed), 75 if another coordinator serves the prefix or holds the state file.\n",
 	        argv0, argv0);
 }

@@ -35,6 +35,7 @@ typedef struct config {
 	int log_level; /* LOG_ERROR..LOG_DEBUG, see log.h */
 	config_log_format log_format;
 	char *log_file; /* NULL: stderr */
+	bool fresh;     /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
 	bool show_help;
 	bool show_version;
 } config;

@@ -12,8 +12,16 @@
  * Time: the table gets wall-clock milliseconds advanced by the monotonic
  * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
  * clock while stored deadlines remain meaningful across restarts.
+ *
+ * Its own outages (guard.c): lease deadlines are held back from the start of
+ * any gap in its service until it has caught up with what the broker queued
+ * for it, then every lease is moved later by the gap. One instance per
+ * prefix: probe.c looks before serving (daemon_start.c, which also opens
+ * the state and the MQTT client), and another instance's presence while
+ * serving ends the loop (exit 75) without publishing ours.
  */
 #include "daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +32,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "guard.h"
 #include "log.h"
 #include "names.h"
 #include "snapdue.h"
@@ -31,38 +40,13 @@
 #include "table.h"
 #include "wire.h"
 
-typedef struct coord {
-	const config *cfg;
-	daemon_signals *sig;
-	table *t;
-	store *st; /* NULL with --state :memory: */
-	broker *b;
-	int64_t wall0_ms, mono0_ms, started_at_ms;
-	bool ever_connected;
-	int64_t retry_at;      /* first connect retry time, 0: none */
-	int64_t retry_backoff; /* ms */
-	int64_t next_stats_at;
-	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
-	snapdue due; /* retained snapshots to publish (the coalescer) */
-	char topic[NAMES_TOPIC_MAX + 1];
-	char err[512];
-} coord;
-
-static int64_t mono_ms(void)
+/* A printable, bounded excerpt of s[0..n) for a log line: it may hold anything. */
+static void printable(char *buf, size_t cap, const char *s, size_t n)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(const coord *d)
-{
-	return d->wall0_ms + (mono_ms() - d->mono0_ms);
-}
-
-static void u64s(char *buf, size_t cap, uint64_t v)
-{
-	snprintf(buf, cap, "%llu", (unsigned long long)v);
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < cap; i++)
+		buf[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[k] = '\0';
 }
 
 /* ---- publishing -------------------------------------------------------- */
@@ -74,8 +58,15 @@ static void publish_text(coord *d, names_kind kind, const char *arg, const char 
 		LOG_E("cannot build topic", "arg", arg ? arg : "");
 		return;
 	}
-	if (broker_publish(d->b, d->topic, payload, len, qos, retained) != BATON_OK)
+	baton_err rc = broker_publish(d->b, d->topic, payload, len, qos, retained);
+	if (rc == BATON_E_INVAL) {
+		char shown[160];
+		printable(shown, sizeof shown, d->topic, strlen(d->topic));
+		LOG_E("publish dropped: the broker would refuse this topic", "topic", shown, "error",
+		      broker_error(d->b));
+	} else if (rc != BATON_OK) {
 		LOG_E("publish failed", "topic", d->topic, "error", broker_error(d->b));
+	}
 }
 
 static void log_answer(const table_effect *e)
@@ -157,28 +148,95 @@ static void snaps_flush(coord *d, int64_t now)
 	snapdue_flush(&d->due, now, (int64_t)d->cfg->snapshot_interval_ms, snap_publish, d);
 }
 
+static void publish_presence(coord *d, bool online);
+static void publish_stats(coord *d, int64_t now);
+
+/* Says, on P/coordinator and P/stats, that we answer nothing now and why
+ * (reason non-NULL), or that we serve again (NULL); publishes only changes. */
+static void set_serving(coord *d, const char *reason)
+{
+	if (reason == NULL ? d->not_serving[0] == '\0' : strcmp(d->not_serving, reason) == 0)
+		return;
+	snprintf(d->not_serving, sizeof d->not_serving, "%s", reason ? reason : "");
+	if (reason == NULL)
+		LOG_I("serving again");
+	publish_presence(d, true);
+	publish_stats(d, now_ms(d));
+}
+
+/* The presences of the nodes whose online:false this batch acted on are
+ * cleared once it is committed: the broker keeps no presence of dead nodes. */
+static void note_clear(coord *d, const char *node)
+{
+	if (d->n_clears == d->cap_clears) {
+		size_t cap = d->cap_clears ? 2 * d->cap_clears : 16;
+		void *l = realloc(d->clears, cap * sizeof *d->clears);
+		if (l == NULL)
+			return; /* the presence stays: only a retained message too many */
+		d->clears = l;
+		d->cap_clears = cap;
+	}
+	snprintf(d->clears[d->n_clears++], sizeof d->clears[0], "%s", node);
+}
+
+static void publish_clears(coord *d)
+{
+	for (size_t i = 0; i < d->n_clears; i++)
+		publish_text(d, NAMES_NODE, d->clears[i], "", 0, 1, true);
+	d->n_clears = 0;
+}
+
+/* Notes what a batch that will never be committed held, for the log. */
+static void lose_batch(coord *d, const table_ready *r)
+{
+	size_t answers = 0;
+	for (size_t i = 0; i < r->n_effects; i++)
+		answers += r->effects[i].kind == TABLE_FX_ANSWER;
+	d->lost_answers += answers;
+	d->lost_resources += r->n_dirty;
+	d->lost_ids += r->n_ids;
+	d->uncommitted = true;
+	d->n_clears = 0;
+	table_advance(d->t);
+}
+
 /* Commits the table's batch, then publishes it. A failed commit is retried
  * (the table's state is current, so rewriting the dirty rows is idempotent)
- * until it succeeds or we are told to stop; nothing is published before. */
+ * until it succeeds or we are told to stop; nothing is published before, and
+ * P/coordinator and P/stats say we are not serving meanwhile. A state file
+ * deleted or replaced under us ends the loop (exit 74). False when the batch
+ * was not committed. */
 static bool flush(coord *d)
 {
 	table_ready r;
 	table_ready_get(d->t, &r);
 	if (r.n_effects == 0 && r.n_dirty == 0 && r.n_ids == 0) {
 		table_advance(d->t);
+		publish_clears(d);
 		return true;
 	}
 	int delay = 100;
-	while (d->st != NULL && store_commit(d->st, d->t, &r, d->err, sizeof d->err) != BATON_OK) {
+	baton_err rc;
+	while (d->st != NULL && (rc = store_commit(d->st, d->t, &r, d->err, sizeof d->err)) != BATON_OK) {
+		if (rc == BATON_E_STORE_MOVED) {
+			LOG_E("state file lost; stopping, serving nothing more", "error", d->err);
+			d->exit_status = DAEMON_EXIT_IOERR;
+			lose_batch(d, &r);
+			return false;
+		}
 		LOG_E("state commit failed, retrying; nothing is published until it succeeds", "error",
 		      d->err);
+		char why[WIRE_REASON_TEXT_MAX + 1];
+		snprintf(why, sizeof why, "state commits fail: %.200s", d->err);
+		set_serving(d, why);
 		if (d->sig->stop) {
-			table_advance(d->t);
+			lose_batch(d, &r);
 			return false;
 		}
 		poll(NULL, 0, delay);
 		delay = delay < 5000 ? delay * 2 : 5000;
 	}
+	set_serving(d, NULL);
 	for (size_t i = 0; i < r.n_effects; i++) {
 		const table_effect *e = &r.effects[i];
 		if ((e->kind == TABLE_FX_SNAPSHOT || e->kind == TABLE_FX_CLEAR) &&
@@ -187,12 +245,18 @@ static bool flush(coord *d)
 		publish_effect(d, e);
 	}
 	table_advance(d->t);
+	publish_clears(d);
 	return true;
 }
 
 static void publish_presence(coord *d, bool online)
 {
-	wire_presence p = {.online = online, .version = BATON_VERSION, .started_at_ms = d->started_at_ms};
+	wire_presence p = {.online = online,
+	                   .version = BATON_VERSION,
+	                   .started_at_ms = d->started_at_ms,
+	                   .instance = d->g.instance,
+	                   .not_serving = d->not_serving[0] != '\0',
+	                   .reason = d->not_serving[0] ? d->not_serving : NULL};
 	char *json = NULL;
 	size_t len = 0;
 	if (wire_presence_encode(&p, &json, &len) == BATON_OK)
@@ -228,6 +292,8 @@ static void publish_stats(coord *d, int64_t now)
 	    .remembered = c.remembered,
 	    .backlog = broker_backlog(d->b),
 	    .next_token = table_next_token(d->t),
+	    .not_serving = d->not_serving[0] != '\0',
+	    .reason = d->not_serving[0] ? d->not_serving : NULL,
 	};
 	char *json = NULL;
 	size_t len = 0;
@@ -247,12 +313,8 @@ static void bad_topic(coord *d, const broker_msg *m, int64_t now)
 	}
 	char sup[24];
 	u64s(sup, sizeof sup, d->bad_topics_suppressed);
-	/* The topic may hold anything: log only a printable, bounded excerpt. */
 	char shown[128];
-	size_t n = 0;
-	for (size_t i = 0; i < m->topic_len && n + 1 < sizeof shown; i++)
-		shown[n++] = (m->topic[i] >= 0x20 && m->topic[i] < 0x7f) ? m->topic[i] : '?';
-	shown[n] = '\0';
+	printable(shown, sizeof shown, m->topic, m->topic_len);
 	LOG_W("bad_topic: node part is not a valid node id; dropped", "topic", shown, "suppressed", sup);
 	d->bad_topics_logged_at = (uint64_t)now;
 	d->bad_topics_suppressed = 0;
@@ -287,6 +349,8 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 	baton_err rc = table_step_presence(d->t, now, node, p.online);
 	if (rc != BATON_OK)
 		LOG_E("presence dropped", "node", node, "error", baton_strerror(rc));
+	else if (!p.online)
+		note_clear(d, node);
 	wire_presence_deinit(&p);
 }
 
@@ -304,8 +368,31 @@ static void handle_stale_state(coord *d, const broker_msg *m, const char *res, s
 	}
 }
 
+/* P/coordinator: our own presence back from the broker (the end of a gap),
+ * or another instance's: then we stop serving, at once and loudly. */
+static void handle_coordinator(coord *d, const broker_msg *m)
+{
+	wire_presence p;
+	if (m->len == 0 || wire_presence_decode(m->payload, m->len, &p) != BATON_OK)
+		return;
+	if (guard_presence(&d->g, &p, m->retained) == GUARD_CONFLICT) {
+		char started[32] = "";
+		if (p.started_at_ms > 0)
+			wire_time_format(p.started_at_ms, started, sizeof started);
+		LOG_E("another coordinator appeared on this prefix; stopping, serving nothing more",
+		      "instance", p.instance ? p.instance : "(none: an older coordinator)", "started_at",
+		      started, "ours", d->g.instance);
+		d->exit_status = DAEMON_EXIT_CONFLICT;
+	}
+	wire_presence_deinit(&p);
+}
+
 static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 {
+	if (m->topic_len == strlen(d->coord_topic) && memcmp(m->topic, d->coord_topic, m->topic_len) == 0) {
+		handle_coordinator(d, m);
+		return;
+	}
 	names_kind kind;
 	const char *node;
 	size_t node_len;
@@ -337,6 +424,7 @@ static void handle_msg(coord *d, const broker_msg *m, int64_t now)
 static void on_connect(coord *d)
 {
 	d->ever_connected = true;
+	d->connected_at = now_ms(d);
 	d->retry_at = 0;
 	if (broker_on_connected(d->b) != BATON_OK)
 		LOG_E("subscribe failed", "error", broker_error(d->b));
@@ -350,8 +438,34 @@ static void on_connect(coord *d)
 	if (names_filter(filter, sizeof filter, d->cfg->prefix, NAMES_STATE, NULL, NULL) != BATON_OK ||
 	    broker_subscribe(d->b, filter) != BATON_OK || broker_unsubscribe(d->b, filter) != BATON_OK)
 		LOG_W("cannot sweep stale snapshots", "error", broker_error(d->b));
+	/* Our presence is also the marker of a gap's end: once it comes back,
+	 * everything the broker queued for us before it has been taken. */
+	guard_connected(&d->g);
 	publish_presence(d, true);
+	guard_marker_sent(&d->g, now_ms(d));
 	table_foreach(d->t, republish_one, d);
+}
+
+/* The broker dropped every connection of ours right after it was made: it
+ * refuses something paho re-sends after each reconnect (paho 1.3.12 can
+ * corrupt a publish cut short by a lost connection, upstream #1592). Drops
+ * the paho client with everything it had not delivered and starts a fresh
+ * one: the session, its subscriptions and what the broker queued for us stay
+ * on the broker; what was lost is answers and snapshots, which the agents'
+ * re-sends (on our presence) and the republish after the connect restore. */
+static bool fresh_client(coord *d)
+{
+	LOG_E("the broker keeps dropping us right after we connect; starting a fresh MQTT client without "
+	      "what the old one had not delivered",
+	      "error", broker_error(d->b));
+	d->short_lives = 0;
+	broker_free(d->b);
+	d->b = NULL;
+	if (dmn_open_broker(d) != BATON_OK) {
+		LOG_E("cannot start the MQTT client", "error", d->err);
+		return false;
+	}
+	return true;
 }
 
 /* Handles what the broker edge collected. Returns false on a fatal refusal. */
@@ -359,6 +473,7 @@ static bool take_inbox(coord *d)
 {
 	broker_inbox in;
 	broker_take(d->b, &in);
+	guard_take_begin(&d->g);
 	int64_t now = now_ms(d);
 	if (in.refused) {
 		LOG_E("broker refused us; check --username/--password-file/--client-id", "error",
@@ -372,19 +487,33 @@ static bool take_inbox(coord *d)
 		    d->retry_backoff ? (d->retry_backoff * 2 > 30000 ? 30000 : d->retry_backoff * 2) : 500;
 		d->retry_at = now + d->retry_backoff;
 	}
-	if (in.losses > 0)
+	if (in.losses > 0) {
 		LOG_W("connection to the broker lost; reconnecting", "error", broker_error(d->b));
+		guard_lost(&d->g, now);
+		d->short_lives = now - d->connected_at < 5000 ? d->short_lives + in.losses : 0;
+		if (d->short_lives >= 3) {
+			if (!fresh_client(d)) {
+				broker_msgs_free(in.msgs);
+				return false;
+			}
+			in.connects = 0; /* the old client's; the fresh one reports its own */
+		}
+	}
 	if (in.connects > 0)
 		on_connect(d);
-	for (broker_msg *m = in.msgs; m != NULL; m = m->next)
+	/* Nothing after another instance's presence is ours to act on. */
+	for (broker_msg *m = in.msgs; m != NULL && d->exit_status == 0; m = m->next)
 		handle_msg(d, m, now);
 	broker_msgs_free(in.msgs);
 	return true;
 }
 
+/* Wakes at least once a second (the state file check, and so that a late
+ * wake-up is a measure of a stall); lease and wait deadlines do not count
+ * while they are held back. */
 static int poll_timeout(coord *d, int64_t now)
 {
-	int64_t next = table_next_deadline(d->t);
+	int64_t next = guard_paused(&d->g) ? INT64_MAX : table_next_deadline(d->t);
 	if (d->next_stats_at < next)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
@@ -393,7 +522,7 @@ static int poll_timeout(coord *d, int64_t now)
 		next = snapdue_next_at(&d->due);
 	if (next <= now)
 		return 0;
-	return next - now > 60000 ? 60000 : (int)(next - now);
+	return next - now > 1000 ? 1000 : (int)(next - now);
 }
 
 static void drain_wake(coord *d)
@@ -403,27 +532,76 @@ static void drain_wake(coord *d)
 	(void)n;
 }
 
+/* Ends a gap in our service once we have caught up: every lease moves later
+ * by the gap, before any deadline may fire. */
+static void resume_leases(coord *d, int64_t now)
+{
+	bool echoed = false;
+	const char *cause = d->g.cause;
+	int64_t gap = guard_resume(&d->g, now, &echoed);
+	if (gap <= 0)
+		return;
+	char ms[24];
+	u64s(ms, sizeof ms, (uint64_t)gap);
+	if (gap >= GUARD_STALL_MS || !echoed)
+		LOG_W("extending every lease by the coordinator's own outage", "gap_ms", ms, "cause", cause,
+		      "caught_up",
+		      echoed ? "its presence came back" : "its presence did not come back in 10s");
+	else
+		LOG_D("extending every lease by the coordinator's own outage", "gap_ms", ms, "cause", cause);
+	if (table_extend_leases(d->t, now, gap) != BATON_OK)
+		LOG_E("cannot extend the leases: out of memory; leases keep their deadlines");
+}
+
+/* Once a second: is the state file still the one we write? */
+static void check_file(coord *d, int64_t now)
+{
+	if (d->st == NULL || now < d->next_check_at)
+		return;
+	d->next_check_at = now + 1000;
+	if (store_check_file(d->st, d->err, sizeof d->err) != BATON_OK) {
+		LOG_E("state file lost; stopping, serving nothing more", "error", d->err);
+		d->exit_status = DAEMON_EXIT_IOERR;
+	}
+}
+
 static int loop(coord *d)
 {
 	struct pollfd pfd = {.fd = d->sig->wake_fd, .events = POLLIN};
-	while (!d->sig->stop) {
+	while (!d->sig->stop && d->exit_status == 0) {
 		int64_t now = now_ms(d);
-		if (poll(&pfd, 1, poll_timeout(d, now)) > 0)
+		int timeout = poll_timeout(d, now);
+		guard_planned(&d->g, now + timeout);
+		if (poll(&pfd, 1, timeout) > 0)
 			drain_wake(d);
+		now = now_ms(d);
+		if (guard_woke(&d->g, now))
+			LOG_W(
+			    "the coordinator's loop woke up late; holding back lease deadlines until it has "
+			    "caught up with the broker");
 		if (d->sig->reopen_log) {
 			d->sig->reopen_log = 0;
 			log_reopen();
 		}
 		if (!take_inbox(d))
 			return DAEMON_EXIT_UNAVAILABLE;
+		if (d->exit_status != 0)
+			break;
 		now = now_ms(d);
 		if (d->retry_at && now >= d->retry_at) {
 			d->retry_at = 0;
 			broker_start(d->b);
 		}
-		if (table_tick(d->t, now) != BATON_OK)
+		if (guard_marker_due(&d->g)) {
+			publish_presence(d, true);
+			guard_marker_sent(&d->g, now);
+		}
+		resume_leases(d, now);
+		if (!guard_paused(&d->g) && table_tick(d->t, now) != BATON_OK)
 			LOG_E("tick failed: out of memory; retrying");
-		flush(d);
+		check_file(d, now);
+		if (d->exit_status != 0 || !flush(d))
+			break;
 		if (snapdue_ready(&d->due, now))
 			snaps_flush(d, now);
 		if (now >= d->next_stats_at) {
@@ -431,88 +609,43 @@ static int loop(coord *d)
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
 		}
 	}
-	return DAEMON_EXIT_OK;
+	return d->exit_status;
 }
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static baton_err open_state(coord *d)
-{
-	table_config tc;
-	table_config_default(&tc);
-	tc.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
-	tc.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
-	tc.done_ttl_ms = d->cfg->done_ttl_ms;
-	d->t = table_new(&tc);
-	if (d->t == NULL)
-		return BATON_E_NOMEM;
-	if (strcmp(d->cfg->state, ":memory:") == 0)
-		return BATON_OK;
-	baton_err rc = store_open(d->cfg->state, d->cfg->sync, &d->st, d->err, sizeof d->err);
-	if (rc == BATON_OK)
-		rc = store_load(d->st, d->t, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		table_counts c;
-		table_counts_get(d->t, &c);
-		char held[24], waiting[24], remembered[24];
-		u64s(held, sizeof held, c.held);
-		u64s(waiting, sizeof waiting, c.waiters);
-		u64s(remembered, sizeof remembered, c.remembered);
-		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
-		      remembered);
-	}
-	return rc;
-}
-
-static baton_err open_broker(coord *d)
-{
-	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];
-	const char *prefix = d->cfg->prefix;
-	baton_err rc;
-	if ((rc = names_filter(req, sizeof req, prefix, NAMES_REQ, NULL, NULL)) != BATON_OK ||
-	    (rc = names_filter(node, sizeof node, prefix, NAMES_NODE, NULL, NULL)) != BATON_OK ||
-	    (rc = names_topic(will_topic, sizeof will_topic, prefix, NAMES_COORDINATOR, NULL, NULL)) !=
-	        BATON_OK)
-		return rc; /* the prefix was validated: cannot happen */
-	const char *subs[] = {req, node};
-	wire_presence p = {.online = false, .version = BATON_VERSION, .started_at_ms = d->started_at_ms};
-	char *will = NULL;
-	size_t len;
-	if ((rc = wire_presence_encode(&p, &will, &len)) != BATON_OK)
-		return rc;
-	broker_options o = {
-	    .uri = d->cfg->broker,
-	    .client_id = d->cfg->client_id,
-	    .clean_session = false,
-	    .username = d->cfg->username,
-	    .password = d->cfg->password,
-	    .cafile = d->cfg->cafile,
-	    .cert = d->cfg->cert,
-	    .key = d->cfg->key,
-	    .will_topic = will_topic,
-	    .will_payload = will,
-	    .subs = subs,
-	    .n_subs = 2,
-	    .keepalive_s = 10,
-	    .wake_fd = d->sig->wake_fd,
-	};
-	rc = broker_new(&o, &d->b, d->err, sizeof d->err);
-	free(will);
-	if (rc == BATON_OK)
-		rc = broker_start(d->b);
-	return rc;
-}
-
-static void shut_down(coord *d)
+/* SIGTERM: answer what was received, then disconnect cleanly. Returns the
+ * exit status: 74 when a batch could not be committed (its answers were never
+ * sent), after saying what it held. */
+static int shut_down(coord *d)
 {
 	LOG_I("stopping: answering what was received, then disconnecting");
-	take_inbox(d); /* requests already acknowledged to the broker are ours */
-	table_tick(d->t, now_ms(d));
-	flush(d);
-	snaps_flush(d, now_ms(d));
+	if (!d->uncommitted) {
+		take_inbox(d); /* requests already acknowledged to the broker are ours */
+		if (d->exit_status == DAEMON_EXIT_CONFLICT) {
+			broker_stop(d->b, 5000); /* another instance's presence stays as it is */
+			return DAEMON_EXIT_CONFLICT;
+		}
+		if (!guard_paused(&d->g))
+			table_tick(d->t, now_ms(d));
+		flush(d);
+		snaps_flush(d, now_ms(d));
+	}
+	int status = DAEMON_EXIT_OK;
+	if (d->uncommitted) {
+		char a[24], r[24], i[24];
+		u64s(a, sizeof a, d->lost_answers);
+		u64s(r, sizeof r, d->lost_resources);
+		u64s(i, sizeof i, d->lost_ids);
+		LOG_E("stopped with a batch not committed: its answers were never sent and its changes are "
+		      "not on disk",
+		      "answers", a, "resources", r, "ids", i, "error", d->err);
+		status = DAEMON_EXIT_IOERR;
+	}
 	publish_presence(d, false);
 	broker_stop(d->b, 5000);
 	LOG_I("stopped", "backlog", broker_backlog(d->b) ? "not drained" : "drained");
+	return status;
 }
 
 int daemon_run(const config *cfg, daemon_signals *sig)
@@ -525,33 +658,52 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	d.mono0_ms = mono_ms();
 	d.started_at_ms = d.wall0_ms;
 	int status = DAEMON_EXIT_OK;
-	baton_err rc = open_state(&d);
-	if (rc != BATON_OK) {
-		LOG_E("cannot open the state", "path", cfg->state, "error",
-		      d.err[0] ? d.err : baton_strerror(rc));
+	int64_t since = 0;
+	char instance[GUARD_INSTANCE_MAX + 1];
+	if (!guard_instance_new(instance, sizeof instance)) {
+		LOG_E("cannot draw a random instance id");
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	/* Leases that ran out while we were down end now, before anything else. */
-	table_tick(d.t, now_ms(&d));
-	if ((rc = open_broker(&d)) != BATON_OK) {
+	baton_err rc = dmn_open_state(&d);
+	if (rc != BATON_OK) {
+		LOG_E("cannot open the state", "path", cfg->state, "error",
+		      d.err[0] ? d.err : baton_strerror(rc));
+		status = rc == BATON_E_STORE_LOCKED ? DAEMON_EXIT_CONFLICT : DAEMON_EXIT_SOFTWARE;
+		goto out;
+	}
+	if (names_topic(d.coord_topic, sizeof d.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
+	        BATON_OK ||
+	    (status = dmn_look_first(&d, &since)) != DAEMON_EXIT_OK || sig->stop)
+		goto out;
+	/* Leases that ran out while we were down end once we have caught up
+	 * with what the broker queued for us, after the outage is added. */
+	guard_init(&d.g, instance, since);
+	if ((rc = dmn_open_broker(&d)) != BATON_OK) {
 		LOG_E("cannot start the MQTT client", "error", d.err[0] ? d.err : broker_error(d.b));
 		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
 		goto out;
 	}
 	if (!flush(&d)) {
-		status = DAEMON_EXIT_SOFTWARE;
+		status = d.exit_status ? d.exit_status : DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
 	LOG_I("started", "version", BATON_VERSION, "broker", cfg->broker, "prefix", cfg->prefix, "state",
-	      cfg->state);
+	      cfg->state, "instance", instance);
 	status = loop(&d);
-	if (status == DAEMON_EXIT_OK)
-		shut_down(&d);
+	if (status == DAEMON_EXIT_OK) {
+		status = shut_down(&d);
+	} else if (status == DAEMON_EXIT_CONFLICT) {
+		broker_stop(d.b, 5000); /* cleanly: no Will over the other instance's presence */
+	} else if (status == DAEMON_EXIT_IOERR) {
+		publish_presence(&d, false);
+		broker_stop(d.b, 5000);
+	}
 out:
 	snapdue_deinit(&d.due);
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);
+	free(d.clears);
 	return status;
 }

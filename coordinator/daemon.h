@@ -11,7 +11,14 @@
 #include "config.h"
 
 /* Exit statuses (sysexits.h values). */
-enum { DAEMON_EXIT_OK = 0, DAEMON_EXIT_USAGE = 64, DAEMON_EXIT_UNAVAILABLE = 69, DAEMON_EXIT_SOFTWARE = 70 };
+enum {
+	DAEMON_EXIT_OK = 0,
+	DAEMON_EXIT_USAGE = 64,
+	DAEMON_EXIT_UNAVAILABLE = 69,
+	DAEMON_EXIT_SOFTWARE = 70, /* also: a state file refused at start */
+	DAEMON_EXIT_IOERR = 74,    /* the state file was lost while serving, or a batch never committed */
+	DAEMON_EXIT_CONFLICT = 75, /* another coordinator serves the prefix or holds the state file */
+};
 
 /* Signals reach the loop through these flags and the wake fd. */
 typedef struct daemon_signals {

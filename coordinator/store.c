@@ -17,13 +17,17 @@
  */
 #include "store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wire.h"
 
@@ -192,6 +196,9 @@ static baton_err err_of_rc(int rc)
 	case SQLITE_READONLY:
 	case SQLITE_FULL:
 		return BATON_E_IO;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return BATON_E_STORE_LOCKED;
 	default:
 		return BATON_E_STORE;
 	}
@@ -208,6 +215,9 @@ const char *sto_advice(baton_err e)
 		       "and that the disk has room";
 	case BATON_E_NOMEM:
 		return "the coordinator ran out of memory";
+	case BATON_E_STORE_LOCKED:
+		return "another process (another coordinator?) has the file open: stop it, or give "
+		       "this coordinator its own --state";
 	default:
 		return "see the SQLite message";
 	}
@@ -503,6 +513,10 @@ baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size
 		return sto_say(err, cap, BATON_E_INVAL, "store_commit: NULL argument");
 	if (r->n_dirty == 0 && r->n_ids == 0 && r->next_token <= s->stored_token)
 		return BATON_OK;
+	if ((e = store_check_file(s, err, cap)) != BATON_OK) {
+		s->stats.failures++;
+		return e;
+	}
 	t0 = now_us();
 	e = sto_run(s, ST_BEGIN, "starting a transaction", NULL, err, cap);
 	for (size_t i = 0; i < r->n_dirty && e == BATON_OK; i++)
@@ -608,6 +622,81 @@ static baton_err set_modes(store *s, sync_level sync, char *err, size_t cap)
 	return e;
 }
 
+/* Takes the file's lock for the life of the connection: in exclusive locking
+ * mode (set before the first access) the first write transaction takes an
+ * EXCLUSIVE lock that SQLite never releases, and the WAL index lives in heap
+ * memory instead of a -shm file. */
+static baton_err lock_file(store *s, char *err, size_t cap)
+{
+	baton_err e = exec(s, "BEGIN IMMEDIATE", "locking the file", err, cap);
+
+	if (e == BATON_OK)
+		e = exec(s, "COMMIT", "locking the file", err, cap);
+	else if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+/* The process that holds a lock on the file at path (SQLite's locks are
+ * POSIX record locks around byte 0x40000000), or 0 when none says. Opens
+ * and closes its own descriptor: call it only when this process holds no
+ * lock on the file, since closing any descriptor drops the process's locks. */
+static long lock_holder(const char *path)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0x40000000, .l_len = 512};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long pid = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = (long)fl.l_pid;
+	close(fd);
+	return pid;
+}
+
+/* Records the identity of the file and of its WAL, for store_check_file. */
+static void note_identity(store *s)
+{
+	struct stat st;
+	char wal[PATH_MAX];
+
+	if (stat(s->path, &st) == 0) {
+		s->dev = (uint64_t)st.st_dev;
+		s->ino = (uint64_t)st.st_ino;
+	}
+	snprintf(wal, sizeof wal, "%s-wal", s->path);
+	if (stat(wal, &st) == 0) {
+		s->wal_dev = (uint64_t)st.st_dev;
+		s->wal_ino = (uint64_t)st.st_ino;
+	}
+}
+
+baton_err store_check_file(store *s, char *err, size_t cap)
+{
+	struct stat st;
+	char wal[PATH_MAX];
+
+	if (s == NULL || s->ino == 0)
+		return BATON_OK; /* :memory: */
+	if (stat(s->path, &st) != 0 || (uint64_t)st.st_ino != s->ino || (uint64_t)st.st_dev != s->dev)
+		return sto_say(err, cap, BATON_E_STORE_MOVED,
+		               "state file %s was %s while the coordinator had it open; what it writes now "
+		               "would be lost, so it stops serving. Restore the file (or its backup) "
+		               "and restart; a new coordinator never grants a token below the one the "
+		               "broker still shows",
+		               s->path, errno == ENOENT ? "deleted" : "replaced");
+	snprintf(wal, sizeof wal, "%s-wal", s->path);
+	if (s->wal_ino != 0 &&
+	    (stat(wal, &st) != 0 || (uint64_t)st.st_ino != s->wal_ino || (uint64_t)st.st_dev != s->wal_dev))
+		return sto_say(err, cap, BATON_E_STORE_MOVED,
+		               "the WAL %s of state file %s was deleted or replaced while the coordinator "
+		               "had it open; committed changes in it would be lost at the next start, so "
+		               "it stops serving. Do not restart it on this file before restoring a backup",
+		               wal, s->path);
+	return BATON_OK;
+}
+
 /* Runs the migration steps above version from, each in one transaction. */
 static baton_err migrate(store *s, int64_t from, char *err, size_t cap)
 {
@@ -657,7 +746,29 @@ static baton_err prepare_all(store *s, char *err, size_t cap)
 	return BATON_OK;
 }
 
+/* A zero-length file at path is refused unless the caller asked for a fresh
+ * state: a Baton state file is never empty. */
+static baton_err check_not_empty(const char *path, unsigned flags, char *err, size_t cap)
+{
+	struct stat st;
+
+	if ((flags & STORE_OPEN_FRESH) || strcmp(path, ":memory:") == 0 || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size != 0)
+		return BATON_OK;
+	return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+	               "state file %s is empty (0 bytes): a Baton state file never is, so its state was "
+	               "lost or the file was replaced. Restore it from a backup, or start with "
+	               "--fresh to make it an empty state (tokens still start above the broker's "
+	               "token floor)",
+	               path);
+}
+
 baton_err store_open(const char *path, sync_level sync, store **out, char *err, size_t cap)
+{
+	return store_open_ex(path, sync, 0, out, err, cap);
+}
+
+baton_err store_open_ex(const char *path, sync_level sync, unsigned flags, store **out, char *err, size_t cap)
 {
 	store *s = NULL;
 	int64_t version = 0;
@@ -669,6 +780,8 @@ baton_err store_open(const char *path, sync_level sync, store **out, char *err, 
 		e = sto_say(err, cap, BATON_E_INVAL, "store_open: no state file path, or a bad sync level");
 		goto out;
 	}
+	if ((e = check_not_empty(path, flags, err, cap)) != BATON_OK)
+		goto out;
 	s = calloc(1, sizeof *s);
 	if (s != NULL)
 		s->path = strdup(path);
@@ -682,11 +795,16 @@ baton_err store_open(const char *path, sync_level sync, store **out, char *err, 
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	/* Only a sqlite3 shell or a second coordinator could hold a lock. */
-	sqlite3_busy_timeout(s->db, 5000);
-	e = check_identity(s, &version, err, cap);
+	/* Only a sqlite3 shell or a second coordinator could hold a lock: a
+	 * shell's read ends soon, a coordinator's lock never does. */
+	sqlite3_busy_timeout(s->db, 1000);
+	e = exec(s, "PRAGMA locking_mode = EXCLUSIVE", "setting exclusive locking", err, cap);
+	if (e == BATON_OK)
+		e = check_identity(s, &version, err, cap);
 	if (e == BATON_OK)
 		e = set_modes(s, sync, err, cap);
+	if (e == BATON_OK)
+		e = lock_file(s, err, cap);
 	if (e == BATON_OK)
 		e = migrate(s, version, err, cap);
 	if (e == BATON_OK)
@@ -696,9 +814,17 @@ baton_err store_open(const char *path, sync_level sync, store **out, char *err, 
 out:
 	if (e == BATON_OK) {
 		s->stats.last_token = s->stored_token;
+		note_identity(s);
 		*out = s;
 	} else {
 		store_close(s);
+		long pid = e == BATON_E_STORE_LOCKED ? lock_holder(path) : 0;
+		if (pid > 0)
+			sto_say(err, cap, e,
+			        "state file %s is locked by process %ld (another coordinator?); a state "
+			        "file serves one coordinator only: stop that process, or give this "
+			        "coordinator its own --state",
+			        path, pid);
 	}
 	return e;
 }

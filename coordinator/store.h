@@ -7,8 +7,10 @@
  * It is what backs PROTOCOL.md guarantee 3: the daemon publishes a batch's
  * effects only after store_commit() of that batch has returned BATON_OK.
  *
- * The file is plain SQLite (WAL mode), readable with the sqlite3 shell while
- * the coordinator runs; docs/store.md describes the schema. Its
+ * The file is plain SQLite (WAL mode), held in exclusive locking mode while
+ * the coordinator runs (read it with the sqlite3 shell once it has stopped,
+ * or a copy made with the shell's .backup); docs/store.md describes the
+ * schema. Its
  * PRAGMA application_id marks it as Baton's, its PRAGMA user_version is the
  * schema version (STORE_SCHEMA_VERSION); older versions are migrated at open.
  *
@@ -53,6 +55,33 @@ typedef struct store store;
  * open store (free with store_close()); on failure *out is untouched. */
 baton_err store_open(const char *path, sync_level sync, store **out, char *err, size_t cap);
 
+/* store_open_ex's flags. */
+enum {
+	/* Accept a zero-length file at path and make it a fresh state file. Without
+	 * it such a file is refused (BATON_E_STORE_CORRUPT): a Baton state file is
+	 * never empty, so an empty one means the state was lost or replaced. A
+	 * file that holds another program's data is refused either way. */
+	STORE_OPEN_FRESH = 1u << 0,
+};
+
+/* store_open with flags; store_open(...) is store_open_ex(..., 0, ...).
+ * Besides store_open's checks, the file is opened in SQLite's exclusive
+ * locking mode: this connection holds the file's lock until store_close, so
+ * no other process can read or write it (and there is no -shm file, whose
+ * shared memory a full disk turns into SIGBUS). A file another process holds
+ * is refused with BATON_E_STORE_LOCKED, naming that process when the lock
+ * says which. The identity (device, inode) of the file and of its WAL is
+ * recorded for store_check_file. */
+baton_err store_open_ex(const char *path, sync_level sync, unsigned flags, store **out, char *err,
+                        size_t cap);
+
+/* Checks that the path still names the file this store has open, and that
+ * its WAL is still the one being written: BATON_E_STORE_MOVED when either
+ * was deleted, renamed or replaced (writes would go to an unlinked inode and
+ * be lost at the next start), BATON_OK otherwise (and for ":memory:").
+ * store_commit() runs this check before every transaction. Two stat() calls. */
+baton_err store_check_file(store *s, char *err, size_t cap);
+
 /* Loads the whole stored state into t, which must be fresh (table_new(), no
  * event fed yet): the token counter with table_restore_next_token(), then
  * every resource with table_restore(), then the remembered request ids with
@@ -70,11 +99,13 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
  * changes r->ids to the remembered request ids are applied in order, and the
  * token counter becomes r->next_token (never lower than the stored one).
  * Returns only when the transaction is committed as durably as the store's
- * sync level promises. On error the transaction is rolled back, so the file
+ * sync level promises. Checks the file first (store_check_file): a file
+ * deleted or replaced under the store fails with BATON_E_STORE_MOVED and
+ * writes nothing, on this and every later call. On error the transaction is rolled back, so the file
  * holds the previous batch's state; t is then ahead of the file, and the
  * caller must not publish r's effects. Calling again with the same t and r
  * (no event fed in between) is safe and is how to retry: the rows are
- * rewritten from t's current state. Errors: BATON_E_IO, BATON_E_NOMEM,
+ * rewritten from t's current state. Errors: BATON_E_STORE_MOVED, BATON_E_IO, BATON_E_NOMEM,
  * BATON_E_STORE_CORRUPT, BATON_E_STORE, BATON_E_INVAL (NULL argument). A
  * batch with no dirty resource, no id change and an unchanged counter writes
  * nothing. */

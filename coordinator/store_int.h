@@ -66,6 +66,8 @@ struct store {
 	int bind_rc; /* first failed sqlite3_bind_* since the last step */
 	uint64_t stored_token;
 	store_stats stats;
+	/* the file and its WAL as opened (st_dev, st_ino; wal_ino 0: no WAL yet) */
+	uint64_t dev, ino, wal_dev, wal_ino;
 	/* load scratch, reused from resource to resource */
 	waiter_off *wo;
 	size_t wo_cap;

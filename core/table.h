@@ -293,6 +293,22 @@ typedef struct table_counts {
 
 void table_counts_get(const table *t, table_counts *out);
 
+/* After a gap of by_ms in the coordinator's service that ended at now (its
+ * loop stalled, its process stopped, or its broker connection was lost):
+ * moves every live holding's lease deadline later by by_ms, so that no lease
+ * ends because of the coordinator's own outage. A holding whose deadline was
+ * already before the gap began (now - by_ms) is left as it is. Appends a
+ * snapshot of every resource it changes, and its rows to the batch's dirty
+ * set. by_ms <= 0 changes nothing. BATON_E_NOMEM leaves the table unchanged.
+ * Agents count leases by their own clocks, so this costs liveness only. */
+baton_err table_extend_leases(table *t, int64_t now, int64_t by_ms);
+
+/* Raises the token counter to floor (the next token granted is at least
+ * floor) and returns true; returns false and changes nothing when the counter
+ * is already at or above it. The new counter is made durable with the
+ * batch (table_ready.next_token). Cannot fail. */
+bool table_raise_next_token(table *t, uint64_t floor);
+
 /* Walks every invariant of the table (in the spirit of SQLite's integrity
  * check): each index (resources, node ids, records, live requests, cap
  * buckets) agrees with the objects, holdings fit together (at most permits

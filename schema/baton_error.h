@@ -47,7 +47,9 @@ extern "C" {
 	X(LOST, -31, NULL, "lock was lost")                                                                  \
 	X(CANCELLED, -32, NULL, "request was cancelled")                                                     \
 	X(PROTOCOL, -33, NULL, "unexpected message from the coordinator")                                    \
-	X(NOT_AUTHORIZED, -34, NULL, "not authorized by the broker's ACL")
+	X(NOT_AUTHORIZED, -34, NULL, "not authorized by the broker's ACL")                                   \
+	X(STORE_LOCKED, -40, NULL, "state file is in use by another process")                                \
+	X(STORE_MOVED, -41, NULL, "state file was deleted or replaced while in use")
 
 typedef enum baton_err {
 	BATON_OK = 0,

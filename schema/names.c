@@ -96,6 +96,26 @@ bool names_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+/* The code point of the valid n-byte sequence at s (names_utf8_next said n). */
+static uint32_t utf8_decode(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+	uint32_t cp = p[0] & lead_mask[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (p[i] & 0x3Fu);
+	return cp;
+}
+
+/* Unicode's 66 noncharacters: U+FDD0..U+FDEF and the last two code points of
+ * every plane (U+xFFFE, U+xFFFF). mosquitto drops a client that publishes a
+ * topic holding one ("malformed packet"). */
+static bool noncharacter(uint32_t cp)
+{
+	return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFEu) == 0xFFFEu;
+}
+
 bool names_resource_valid(const char *s, size_t len)
 {
 	size_t i = 0;
@@ -120,9 +140,31 @@ bool names_resource_valid(const char *s, size_t len)
 		/* U+0080..U+009F (C1 controls) are encoded C2 80..C2 9F. */
 		if (c == 0xC2 && (unsigned char)s[i + 1] <= 0x9F)
 			return false;
+		if (noncharacter(utf8_decode(s + i, n)))
+			return false;
 		i += n;
 	}
 	return true;
+}
+
+uint32_t names_noncharacter_find(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (s == NULL)
+		return 0;
+	while (i < len) {
+		size_t n = names_utf8_next(s + i, len - i);
+		if (n == 0) {
+			i++; /* not UTF-8 here: another rule's business */
+			continue;
+		}
+		uint32_t cp = utf8_decode(s + i, n);
+		if (noncharacter(cp))
+			return cp;
+		i += n;
+	}
+	return 0;
 }
 
 bool names_prefix_valid(const char *s, size_t len)
@@ -288,9 +330,9 @@ baton_err names_filter(char *buf, size_t cap, const char *prefix, names_kind kin
 		if (!names_resource_filter_valid(tail, strlen(tail)))
 			return BATON_E_INVAL;
 	} else if (kind != NAMES_COORDINATOR && kind != NAMES_STATS) {
-		if (filter != NULL)
+		if (filter != NULL && strcmp(filter, "#") != 0)
 			return BATON_E_INVAL;
-		tail = "+";
+		tail = filter ? "#" : "+";
 	}
 	llen = strlen(level);
 	tlen = strlen(tail);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "baton_error.h"
 
@@ -28,9 +29,15 @@ bool names_id_valid(const char *s, size_t len);
 
 /* True iff s[0..len) is a valid resource name: 1..200 bytes of valid UTF-8
  * (no overlongs, no surrogates), no control characters (U+0000-001F,
- * U+007F-009F), no '+' or '#', not starting with '$' or '/', not ending
- * with '/', no empty level ("//"). */
+ * U+007F-009F), no Unicode noncharacters (U+FDD0-FDEF, U+xFFFE, U+xFFFF),
+ * no '+' or '#', not starting with '$' or '/', not ending with '/', no empty
+ * level ("//"). */
 bool names_resource_valid(const char *s, size_t len);
+
+/* The first Unicode noncharacter (U+FDD0-FDEF, U+xFFFE, U+xFFFF) encoded in
+ * s[0..len), or 0 when there is none (bytes that are not UTF-8 are skipped),
+ * so that a rejection can name it. */
+uint32_t names_noncharacter_find(const char *s, size_t len);
 
 /* True iff s is a valid topic prefix: 1..200 bytes, printable ASCII, no '+',
  * '#', no leading or trailing '/', no empty level, not starting with '$'. */
@@ -87,7 +94,9 @@ bool names_resource_filter_valid(const char *s, size_t len);
  * *len_out (may be NULL) gets its length. For a resource kind (NAMES_STATE,
  * NAMES_OUTCOME) filter is a resource filter (names_resource_filter_valid),
  * or NULL for every resource ("P/state/#"). For a node kind (NAMES_REQ,
- * NAMES_GRANT, NAMES_NODE) filter must be NULL: every node ("P/req/+").
+ * NAMES_GRANT, NAMES_NODE) filter is NULL: every node ("P/req/+"), or "#":
+ * every topic under it ("P/req/#"), so that one with a bad node part arrives
+ * too and can be counted as a bad_topic.
  * NAMES_COORDINATOR and NAMES_STATS ignore filter: their one topic.
  * BATON_E_INVAL, buf unspecified, for a bad prefix, kind or filter, or when
  * it does not fit in cap; cap >= NAMES_TOPIC_MAX + 1 always fits. */

@@ -364,11 +364,18 @@ static baton_err req_head(const req_fields *f, wire_request *r, wire_diag *d)
 		return fail(d, BATON_E_BAD_REQUEST, "id: must be 1 to 64 characters of [A-Za-z0-9._:-]");
 	if ((err = str_field(f, F_RESOURCE, true, NAMES_RESOURCE_MAX, &r->resource, d)) != BATON_OK)
 		return err;
-	if (!wj_resource_ok(r->resource))
-		return fail(
-		    d, BATON_E_BAD_REQUEST,
-		    "resource: must be 1 to 200 bytes of UTF-8 without control characters, '+' or '#', "
-		    "a leading '$' or '/', a trailing '/' or an empty level");
+	if (!wj_resource_ok(r->resource)) {
+		uint32_t nc = names_noncharacter_find(r->resource, strlen(r->resource));
+		if (nc != 0)
+			return fail(d, BATON_E_BAD_REQUEST,
+			            "resource: contains the Unicode noncharacter U+%04X; noncharacters "
+			            "(U+FDD0-FDEF, U+xFFFE, U+xFFFF) are refused in MQTT topics",
+			            (unsigned)nc);
+		return fail(d, BATON_E_BAD_REQUEST,
+		            "resource: must be 1 to 200 bytes of UTF-8 without control characters, "
+		            "noncharacters, '+' or '#', a leading '$' or '/', a trailing '/' or an empty "
+		            "level");
+	}
 	return BATON_OK;
 }
 

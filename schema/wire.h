@@ -262,11 +262,21 @@ void wire_snapshot_deinit(wire_snapshot *s);
 
 /* ---- presence: P/node/<node> and P/coordinator, retained --------------- */
 
+#define WIRE_REASON_TEXT_MAX 256 /* bytes of a "reason" the coordinator gives for not serving */
+
 typedef struct wire_presence {
 	const char *node; /* P/node/<node>: the node id; P/coordinator: NULL */
 	bool online;
 	const char *version;   /* coordinator only, NULL: absent */
 	int64_t started_at_ms; /* coordinator only, 0: absent */
+	/* coordinator only: the id of this process start (the request-id
+	 * grammar, 1..64 of [A-Za-z0-9._:-]; PROTOCOL.md "Coordinator
+	 * identity"), NULL: absent. With an instance, an online presence also
+	 * says "serving" (true unless not_serving) and, when not serving, why
+	 * ("reason", up to WIRE_REASON_TEXT_MAX bytes, NULL: absent). */
+	const char *instance;
+	bool not_serving;
+	const char *reason;
 	void *owned_;
 } wire_presence;
 
@@ -288,9 +298,20 @@ typedef struct wire_stats {
 	uint64_t remembered; /* remembered successes now */
 	uint64_t backlog;    /* publishes not yet acknowledged by the broker */
 	uint64_t next_token; /* the token the next grant will carry */
+	bool not_serving;    /* "serving": false (commits failing, another instance...) */
+	const char *reason;  /* why not serving, NULL: absent */
+	void *owned_;
 } wire_stats;
 
 baton_err wire_stats_encode(const wire_stats *s, char **out, size_t *len);
+
+/* Reads a P/stats payload: "at" and "next_token" are required, the counters
+ * are read when present and valid (0 otherwise), "serving" and "reason" as
+ * encoded. BATON_E_PROTOCOL when it is not a stats message. Free with
+ * wire_stats_deinit (also after a failure). For the coordinator's token
+ * floor at start. */
+baton_err wire_stats_decode(const char *payload, size_t len, wire_stats *out);
+void wire_stats_deinit(wire_stats *s);
 
 /* ---- time ---------------------------------------------------------------- */
 

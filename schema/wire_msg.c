@@ -450,9 +450,12 @@ void wire_outcome_deinit(wire_outcome *o)
 static bool presence_ok(const wire_presence *p)
 {
 	if (p->node != NULL) /* a node says only who it is and whether it is online */
-		return wj_node_ok(p->node) && p->version == NULL && p->started_at_ms == 0;
+		return wj_node_ok(p->node) && p->version == NULL && p->started_at_ms == 0 &&
+		       p->instance == NULL && !p->not_serving && p->reason == NULL;
 	return (p->version == NULL || wj_text_ok(p->version, WIRE_VERSION_TEXT_MAX)) &&
-	       (p->started_at_ms == 0 || wj_time_ok(p->started_at_ms));
+	       (p->started_at_ms == 0 || wj_time_ok(p->started_at_ms)) &&
+	       (p->instance == NULL || wj_id_ok(p->instance)) &&
+	       (p->reason == NULL || wj_text_ok(p->reason, WIRE_REASON_TEXT_MAX));
 }
 
 static void emit_presence(wj_writer *w, const void *msg)
@@ -466,6 +469,13 @@ static void emit_presence(wj_writer *w, const void *msg)
 	wj_put_opt_str(w, "version", p->version);
 	if (p->node == NULL && p->started_at_ms != 0)
 		wj_put_time(w, "started_at", p->started_at_ms);
+	wj_put_opt_str(w, "instance", p->instance);
+	if (p->instance != NULL && p->online) {
+		wj_key(w, "serving");
+		wj_bool(w, !p->not_serving);
+		if (p->not_serving)
+			wj_put_opt_str(w, "reason", p->reason);
+	}
 	wj_close(w);
 }
 
@@ -489,7 +499,16 @@ static baton_err presence_fields(const cJSON *root, wire_presence *p)
 		return BATON_E_PROTOCOL;
 	if (wj_get(root, "started_at") != NULL && !wj_req_time(root, "started_at", &p->started_at_ms))
 		return BATON_E_PROTOCOL;
-	const char **const strs[] = {&p->node, &p->version};
+	if (wj_get(root, "instance") != NULL &&
+	    (!wj_req_str(root, "instance", NAMES_ID_MAX, &p->instance) || !wj_id_ok(p->instance)))
+		return BATON_E_PROTOCOL;
+	const cJSON *serving = wj_get(root, "serving");
+	if (serving != NULL && !cJSON_IsBool(serving))
+		return BATON_E_PROTOCOL;
+	p->not_serving = serving != NULL && !cJSON_IsTrue(serving);
+	if (!wj_opt_str(root, "reason", WIRE_REASON_TEXT_MAX, &p->reason))
+		return BATON_E_PROTOCOL;
+	const char **const strs[] = {&p->node, &p->version, &p->instance, &p->reason};
 	return own_strings(strs, COUNT(strs), &p->owned_);
 }
 
@@ -538,12 +557,68 @@ static void emit_stats(wj_writer *w, const void *msg)
 	wj_put_u64(w, "remembered", s->remembered);
 	wj_put_u64(w, "backlog", s->backlog);
 	wj_put_u64(w, "next_token", s->next_token);
+	wj_key(w, "serving");
+	wj_bool(w, !s->not_serving);
+	if (s->not_serving)
+		wj_put_opt_str(w, "reason", s->reason);
 	wj_close(w);
 }
 
 baton_err wire_stats_encode(const wire_stats *s, char **out, size_t *len)
 {
-	if (s == NULL || out == NULL || !wj_time_ok(s->at_ms))
+	if (s == NULL || out == NULL || !wj_time_ok(s->at_ms) ||
+	    (s->reason != NULL && !wj_text_ok(s->reason, WIRE_REASON_TEXT_MAX)))
 		return BATON_E_INVAL;
 	return wj_finish(emit_stats, s, out, len);
+}
+
+static baton_err stats_fields(const cJSON *root, wire_stats *s)
+{
+	struct {
+		const char *key;
+		uint64_t *v;
+	} counters[] = {
+	    {"uptime_ms", &s->uptime_ms}, {"requests", &s->requests},     {"grants", &s->grants},
+	    {"handoffs", &s->handoffs},   {"rejections", &s->rejections}, {"held", &s->held},
+	    {"waiters", &s->waiters},     {"remembered", &s->remembered}, {"backlog", &s->backlog}};
+
+	if (!wj_req_time(root, "at", &s->at_ms) ||
+	    !wj_req_u64(root, "next_token", 1, WIRE_INT_MAX, &s->next_token))
+		return BATON_E_PROTOCOL;
+	for (size_t i = 0; i < COUNT(counters); i++)
+		if (!wj_req_u64(root, counters[i].key, 0, WIRE_INT_MAX, counters[i].v))
+			*counters[i].v = 0;
+	const cJSON *serving = wj_get(root, "serving");
+	s->not_serving = cJSON_IsBool(serving) && !cJSON_IsTrue(serving);
+	if (!wj_opt_str(root, "reason", WIRE_REASON_TEXT_MAX, &s->reason))
+		s->reason = NULL;
+	const char **const strs[] = {&s->reason};
+	return own_strings(strs, COUNT(strs), &s->owned_);
+}
+
+baton_err wire_stats_decode(const char *payload, size_t len, wire_stats *out)
+{
+	wire_stats s = {0};
+	cJSON *root = NULL;
+	baton_err err;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, sizeof *out);
+	err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = stats_fields(root, &s);
+	if (err == BATON_OK)
+		*out = s;
+	cJSON_Delete(root);
+	return err;
+}
+
+void wire_stats_deinit(wire_stats *s)
+{
+	if (s == NULL)
+		return;
+	if (s->owned_ != NULL)
+		cJSON_free(s->owned_);
+	memset(s, 0, sizeof *s);
 }

@@ -8,12 +8,17 @@
  *                    line, which may be anything, is the payload)
  *   O<d> / N<d>      node n<d> goes offline (its Will) / comes online
  *   T<ms>            time passes (at most 10 minutes per line)
+ *   G<ms>            the coordinator was away that long (at most 10 minutes):
+ *                    time passes and every lease is extended by it
+ *   F<n>             a token floor n (up to 9 digits) learnt from the broker
  * Each line is followed by table_tick and one batch: table_ready_get, every
  * effect encoded with the wire encoders (answers decoded again), then
  * table_advance, as the daemon does after its commit.
  *
  * Owns the properties that no input crashes, leaks or trips a sanitizer,
- * that every effect encodes and every encoded answer decodes, that a granted
+ * that every effect encodes and every encoded answer decodes, that every
+ * topic an effect is published on passes the broker's own checks
+ * (libmosquitto: what mosquitto would refuse drops our connection), that a granted
  * or snapshot token is always below the token counter, that the counter
  * never goes back, and that table_check() finds every invariant of the
  * table (holdings that fit together, FIFO heads that do not fit, the
@@ -24,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mosquitto.h>
+
+#include "names.h"
 #include "table.h"
 #include "wire.h"
 
@@ -31,8 +39,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define T0 1795000000000LL /* a wall-clock start, ms */
 
+/* The topic e is published on must be one mosquitto accepts. */
+static void check_topic(const table_effect *e)
+{
+	char topic[NAMES_TOPIC_MAX + 1];
+	size_t len = 0;
+	bool answer = e->kind == TABLE_FX_ANSWER;
+	names_kind kind = answer ? NAMES_GRANT : e->kind == TABLE_FX_OUTCOME ? NAMES_OUTCOME : NAMES_STATE;
+
+	if (names_topic(topic, sizeof topic, "baton/v1", kind, answer ? e->node : e->resource, &len) !=
+	    BATON_OK)
+		abort();
+	if (mosquitto_validate_utf8(topic, (int)len) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_pub_topic_check2(topic, len) != MOSQ_ERR_SUCCESS)
+		abort();
+}
+
 static void check_effect(const table_effect *e, uint64_t next_token)
 {
+	check_topic(e);
 	char *text = NULL;
 	size_t len = 0;
 	baton_err rc = BATON_OK;
@@ -153,6 +178,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 1; i < n && i < 10 && p[i] >= '0' && p[i] <= '9'; i++)
 				ms = ms * 10 + (p[i] - '0');
 			now += ms > 600000 ? 600000 : ms;
+		} else if (n >= 1 && p[0] == 'G') {
+			int64_t ms = 0;
+			for (size_t i = 1; i < n && i < 10 && p[i] >= '0' && p[i] <= '9'; i++)
+				ms = ms * 10 + (p[i] - '0');
+			ms = ms > 600000 ? 600000 : ms;
+			now += ms;
+			if (table_extend_leases(t, now, ms) != BATON_OK)
+				abort();
+		} else if (n >= 1 && p[0] == 'F') {
+			uint64_t floor = 0;
+			for (size_t i = 1; i < n && i < 10 && p[i] >= '0' && p[i] <= '9'; i++)
+				floor = floor * 10 + (uint64_t)(p[i] - '0');
+			(void)table_raise_next_token(t, floor);
 		}
 		if (table_tick(t, now) != BATON_OK)
 			abort();

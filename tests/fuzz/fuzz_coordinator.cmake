@@ -1,7 +1,8 @@
 # libFuzzer target for the coordinator's whole request path (decode + lock
 # table + encode of every effect): tests/fuzz/fuzz_coordinator.c. Built like
 # fuzz_request (fuzz.cmake): the schema and lock-table sources again, with
-# coverage instrumentation; cJSON is the system library.
+# coverage instrumentation; cJSON is the system library, libmosquitto only
+# for the broker's own topic checks.
 set(BATON_FZC_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 set(BATON_FZC_SRC)
 foreach(lib baton_schema_objs baton_table)
@@ -18,7 +19,7 @@ endforeach()
 add_executable(fuzz_coordinator ${CMAKE_CURRENT_LIST_DIR}/fuzz_coordinator.c ${BATON_FZC_SRC})
 target_include_directories(fuzz_coordinator PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../schema
                            ${CMAKE_CURRENT_LIST_DIR}/../../core)
-target_link_libraries(fuzz_coordinator PRIVATE cjson)
+target_link_libraries(fuzz_coordinator PRIVATE cjson baton::mosquitto)
 target_compile_options(fuzz_coordinator PRIVATE ${BATON_FZC_FLAGS})
 target_link_options(fuzz_coordinator PRIVATE ${BATON_FZC_FLAGS})
 

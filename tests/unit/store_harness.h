@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_int.h" /* the open store's own connection: it holds the file's lock */
 #include "table.h"
 #include "table_harness.h"
 
@@ -148,19 +149,35 @@ static inline uint64_t token_of(fixture *f, const char *res)
 	return v.token;
 }
 
-static inline int64_t sql_int(const char *path, const char *q)
+static inline int64_t db_int(sqlite3 *db, const char *q)
 {
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t v;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	return v;
+}
+
+/* Reads one integer from the file at path (no store may have it open: the
+ * store holds its file's lock). */
+static inline int64_t sql_int(const char *path, const char *q)
+{
+	sqlite3 *db = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	v = db_int(db, q);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Reads one integer through the fixture's open store's own connection. */
+static inline int64_t store_sql_int(fixture *f, const char *q)
+{
+	return db_int(f->s->db, q);
 }
 
 /* ---- repeats after a restart -------------------------------------------------------- */

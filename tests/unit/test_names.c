@@ -1,7 +1,9 @@
 /*
  * test_names.c - the grammar of names and the layout of topics (names.h).
  *
- * Owns: cases for every rule of PROTOCOL.md "Words" and every topic kind.
+ * Owns: cases for every rule of PROTOCOL.md "Words" and every topic kind,
+ * and the check that every topic the grammar lets us build is one the broker
+ * accepts (libmosquitto's own checks, the rules mosquitto applies).
  * Must never touch the network or the file system.
  */
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <mosquitto.h>
 
 #include "names.h"
 
@@ -106,6 +109,42 @@ static void test_resource_valid_each_rule_rejects(void **state)
 	assert_false(names_resource_valid(S("a\xed\xa0\x80"))); /* surrogate */
 	assert_false(names_resource_valid(S("a\xff")));
 	assert_false(names_resource_valid(NULL, 1));
+}
+
+/* mosquitto drops a client that publishes a topic with a noncharacter, so a
+ * resource holding one must never be granted (PROTOCOL.md second edition). */
+static void test_resource_valid_noncharacters_rejected(void **state)
+{
+	(void)state;
+	assert_false(names_resource_valid(S("x\xef\xb7\x90"
+	                                    "y"))); /* U+FDD0 */
+	assert_false(names_resource_valid(S("x\xef\xb7\xaf"
+	                                    "y"))); /* U+FDEF */
+	assert_false(names_resource_valid(S("a\xef\xbf\xbe"
+	                                    "b"))); /* U+FFFE */
+	assert_false(names_resource_valid(S("a\xef\xbf\xbf"
+	                                    "b")));                 /* U+FFFF */
+	assert_false(names_resource_valid(S("a\xf0\x9f\xbf\xbe"))); /* U+1FFFE */
+	assert_false(names_resource_valid(S("a\xf4\x8f\xbf\xbf"))); /* U+10FFFF */
+	assert_true(names_resource_valid(S("x\xef\xb7\x8f"
+	                                   "y"))); /* U+FDCF */
+	assert_true(names_resource_valid(S("x\xef\xb7\xb0"
+	                                   "y"))); /* U+FDF0 */
+	assert_true(names_resource_valid(S("a\xef\xbf\xbd"
+	                                   "b")));                 /* U+FFFD */
+	assert_true(names_resource_valid(S("a\xf0\x9f\xbf\xbd"))); /* U+1FFFD */
+}
+
+static void test_noncharacter_find_names_first(void **state)
+{
+	(void)state;
+	assert_int_equal(names_noncharacter_find(S("plain/caf\xc3\xa9")), 0);
+	assert_int_equal(names_noncharacter_find(S("x\xef\xb7\x90"
+	                                           "y\xef\xbf\xbf")),
+	                 0xFDD0);
+	assert_int_equal(names_noncharacter_find(S("\xff\xef\xbf\xbe")), 0xFFFE);
+	assert_int_equal(names_noncharacter_find(S("\xf4\x8f\xbf\xbf")), 0x10FFFF);
+	assert_int_equal(names_noncharacter_find(NULL, 3), 0);
 }
 
 static void test_resource_valid_length_limit_is_bytes(void **state)
@@ -267,6 +306,64 @@ static void test_node_sanitize_bad_bytes_dashed_and_truncated(void **state)
 	assert_string_equal(buf, "caf--");
 }
 
+/* The UTF-8 encoding of cp into buf (1 to 4 bytes); cp is not a surrogate. */
+static size_t utf8_encode(uint32_t cp, char *buf)
+{
+	if (cp < 0x80) {
+		buf[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		buf[0] = (char)(0xC0 | (cp >> 6));
+		buf[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		buf[0] = (char)(0xE0 | (cp >> 12));
+		buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		buf[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	buf[0] = (char)(0xF0 | (cp >> 18));
+	buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	buf[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Every code point, alone in a resource name: whenever the grammar accepts
+ * it, the topics built from it pass the broker's own checks, so no publish
+ * of ours can make mosquitto drop the coordinator's connection. */
+static void test_resource_every_code_point_accepted_only_if_broker_accepts(void **state)
+{
+	(void)state;
+	char res[16], topic[NAMES_TOPIC_MAX + 1];
+	size_t tlen;
+	unsigned accepted = 0;
+
+	for (uint32_t cp = 1; cp <= 0x10FFFF; cp++) {
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		size_t n = 0;
+		res[n++] = 'x';
+		n += utf8_encode(cp, res + n);
+		res[n++] = 'y';
+		res[n] = '\0';
+		if (!names_resource_valid(res, n))
+			continue;
+		accepted++;
+		assert_int_equal(names_topic(topic, sizeof topic, "baton/v1", NAMES_STATE, res, &tlen),
+		                 BATON_OK);
+		if (mosquitto_validate_utf8(topic, (int)tlen) != MOSQ_ERR_SUCCESS ||
+		    mosquitto_pub_topic_check2(topic, tlen) != MOSQ_ERR_SUCCESS)
+			fail_msg("U+%04X: the grammar accepts it, the broker refuses the topic",
+			         (unsigned)cp);
+	}
+	/* Everything but the 2048 surrogates, the 64 controls (U+0001-001F,
+	 * U+007F-009F), '+', '#' and the 66 noncharacters. */
+	assert_int_equal(accepted, 0x10FFFF - 2048 - 64 - 2 - 66);
+}
+
 static void test_filter_match_mqtt_wildcards(void **state)
 {
 	(void)state;
@@ -306,6 +403,9 @@ static void test_filter_every_kind(void **state)
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_REQ, NULL, &len), BATON_OK);
 	assert_string_equal(buf, "baton/req/+");
 	assert_int_equal(len, 11);
+	/* The coordinator's: every topic under P/req/, so bad ones are counted. */
+	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_REQ, "#", &len), BATON_OK);
+	assert_string_equal(buf, "baton/req/#");
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_NODE, NULL, NULL), BATON_OK);
 	assert_string_equal(buf, "baton/node/+");
 	assert_int_equal(names_filter(buf, sizeof buf, "baton", NAMES_GRANT, NULL, NULL), BATON_OK);
@@ -329,6 +429,7 @@ static void test_filter_bad_input_inval(void **state)
 	char small[10]; /* "p/state/#" and its NUL, exactly */
 
 	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_REQ, "n1", NULL), BATON_E_INVAL);
+	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_REQ, "+", NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, "p", NAMES_STATE, "a+", NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, "p/", NAMES_STATE, NULL, NULL), BATON_E_INVAL);
 	assert_int_equal(names_filter(buf, sizeof buf, NULL, NAMES_STATE, NULL, NULL), BATON_E_INVAL);
@@ -384,6 +485,9 @@ int main(void)
 	    cmocka_unit_test(test_utf8_valid_rfc3629_rejects_overlongs_and_surrogates),
 	    cmocka_unit_test(test_resource_valid_contract_examples_accepted),
 	    cmocka_unit_test(test_resource_valid_each_rule_rejects),
+	    cmocka_unit_test(test_resource_valid_noncharacters_rejected),
+	    cmocka_unit_test(test_noncharacter_find_names_first),
+	    cmocka_unit_test(test_resource_every_code_point_accepted_only_if_broker_accepts),
 	    cmocka_unit_test(test_resource_valid_length_limit_is_bytes),
 	    cmocka_unit_test(test_prefix_valid_rules_enforced),
 	    cmocka_unit_test(test_topic_every_kind_built),

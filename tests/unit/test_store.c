@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_int.h" /* the open store's own connection, for the tests that inject faults */
 #include "table.h"
 
 #define T0 1764000000000LL /* 2025-11-24T16:00:00Z */
@@ -143,19 +144,42 @@ static void sql(const char *path, const char *q)
 	sqlite3_close(db);
 }
 
-static int64_t sql_int(const char *path, const char *q)
+static int64_t db_int(sqlite3 *db, const char *q)
 {
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t v;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	return v;
+}
+
+static int64_t sql_int(const char *path, const char *q)
+{
+	sqlite3 *db = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	v = db_int(db, q);
 	sqlite3_close(db);
 	return v;
+}
+
+/* The store holds its file's lock while open: a test looks through the
+ * store's own connection. */
+static int64_t store_int(store *s, const char *q)
+{
+	return db_int(s->db, q);
+}
+
+static void store_sql(store *s, const char *q)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, q, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", q, msg);
 }
 
 static void str_eq(const char *a, const char *b)
@@ -362,14 +386,14 @@ static void test_store_idle_resource_rows_deleted(void **state)
 	acquire(t, T0, "n1", "a1", "mutex/idle", WIRE_MODE_MUTEX, -1, "m");
 	acquire(t, T0, "n2", "a2", "mutex/idle", WIRE_MODE_MUTEX, -1, NULL);
 	commit(s, t);
-	assert_int_equal(sql_int(f->path, "select count(*) from waiters"), 1);
+	assert_int_equal(store_int(s, "select count(*) from waiters"), 1);
 	release(t, T0 + 1, "n1", "a3", "mutex/idle", true, NULL, NULL);
 	release(t, T0 + 2, "n2", "a4", "mutex/idle", true, NULL, NULL);
 	commit(s, t);
 	assert_false(table_resource_get(t, "mutex/idle", &v));
-	assert_int_equal(sql_int(f->path, "select (select count(*) from resources) + (select count(*) from"
-	                                  " holdings) + (select count(*) from waiters) + (select count(*)"
-	                                  " from remembered)"),
+	assert_int_equal(store_int(s, "select (select count(*) from resources) + (select count(*) from"
+	                              " holdings) + (select count(*) from waiters) + (select count(*)"
+	                              " from remembered)"),
 	                 0);
 	store_close(s);
 	table_free(t);
@@ -565,20 +589,100 @@ static void test_store_missing_table_refused_corrupt(void **state)
 	assert_non_null(strstr(f->err, "waiters"));
 }
 
-static void test_store_empty_file_created_as_state(void **state)
+/* A Baton state file is never empty: a zero-length one means the state was
+ * lost, and starting on it would start the token counter again at 1. */
+static void test_store_empty_file_refused_unless_fresh(void **state)
 {
 	fixture *f = *state;
-	store *s;
+	store *s = NULL;
 	table *t;
 
 	write_file(f->path, (const unsigned char *)"", 0);
-	s = open_ok(f);
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
+	                 BATON_E_STORE_CORRUPT);
+	print_message("%s\n", f->err);
+	assert_null(s);
+	assert_non_null(strstr(f->err, "--fresh"));
+	assert_int_equal(store_open_ex(f->path, SYNC_LEVEL_FULL, STORE_OPEN_FRESH, &s, f->err, sizeof f->err),
+	                 BATON_OK);
 	store_close(s);
 	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(f->path, "PRAGMA application_id"), STORE_APPLICATION_ID);
 	t = reload(f);
 	assert_int_equal(table_next_token(t), 1);
 	table_free(t);
+}
+
+/* --fresh never overwrites another program's data. */
+static void test_store_foreign_file_refused_even_fresh(void **state)
+{
+	fixture *f = *state;
+	store *s = NULL;
+
+	write_file(f->path, (const unsigned char *)"not a database, just text\n", 26);
+	assert_int_equal(store_open_ex(f->path, SYNC_LEVEL_FULL, STORE_OPEN_FRESH, &s, f->err, sizeof f->err),
+	                 BATON_E_STORE_CORRUPT);
+	assert_null(s);
+}
+
+/* While a store is open nobody else can use its file (exclusive locking),
+ * and there is no -shm file to SIGBUS on. */
+static void test_store_open_file_locked_against_second_opener(void **state)
+{
+	fixture *f = *state;
+	store *s = open_ok(f), *s2 = NULL;
+	char shm[128];
+
+	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s2, f->err, sizeof f->err),
+	                 BATON_E_STORE_LOCKED);
+	print_message("%s\n", f->err);
+	assert_null(s2);
+	assert_non_null(strstr(f->err, "another"));
+	snprintf(shm, sizeof shm, "%s-shm", f->path);
+	assert_int_not_equal(access(shm, F_OK), 0);
+	store_close(s);
+	s2 = open_ok(f);
+	store_close(s2);
+}
+
+/* A state file deleted or replaced under an open store: its commits would go
+ * to an unlinked inode, so the store refuses them and says so. */
+static void test_store_file_deleted_or_replaced_commit_refused(void **state)
+{
+	fixture *f = *state;
+	store *s = open_ok(f);
+	table *t = new_table();
+	table_ready r;
+	char wal[128];
+
+	assert_int_equal(store_check_file(s, f->err, sizeof f->err), BATON_OK);
+	acquire(t, T0, "n1", "a1", "mutex/x", WIRE_MODE_MUTEX, -1, NULL);
+	commit(s, t);
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(store_check_file(s, f->err, sizeof f->err), BATON_E_STORE_MOVED);
+	assert_non_null(strstr(f->err, "deleted"));
+	acquire(t, T0, "n2", "b1", "mutex/y", WIRE_MODE_MUTEX, -1, NULL);
+	table_ready_get(t, &r);
+	assert_int_equal(store_commit(s, t, &r, f->err, sizeof f->err), BATON_E_STORE_MOVED);
+	print_message("%s\n", f->err);
+	table_advance(t);
+	store_close(s);
+	table_free(t);
+
+	/* Replaced by another file: the same. So is a WAL deleted on its own. */
+	s = open_ok(f);
+	write_file(f->path, (const unsigned char *)"", 0);
+	(void)unlink(f->path);
+	write_file(f->path, (const unsigned char *)"x", 1);
+	assert_int_equal(store_check_file(s, f->err, sizeof f->err), BATON_E_STORE_MOVED);
+	store_close(s);
+	(void)unlink(f->path);
+	s = open_ok(f);
+	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	assert_int_equal(unlink(wal), 0);
+	assert_int_equal(store_check_file(s, f->err, sizeof f->err), BATON_E_STORE_MOVED);
+	assert_non_null(strstr(f->err, "WAL"));
+	store_close(s);
 }
 
 static void test_store_orphan_row_refused_corrupt(void **state)
@@ -626,21 +730,19 @@ static void test_store_commit_failing_midway_keeps_previous_state(void **state)
 	fixture *f = *state;
 	store *s = open_ok(f);
 	table *t = new_table(), *u;
-	table_resource_view v;
 	table_ready r;
 	store_stats st;
 	uint64_t counter;
 
 	acquire(t, T0, "n1", "a1", "once/x", WIRE_MODE_ONCE, -1, "m");
 	commit(s, t);
-	u = reload(f);
-	counter = table_next_token(u);
-	table_free(u);
+	/* The store holds the file's lock: read through its own connection. */
+	counter = (uint64_t)store_int(s, "select value from meta where key = 'next_token'");
 
 	/* The batch deletes the holding, then fails inserting the remembered
 	 * success: the deletion must not survive. */
-	sql(f->path,
-	    "CREATE TRIGGER boom BEFORE INSERT ON remembered BEGIN SELECT RAISE(ABORT, 'injected'); END");
+	store_sql(
+	    s, "CREATE TRIGGER boom BEFORE INSERT ON remembered BEGIN SELECT RAISE(ABORT, 'injected'); END");
 	release(t, T0 + 1, "n1", "a2", "once/x", true, NULL, "ok");
 	acquire(t, T0 + 2, "n2", "b1", "mutex/y", WIRE_MODE_MUTEX, -1, NULL);
 	table_ready_get(t, &r);
@@ -650,16 +752,14 @@ static void test_store_commit_failing_midway_keeps_previous_state(void **state)
 	store_stats_get(s, &st);
 	assert_int_equal(st.failures, 1);
 
-	u = reload(f);
-	assert_true(table_resource_get(u, "once/x", &v));
-	assert_string_equal(v.holder, "n1");
-	assert_null(v.done.node);
-	assert_false(table_resource_get(u, "mutex/y", &v));
-	assert_int_equal(table_next_token(u), counter);
-	table_free(u);
+	assert_int_equal(
+	    store_int(s, "select count(*) from holdings where resource = 'once/x' and node = 'n1'"), 1);
+	assert_int_equal(store_int(s, "select count(*) from remembered"), 0);
+	assert_int_equal(store_int(s, "select count(*) from resources where name = 'mutex/y'"), 0);
+	assert_int_equal((uint64_t)store_int(s, "select value from meta where key = 'next_token'"), counter);
 
 	/* Once the cause is gone the same batch commits on the same store. */
-	sql(f->path, "DROP TRIGGER boom");
+	store_sql(s, "DROP TRIGGER boom");
 	assert_int_equal(store_commit(s, t, &r, f->err, sizeof f->err), BATON_OK);
 	table_advance(t);
 	store_close(s);
@@ -699,7 +799,10 @@ int main(void)
 	    T(test_store_foreign_sqlite_refused_corrupt),
 	    T(test_store_missing_directory_refused_io),
 	    T(test_store_missing_table_refused_corrupt),
-	    T(test_store_empty_file_created_as_state),
+	    T(test_store_empty_file_refused_unless_fresh),
+	    T(test_store_foreign_file_refused_even_fresh),
+	    T(test_store_open_file_locked_against_second_opener),
+	    T(test_store_file_deleted_or_replaced_commit_refused),
 	    T(test_store_orphan_row_refused_corrupt),
 	    T(test_store_token_not_below_counter_refused_corrupt),
 	    T(test_store_commit_failing_midway_keeps_previous_state),

@@ -165,7 +165,7 @@ static void test_ids_offline_forgets_durably(void **state)
 	step(f, T0, "n1", &a);
 	r = rel("r1", "r/x", token_of(f, "r/x"), true, NULL);
 	step(f, T0 + 1, "n1", &r);
-	assert_int_equal(sql_int(f->path, "select count(*) from requests where node = 'n1'"), 2);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 2);
 	/* Offline with nothing live: no effect at all, only the ids forgotten. */
 	assert_int_equal(table_step_presence(f->t, T0 + 2, "n1", false), BATON_OK);
 	table_ready_get(f->t, &rd);
@@ -174,7 +174,7 @@ static void test_ids_offline_forgets_durably(void **state)
 	assert_int_equal(rd.ids[0].kind, TABLE_ID_DEL_NODE);
 	assert_int_equal(store_commit(f->s, f->t, &rd, f->err, sizeof f->err), BATON_OK);
 	table_advance(f->t);
-	assert_int_equal(sql_int(f->path, "select count(*) from requests"), 0);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests"), 0);
 	restart(f);
 	/* A re-sent id is a new request. */
 	assert_string_equal(step(f, T0 + 3, "n1", &r), "n1: rejected r1 r/x not_holder");
@@ -196,7 +196,7 @@ static void test_ids_eviction_beyond_memory_durable(void **state)
 		step(f, T0 + 2 * i + 1, "n1", &r);
 	}
 	/* Each cycle remembers two ids: the newest 64 are a68..a99, r68..r99. */
-	assert_int_equal(sql_int(f->path, "select count(*) from requests where node = 'n1'"), 64);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
 	restart(f);
 	r = rel("r68", "r/x", 69, true, NULL);
 	assert_string_equal(step(f, T0 + 300, "n1", &r), "n1: released r68 r/x t=69");
@@ -205,8 +205,8 @@ static void test_ids_eviction_beyond_memory_durable(void **state)
 	/* The order survived: that new id evicted the oldest, a68. */
 	wire_request a68 = acq("a68", "r/x", WIRE_MODE_MUTEX, -1);
 	assert_string_equal(step(f, T0 + 302, "n1", &a68), "n1: granted a68 r/x t=101 l=30000");
-	assert_int_equal(sql_int(f->path, "select count(*) from requests where node = 'n1'"), 64);
-	assert_int_equal(sql_int(f->path, "select count(*) from requests where id = 'r68'"), 1);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where node = 'n1'"), 64);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests where id = 'r68'"), 1);
 }
 
 /* ---- migration ---------------------------------------------------------------------- */
@@ -251,8 +251,8 @@ static void test_ids_version_1_file_migrated_with_its_data(void **state)
 	sqlite3_close(db);
 
 	restart(f);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(sql_int(f->path, "select count(*) from requests"), 0);
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_sql_int(f, "select count(*) from requests"), 0);
 	assert_true(table_resource_get(f->t, "r/x", &v));
 	assert_string_equal(v.holder, "n1");
 	assert_int_equal(v.token, 7);
@@ -268,15 +268,14 @@ static void test_ids_version_1_file_migrated_with_its_data(void **state)
 static void test_ids_bad_row_refused_corrupt(void **state)
 {
 	fixture *f = *state;
-	sqlite3 *db = NULL;
+	sqlite3 *db = f->s->db;
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 	                              "INSERT INTO requests(node, id, resource, seq, status)"
 	                              " VALUES ('n1', 'a1', 'r/x', 1, 'granted')",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
-	sqlite3_close(db);
+
 	table_free(f->t);
 	f->t = new_table();
 	assert_int_equal(store_load(f->s, f->t, f->err, sizeof f->err), BATON_E_STORE_CORRUPT);

@@ -104,7 +104,7 @@ static void test_shapes_version_2_file_migrates_with_its_state(void **state)
 	f->t = new_table();
 	if (store_load(f->s, f->t, f->err, sizeof f->err) != BATON_OK)
 		fail_msg("store_load: %s", f->err);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(table_next_token(f->t), 8);
 	assert_string_equal(state_of(f, "img/held"),
 	                    "state img/held once holder=A t=1 since=1795514400000 until=1795518000000 meta=- "

@@ -785,6 +785,94 @@ static void test_ids_restore_record_live_wins_and_bad_refused(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- the coordinator's own outages --------------------------------------------- */
+
+/* A gap of 40 s (the coordinator stopped) moves A's lease from 1030000 to
+ * 1070000 and says so in the snapshot; nothing fires at the old deadline. */
+static void test_extend_leases_gap_moves_deadline_no_revoke(void **state)
+{
+	h *x = *state;
+	abc(x);
+	x->now += 40000;
+	assert_int_equal(table_extend_leases(x->t, x->now, 40000), BATON_OK);
+	expect(x, "state r once holder=A t=1 since=1000000 until=1070000 meta=- wait=[B,C]", NULL);
+	assert_int_equal(table_next_deadline(x->t), 1070000);
+	assert_int_equal(table_tick(x->t, x->now), BATON_OK);
+	expect(x, NULL);
+	simple(x, WIRE_OP_RENEW, "A", "a2", "r", 1);
+	expect(x, "A: renewed a2 r t=1 l=30000",
+	       "state r once holder=A t=1 since=1000000 until=1070000 meta=- wait=[B,C]", NULL);
+	tick(x, 30000);
+	expect(
+	    x, "B: granted b1 r t=2 l=30000 prev=A/1/-/lease_expired", "A: revoked a1 r t=1 lease_expired",
+	    "outcome r A/1 fail lease_expired @1070000",
+	    "state r once holder=B t=2 since=1070000 until=1100000 meta=- wait=[C] prev=A/1/-/lease_expired "
+	    "failures=1 last=A/1/-/lease_expired@1070000",
+	    NULL);
+}
+
+/* Only leases move: a lease that ended before the gap began still fires, a
+ * wait deadline stays, a zero gap changes nothing. */
+static void test_extend_leases_only_live_leases_in_gap(void **state)
+{
+	h *x = *state;
+	acqm(x, "A", "a1", "old");
+	x->now += 20000;
+	acqm(x, "B", "b1", "new");
+	acq_full(x, "C", "c1", "new", WIRE_MODE_MUTEX, 15000, 0);
+	table_advance(x->t);
+	x->now = T0 + 45000; /* old's lease ended at T0 + 30000, before the 10 s gap */
+	assert_int_equal(table_extend_leases(x->t, x->now, 0), BATON_OK);
+	expect(x, NULL);
+	assert_int_equal(table_extend_leases(x->t, x->now, 10000), BATON_OK);
+	expect(x, "state new mutex holder=B t=2 since=1020000 until=1060000 meta=- wait=[C]", NULL);
+	assert_int_equal(table_tick(x->t, x->now), BATON_OK);
+	expect(x, "A: revoked a1 old t=1 lease_expired", "outcome old A/1 fail lease_expired @1045000",
+	       "C: busy c1 new holder=B", "clear old",
+	       "state new mutex holder=B t=2 since=1020000 until=1060000 meta=- wait=[]", NULL);
+}
+
+/* Every holding of a read lock moves, each by the gap, and stays valid. */
+static void test_extend_leases_every_shared_holding(void **state)
+{
+	h *x = *state;
+	char msg[256];
+	acq_full(x, "A", "a1", "rw", WIRE_MODE_SHARED, -1, 0);
+	x->now += 5000;
+	acq_full(x, "B", "b1", "rw", WIRE_MODE_SHARED, -1, 0);
+	table_advance(x->t);
+	x->now += 40000;
+	assert_int_equal(table_extend_leases(x->t, x->now, 40000), BATON_OK);
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	assert_int_equal(rd.n_dirty, 1);
+	assert_int_equal(rd.n_effects, 1);
+	assert_int_equal(rd.effects[0].u.snapshot.n_holders, 2);
+	assert_int_equal(rd.effects[0].u.snapshot.holders[0].lease_until_ms, T0 + 30000 + 40000);
+	assert_int_equal(rd.effects[0].u.snapshot.holders[1].lease_until_ms, T0 + 35000 + 40000);
+	table_advance(x->t);
+	assert_int_equal(table_check(x->t, msg, sizeof msg), BATON_OK);
+	assert_int_equal(table_next_deadline(x->t), T0 + 70000);
+}
+
+/* A floor from the broker raises the counter; a lower one is ignored; the
+ * next grant is at the floor and the batch carries it for the store. */
+static void test_raise_next_token_floor_only_up(void **state)
+{
+	h *x = *state;
+	table_ready rd;
+	assert_true(table_raise_next_token(x->t, 42));
+	assert_false(table_raise_next_token(x->t, 42));
+	assert_false(table_raise_next_token(x->t, 7));
+	table_ready_get(x->t, &rd);
+	assert_int_equal(rd.next_token, 42);
+	table_advance(x->t);
+	acq(x, "A", "a1", "r");
+	expect(x, "A: granted a1 r t=42 l=30000",
+	       "state r once holder=A t=42 since=1000000 until=1030000 meta=- wait=[]", NULL);
+	assert_int_equal(table_next_token(x->t), 43);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +917,10 @@ int main(void)
 	    T(test_ids_eviction_put_then_del_oldest),
 	    T(test_ids_once_success_waiters_done_then_offline_del_node),
 	    T(test_ids_restore_record_live_wins_and_bad_refused),
+	    T(test_extend_leases_gap_moves_deadline_no_revoke),
+	    T(test_extend_leases_only_live_leases_in_gap),
+	    T(test_extend_leases_every_shared_holding),
+	    T(test_raise_next_token_floor_only_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

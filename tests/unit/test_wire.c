@@ -23,6 +23,7 @@
 
 #include "wire.h"
 
+#define S(lit) (lit), (sizeof(lit) - 1)
 #define T_2026 1795514400123LL /* 2026-11-24T10:00:00.123Z */
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -335,6 +336,13 @@ static const struct malformed {
     {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\u0000b\"}", BATON_E_BAD_REQUEST,
      "resource"},
     {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":[\"a\"]}", BATON_E_BAD_REQUEST, "resource"},
+    /* Unicode noncharacters: mosquitto drops a client publishing them in a topic. */
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"x\\uFDD0y\"}", BATON_E_BAD_REQUEST, "U+FDD0"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\uFFFFb\"}", BATON_E_BAD_REQUEST, "U+FFFF"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\xef\xb7\xaf\"}", BATON_E_BAD_REQUEST,
+     "U+FDEF"},
+    {"{\"v\":1,\"op\":\"acquire\",\"id\":\"r1\",\"resource\":\"a\\uD83F\\uDFFE\"}", BATON_E_BAD_REQUEST,
+     "U+1FFFE"},
     /* acquire */
     {ACQ ",\"mode\":\"exclusive\"}", BATON_E_BAD_REQUEST, "mode"},
     /* second edition: permits and max_failures */
@@ -1165,8 +1173,86 @@ static void test_presence_node_and_coordinator_golden_round_trip(void **state)
 	free(text);
 	const wire_presence bad = {.node = "n1", .version = "x"};
 	assert_int_equal(wire_presence_encode(&bad, &text, NULL), BATON_E_INVAL);
+	const wire_presence bad_node = {.node = "n1", .instance = "i1"};
+	assert_int_equal(wire_presence_encode(&bad_node, &text, NULL), BATON_E_INVAL);
 	assert_int_equal(wire_presence_decode("{\"v\":1,\"online\":1}", 19, &b), BATON_E_PROTOCOL);
 	wire_presence_deinit(NULL);
+}
+
+/* PROTOCOL.md "Coordinator identity": the instance id, in the presence and
+ * its Will, and whether the coordinator serves (and why not). */
+static void test_presence_coordinator_instance_and_serving_round_trip(void **state)
+{
+	(void)state;
+	char *text;
+	size_t len;
+	wire_presence b;
+	const wire_presence up = {.online = true, .started_at_ms = T_2026, .instance = "c-0a1b"};
+	const wire_presence stalled = {.online = true,
+	                               .instance = "c-0a1b",
+	                               .not_serving = true,
+	                               .reason = "state commits fail: disk full"};
+	const wire_presence will = {.online = false, .instance = "c-0a1b"};
+
+	assert_int_equal(wire_presence_encode(&up, &text, &len), BATON_OK);
+	assert_string_equal(text, "{\"v\":1,\"online\":true,\"started_at\":\"2026-11-24T10:00:00.123Z\","
+	                          "\"instance\":\"c-0a1b\",\"serving\":true}");
+	assert_int_equal(wire_presence_decode(text, len, &b), BATON_OK);
+	assert_string_equal(b.instance, "c-0a1b");
+	assert_false(b.not_serving);
+	wire_presence_deinit(&b);
+	free(text);
+	assert_int_equal(wire_presence_encode(&stalled, &text, &len), BATON_OK);
+	assert_string_equal(text, "{\"v\":1,\"online\":true,\"instance\":\"c-0a1b\",\"serving\":false,"
+	                          "\"reason\":\"state commits fail: disk full\"}");
+	assert_int_equal(wire_presence_decode(text, len, &b), BATON_OK);
+	assert_true(b.not_serving);
+	assert_string_equal(b.reason, "state commits fail: disk full");
+	wire_presence_deinit(&b);
+	free(text);
+	assert_int_equal(wire_presence_encode(&will, &text, &len), BATON_OK);
+	assert_string_equal(text, "{\"v\":1,\"online\":false,\"instance\":\"c-0a1b\"}");
+	free(text);
+	const wire_presence bad = {.online = true, .instance = "a b"};
+	assert_int_equal(wire_presence_encode(&bad, &text, NULL), BATON_E_INVAL);
+	assert_int_equal(wire_presence_decode(S("{\"v\":1,\"online\":true,\"instance\":7}"), &b),
+	                 BATON_E_PROTOCOL);
+	assert_int_equal(wire_presence_decode(S("{\"v\":1,\"online\":true,\"serving\":\"no\"}"), &b),
+	                 BATON_E_PROTOCOL);
+}
+
+/* The coordinator reads the retained P/stats at start for its token floor. */
+static void test_stats_decode_floor_fields(void **state)
+{
+	(void)state;
+	char *text;
+	size_t len;
+	wire_stats b;
+	const wire_stats s = {
+	    .at_ms = T_2026, .grants = 4, .next_token = 77, .not_serving = true, .reason = "broker away"};
+
+	assert_int_equal(wire_stats_encode(&s, &text, &len), BATON_OK);
+	assert_int_equal(wire_stats_decode(text, len, &b), BATON_OK);
+	assert_int_equal(b.at_ms, T_2026);
+	assert_int_equal(b.next_token, 77);
+	assert_int_equal(b.grants, 4);
+	assert_true(b.not_serving);
+	assert_string_equal(b.reason, "broker away");
+	wire_stats_deinit(&b);
+	free(text);
+	/* An older coordinator's stats (no "serving") read as serving. */
+	assert_int_equal(
+	    wire_stats_decode(S("{\"v\":1,\"at\":\"2026-11-24T10:00:00.123Z\",\"next_token\":9}"), &b),
+	    BATON_OK);
+	assert_int_equal(b.next_token, 9);
+	assert_false(b.not_serving);
+	wire_stats_deinit(&b);
+	assert_int_equal(wire_stats_decode(S("{\"v\":1,\"next_token\":9}"), &b), BATON_E_PROTOCOL);
+	assert_int_equal(
+	    wire_stats_decode(S("{\"v\":1,\"at\":\"2026-11-24T10:00:00.123Z\",\"next_token\":0}"), &b),
+	    BATON_E_PROTOCOL);
+	assert_int_not_equal(wire_stats_decode(S("not json"), &b), BATON_OK);
+	wire_stats_deinit(&b);
 }
 
 static void test_stats_encode_integers_exact(void **state)
@@ -1190,7 +1276,8 @@ static void test_stats_encode_integers_exact(void **state)
 	assert_string_equal(text,
 	                    "{\"v\":1,\"at\":\"2026-11-24T10:00:00.123Z\",\"uptime_ms\":5,\"requests\":10,"
 	                    "\"grants\":4,\"handoffs\":1,\"rejections\":2,\"held\":3,\"waiters\":6,"
-	                    "\"remembered\":7,\"backlog\":0,\"next_token\":18446744073709551615}");
+	                    "\"remembered\":7,\"backlog\":0,\"next_token\":18446744073709551615,"
+	                    "\"serving\":true}");
 	free(text);
 	const wire_stats bad = {.at_ms = -5};
 	assert_int_equal(wire_stats_encode(&bad, &text, NULL), BATON_E_INVAL);
@@ -1467,14 +1554,24 @@ static int dump_fixtures(const char *dir)
 		DUMP(wire_snapshot_encode(&snapshots[i], &text_, NULL), name);
 	}
 	const wire_presence node = {.node = "n1", .online = true}, node_will = {.node = "n1"};
-	const wire_presence coord = {.online = true, .version = "0.1.0", .started_at_ms = T_2026};
-	const wire_presence coord_will = {.online = false};
+	const wire_presence coord = {
+	    .online = true, .version = "0.1.0", .started_at_ms = T_2026, .instance = "c-1a2b"};
+	const wire_presence coord_will = {.online = false, .instance = "c-1a2b"};
+	const wire_presence coord_stalled = {.online = true,
+	                                     .version = "0.1.0",
+	                                     .started_at_ms = T_2026,
+	                                     .instance = "c-1a2b",
+	                                     .not_serving = true,
+	                                     .reason = "state commits fail"};
 	const wire_stats st = {.at_ms = T_2026, .requests = 3, .next_token = 44};
+	const wire_stats st_stalled = {.at_ms = T_2026, .next_token = 44, .not_serving = true, .reason = "x"};
 	DUMP(wire_presence_encode(&node, &text_, NULL), "node--online");
 	DUMP(wire_presence_encode(&node_will, &text_, NULL), "node--will");
 	DUMP(wire_presence_encode(&coord, &text_, NULL), "coordinator--online");
 	DUMP(wire_presence_encode(&coord_will, &text_, NULL), "coordinator--will");
+	DUMP(wire_presence_encode(&coord_stalled, &text_, NULL), "coordinator--stalled");
 	DUMP(wire_stats_encode(&st, &text_, NULL), "stats--0");
+	DUMP(wire_stats_encode(&st_stalled, &text_, NULL), "stats--stalled");
 	return 0;
 }
 
@@ -1504,6 +1601,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_snapshot_round_trip_and_golden),
 	    cmocka_unit_test(test_snapshot_shapes_golden_and_rejections),
 	    cmocka_unit_test(test_presence_node_and_coordinator_golden_round_trip),
+	    cmocka_unit_test(test_presence_coordinator_instance_and_serving_round_trip),
+	    cmocka_unit_test(test_stats_decode_floor_fields),
 	    cmocka_unit_test(test_stats_encode_integers_exact),
 	    cmocka_unit_test(test_time_format_parse_round_trip),
 	    cmocka_unit_test(test_enum_names_outside_enum_null),

@@ -1,6 +1,8 @@
 # The wire layer: names grammar and topics, the JSON codec, and the
 # conformance of what the codec writes to the JSON Schemas in schema/.
-baton_unit_test(test_names baton_schema)
+# test_names checks every resource name the grammar accepts against the
+# broker's own topic rules (libmosquitto).
+baton_unit_test(test_names baton_schema baton::mosquitto)
 baton_unit_test(test_wire baton_schema)
 
 # Schema conformance: test_wire writes one file per kind of encoded message,
