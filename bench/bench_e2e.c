@@ -91,7 +91,16 @@ static int mode_recover(const be_opts *o)
 	}
 	double ms = -1;
 	int64_t until = t0 + 120 * 1000000000LL;
-	while (be_mono_ns() < until && !be_stop && mq_next(&m, &msg, 1000)) {
+	/* A quiet second is not the end: the coordinator may still be probing
+	 * the prefix for another instance before it announces itself. Wait for
+	 * the deadline, or until the coordinator exits. */
+	while (be_mono_ns() < until && !be_stop) {
+		if (!mq_next(&m, &msg, 1000)) {
+			int st;
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			continue;
+		}
 		if (strstr(msg.payload, "\"online\":true") != NULL) {
 			ms = be_ms_between(t0, msg.t_ns);
 			break;
