@@ -151,14 +151,39 @@ static void on_conn_lost(void *ctx, char *cause)
 	enqueue_event(ctx, IN_CONN_LOST, cause);
 }
 
+void bt_client_who(const baton_client *c, mqttwords_who *who)
+{
+	who->broker = c->broker;
+	who->client_id = c->node;
+	who->username = c->username;
+	who->id_flag = "--node";
+	who->tls = mqttedge_uses_tls(c->broker, c->cafile, c->cert);
+}
+
+/* paho's failure in words (mqttwords.h); a refusal that retrying cannot
+ * change (mqttedge_refusal: client id, credentials, not authorized), or a
+ * failed TLS handshake, is final. */
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
 	baton_client *c = ctx;
-	char text[320], tls[sizeof c->tls.reason];
+	char text[512], tls[sizeof c->tls.reason];
+	int code = resp ? resp->code : 0;
+	mqttwords_who who;
+	inmsg *m;
 
 	mqttedge_tls_take(&c->tls, tls, sizeof tls);
-	mqttedge_failure_text(resp, "connect failed", tls, text, sizeof text);
-	enqueue_event(ctx, IN_CONNECT_FAILED, text);
+	bt_client_who(c, &who);
+	mqttwords_connect(text, sizeof text, &who, code, resp ? resp->message : NULL, tls);
+	m = calloc(1, sizeof *m);
+	if (m == NULL) {
+		bt_client_log(c, BATON_LOG_ERROR, "out of memory: connect failure dropped: %s", text);
+		return;
+	}
+	m->type = IN_CONNECT_FAILED;
+	m->final = mqttedge_refusal(code) != NULL || tls[0] != '\0';
+	m->code = code;
+	m->payload = strdup(text);
+	enqueue(c, m);
 }
 
 static void on_subscribed(void *ctx, MQTTAsync_successData *resp)

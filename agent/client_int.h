@@ -23,6 +23,7 @@
 #include "baton.h"
 #include "mqttedge.h"
 #include "mqttnet.h"
+#include "mqttwords.h"
 #include "names.h"
 #include "reqstate.h"
 #include "wire.h"
@@ -42,6 +43,8 @@ typedef struct inmsg {
 	struct inmsg *next;
 	inmsg_type type;
 	bool retained;
+	bool final;    /* IN_CONNECT_FAILED: the broker refused us for good (or TLS failed) */
+	int code;      /* IN_CONNECT_FAILED: paho's failure code */
 	char *topic;   /* IN_MESSAGE; NUL-terminated */
 	char *payload; /* IN_MESSAGE: len bytes (+ NUL); others: a message or NULL */
 	size_t len;
@@ -131,10 +134,13 @@ struct baton_client {
 	bool disconnected;             /* [mu] our own disconnect completed */
 	bool echo_seen;                /* [mu] our own presence came back since the last connect */
 	int64_t echo_due_ms;           /* [mu] no echo by then: the ACL refuses us; 0: not waiting */
-	bool refused;                  /* [mu] the broker's ACL does not let us act as our node */
+	bool acl_refused;              /* [mu] the broker's ACL does not let us act as our node */
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
-	char connect_error[512];       /* [mu] */
+	char connect_error[512];       /* [mu] the last connect failure, in words */
+	bool refused;                  /* [mu] the last connect attempt was refused for good */
+	int64_t connected_at_ms;       /* [mu] when the current connection came up */
+	unsigned short_streak;         /* [mu] short-lived connections in a row (mqttwords) */
 	mqttedge_tls tls;              /* OpenSSL's last word, for connect errors (own mutex) */
 	baton_lock *locks;             /* [mu] */
 	baton_watch *watches;          /* [mu] */
@@ -161,6 +167,8 @@ baton_err bt_client_paho_create(baton_client *c);
 /* Starts (or restarts) connecting; without c->mu held. Failure comes back
  * as IN_CONNECT_FAILED. */
 void bt_client_start_connect(baton_client *c);
+/* Who this client is, for the sentences of mqttwords.h (borrows c). */
+void bt_client_who(const baton_client *c, mqttwords_who *who);
 /* Publishes without c->mu held. */
 baton_err bt_client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
                             bool retained);

@@ -9,6 +9,7 @@
  * happen after it is released. Never prints.
  */
 #include "client_int.h"
+#include "words.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,8 @@ static void apply_effects(baton_lock *l, unsigned fx, action_list *al)
 		bt_actions_call(al, ACT_ANSWER, l, BATON_OK);
 	if ((fx & REQ_FX_LOST)) {
 		bt_client_log(l->c, BATON_LOG_WARN, "lock %s (token %llu) lost: %s", l->resource,
-		              (unsigned long long)l->rs.token, baton_strerror(l->rs.lost_err));
+		              (unsigned long long)l->rs.token,
+		              bt_words_lost(l->rs.lost_err, l->rs.lost_reason));
 		if (l->on_lost != NULL)
 			bt_actions_call(al, ACT_LOST, l, l->rs.lost_err);
 	}
@@ -448,6 +450,17 @@ int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s)
 {
 	return bt_reqstate_window(lease_ms ? lease_ms : WIRE_LEASE_DEFAULT,
 	                          (int64_t)(keepalive_s ? keepalive_s : BATON_KEEPALIVE_DEFAULT) * 1500);
+}
+
+const char *baton_lock_lost_reason(baton_lock *l)
+{
+	const char *why = NULL;
+
+	pthread_mutex_lock(&l->c->mu);
+	if (l->rs.lost)
+		why = bt_words_lost(l->rs.lost_err, l->rs.lost_reason);
+	pthread_mutex_unlock(&l->c->mu);
+	return why;
 }
 
 bool baton_lock_lost(baton_lock *l)

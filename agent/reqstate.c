@@ -243,8 +243,11 @@ unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wir
 		if (rs->phase == BATON_PHASE_GRANTED && !rs->confirmed && a->token == rs->token)
 			return REQ_FX_RESTART; /* a grant after a wait, revoked before it was usable */
 		if ((rs->phase == BATON_PHASE_GRANTED || rs->phase == BATON_PHASE_RELEASING) &&
-		    a->token == rs->token)
+		    a->token == rs->token) {
+			if (!rs->lost)
+				rs->lost_reason = (baton_reason)a->reason;
 			return lose(rs, BATON_E_LOST);
+		}
 		/* A waiting acquire answered `revoked`: the grant it got (and we
 		 * never heard, e.g. lost with a restarted broker) is over, and
 		 * asking again under that id only repeats it. Final for this id. */

@@ -37,10 +37,11 @@ enum {
 
 typedef struct reqstate {
 	baton_phase phase;
-	bool settled;         /* the acquire has its final answer */
-	bool lost;            /* the holding was lost */
-	baton_err lost_err;   /* why (see baton_lost_cb) */
-	baton_err finish_err; /* release/cancel/reset: how it was answered */
+	bool settled;             /* the acquire has its final answer */
+	bool lost;                /* the holding was lost */
+	baton_err lost_err;       /* why (see baton_lost_cb) */
+	baton_reason lost_reason; /* BATON_E_LOST: the revocation's reason */
+	baton_err finish_err;     /* release/cancel/reset: how it was answered */
 	int64_t created_ms;
 	bool sent;             /* the acquire was published at least once */
 	int64_t first_sent_ms; /* its first publish */

@@ -57,19 +57,12 @@ static void on_presence_acked_event(baton_client *c)
 /* Caller holds mu: the echo never came. */
 static void refuse(baton_client *c)
 {
+	mqttwords_who who;
+
 	c->echo_due_ms = 0;
-	c->refused = true;
-	if (c->username != NULL)
-		snprintf(c->connect_error, sizeof c->connect_error,
-		         "not authorized: user %.64s may not act as node %.64s (the broker's ACL dropped its "
-		         "presence on %.200s; with the shipped ACL the node id is the user name)",
-		         c->username, c->node, c->node_topic);
-	else
-		snprintf(
-		    c->connect_error, sizeof c->connect_error,
-		    "not authorized: the broker's ACL does not let an anonymous client act as node %.64s "
-		    "(it dropped its presence on %.200s)",
-		    c->node, c->node_topic);
+	c->acl_refused = true;
+	bt_client_who(c, &who);
+	mqttwords_acl_refused(c->connect_error, sizeof c->connect_error, &who, c->node_topic);
 	pthread_cond_broadcast(&c->cond);
 }
 
@@ -81,7 +74,7 @@ static void on_ready_state(baton_client *c)
 	pthread_mutex_lock(&c->mu);
 	c->echo_seen = true;
 	c->echo_due_ms = 0;
-	c->refused = false;
+	c->acl_refused = false;
 	c->ready = true;
 	c->retry_at_ms = 0;
 	c->retry_s = 0;
@@ -106,6 +99,9 @@ static void on_connected_event(baton_client *c)
 	c->ever_connected = true;
 	c->retry_at_ms = 0;
 	c->ready = false;
+	c->refused = false;
+	c->connect_error[0] = '\0';
+	c->connected_at_ms = bt_client_now_ms();
 	topics[0] = strdup(c->grant_topic);
 	topics[1] = strdup(c->coord_topic);
 	topics[2] = strdup(c->node_topic); /* our presence comes back: on_subscribed_event */
@@ -181,20 +177,42 @@ static void on_message_event(baton_client *c, inmsg *m)
 
 static void on_failure_event(baton_client *c, inmsg *m)
 {
-	const char *why = m->payload ? m->payload : "?";
+	const char *why = m->payload ? m->payload : NULL;
+	char lost[512], dup[512];
+	bool duplicate = false;
+	mqttwords_who who;
 	action_list al;
 
+	bt_client_who(c, &who);
+	if (m->type == IN_CONNECT_FAILED && !m->final && who.tls && m->code == -1 &&
+	    mqttnet_tcp_reachable(c->broker, 1000)) {
+		/* paho said only "TCP connect completion failure", but the port
+		 * takes TCP: the TLS handshake is what failed (a client
+		 * certificate the broker requires, or a plain listener). */
+		mqttwords_connect(
+		    lost, sizeof lost, &who, m->code, why,
+		    "the broker accepted the TCP connection and ended the handshake (does it require "
+		    "a client certificate, or is it a plain MQTT port?)");
+		why = lost;
+		m->final = true;
+	}
 	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
 	if (m->type == IN_CONN_LOST) {
 		c->connected = false;
 		c->ready = false;
 		c->coord_online = false; /* unknown until its presence arrives again */
+		duplicate =
+		    mqttwords_lost_is_duplicate(bt_client_now_ms() - c->connected_at_ms, &c->short_streak);
 		bt_locks_disconnected(c, &al);
-	} else if (m->type == IN_CONNECT_FAILED && !c->ever_connected) {
+	} else if (m->type == IN_CONNECT_FAILED) {
+		snprintf(c->connect_error, sizeof c->connect_error, "%s", why ? why : "connect failed");
+		c->refused = m->final;
+		mqttwords_failed_attempt(&c->short_streak);
+	}
+	if (m->type == IN_CONNECT_FAILED && !c->ever_connected) {
 		/* Only the first connect is ours to retry; after that paho's
 		 * automatic reconnect does it (and reports failures here too). */
-		snprintf(c->connect_error, sizeof c->connect_error, "%s", why);
 		c->retry_s = c->retry_s ? c->retry_s * 2 : 1;
 		if (c->retry_s > 8)
 			c->retry_s = 8;
@@ -202,14 +220,21 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
-	if (m->type == IN_CONN_LOST)
-		bt_client_log(c, BATON_LOG_WARN,
-		              "connection to %s lost (%s); held locks count as lost; reconnecting", c->broker,
-		              why);
-	else if (m->type == IN_CONNECT_FAILED)
-		bt_client_log(c, BATON_LOG_WARN, "cannot connect to %s: %s", c->broker, why);
-	else
-		bt_client_log(c, BATON_LOG_ERROR, "%s", why);
+	if (m->type == IN_CONN_LOST) {
+		mqttwords_lost(lost, sizeof lost, &who, why);
+		bt_client_log(c, BATON_LOG_WARN, "%s; held locks count as lost; reconnecting", lost);
+		if (duplicate) {
+			mqttwords_duplicate(dup, sizeof dup, &who);
+			bt_client_log(c, BATON_LOG_ERROR, "%s", dup);
+			(void)bt_client_fail(c, BATON_E_BROKER, "%s", dup);
+		}
+	} else if (m->type == IN_CONNECT_FAILED) {
+		/* Info: the caller hears it from baton_client_connect() and
+		 * baton_client_last_error(); paho retries every few seconds. */
+		bt_client_log(c, BATON_LOG_INFO, "%s", why ? why : "connect failed");
+	} else {
+		bt_client_log(c, BATON_LOG_ERROR, "%s", why ? why : "?");
+	}
 	bt_actions_run(c, &al);
 }
 
@@ -435,7 +460,7 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : bt_client_now_ms() + timeout_ms;
 	char why[sizeof c->connect_error];
-	bool start, ready, refused;
+	bool start, ready, refused, acl_refused;
 
 	if (bt_client_on_thread(c) && timeout_ms != 0)
 		return bt_client_fail(c, BATON_E_INVAL,
@@ -447,17 +472,22 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 	if (start)
 		bt_client_start_connect(c);
 	pthread_mutex_lock(&c->mu);
-	while (!c->ready && !c->refused && !c->closing && bt_client_wait_until(c, deadline))
+	while (!c->ready && !c->closing && !c->refused && !c->acl_refused &&
+	       bt_client_wait_until(c, deadline))
 		;
 	ready = c->ready;
 	refused = c->refused;
-	snprintf(why, sizeof why, "%s", c->connect_error[0] ? c->connect_error : "timed out");
+	acl_refused = c->acl_refused;
+	snprintf(why, sizeof why, "%s", c->connect_error);
 	pthread_mutex_unlock(&c->mu);
-	if (refused)
+	if (ready)
+		return BATON_OK;
+	if (acl_refused)
 		return bt_client_fail(c, BATON_E_NOT_AUTHORIZED, "%s", why);
-	if (!ready)
-		return bt_client_fail(c, BATON_E_BROKER, "cannot connect to %s: %s", c->broker, why);
-	return BATON_OK;
+	if (why[0] == '\0')
+		return bt_client_fail(c, BATON_E_TIMEOUT, "cannot reach the broker at %s: no answer yet",
+		                      c->broker);
+	return bt_client_fail(c, refused ? BATON_E_BROKER : BATON_E_TIMEOUT, "%s", why);
 }
 
 bool baton_client_connected(baton_client *c)

@@ -161,6 +161,7 @@ static void usage(void)
 	    "  echo       --echo E [--seconds S]\n"
 	    "  latency    --echo E --mem P1 --dur P2 [--n N --handoffs H --wills W --reps R --redis "
 	    "HOST:PORT]\n"
+	    "  ab         --echo E --mem A --dur B --a-name TEXT --b-name TEXT [--n N --reps R]\n"
 	    "  throughput --echo E --prefix P --broker-pid B --coord-pid C --echo-pid E [--conns C --slots S "
 	    "--seconds T --reps R]\n"
 	    "  scale      --echo E --prefix P --coord-pid C --broker-pid B [--steps 1000,100000,1000000 "
@@ -208,6 +209,10 @@ static bool parse(int argc, char **argv, be_opts *o)
 			o->pidfile = v;
 		else if (strcmp(a, "--steps") == 0)
 			o->steps = v;
+		else if (strcmp(a, "--a-name") == 0)
+			o->a_name = v;
+		else if (strcmp(a, "--b-name") == 0)
+			o->b_name = v;
 		else {
 			int *f = strcmp(a, "--n") == 0            ? &o->n
 			         : strcmp(a, "--handoffs") == 0   ? &o->handoffs
@@ -261,6 +266,8 @@ int main(int argc, char **argv)
 		rc = mode_echo(&o);
 	else if (strcmp(mode, "latency") == 0 && o.echo && o.mem && o.dur)
 		rc = be_mode_latency(&o);
+	else if (strcmp(mode, "ab") == 0 && o.echo && o.mem && o.dur && o.a_name && o.b_name)
+		rc = be_mode_ab(&o);
 	else if (strcmp(mode, "throughput") == 0 && o.echo && o.prefix)
 		rc = be_mode_throughput(&o);
 	else if (strcmp(mode, "scale") == 0 && o.echo && o.prefix)

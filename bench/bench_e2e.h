@@ -186,6 +186,7 @@ bool be_node_open(mq *m, const char *uri, const char *prefix, const char *id, bo
 /* The command line (bench_e2e.c parses it). */
 typedef struct be_opts {
 	const char *uri, *echo, *mem, *dur, *prefix, *redis, *pidfile, *steps;
+	const char *a_name, *b_name; /* ab mode: what tells --mem (A) and --dur (B) apart */
 	int n, handoffs, wills, reps, conns, slots, seconds, held, hold_count;
 	int broker_pid, coord_pid, echo_pid;
 	char **cmd;
@@ -209,6 +210,7 @@ bool be_cycle_rep(be_seq *c, mq *m, const char *prefix, int n, double *acq, doub
 /* The modes: each prints its table rows on stdout and returns the exit
  * status (0 when every measurement succeeded). */
 int be_mode_latency(const be_opts *o);
+int be_mode_ab(const be_opts *o); /* bench_ab.c */
 int be_mode_willholder(const char *uri, const char *prefix);
 int be_mode_throughput(const be_opts *o);
 int be_mode_scale(const be_opts *o);

@@ -25,6 +25,7 @@
 #include <mosquitto.h>
 
 #include "mqttedge.h"
+#include "mqttwords.h"
 #include "mqttnet.h"
 
 struct broker {
@@ -42,7 +43,7 @@ struct broker {
 	unsigned connects, losses, failures, syncs;
 	bool refused;
 	bool disconnected; /* broker_stop's disconnect completed */
-	char err[256];
+	char err[512];
 	mqttedge_tls tls; /* OpenSSL's last word, for the next connect error */
 
 	atomic_uint_fast64_t backlog;
@@ -108,13 +109,26 @@ static void on_connected(void *ctx, char *cause)
 	wake(b);
 }
 
+/* Who we are, for the sentences of mqttwords.h (the same as libbaton's,
+ * naming the coordinator's flags). */
+static void who_of(const broker *b, mqttwords_who *who)
+{
+	who->broker = b->uri;
+	who->client_id = b->client_id;
+	who->username = b->username;
+	who->id_flag = "--client-id";
+	who->tls = mqttedge_uses_tls(b->uri, b->cafile, b->cert);
+}
+
 static void on_lost(void *ctx, char *cause)
 {
 	broker *b = ctx;
 	atomic_store(&b->connected, false);
 	pthread_mutex_lock(&b->mu);
 	b->losses++;
-	snprintf(b->err, sizeof b->err, "connection lost%s%s", cause ? ": " : "", cause ? cause : "");
+	mqttwords_who who;
+	who_of(b, &who);
+	mqttwords_lost(b->err, sizeof b->err, &who, cause);
 	pthread_mutex_unlock(&b->mu);
 	wake(b);
 }
@@ -123,19 +137,18 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 {
 	broker *b = ctx;
 	const char *refusal = d != NULL ? mqttedge_refusal(d->code) : NULL;
-	char tls[sizeof b->tls.reason], text[224];
+	char tls[sizeof b->tls.reason], text[sizeof b->err];
+	mqttwords_who who;
 	mqttedge_tls_take(&b->tls, tls, sizeof tls);
-	if (refusal == NULL)
-		mqttedge_failure_text(d, "connection failed", tls, text, sizeof text);
+	who_of(b, &who);
+	mqttwords_connect(text, sizeof text, &who, d != NULL ? d->code : 0, d != NULL ? d->message : NULL,
+	                  tls);
 	pthread_mutex_lock(&b->mu);
-	if (refusal != NULL) {
+	memcpy(b->err, text, sizeof text);
+	if (refusal != NULL)
 		b->refused = true;
-		snprintf(b->err, sizeof b->err, "broker refused the connection (CONNACK %d: %s)", d->code,
-		         refusal);
-	} else {
-		snprintf(b->err, sizeof b->err, "cannot connect to %s: %s", b->uri, text);
+	else
 		b->failures++;
-	}
 	pthread_mutex_unlock(&b->mu);
 	wake(b);
 }

@@ -18,6 +18,7 @@
 
 #include "optab.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "password.h"
 #include "wire.h"
@@ -104,6 +105,8 @@ static const optab_opt options[] = {
     PARSE("log-level", log_level, parse_level, "info", "error|warn|info|debug", "log level"),
     PARSE("log-format", log_format, parse_format, "text", "text|json", "log line format"),
     STR("log-file", log_file, NULL, "FILE", "append logs to FILE instead of stderr (reopened on SIGHUP)"),
+    STR("metrics-listen", metrics_listen, NULL, "ADDR:PORT",
+        "serve Prometheus metrics on http://ADDR:PORT/metrics (off by default; :PORT for every interface)"),
     FLAG("help", 'h', show_help, "show this help and exit"),
     FLAG("version", 'V', show_version, "show the version and exit"),
 };
@@ -212,6 +215,14 @@ baton_err config_validate(config *c, char *err, size_t cap)
 	}
 	if ((c->cert == NULL) != (c->key == NULL)) {
 		snprintf(err, cap, "--cert and --key go together");
+		return BATON_E_INVAL;
+	}
+	char host[256];
+	int port;
+	if (c->metrics_listen != NULL &&
+	    metrics_parse_addr(c->metrics_listen, host, sizeof host, &port) != BATON_OK) {
+		snprintf(err, cap, "--metrics-listen: '%s' is not HOST:PORT, [IPV6]:PORT or :PORT",
+		         c->metrics_listen);
 		return BATON_E_INVAL;
 	}
 	if (c->state == NULL && (c->state = strdup(default_state_path())) == NULL)

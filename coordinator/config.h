@@ -34,8 +34,9 @@ typedef struct config {
 	char *key;
 	int log_level; /* LOG_ERROR..LOG_DEBUG, see log.h */
 	config_log_format log_format;
-	char *log_file; /* NULL: stderr */
-	bool fresh;     /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
+	char *log_file;       /* NULL: stderr */
+	char *metrics_listen; /* NULL: no metrics endpoint */
+	bool fresh;           /* accept a zero-length state file (store_open_ex STORE_OPEN_FRESH) */
 	bool show_help;
 	bool show_version;
 } config;

@@ -34,6 +34,7 @@
 #include "broker.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "snapdue.h"
 #include "store.h"
@@ -150,6 +151,7 @@ static void snaps_flush(coord *d, int64_t now)
 
 static void publish_presence(coord *d, bool online);
 static void publish_stats(coord *d, int64_t now);
+static void publish_metrics(coord *d);
 
 /* Says, on P/coordinator and P/stats, that we answer nothing now and why
  * (reason non-NULL), or that we serve again (NULL); publishes only changes. */
@@ -216,8 +218,16 @@ static bool flush(coord *d)
 		return true;
 	}
 	int delay = 100;
-	baton_err rc;
-	while (d->st != NULL && (rc = store_commit(d->st, d->t, &r, d->err, sizeof d->err)) != BATON_OK) {
+	baton_err rc = BATON_OK;
+	for (;;) {
+		int64_t t0 = mono_ns();
+		if (d->st != NULL)
+			rc = store_commit(d->st, d->t, &r, d->err, sizeof d->err);
+		metrics_commit(d->m, d->st != NULL ? mono_ns() - t0 : -1, rc == BATON_OK);
+		metrics_commit_failing(d->m, rc != BATON_OK);
+		if (rc == BATON_OK)
+			break;
+		publish_metrics(d); /* a scrape shows the failing commit while we retry */
 		if (rc == BATON_E_STORE_MOVED) {
 			LOG_E("state file lost; stopping, serving nothing more", "error", d->err);
 			d->exit_status = DAEMON_EXIT_IOERR;
@@ -244,6 +254,7 @@ static bool flush(coord *d)
 			continue;
 		publish_effect(d, e);
 	}
+	metrics_batch(d->m, r.effects, r.n_effects, mono_ns());
 	table_advance(d->t);
 	publish_clears(d);
 	return true;
@@ -302,11 +313,23 @@ static void publish_stats(coord *d, int64_t now)
 	free(json);
 }
 
+/* The gauges, then everything recorded since the last time, to scrapes. */
+static void publish_metrics(coord *d)
+{
+	table_counts c;
+	if (d->m == NULL)
+		return;
+	table_counts_get(d->t, &c);
+	metrics_gauges(d->m, &c, broker_backlog(d->b), broker_connected(d->b), d->not_serving[0] == '\0');
+	metrics_publish(d->m);
+}
+
 /* ---- receiving --------------------------------------------------------- */
 
 static void bad_topic(coord *d, const broker_msg *m, int64_t now)
 {
 	d->bad_topics++;
+	metrics_bad_topic(d->m);
 	if ((int64_t)d->bad_topics_logged_at + 1000 > now) {
 		d->bad_topics_suppressed++;
 		return;
@@ -327,9 +350,13 @@ static void handle_request(coord *d, const char *node, const broker_msg *m, int6
 	baton_err rc = wire_request_decode(m->payload, m->len, &req, &diag);
 	if (rc == BATON_OK) {
 		rc = table_step_request(d->t, now, node, &req);
+		if (rc == BATON_OK)
+			metrics_request(d->m, node, req.id, (int)req.op, m->arrived_ns);
 		wire_request_deinit(&req);
 	} else if (rc != BATON_E_NOMEM) {
 		rc = table_step_invalid(d->t, now, node, rc, &diag);
+		if (rc == BATON_OK)
+			metrics_request(d->m, node, diag.has_id ? diag.id : NULL, 0, m->arrived_ns);
 	}
 	if (rc != BATON_OK)
 		LOG_E("request dropped", "node", node, "error", baton_strerror(rc));
@@ -347,6 +374,7 @@ static void handle_presence(coord *d, const char *node, const broker_msg *m, int
 	if (!p.online)
 		LOG_I("node offline", "node", node);
 	baton_err rc = table_step_presence(d->t, now, node, p.online);
+	metrics_input(d->m);
 	if (rc != BATON_OK)
 		LOG_E("presence dropped", "node", node, "error", baton_strerror(rc));
 	else if (!p.online)
@@ -608,6 +636,7 @@ static int loop(coord *d)
 			publish_stats(d, now);
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
 		}
+		publish_metrics(d);
 	}
 	return d->exit_status;
 }
@@ -672,6 +701,11 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = rc == BATON_E_STORE_LOCKED ? DAEMON_EXIT_CONFLICT : DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
+	if ((rc = dmn_open_metrics(&d)) != BATON_OK) {
+		LOG_E("cannot serve metrics", "error", d.err[0] ? d.err : baton_strerror(rc));
+		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
 	if (names_topic(d.coord_topic, sizeof d.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
 	        BATON_OK ||
 	    (status = dmn_look_first(&d, &since)) != DAEMON_EXIT_OK || sig->stop)
@@ -701,6 +735,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 	}
 out:
 	snapdue_deinit(&d.due);
+	metrics_free(d.m); /* its HTTP thread reads nothing else of ours */
 	broker_free(d.b);
 	store_close(d.st);
 	table_free(d.t);

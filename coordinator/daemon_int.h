@@ -16,6 +16,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "guard.h"
+#include "metrics.h"
 #include "names.h"
 #include "snapdue.h"
 #include "store.h"
@@ -28,6 +29,7 @@ typedef struct coord {
 	table *t;
 	store *st; /* NULL with --state :memory: */
 	broker *b;
+	metrics *m; /* NULL: no --metrics-listen */
 	int64_t wall0_ms, mono0_ms, started_at_ms;
 	bool ever_connected;
 	int64_t connected_at;  /* when the last connection was made */
@@ -57,6 +59,13 @@ static inline int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static inline int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline int64_t now_ms(const coord *d)
 {
 	return d->wall0_ms + (mono_ms() - d->mono0_ms);
@@ -71,6 +80,9 @@ static inline void u64s(char *buf, size_t cap, uint64_t v)
  * it decides; d->err holds the message of a failure. */
 baton_err dmn_open_state(coord *d);  /* the table, and the store unless :memory: */
 baton_err dmn_open_broker(coord *d); /* the serving client: Will, subscriptions, connect */
+/* --metrics-listen: the recorder and its HTTP thread (nothing without the
+ * flag); BATON_E_INVAL or BATON_E_IO when it cannot listen. */
+baton_err dmn_open_metrics(coord *d);
 /* Another instance on the prefix (exit 75), the token floor (raised and
  * logged), and *since: when the outage before this start began. Returns 0
  * to go on, else the exit status. */

@@ -61,6 +61,23 @@ static broker_options broker_base(const coord *d, const char *client_id)
 	return o;
 }
 
+baton_err dmn_open_metrics(coord *d)
+{
+	int port = 0;
+	if (d->cfg->metrics_listen == NULL)
+		return BATON_OK;
+	d->m = metrics_new();
+	if (d->m == NULL)
+		return BATON_E_NOMEM;
+	baton_err rc = metrics_listen(d->m, d->cfg->metrics_listen, &port, d->err, sizeof d->err);
+	if (rc == BATON_OK) {
+		char p[16];
+		snprintf(p, sizeof p, "%d", port);
+		LOG_I("metrics listening", "address", d->cfg->metrics_listen, "port", p, "path", "/metrics");
+	}
+	return rc;
+}
+
 baton_err dmn_open_broker(coord *d)
 {
 	char req[NAMES_TOPIC_MAX + 1], node[NAMES_TOPIC_MAX + 1], will_topic[NAMES_TOPIC_MAX + 1];

@@ -98,7 +98,13 @@ guard_verdict guard_presence(guard *g, const wire_presence *p, bool retained)
 			g->echoed = true;
 		return GUARD_OWN_ECHO;
 	}
-	return !retained || g->seen_own ? GUARD_CONFLICT : GUARD_IGNORE;
+	/* Before our own presence has come back, whatever the broker delivers
+	 * was published before ours: the retained store, and the messages our
+	 * persistent session queued while no instance was connected (a killed
+	 * predecessor's own presence among them, delivered as live). Those
+	 * predate this instance and are the start-up probe's business. After
+	 * the echo, another instance online is newer than us: a conflict. */
+	return g->seen_own ? GUARD_CONFLICT : GUARD_IGNORE;
 }
 
 int64_t guard_resume(guard *g, int64_t now, bool *echoed)

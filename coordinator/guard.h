@@ -81,10 +81,13 @@ bool guard_marker_due(const guard *g);
 void guard_marker_sent(guard *g, int64_t now);
 
 /* Classifies a presence received on P/coordinator (retained: replayed from
- * the broker's store). Another instance online is a conflict when it is live,
- * or replayed after our own presence came back once (it is newer than
- * ours); a replay before that predates this instance and is the start-up
- * check's business. */
+ * the broker's store). Another instance online is a conflict once our own
+ * presence has come back at least once (it is then newer than ours); what
+ * arrives before that, retained or queued in our persistent session (a killed
+ * predecessor's presence arrives as a live message), predates this instance
+ * and is the start-up probe's business. Of two instances that announce
+ * themselves at once, the broker's order decides: the earlier sees the later
+ * after its own echo and stops; the later serves. */
 guard_verdict guard_presence(guard *g, const wire_presence *p, bool retained);
 
 /* When paused and the gap can end at now (connected, and the marker came

@@ -21,7 +21,7 @@
 
 /* The holdings whose lease deadline is at or after since, in a new array
  * (*out, *n; NULL and 0 when none); the caller frees it. *names gets the
- * waiters of their resources (what their snapshots may list). */
+ * holders and waiters of their resources (what their snapshots list). */
 static baton_err collect_leases(const table *t, int64_t since, slot ***out, size_t *n, size_t *names)
 {
 	const heap *h = &t->deadlines;
@@ -38,7 +38,7 @@ static baton_err collect_leases(const table *t, int64_t since, slot ***out, size
 		if (it->kind != TMR_LEASE || it->when < since)
 			continue;
 		l[k] = CONTAINER_OF(it, slot, tmr);
-		*names += l[k]->rec->r->n_waiting;
+		*names += l[k]->rec->r->n_waiting + l[k]->rec->r->n_holds; /* the snapshot lists both */
 		k++;
 	}
 	*out = l;

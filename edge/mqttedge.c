@@ -116,14 +116,6 @@ int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o)
 	return MQTTAsync_connect(c, &co);
 }
 
-void mqttedge_failure_text(const MQTTAsync_failureData *d, const char *dflt, const char *tls_reason,
-                           char *buf, size_t cap)
-{
-	bool tls = tls_reason != NULL && tls_reason[0] != '\0';
-	snprintf(buf, cap, "%s (code %d)%s%s", d && d->message ? d->message : dflt, d ? d->code : 0,
-	         tls ? "; TLS: " : "", tls ? tls_reason : "");
-}
-
 const char *mqttedge_refusal(int code)
 {
 	switch (code) {

@@ -3,7 +3,7 @@
  * coordinator (coordinator/broker.c), libbaton (agent/client.c) and the
  * benchmarks (bench/bench_mq.c): client creation, connect options with
  * automatic reconnect, the Will, TLS options and OpenSSL's reason for a
- * failed handshake, and the text of a connect failure.
+ * failed handshake (the words for a failure are mqttwords.h's).
  *
  * Knows MQTT and paho; nothing of locks. Each program keeps its policy (client
  * id, clean session, Will, keepalive, retry intervals, buffering,
@@ -76,11 +76,6 @@ bool mqttedge_uses_tls(const char *uri, const char *cafile, const char *cert);
 /* Starts connecting c with o. Returns paho's code (MQTTASYNC_SUCCESS, or an
  * error: then no callback of o is called). */
 int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o);
-
-/* Writes "<paho's message or dflt> (code N)" and, when tls_reason is not
- * empty, "; TLS: <reason>" into buf. d may be NULL. Cannot fail. */
-void mqttedge_failure_text(const MQTTAsync_failureData *d, const char *dflt, const char *tls_reason,
-                           char *buf, size_t cap);
 
 /* The broker's refusal a CONNACK code means for good (2: client id rejected,
  * 4: bad user name or password, 5: not authorized), or NULL for a code that

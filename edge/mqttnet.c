@@ -14,13 +14,16 @@
 #include "mqttnet.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
                             bool *tls)
@@ -160,4 +163,38 @@ void mqttnet_tls_reason(const char *str, size_t len, char *buf, size_t cap)
 	else
 		why++;
 	snprintf(buf, cap, "%.*s", (int)strcspn(why, ":\n"), why);
+}
+
+/* One non-blocking connect to ai, waited for up to timeout_ms. */
+static bool tcp_connects(const struct addrinfo *ai, int timeout_ms)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	bool ok = false;
+	if (fd < 0)
+		return false;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		ok = true;
+	} else if (errno == EINPROGRESS) {
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t len = sizeof err;
+		ok = poll(&pf, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+		     err == 0;
+	}
+	close(fd);
+	return ok;
+}
+
+bool mqttnet_tcp_reachable(const char *uri, int timeout_ms)
+{
+	char host[256], port[16];
+	bool tls, ok = false;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (mqttnet_split_uri(uri, host, sizeof host, port, sizeof port, &tls) != BATON_OK ||
+	    getaddrinfo(host, port, &hints, &res) != 0)
+		return false;
+	for (const struct addrinfo *ai = res; ai != NULL && !ok; ai = ai->ai_next)
+		ok = tcp_connects(ai, timeout_ms);
+	freeaddrinfo(res);
+	return ok;
 }

@@ -36,6 +36,11 @@ int mqttnet_nodelay_peer(const struct addrinfo *peer, int *fds, size_t cap);
  * here). Returns how many sockets it changed, or a negative baton_err. */
 int mqttnet_nodelay(const char *uri);
 
+/* True when a plain TCP connection to the broker of uri can be made within
+ * timeout_ms (and is closed at once): the host listens there. Blocks up to
+ * timeout_ms; never call it from a paho callback. */
+bool mqttnet_tcp_reachable(const char *uri, int timeout_ms);
+
 /* Writes into buf the reason of an OpenSSL error line as paho's
  * ssl_error_cb hands it over (str, len), e.g. "certificate verify failed";
  * the whole line when it has no recognisable reason. Cannot fail. */

@@ -2,7 +2,9 @@
  * child.c - runs and supervises the command of `baton run`.
  *
  * Owns baton's side of the command: its environment (ours plus the BATON_*
- * variables), the capture of its stdout tail, and what the keeper
+ * variables), the capture of its stdout tail and of its stderr tail (for
+ * the failure's error; the command's stderr is a pipe we copy to ours), and
+ * what the keeper
  * (keeper.c, the command's parent, which does the killing) is told: how
  * long the lock stays valid, refreshed every round; a stop (SIGTERM, then
  * SIGKILL after kill_after) when the lock is lost or we are interrupted.
@@ -88,23 +90,25 @@ static char **build_env(const char *const *add)
 	return env;
 }
 
-static void keep_tail(child_result *r, const char *buf, size_t n)
+/* Keeps the last max bytes of everything appended in tail (cap max + 1). */
+static void keep_tail(char *tail, size_t *len, size_t max, const char *buf, size_t n)
 {
-	if (n >= CHILD_TAIL_MAX) {
-		memcpy(r->tail, buf + n - CHILD_TAIL_MAX, CHILD_TAIL_MAX);
-		r->tail_len = CHILD_TAIL_MAX;
+	if (n >= max) {
+		memcpy(tail, buf + n - max, max);
+		*len = max;
 	} else {
-		size_t keep = r->tail_len + n > CHILD_TAIL_MAX ? CHILD_TAIL_MAX - n : r->tail_len;
+		size_t keep = *len + n > max ? max - n : *len;
 
-		memmove(r->tail, r->tail + r->tail_len - keep, keep);
-		memcpy(r->tail + keep, buf, n);
-		r->tail_len = keep + n;
+		memmove(tail, tail + *len - keep, keep);
+		memcpy(tail + keep, buf, n);
+		*len = keep + n;
 	}
-	r->tail[r->tail_len] = '\0';
+	tail[*len] = '\0';
 }
 
-/* Copies what the command wrote to our stdout and the tail; false at EOF. */
-static bool pump_output(int fd, child_result *r)
+/* Copies what the command wrote on fd to ours (to_fd) and keeps its tail;
+ * false at EOF. */
+static bool pump_output(int fd, int to_fd, child_result *r)
 {
 	char buf[4096];
 	ssize_t n = read(fd, buf, sizeof buf);
@@ -114,7 +118,7 @@ static bool pump_output(int fd, child_result *r)
 	if (n <= 0)
 		return false;
 	for (ssize_t off = 0; off < n;) {
-		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+		ssize_t w = write(to_fd, buf + off, (size_t)(n - off));
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -122,7 +126,10 @@ static bool pump_output(int fd, child_result *r)
 			break; /* our stdout is gone; keep capturing */
 		off += w;
 	}
-	keep_tail(r, buf, (size_t)n);
+	if (to_fd == STDOUT_FILENO)
+		keep_tail(r->tail, &r->tail_len, CHILD_TAIL_MAX, buf, (size_t)n);
+	else
+		keep_tail(r->err_tail, &r->err_tail_len, CHILD_ERR_TAIL_MAX, buf, (size_t)n);
 	return true;
 }
 
@@ -132,6 +139,7 @@ typedef struct supervisor {
 	pid_t pgid;         /* the command's process group, 0: not started yet */
 	int ctl_fd, st_fd;  /* to and from the keeper; -1 when closed */
 	int out_fd;         /* -1 when not capturing or at EOF */
+	int err_fd;         /* the command's stderr; -1 at EOF */
 	int64_t valid_sent; /* the last validity told to the keeper */
 	int64_t stop_sent;  /* the SIGKILL time of the last stop, INT64_MAX: none */
 	bool gone;          /* every process of the command is gone */
@@ -242,13 +250,17 @@ static void on_status(supervisor *s, child_result *r)
 static bool supervise_once(supervisor *s, child_result *r)
 {
 	const child_opts *o = s->o;
-	struct pollfd pf[3];
-	int n = 0, out_i = -1, lost_i = -1, st_i = -1;
+	struct pollfd pf[4];
+	int n = 0, out_i = -1, err_i = -1, lost_i = -1, st_i = -1;
 	int64_t v;
 
 	if (s->out_fd >= 0) {
 		pf[n] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
 		out_i = n++;
+	}
+	if (s->err_fd >= 0) {
+		pf[n] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+		err_i = n++;
 	}
 	if (o->lost_fd >= 0 && !r->lost) {
 		pf[n] = (struct pollfd){.fd = o->lost_fd, .events = POLLIN};
@@ -259,9 +271,13 @@ static bool supervise_once(supervisor *s, child_result *r)
 		st_i = n++;
 	}
 	if (poll(pf, (nfds_t)n, 100) > 0) {
-		if (out_i >= 0 && pf[out_i].revents && !pump_output(s->out_fd, r)) {
+		if (out_i >= 0 && pf[out_i].revents && !pump_output(s->out_fd, STDOUT_FILENO, r)) {
 			close(s->out_fd);
 			s->out_fd = -1;
+		}
+		if (err_i >= 0 && pf[err_i].revents && !pump_output(s->err_fd, STDERR_FILENO, r)) {
+			close(s->err_fd);
+			s->err_fd = -1;
 		}
 		if (lost_i >= 0 && pf[lost_i].revents)
 			on_lost(s, r);
@@ -280,17 +296,18 @@ static bool supervise_once(supervisor *s, child_result *r)
 		s->valid_sent = v;
 	}
 	/* After the end, drain the output briefly (every writer is gone). */
-	return !s->gone || (s->out_fd >= 0 && now_ms() - s->gone_at < 500);
+	return !s->gone || ((s->out_fd >= 0 || s->err_fd >= 0) && now_ms() - s->gone_at < 500);
 }
 
-/* Forks the keeper; the parent keeps ctl[1], st[0] and out[0]. */
-static int start_keeper(supervisor *s, char **env, int ctl[2], int st[2], int out[2])
+/* Forks the keeper; the parent keeps ctl[1], st[0], out[0] and se[0]. */
+static int start_keeper(supervisor *s, char **env, int ctl[2], int st[2], int out[2], int se[2])
 {
 	keeper_spec k = {.argv = s->o->argv,
 	                 .env = env,
 	                 .ctl_fd = ctl[0],
 	                 .st_fd = st[1],
 	                 .out_fd = out[1],
+	                 .err_fd = se[1],
 	                 .kill_after = s->o->kill_after_ms,
 	                 .valid_until = valid_until(s->o)};
 
@@ -308,6 +325,10 @@ static int start_keeper(supervisor *s, char **env, int ctl[2], int st[2], int ou
 	if (out[1] >= 0)
 		close(out[1]);
 	out[1] = -1;
+	close(se[1]);
+	se[1] = -1;
+	s->err_fd = se[0];
+	se[0] = -1;
 	s->ctl_fd = ctl[1];
 	s->st_fd = st[0];
 	s->out_fd = out[0];
@@ -317,23 +338,24 @@ static int start_keeper(supervisor *s, char **env, int ctl[2], int st[2], int ou
 
 int child_run(const child_opts *o, child_result *r)
 {
-	int ctl[2] = {-1, -1}, st[2] = {-1, -1}, out[2] = {-1, -1}, rc = -1;
+	int ctl[2] = {-1, -1}, st[2] = {-1, -1}, out[2] = {-1, -1}, se[2] = {-1, -1}, rc = -1;
 	char **env = build_env(o->env);
 	supervisor s = {.o = o,
 	                .keeper = -1,
 	                .ctl_fd = -1,
 	                .st_fd = -1,
 	                .out_fd = -1,
+	                .err_fd = -1,
 	                .stop_sent = INT64_MAX,
 	                .status = SIGKILL /* as if killed, until the keeper says */};
 
 	memset(r, 0, sizeof *r);
 	if (env == NULL || pipe2(ctl, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0 ||
-	    (o->share_output && pipe2(out, O_CLOEXEC) != 0)) {
+	    pipe2(se, O_CLOEXEC) != 0 || (o->share_output && pipe2(out, O_CLOEXEC) != 0)) {
 		fprintf(stderr, "baton: cannot start the command: %s\n", strerror(errno));
 		goto out;
 	}
-	if (start_keeper(&s, env, ctl, st, out) != 0) {
+	if (start_keeper(&s, env, ctl, st, out, se) != 0) {
 		fprintf(stderr, "baton: cannot fork: %s\n", strerror(errno));
 		goto out;
 	}
@@ -358,11 +380,15 @@ out:
 			close(st[i]);
 		if (out[i] >= 0)
 			close(out[i]);
+		if (se[i] >= 0)
+			close(se[i]);
 	}
 	if (s.st_fd >= 0)
 		close(s.st_fd);
 	if (s.out_fd >= 0)
 		close(s.out_fd);
+	if (s.err_fd >= 0)
+		close(s.err_fd);
 	free(env);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * child.h - runs the user's command for `baton run` and supervises it:
- * environment, optional output capture, signal forwarding, and stopping its
+ * environment, optional output capture, the tail of its stderr (passed
+ * through a pipe, so the command's stderr is not a terminal), signal
+ * forwarding, and stopping its
  * whole process group (through the keeper, keeper.h) before the lock can be
  * handed to anyone else.
  */
@@ -12,6 +14,7 @@
 #include <stdint.h>
 
 #define CHILD_TAIL_MAX      4096 /* bytes of output kept for --share-output */
+#define CHILD_ERR_TAIL_MAX  1024 /* bytes of stderr kept for a failed release (the wire's error) */
 #define CHILD_KILL_AFTER_MS 5000 /* default SIGTERM -> SIGKILL grace (--kill-after) */
 
 /* The byte written to lost_fd: how the lock was lost. */
@@ -40,6 +43,8 @@ typedef struct child_result {
 	bool spawned;                  /* false: fork or exec failed (code 127 or 126) */
 	char tail[CHILD_TAIL_MAX + 1]; /* the last output bytes, NUL-terminated */
 	size_t tail_len;
+	char err_tail[CHILD_ERR_TAIL_MAX + 1]; /* the last stderr bytes (always kept), NUL-terminated */
+	size_t err_tail_len;
 } child_result;
 
 /* Runs the command to its end: returns only when every process of its

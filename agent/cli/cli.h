@@ -77,6 +77,10 @@ typedef struct cli_command {
 int cli_parse(int argc, char **argv, const cli_command *cmd, cli_common *com, void *ctx, int *first_arg,
               FILE *out, FILE *err);
 
+/* How many words a common option takes after word ("--broker" 1,
+ * "--broker=URI" and "-v" 0), or -1 when word is not a common option. */
+int cli_common_arity(const char *word);
+
 /* Fills unset common options from BATON_BROKER, BATON_PREFIX, BATON_NODE and
  * the defaults (node: <hostname>-<pid>, sanitised). Cannot fail. */
 void cli_common_finish(cli_common *com);
@@ -99,9 +103,23 @@ int cli_count_opt(const char *cmd, const char *flag, const char *arg, uint32_t m
 /* The exit code for a libbaton error while talking to the coordinator. */
 int cli_exit_for(baton_err err);
 
-/* Creates a client from com and connects it (5 s). On failure prints why
- * to stderr and returns the exit code; 0 on success. (common.c) */
+#define CLI_CONNECT_MS 5000  /* cli_connect's bound */
+#define CLI_NOTICE_MS  10000 /* "still waiting for ..." on stderr this often */
+
+/* Creates a client from com and connects it, waiting until deadline_ms
+ * (cli_now_ms() clock; INT64_MAX: no limit) and saying on stderr every
+ * CLI_NOTICE_MS that it is still waiting for the broker, and why. A
+ * refusal (credentials, TLS, client id) ends it at once. On failure prints
+ * why to stderr and returns the exit code (69; 77 when the broker's ACL
+ * does not let us act as our node; or 128 + a signal that
+ * arrived); 0 on success. (common.c) */
+int cli_connect_until(const cli_common *com, baton_client **out, int64_t deadline_ms);
+
+/* cli_connect_until with a deadline CLI_CONNECT_MS from now. */
 int cli_connect(const cli_common *com, baton_client **out);
+
+/* The monotonic clock, in ms. */
+int64_t cli_now_ms(void);
 
 /* Writes "2026-11-24 10:00:00" (local time) for a wall-clock ms. */
 void cli_format_time(int64_t ms, char *buf, size_t cap);

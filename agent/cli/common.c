@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void log_line(void *arg, baton_log_level level, const char *line)
 {
@@ -18,7 +19,8 @@ static void log_line(void *arg, baton_log_level level, const char *line)
 	fprintf(stderr, "baton: %s: %s\n", names[level <= BATON_LOG_DEBUG ? level : BATON_LOG_DEBUG], line);
 }
 
-int cli_connect(const cli_common *com, baton_client **out)
+/* Creates the client from com; 0 or an exit code (the reason printed). */
+static int client_from(const cli_common *com, baton_client **out)
 {
 	char *password = NULL, msg[640];
 	baton_client *c = NULL;
@@ -48,13 +50,57 @@ int cli_connect(const cli_common *com, baton_client **out)
 		fprintf(stderr, "baton: %s\n", msg);
 		return err == BATON_E_INVAL ? CLI_EX_USAGE : CLI_EX_SOFTWARE;
 	}
-	err = baton_client_connect(c, 5000);
-	if (err != BATON_OK) {
+	*out = c;
+	return 0;
+}
+
+int cli_connect_until(const cli_common *com, baton_client **out, int64_t deadline_ms)
+{
+	baton_client *c = NULL;
+	int64_t start = cli_now_ms(), next_notice = start + CLI_NOTICE_MS;
+	char msg[512], dur[32];
+	int rc = client_from(com, &c);
+
+	while (rc == 0) {
+		int64_t now = cli_now_ms(), until = deadline_ms < next_notice ? deadline_ms : next_notice;
+		baton_err err =
+		    baton_client_connect(c, until - now > 200 ? 200 : (until > now ? until - now : 0));
+
+		if (err == BATON_OK)
+			break;
 		baton_client_last_error(c, msg, sizeof msg);
-		fprintf(stderr, "baton: %s\n", msg);
+		now = cli_now_ms();
+		if (err != BATON_E_TIMEOUT || now >= deadline_ms) {
+			/* Refused (credentials, TLS, id): final. Or out of time. */
+			fprintf(stderr, "baton: %s\n", msg);
+			rc = err == BATON_E_NOT_AUTHORIZED ? CLI_EX_NOPERM : CLI_EX_UNAVAILABLE;
+		} else if (cli_signal != 0) {
+			rc = 128 + cli_signal;
+		} else if (now >= next_notice) {
+			duration_format(now - start, dur, sizeof dur);
+			if (com->verbosity >= 0)
+				fprintf(stderr, "baton: still waiting for the broker (%s so far): %s\n", dur,
+				        msg);
+			next_notice = now + CLI_NOTICE_MS;
+		}
+	}
+	if (rc != 0) {
 		baton_client_free(c);
-		return err == BATON_E_NOT_AUTHORIZED ? CLI_EX_NOPERM : CLI_EX_UNAVAILABLE;
+		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+int cli_connect(const cli_common *com, baton_client **out)
+{
+	return cli_connect_until(com, out, cli_now_ms() + CLI_CONNECT_MS);
+}
+
+int64_t cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -68,20 +68,20 @@ static void report(const keeper *kp, int32_t op, int32_t val)
 	(void)!write(kp->k->st_fd, &m, sizeof m); /* baton may be gone: EPIPE is ignored */
 }
 
-/* Closes every descriptor above stderr except the three the keeper uses. */
+/* Closes every descriptor above stderr except the four the keeper uses. */
 static void close_others(const keeper_spec *k)
 {
-	int keep[3] = {k->ctl_fd, k->st_fd, k->out_fd}, from = 3;
+	int keep[4] = {k->ctl_fd, k->st_fd, k->out_fd, k->err_fd}, from = 3;
 
-	for (int i = 0; i < 3; i++) /* sort the three */
-		for (int j = i + 1; j < 3; j++)
+	for (int i = 0; i < 4; i++) /* sort the four */
+		for (int j = i + 1; j < 4; j++)
 			if (keep[j] < keep[i]) {
 				int t = keep[i];
 
 				keep[i] = keep[j];
 				keep[j] = t;
 			}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (keep[i] < from)
 			continue;
 		if (keep[i] > from)
@@ -297,7 +297,8 @@ static void exec_command(const keeper_spec *k, pid_t keeper_pid, int err_w)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* the keeper itself killed */
 	if (getppid() != keeper_pid)
 		_exit(127);
-	if (k->out_fd >= 0 && dup2(k->out_fd, STDOUT_FILENO) < 0)
+	if ((k->out_fd >= 0 && dup2(k->out_fd, STDOUT_FILENO) < 0) ||
+	    (k->err_fd >= 0 && dup2(k->err_fd, STDERR_FILENO) < 0))
 		_exit(127);
 	for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		signal(sigs[i], SIG_DFL);
@@ -344,6 +345,8 @@ void keeper_run(const keeper_spec *k)
 	close(errp[1]);
 	if (k->out_fd >= 0)
 		close(k->out_fd);
+	if (k->err_fd >= 0)
+		close(k->err_fd);
 	report(&kp, KEEP_STARTED, kp.pid);
 	if (read(errp[0], &e, sizeof e) == (ssize_t)sizeof e)
 		report(&kp, KEEP_EXEC_FAILED, e);

@@ -45,6 +45,7 @@ typedef struct keeper_spec {
 	int ctl_fd;          /* read end of baton's control pipe */
 	int st_fd;           /* write end of the status pipe */
 	int out_fd;          /* the command's stdout, -1: ours */
+	int err_fd;          /* the command's stderr (baton keeps its tail), -1: ours */
 	int64_t kill_after;  /* ms from SIGTERM to SIGKILL */
 	int64_t valid_until; /* monotonic ms, INT64_MAX: none */
 } keeper_spec;

@@ -46,17 +46,52 @@ static const struct {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: baton COMMAND [OPTIONS] [ARGS]\n\n"
+	fprintf(out, "usage: baton [COMMON OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
 	             "Baton: distributed locks over MQTT.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'baton COMMAND --help' shows a command's options.\n"
+	fprintf(out, "\nThe common options (--broker, --prefix, --node, -v, ...) may come before or after\n"
+	             "COMMAND. 'baton COMMAND --help' shows a command's options.\n"
 	             "example:\n  baton run --resource images/nginx -- docker pull nginx:1.25\n");
+}
+
+/* Moves the common options given before the command behind it, as git and
+ * etcdctl allow ("baton --broker X status" is "baton status --broker X"), in
+ * argv itself. Returns the index of the command (argc: none), or -1 after
+ * printing why when a word before it is not a common option. */
+static int hoist_globals(int argc, char **argv)
+{
+	int i = 1, cmd;
+
+	while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") != 0 &&
+	       strcmp(argv[i], "-h") != 0 && strcmp(argv[i], "--version") != 0) {
+		int n = cli_common_arity(argv[i]);
+
+		if (n < 0 || i + n >= argc) {
+			fprintf(stderr, "baton: %s '%s' before the command\n",
+			        n < 0 ? "unknown option" : "missing argument to", argv[i]);
+			return -1;
+		}
+		i += 1 + n;
+	}
+	cmd = i;
+	if (cmd > 1 && cmd < argc) { /* rotate argv[1..cmd] so that the command comes first */
+		char *name = argv[cmd];
+
+		memmove(&argv[2], &argv[1], (size_t)(cmd - 1) * sizeof *argv);
+		argv[1] = name;
+		cmd = 1;
+	}
+	return cmd;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	int cmd = hoist_globals(argc, argv);
+
+	if (cmd < 0)
+		return CLI_EX_USAGE;
+	if (cmd >= argc) {
 		usage(stderr);
 		return CLI_EX_USAGE;
 	}

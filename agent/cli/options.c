@@ -122,6 +122,25 @@ int cli_parse(int argc, char **argv, const cli_command *cmd, cli_common *com, vo
 	return 0;
 }
 
+int cli_common_arity(const char *word)
+{
+	size_t n;
+
+	if (word[0] != '-' || word[1] == '\0')
+		return -1;
+	for (const cli_opt *o = common_opts; o < common_opts + N_COMMON; o++) {
+		if (word[1] != '-') {
+			if (o->short_name != 0 && word[1] == o->short_name && word[2] == '\0')
+				return o->arg ? 1 : 0;
+			continue;
+		}
+		n = strlen(o->name);
+		if (strncmp(word + 2, o->name, n) == 0 && (word[2 + n] == '\0' || word[2 + n] == '='))
+			return o->arg && word[2 + n] == '\0' ? 1 : 0;
+	}
+	return -1;
+}
+
 void cli_common_finish(cli_common *com)
 {
 	const char *env;

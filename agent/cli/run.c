@@ -2,9 +2,10 @@
  * run.c - `baton run`: take the lock, run the command, release with its
  * outcome; or skip when another node already did it (once mode).
  *
- * Owns the run's flow and its exit codes (cli.h). The command itself is
- * child.c's; the lock is libbaton's. Prints a live status line while
- * waiting only when stderr is a terminal.
+ * Owns the run's flow and its exit codes (cli.h), the failure's error text
+ * (the command's exit status and the tail of its stderr) and, with -v,
+ * telling the command's own exit code from baton's. The command itself is
+ * child.c's, the wait for the answer waiting.c's, the lock libbaton's.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -16,9 +17,8 @@
 #include "child.h"
 #include "cli.h"
 #include "names.h"
+#include "waiting.h"
 #include "wire.h"
-
-#define NO_ANSWER_MS 15000 /* no word at all from the coordinator: unreachable */
 
 enum {
 	RUN_RESOURCE = 256,
@@ -30,7 +30,9 @@ enum {
 	RUN_SHARED,
 	RUN_PERMITS,
 	RUN_MAX_FAILURES,
-	RUN_KILL_AFTER
+	RUN_KILL_AFTER,
+	RUN_CONNECT,
+	RUN_CONFLICT
 };
 
 typedef struct run_args {
@@ -43,6 +45,8 @@ typedef struct run_args {
 	bool share_output;
 	const char *meta;
 	int64_t kill_after_ms; /* -1: the default */
+	int64_t connect_ms;    /* --connect-timeout, -1: none */
+	int conflict_code;     /* exit code for busy or wait ran out */
 } run_args;
 
 /* The help below spells the codec's lease bounds; keep them in step. */
@@ -62,7 +66,13 @@ static const cli_opt run_opts[] = {
     CLI_OPT("max-failures", 0, RUN_MAX_FAILURES, "N",
             "once: give up (exit 79) when the operation failed N times in a row (1..1000)"),
     CLI_OPT("lease", 'l', RUN_LEASE, "DUR", "lease, renewed in the background (default 30s; 1s..1h)"),
-    CLI_OPT("wait", 'w', RUN_WAIT, "DUR", "give up (exit 75) after waiting this long (default: forever)"),
+    CLI_OPT("wait", 'w', RUN_WAIT, "DUR",
+            "give up (exit 75) after this long, whatever is down (default: wait, even for an absent "
+            "coordinator)"),
+    CLI_OPT("connect-timeout", 0, RUN_CONNECT, "DUR",
+            "give up (exit 69) when the broker or the coordinator is away this long (default: wait)"),
+    CLI_OPT("conflict-exit-code", 'E', RUN_CONFLICT, "N",
+            "exit N instead of 75 when busy or the wait ran out (flock -E)"),
     CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
     CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
     CLI_OPT("kill-after", 'k', RUN_KILL_AFTER, "DUR",
@@ -108,6 +118,19 @@ static int run_opt(void *ctx, int id, const char *arg)
 		return cli_duration_opt("run", "kill-after", arg, 0, 3600000, &a->kill_after_ms);
 	case RUN_WAIT:
 		return cli_duration_opt("run", "wait", arg, 0, INT64_MAX, &a->wait_ms);
+	case RUN_CONNECT:
+		return cli_duration_opt("run", "connect-timeout", arg, 0, INT64_MAX, &a->connect_ms);
+	case RUN_CONFLICT: {
+		char *end = NULL;
+		long v = strtol(arg, &end, 10);
+
+		if (end != arg && *end == '\0' && v >= 0 && v <= 255) {
+			a->conflict_code = (int)v;
+			return 0;
+		}
+		fprintf(stderr, "baton run: --conflict-exit-code must be a number from 0 to 255\n");
+		return CLI_EX_USAGE;
+	}
 	default:
 		return CLI_EX_USAGE;
 	}
@@ -119,17 +142,21 @@ static const cli_command run_cmd = {
     "Takes the lock on NAME, runs COMMAND while holding it and releases it with the\n"
     "command's outcome. In once mode a node that finds the work already done skips it\n"
     "and exits 0. The command sees BATON_RESOURCE, BATON_TOKEN, BATON_NODE (and\n"
-    "BATON_PREVIOUS_ERROR when it takes over from a failed holder). The command runs in\n"
-    "a process group of its own; when it ends, the lock is lost or baton is interrupted,\n"
-    "the whole group gets SIGTERM, then SIGKILL after --kill-after, and baton exits when\n"
-    "it is gone. Every process of it is killed before the lock can pass to another node,\n"
-    "and at once if baton itself dies.\n"
+    "BATON_PREVIOUS_ERROR when it takes over from a failed holder: the failed command's\n"
+    "exit status and the end of its stderr, up to 1 KiB). While waiting it shows its place\n"
+    "in the queue (-v, or on a terminal). The command runs in a process group of its own;\n"
+    "when it ends, the lock is lost or baton is interrupted, the whole group gets SIGTERM,\n"
+    "then SIGKILL after --kill-after, and baton exits when it is gone. Every process of it\n"
+    "is killed before the lock can pass to another node, and at once if baton itself dies.\n"
     "With --shared it is a read lock, with --permits N a semaphore of N; with\n"
     "--max-failures N it runs nothing once the operation failed N times in a row.\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
-    "65 rejected; 69 broker or coordinator unreachable; 75 busy or wait ran out;\n"
+    "65 rejected; 69 broker or coordinator unreachable (never answered within --wait or\n"
+    "--connect-timeout, or refused us); 75 busy or wait ran out (--conflict-exit-code);\n"
     "76 lock lost while running; 77 the broker's ACL does not let us act as this node;\n"
-    "79 failed too often (--max-failures): not run.",
+    "79 failed too often (--max-failures): not run; 130/143 interrupted (SIGINT/SIGTERM)\n"
+    "while waiting.\n"
+    "The command's own code may equal one of these: -v says which it was.",
     "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
     run_opts,
     run_opt,
@@ -149,60 +176,6 @@ static void default_meta(char *const *argv, char *buf, size_t cap)
 	buf[n] = '\0';
 	if (!names_utf8_valid(buf, n))
 		buf[0] = '\0';
-}
-
-static void status_line(baton_lock *l, const run_args *a, bool tty)
-{
-	baton_lock_info info;
-	char age[32];
-
-	if (!tty)
-		return;
-	baton_lock_get_info(l, &info);
-	duration_format(info.age_ms, age, sizeof age);
-	if (info.phase == BATON_PHASE_QUEUED)
-		fprintf(stderr, "\r\033[Kbaton: waiting for %s: position %u, held by %s (%s)", a->resource,
-		        info.position, info.holder[0] ? info.holder : "?", age);
-	else
-		fprintf(stderr, "\r\033[Kbaton: waiting for %s: no answer yet (%s)", a->resource, age);
-	fflush(stderr);
-}
-
-/* Waits for the acquire's answer; returns 0 with *ans, or an exit code. */
-static int wait_answer(baton_lock *l, const run_args *a, const cli_common *com, baton_answer *ans)
-{
-	bool tty = isatty(STDERR_FILENO) && com->verbosity >= 0;
-	int rc = -1;
-
-	while (rc < 0) {
-		baton_err err = baton_lock_wait(l, 200, ans);
-		baton_lock_info info;
-
-		baton_lock_get_info(l, &info);
-		if (err == BATON_OK) {
-			rc = 0;
-		} else if (err != BATON_E_TIMEOUT) {
-			fprintf(stderr, "%sbaton: %s\n", tty ? "\r\033[K" : "", baton_strerror(err));
-			rc = cli_exit_for(err);
-		} else if (cli_signal != 0) {
-			int sig = cli_signal;
-
-			fprintf(stderr, "%sbaton: interrupted; withdrawing from the queue\n",
-			        tty ? "\r\033[K" : "");
-			(void)baton_cancel(l, 3000);
-			rc = 128 + sig;
-		} else if ((info.phase == BATON_PHASE_SENT && info.age_ms > NO_ANSWER_MS) ||
-		           (a->wait_ms >= 0 && info.age_ms > a->wait_ms + NO_ANSWER_MS)) {
-			fprintf(stderr, "%sbaton: no answer from the coordinator on %s (is it running?)\n",
-			        tty ? "\r\033[K" : "", com->broker);
-			rc = CLI_EX_UNAVAILABLE;
-		} else {
-			status_line(l, a, tty);
-		}
-	}
-	if (tty && rc == 0)
-		fprintf(stderr, "\r\033[K");
-	return rc;
 }
 
 /* A final answer other than a grant: report it and return the exit code. */
@@ -231,7 +204,7 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 	case BATON_PHASE_BUSY:
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
 		        ans->holder ? ans->holder : "?");
-		return CLI_EX_TEMPFAIL;
+		return a->conflict_code;
 	case BATON_PHASE_FAILED:
 		cli_format_time(ans->last.completed_at_ms, when, sizeof when);
 		fprintf(stderr,
@@ -258,14 +231,6 @@ static void on_lost(baton_lock *l, baton_err why, void *arg)
 	(void)!write(fd, &byte, 1);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* How long the holding stays valid, for child.c (child_opts.valid_until). */
 typedef struct validity {
 	baton_lock *l;
@@ -279,25 +244,66 @@ static int64_t lock_valid_until(void *arg)
 
 	baton_lock_get_info(v->l, &info);
 	if (info.phase == BATON_PHASE_GRANTED && info.lease_left_ms > 0)
-		v->last = mono_ms() + info.lease_left_ms;
+		v->last = cli_now_ms() + info.lease_left_ms;
 	return v->last;
+}
+
+/* The failure's error: "exit status 3" or "killed by signal SIGTERM", then
+ * as much of the end of the command's stderr as fits in the wire's 1024
+ * bytes, as UTF-8 (a byte that is not becomes '?'), without trailing
+ * blank space. Successors see it as BATON_PREVIOUS_ERROR, watchers in the
+ * outcome. */
+static void failure_text(const child_result *r, char *buf, size_t cap)
+{
+	char sig[32];
+	size_t n, room, len;
+	const char *t = r->err_tail;
+
+	if (r->exited) {
+		snprintf(buf, cap, "exit status %d", r->code);
+	} else {
+		child_signal_name(r->sig, sig, sizeof sig);
+		snprintf(buf, cap, "killed by signal %s", sig);
+	}
+	n = r->err_tail_len;
+	while (n > 0 && strchr(" \t\r\n", t[n - 1]) != NULL)
+		n--;
+	len = strlen(buf);
+	if (n == 0 || len + 11 >= cap)
+		return;
+	room = cap - 1 - len - 10; /* "; stderr: " */
+	if (n > room) {
+		t += n - room;
+		n = room;
+	}
+	while (n > 0 && ((unsigned char)*t & 0xC0) == 0x80)
+		t++, n--; /* the tail may start inside a character */
+	memcpy(buf + len, "; stderr: ", 10);
+	memcpy(buf + len + 10, t, n);
+	buf[len + 10 + n] = '\0';
+	for (size_t i = len + 10; i < len + 10 + n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '?';
+	for (size_t i = len + 10, end = len + 10 + n; i < end;) {
+		size_t k = names_utf8_next(buf + i, end - i);
+
+		if (k == 0)
+			buf[i++] = '?';
+		else
+			i += k;
+	}
 }
 
 /* Releases with the command's outcome; returns the run's exit code. */
 static int release_with(baton_lock *l, const run_args *a, const child_result *r)
 {
 	baton_release_options ro = {.remember_ms = -1};
-	char error[64], sig[32];
+	char error[BATON_ERROR_MAX + 1];
 	baton_err err;
 	size_t n = r->tail_len;
 
 	ro.success = r->exited && r->code == 0;
-	if (r->exited) {
-		snprintf(error, sizeof error, "exit status %d", r->code);
-	} else {
-		child_signal_name(r->sig, sig, sizeof sig);
-		snprintf(error, sizeof error, "killed by signal %s", sig);
-	}
+	failure_text(r, error, sizeof error);
 	ro.error = ro.success ? NULL : error;
 	if (a->share_output && r->spawned) {
 		/* The tail may start inside a character: skip to the next one. */
@@ -313,7 +319,8 @@ static int release_with(baton_lock *l, const run_args *a, const child_result *r)
 	if (err == BATON_E_LOST || err == BATON_E_NOT_HOLDER) {
 		/* Revoked while we ran, and we heard only now: someone else may
 		 * have held it meanwhile. */
-		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
+		fprintf(stderr, "baton: lock on %s was lost while the command ran: %s\n", a->resource,
+		        baton_lock_lost_reason(l) ? baton_lock_lost_reason(l) : baton_strerror(err));
 		return CLI_EX_LOST;
 	}
 	if (err != BATON_OK)
@@ -326,7 +333,7 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 {
 	char res[BATON_RESOURCE_MAX + 32], tok[64], node[BATON_NODE_MAX + 32], prev[BATON_ERROR_MAX + 64];
 	const char *env[5] = {res, tok, node, NULL, NULL};
-	validity v = {l, mono_ms()}; /* not valid until the lock says so */
+	validity v = {l, cli_now_ms()}; /* not valid until the lock says so */
 	child_opts co = {.argv = argv,
 	                 .env = env,
 	                 .share_output = a->share_output,
@@ -361,13 +368,42 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 		return CLI_EX_SOFTWARE;
 	}
 	if (r.lost || baton_lock_lost(l)) {
-		fprintf(stderr, "baton: lock on %s was lost while the command ran\n", a->resource);
+		fprintf(stderr, "baton: lock on %s was lost while the command ran: %s\n", a->resource,
+		        baton_lock_lost_reason(l) ? baton_lock_lost_reason(l) : "?");
 		return CLI_EX_LOST;
 	}
 	return release_with(l, a, &r);
 }
 
-static int run_locked(baton_client *c, const run_args *a, const cli_common *com, char *const *argv)
+/* With -v, says when the command's own exit code is one baton also uses. */
+static void explain_code(int rc, const run_args *a, const cli_common *com)
+{
+	static const struct {
+		int code;
+		const char *means;
+	} ours[] = {{CLI_EX_USAGE, "a usage error"},
+	            {CLI_EX_REJECTED, "rejected by the coordinator"},
+	            {CLI_EX_UNAVAILABLE, "broker or coordinator unreachable"},
+	            {CLI_EX_SOFTWARE, "an internal error"},
+	            {CLI_EX_TEMPFAIL, "busy or the wait ran out"},
+	            {CLI_EX_LOST, "the lock was lost"},
+	            {CLI_EX_NOPERM, "not authorized as this node by the broker's ACL"},
+	            {CLI_EX_FAILED, "failed too often (--max-failures)"},
+	            {128 + SIGINT, "interrupted while waiting"},
+	            {128 + SIGTERM, "terminated while waiting"}};
+
+	const char *means = rc != 0 && rc == a->conflict_code ? "busy or the wait ran out" : NULL;
+
+	for (size_t i = 0; means == NULL && i < sizeof ours / sizeof ours[0]; i++)
+		if (rc == ours[i].code)
+			means = ours[i].means;
+	if (com->verbosity > 0 && means != NULL)
+		fprintf(stderr, "baton: exit code %d is the command's own (from baton it would mean %s)\n",
+		        rc, means);
+}
+
+static int run_locked(baton_client *c, const run_args *a, const cli_common *com, char *const *argv,
+                      const cli_wait *w)
 {
 	char meta[257];
 	int lost[2] = {-1, -1}, rc;
@@ -389,7 +425,7 @@ static int run_locked(baton_client *c, const run_args *a, const cli_common *com,
 	ao.permits = a->permits;
 	ao.max_failures = a->max_failures;
 	ao.lease_ms = (uint32_t)a->lease_ms;
-	ao.wait_ms = a->wait_ms;
+	ao.wait_ms = cli_wait_left(w); /* --wait bounds the whole run, connecting included */
 	ao.meta = a->meta ? a->meta : meta;
 	ao.on_lost = on_lost;
 	ao.arg = &lost[1];
@@ -401,10 +437,13 @@ static int run_locked(baton_client *c, const run_args *a, const cli_common *com,
 		rc = CLI_EX_USAGE;
 		goto out;
 	}
-	rc = wait_answer(l, a, com, &ans);
-	if (rc == 0)
-		rc = ans.phase == BATON_PHASE_GRANTED ? run_holding(l, &ans, a, com, argv, lost[0])
-		                                      : not_granted(&ans, a, com);
+	rc = cli_wait_answer(c, l, w, &ans);
+	if (rc == CLI_EX_TEMPFAIL)
+		rc = a->conflict_code;
+	else if (rc == 0 && ans.phase != BATON_PHASE_GRANTED)
+		rc = not_granted(&ans, a, com);
+	else if (rc == 0 && (rc = run_holding(l, &ans, a, com, argv, lost[0])) >= 0)
+		explain_code(rc, a, com);
 out:
 	baton_lock_free(l); /* before the pipe closes: no on_lost after this */
 	close(lost[0]);
@@ -455,9 +494,15 @@ static int shape_check(run_args *a)
 
 int cli_run_main(int argc, char **argv)
 {
-	run_args a = {
-	    .mode = BATON_MODE_ONCE, .lease_ms = WIRE_LEASE_DEFAULT, .wait_ms = -1, .kill_after_ms = -1};
+	run_args a = {.mode = BATON_MODE_ONCE,
+	              .lease_ms = WIRE_LEASE_DEFAULT,
+	              .wait_ms = -1,
+	              .kill_after_ms = -1,
+	              .connect_ms = -1,
+	              .conflict_code = CLI_EX_TEMPFAIL};
+	int64_t start = cli_now_ms();
 	cli_common com;
+	cli_wait w;
 	baton_client *c = NULL;
 	int first, rc = cli_parse(argc, argv, &run_cmd, &com, &a, &first, stdout, stderr);
 
@@ -477,10 +522,11 @@ int cli_run_main(int argc, char **argv)
 	rc = check_kill_after(&a);
 	if (rc != 0)
 		return rc;
-	rc = cli_connect(&com, &c);
+	cli_wait_init(&w, a.resource, &com, start, a.wait_ms, a.connect_ms);
+	rc = cli_connect_until(&com, &c, cli_wait_connect_deadline(&w));
 	if (rc != 0)
 		return rc;
-	rc = run_locked(c, &a, &com, argv + first);
+	rc = run_locked(c, &a, &com, argv + first, &w);
 	baton_client_free(c);
 	return rc;
 }

@@ -1,7 +1,9 @@
 /*
- * status.c - `baton status [FILTER]`: a table of the locks from their
- * retained snapshots (P/state/<resource>), gathered for a short, bounded
- * time after subscribing: until 300 ms pass without news, at most 2 s.
+ * status.c - `baton status [FILTER|RESOURCE]`: a table of the locks from
+ * their retained snapshots (P/state/<resource>), gathered for a short,
+ * bounded time after subscribing: until 300 ms pass without news, at most
+ * 2 s. One resource named exactly gets every detail; --json writes the same
+ * for scripts (a JSON array, one object per lock, names as on the wire).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -11,63 +13,108 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "status.h"
 
 #define QUIET_MS 300
 #define MAX_MS   2000
 
-#define DETAIL_MAX 1024 /* bytes of a row's holders, queue or streak line */
+enum { STATUS_JSON = 256, STATUS_TIMEOUT };
 
-typedef struct row {
-	char *resource;
-	baton_mode mode;
-	char holder[BATON_NODE_MAX + 1];
-	uint64_t token;
-	int64_t since_ms, lease_until_ms;
-	size_t n_waiting, n_holders;
-	uint32_t permits;
-	char done[BATON_NODE_MAX + 1];
-	/* second edition: shown under the row when there is more to say */
-	char holders[DETAIL_MAX]; /* "n1 (token 5), n2 (token 6)" when more than one */
-	char queue[DETAIL_MAX];   /* "n3 (mutex), n4 (shared)" when modes matter */
-	char streak[DETAIL_MAX];  /* "3 in a row, last n4 (token 47) at ...: why" */
-} row;
+typedef struct status_args {
+	bool json;
+	int64_t timeout_ms;
+} status_args;
 
 typedef struct status_ctx {
 	pthread_mutex_t mu; /* the client thread fills rows, main reads them */
-	row *rows;
+	status_row *rows;
 	size_t n, cap;
 	int64_t last_event_ms;
 } status_ctx;
 
+static const cli_opt status_opts[] = {
+    CLI_OPT("json", 'j', STATUS_JSON, NULL, "write a JSON array, one object per lock, for scripts"),
+    CLI_OPT("timeout", 't', STATUS_TIMEOUT, "DUR",
+            "give up (exit 69) when the broker is not reached by then (default 5s)"),
+    CLI_OPT_END,
+};
+
+static int status_opt(void *ctx, int id, const char *arg)
+{
+	status_args *a = ctx;
+
+	if (id == STATUS_JSON) {
+		a->json = true;
+		return 0;
+	}
+	return cli_duration_opt("status", "timeout", arg, 0, INT64_MAX, &a->timeout_ms);
+}
+
 static const cli_command status_cmd = {
     "status",
-    "[OPTIONS] [FILTER]",
+    "[OPTIONS] [FILTER|RESOURCE]",
     "Shows every lock the coordinator reports (or those matching FILTER, an MQTT\n"
     "filter over resource names): mode, holder, token, how long held, lease left,\n"
     "waiters and a remembered success; under a row, every holder of a shared lock or\n"
-    "semaphore, the queue with its modes, and a once resource's failure streak.",
-    "baton status 'images/#'",
-    NULL,
-    NULL,
+    "semaphore, the queue with its modes, and a once resource's failure streak.\n"
+    "A RESOURCE named exactly (no + or #) gets its row and then the rest:\n"
+    "its queue in order, the holder's meta, the remembered success and the\n"
+    "last failure. Exit: 0 (also when there is no such lock); 69 broker unreachable.",
+    "baton status --json 'images/#'",
+    status_opts,
+    status_opt,
 };
 
-static int64_t mono_ms(void)
+static char *dup_or_null(const char *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return s != NULL ? strdup(s) : NULL;
 }
 
-static int64_t wall_ms(void)
+/* Copies st into r (an allocation failure leaves a list or text out). */
+static void row_fill(status_row *r, const baton_state *st)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	status_row_clear(r);
+	r->mode = st->mode;
+	snprintf(r->holder, sizeof r->holder, "%s", st->holder ? st->holder : "");
+	r->token = st->holder ? st->token : 0;
+	r->since_ms = st->since_ms;
+	r->lease_until_ms = st->lease_until_ms;
+	r->meta = dup_or_null(st->meta);
+	r->n_waiting = st->n_waiting;
+	r->waiting = calloc(st->n_waiting ? st->n_waiting : 1, sizeof *r->waiting);
+	for (size_t i = 0; r->waiting != NULL && i < st->n_waiting; i++)
+		r->waiting[i] = dup_or_null(st->waiting[i]);
+	snprintf(r->done, sizeof r->done, "%s", st->done.node ? st->done.node : "");
+	r->done_token = st->done.token;
+	r->done_at_ms = st->done.completed_at_ms;
+	r->done_result = dup_or_null(st->done.result);
+	r->permits = st->permits;
+	r->n_holders = st->n_holders;
+	r->holders = calloc(st->n_holders ? st->n_holders : 1, sizeof *r->holders);
+	for (size_t i = 0; r->holders != NULL && i < st->n_holders; i++) {
+		r->holders[i].node = dup_or_null(st->holders[i].node);
+		r->holders[i].token = st->holders[i].token;
+		r->holders[i].mode = st->holders[i].mode;
+	}
+	r->n_queue = st->n_queue;
+	r->queue = calloc(st->n_queue ? st->n_queue : 1, sizeof *r->queue);
+	for (size_t i = 0; r->queue != NULL && i < st->n_queue; i++) {
+		r->queue[i].node = dup_or_null(st->queue[i].node);
+		r->queue[i].mode = st->queue[i].mode;
+	}
+	r->failures = st->failures;
+	snprintf(r->fail_node, sizeof r->fail_node, "%s", st->last_failure.node ? st->last_failure.node : "");
+	r->fail_token = st->last_failure.token;
+	r->fail_error = dup_or_null(st->last_failure.error);
+	r->fail_reason = st->last_failure.reason;
+	r->fail_at_ms = st->last_failure.completed_at_ms;
+	snprintf(r->prev, sizeof r->prev, "%s", st->previous.node ? st->previous.node : "");
+	r->prev_token = st->previous.token;
+	r->prev_error = dup_or_null(st->previous.error);
+	r->prev_reason = st->previous.reason;
 }
 
-static row *find_row(status_ctx *s, const char *resource, bool create)
+static status_row *find_row(status_ctx *s, const char *resource, bool create)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->rows[i].resource, resource) == 0)
@@ -76,7 +123,7 @@ static row *find_row(status_ctx *s, const char *resource, bool create)
 		return NULL;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		row *r = realloc(s->rows, cap * sizeof *r);
+		status_row *r = realloc(s->rows, cap * sizeof *r);
 
 		if (r == NULL)
 			return NULL;
@@ -90,121 +137,30 @@ static row *find_row(status_ctx *s, const char *resource, bool create)
 	return &s->rows[s->n++];
 }
 
-/* Appends to buf (DETAIL_MAX) what printf would write, cut at the end. */
-static void cat(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cat(char *buf, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf + n, DETAIL_MAX - n, fmt, ap);
-	va_end(ap);
-}
-
-static void fill_details(row *r, const baton_state *st)
-{
-	bool modes = st->permits > 1;
-	char when[64];
-
-	r->n_holders = st->n_holders;
-	r->permits = st->permits;
-	r->holders[0] = r->queue[0] = r->streak[0] = '\0';
-	for (size_t i = 0; i < st->n_holders; i++)
-		modes |= st->holders[i].mode == BATON_MODE_SHARED;
-	for (size_t i = 0; i < st->n_queue; i++)
-		modes |= st->queue[i].mode == BATON_MODE_SHARED;
-	for (size_t i = 0; st->n_holders > 1 && i < st->n_holders; i++)
-		cat(r->holders, "%s%s (token %llu)", i ? ", " : "", st->holders[i].node,
-		    (unsigned long long)st->holders[i].token);
-	for (size_t i = 0; modes && i < st->n_queue; i++)
-		cat(r->queue, "%s%s (%s)", i ? ", " : "", st->queue[i].node,
-		    baton_mode_name(st->queue[i].mode));
-	if (st->failures > 0) {
-		const baton_failure *f = &st->last_failure;
-
-		cli_format_time(f->completed_at_ms, when, sizeof when);
-		cat(r->streak, "%u in a row, last %s (token %llu) at %s: %s", st->failures,
-		    f->node ? f->node : "?", (unsigned long long)f->token, when,
-		    f->error ? f->error : baton_reason_name(f->reason));
-	}
-}
-
 static void on_event(const baton_event *ev, void *arg)
 {
 	status_ctx *s = arg;
-	row *r;
+	status_row *r;
 
 	pthread_mutex_lock(&s->mu);
-	s->last_event_ms = mono_ms();
+	s->last_event_ms = cli_now_ms();
 	if (ev->kind == BATON_EVENT_CLEARED && (r = find_row(s, ev->resource, false)) != NULL) {
+		status_row_clear(r);
 		free(r->resource);
 		*r = s->rows[--s->n];
 	} else if (ev->kind == BATON_EVENT_STATE && (r = find_row(s, ev->resource, true)) != NULL) {
-		const baton_state *st = &ev->state;
-
-		r->mode = st->mode;
-		snprintf(r->holder, sizeof r->holder, "%s", st->holder ? st->holder : "");
-		r->token = st->holder ? st->token : 0;
-		r->since_ms = st->since_ms;
-		r->lease_until_ms = st->lease_until_ms;
-		r->n_waiting = st->n_waiting;
-		snprintf(r->done, sizeof r->done, "%s", st->done.node ? st->done.node : "");
-		fill_details(r, st);
+		row_fill(r, &ev->state);
 	}
 	pthread_mutex_unlock(&s->mu);
-}
-
-static int by_resource(const void *a, const void *b)
-{
-	return strcmp(((const row *)a)->resource, ((const row *)b)->resource);
-}
-
-static void print_table(status_ctx *s)
-{
-	int64_t now = wall_ms();
-
-	qsort(s->rows, s->n, sizeof *s->rows, by_resource);
-	if (s->n == 0) {
-		printf("no locks\n");
-		return;
-	}
-	printf("%-32s %-6s %-24s %8s %9s %10s %7s %s\n", "RESOURCE", "MODE", "HOLDER", "TOKEN", "HELD",
-	       "LEASE-LEFT", "WAITERS", "DONE");
-	for (size_t i = 0; i < s->n; i++) {
-		const row *r = &s->rows[i];
-		char held[32] = "-", left[32] = "-", tok[24] = "-";
-
-		if (r->holder[0]) {
-			duration_format(now - r->since_ms, held, sizeof held);
-			duration_format(r->lease_until_ms - now, left, sizeof left);
-			snprintf(tok, sizeof tok, "%llu", (unsigned long long)r->token);
-		}
-		char who[BATON_NODE_MAX + 32];
-
-		snprintf(who, sizeof who, "%s", r->holder[0] ? r->holder : "-");
-		if (r->n_holders > 1)
-			snprintf(who, sizeof who, "%s +%zu", r->holder, r->n_holders - 1);
-		printf("%-32s %-6s %-24s %8s %9s %10s %7zu %s\n", r->resource, baton_mode_name(r->mode), who,
-		       tok, held, left, r->n_waiting, r->done[0] ? r->done : "-");
-		if (r->holders[0])
-			printf("    holders: %s\n", r->holders);
-		if (r->permits > 1)
-			printf("    permits: %u\n", r->permits);
-		if (r->queue[0])
-			printf("    queue: %s\n", r->queue);
-		if (r->streak[0])
-			printf("    failures: %s\n", r->streak);
-	}
 }
 
 /* Waits until QUIET_MS pass without an event, at most MAX_MS. */
 static void gather(status_ctx *s)
 {
-	int64_t start = mono_ms();
+	int64_t start = cli_now_ms();
 
 	for (;;) {
-		int64_t now = mono_ms(), last;
+		int64_t now = cli_now_ms(), last;
 
 		pthread_mutex_lock(&s->mu);
 		last = s->last_event_ms ? s->last_event_ms : start;
@@ -218,10 +174,12 @@ static void gather(status_ctx *s)
 int cli_status_main(int argc, char **argv)
 {
 	status_ctx s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	status_args a = {.timeout_ms = CLI_CONNECT_MS};
 	cli_common com;
 	baton_client *c = NULL;
 	baton_watch *w = NULL;
-	int first, rc = cli_parse(argc, argv, &status_cmd, &com, NULL, &first, stdout, stderr);
+	int first, rc = cli_parse(argc, argv, &status_cmd, &com, &a, &first, stdout, stderr);
+	const char *filter;
 
 	if (rc != 0)
 		return rc == CLI_HELP ? CLI_EX_OK : rc;
@@ -229,8 +187,9 @@ int cli_status_main(int argc, char **argv)
 		fprintf(stderr, "baton status: give at most one FILTER\n");
 		return CLI_EX_USAGE;
 	}
-	rc = cli_connect(&com, &c);
-	if (rc == 0 && baton_watch_new(c, first < argc ? argv[first] : "#", on_event, &s, &w) != BATON_OK) {
+	filter = first < argc ? argv[first] : "#";
+	rc = cli_connect_until(&com, &c, cli_now_ms() + a.timeout_ms);
+	if (rc == 0 && baton_watch_new(c, filter, on_event, &s, &w) != BATON_OK) {
 		fprintf(stderr, "baton status: invalid filter\n");
 		rc = CLI_EX_USAGE;
 	}
@@ -238,10 +197,20 @@ int cli_status_main(int argc, char **argv)
 		gather(&s);
 	baton_watch_free(w);
 	baton_client_free(c);
-	if (rc == 0)
-		print_table(&s);
-	for (size_t i = 0; i < s.n; i++)
+	if (rc == 0) {
+		if (s.n > 0)
+			qsort(s.rows, s.n, sizeof *s.rows, status_row_cmp);
+		if (a.json)
+			status_print_json(s.rows, s.n, stdout);
+		else if (strpbrk(filter, "+#") == NULL)
+			status_print_detail(filter, s.n ? &s.rows[0] : NULL, stdout);
+		else
+			status_print_table(s.rows, s.n, stdout);
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		status_row_clear(&s.rows[i]);
 		free(s.rows[i].resource);
+	}
 	free(s.rows);
 	return rc;
 }

@@ -125,10 +125,14 @@ BATON_EXPORT baton_err baton_client_new(const baton_options *o, baton_client **o
 
 /* Starts connecting (once; later calls only wait) and waits up to timeout_ms
  * (BATON_WAIT_FOREVER: no limit) until the client is connected, subscribed
- * and announced online. Returns BATON_OK, BATON_E_BROKER when the broker
- * refused or could not be reached within the time (the client keeps trying
- * in the background), or BATON_E_INVAL on the client thread. Requests made
- * before the client is connected are sent once it is. */
+ * and announced online. Returns BATON_OK; BATON_E_BROKER at once when the
+ * broker refused us for good (not authorized, bad user name or password,
+ * client id rejected) or the TLS handshake failed; BATON_E_TIMEOUT when it
+ * could not be reached within the time (the client keeps trying in the
+ * background: call again to wait longer); or BATON_E_INVAL on the client
+ * thread. baton_client_last_error() then says in words what happened and
+ * what to check. Requests made before the client is connected are sent once
+ * it is. */
 BATON_EXPORT baton_err baton_client_connect(baton_client *c, int64_t timeout_ms);
 
 /* True while the client is connected and ready to send. Cannot fail. */
@@ -293,6 +297,11 @@ BATON_EXPORT int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s);
 
 /* True once l's holding was lost (pollable twin of on_lost). Cannot fail. */
 BATON_EXPORT bool baton_lock_lost(baton_lock *l);
+
+/* Why l's holding was lost, as a sentence for people ("the coordinator
+ * revoked it: no renewal reached it within the lease (lease_expired); ..."),
+ * or NULL while it is not lost. Static storage. Cannot fail. */
+BATON_EXPORT const char *baton_lock_lost_reason(baton_lock *l);
 
 typedef struct baton_release_options {
 	bool success;        /* did the operation succeed? */

@@ -16,7 +16,8 @@ payload matches REGEX was seen on the broker (after the block started).
 
 Each block runs with bash -e in a directory that looks like the repository
 root (its entries are symlinks to the source tree, `build` points at the build
-tree under test), with BATON_BROKER and MQTT_PORT naming the private broker,
+tree under test), with BATON_BROKER and MQTT_PORT naming the private broker
+(and METRICS_PORT a free port for the coordinator's metrics),
 exactly the variables the README tells readers to set for another broker.
 Every process is stopped through the process group it was started in.
 """
@@ -161,7 +162,7 @@ def main():
     ok = False
     with harness.Broker() as broker:
         env = dict(os.environ)
-        env.update(BATON_BROKER=broker.uri, MQTT_PORT=str(broker.port))
+        env.update(BATON_BROKER=broker.uri, MQTT_PORT=str(broker.port), METRICS_PORT=str(harness.free_port()))
         env.pop("BATON_NODE", None)
         env.pop("BATON_PREFIX", None)
         spy = harness.Client(broker)

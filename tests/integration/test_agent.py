@@ -309,7 +309,9 @@ class AgentTest(unittest.TestCase):
     def test_usage_and_unreachable_exit_codes(self):
         self.assertEqual(self.finish(self.start("run", "--", "true"))[0], 64)
         self.assertEqual(self.finish(self.start("run", "--resource", "x", "--lease", "soon", "--", "true"))[0], 64)
-        p = subprocess.Popen([BATON, "run", "--broker", "tcp://127.0.0.1:1", "--resource", "x", "--", "true"],
+        # Without a bound, baton run waits for an absent broker (issue 17); --connect-timeout bounds it.
+        p = subprocess.Popen([BATON, "run", "--broker", "tcp://127.0.0.1:1", "--connect-timeout", "2s", "--resource",
+                              "x", "--", "true"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env())
         self.procs.append(p)
         self.assertEqual(self.finish(p)[0], 69)

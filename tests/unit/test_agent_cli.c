@@ -664,6 +664,24 @@ static void test_client_offline_acquire_waits_and_frees(void **state)
 	baton_client_free(c);
 }
 
+/* Global options before the command (issue 17): how many words each takes. */
+static void test_cli_common_arity_knows_the_common_options(void **state)
+{
+	(void)state;
+	assert_int_equal(cli_common_arity("--broker"), 1);
+	assert_int_equal(cli_common_arity("--broker=tcp://h:1"), 0);
+	assert_int_equal(cli_common_arity("--password-file"), 1);
+	assert_int_equal(cli_common_arity("-v"), 0);
+	assert_int_equal(cli_common_arity("-q"), 0);
+	assert_int_equal(cli_common_arity("--version"), 0);
+	assert_int_equal(cli_common_arity("--brokers"), -1);
+	assert_int_equal(cli_common_arity("--resource"), -1); /* a run option, not a common one */
+	assert_int_equal(cli_common_arity("-x"), -1);
+	assert_int_equal(cli_common_arity("-vq"), -1);
+	assert_int_equal(cli_common_arity("status"), -1);
+	assert_int_equal(cli_common_arity("-"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +709,7 @@ int main(void)
 	    cmocka_unit_test(test_cli_duration_opt_bounds_and_bare_numbers),
 	    cmocka_unit_test(test_cli_count_opt_bounds),
 	    cmocka_unit_test(test_cli_exit_codes),
+	    cmocka_unit_test(test_cli_common_arity_knows_the_common_options),
 	    cmocka_unit_test(test_client_new_rejects_bad_options),
 	    cmocka_unit_test(test_client_offline_acquire_waits_and_frees),
 	};

@@ -108,7 +108,9 @@ static void test_guard_lost_then_reconnected(void **state)
 }
 
 /* PROTOCOL.md: another live instance is a conflict; a replay of one from
- * before our own presence is not; after ours came back, it is (it is newer). */
+ * before our own presence is not, whether retained or queued in our session
+ * (a killed predecessor's presence is delivered as live); after ours came
+ * back, it is (it is newer). */
 static void test_guard_presence_conflicts(void **state)
 {
 	(void)state;
@@ -121,9 +123,11 @@ static void test_guard_presence_conflicts(void **state)
 	assert_int_equal(guard_presence(&g, &old, true), GUARD_IGNORE);
 	assert_int_equal(guard_presence(&g, &own, true), GUARD_IGNORE);
 	assert_int_equal(guard_presence(&g, &will, false), GUARD_IGNORE);
+	assert_int_equal(guard_presence(&g, &other, false), GUARD_IGNORE);
+	assert_int_equal(guard_presence(&g, &old, false), GUARD_IGNORE);
+	assert_int_equal(guard_presence(&g, &own, false), GUARD_OWN_ECHO);
 	assert_int_equal(guard_presence(&g, &other, false), GUARD_CONFLICT);
 	assert_int_equal(guard_presence(&g, &old, false), GUARD_CONFLICT);
-	assert_int_equal(guard_presence(&g, &own, false), GUARD_OWN_ECHO);
 	assert_int_equal(guard_presence(&g, &other, true), GUARD_CONFLICT);
 	assert_int_equal(guard_presence(&g, &will, true), GUARD_IGNORE);
 }

@@ -855,6 +855,35 @@ static void test_extend_leases_every_shared_holding(void **state)
 	assert_int_equal(table_next_deadline(x->t), T0 + 70000);
 }
 
+/* A restarted coordinator extends the leases of a table it has just
+ * restored, before any other event: the room for the snapshot must count its
+ * holders as well as its waiters (a restored table has reserved nothing). */
+static void test_extend_leases_right_after_restore(void **state)
+{
+	h *x = *state;
+	char msg[256];
+	acq_full(x, "A", "a1", "rw", WIRE_MODE_SHARED, -1, 0);
+	acq_full(x, "B", "b1", "rw", WIRE_MODE_SHARED, -1, 0);
+	table_advance(x->t);
+	table_config cfg;
+	table_config_default(&cfg);
+	collect c = {.dst = table_new(&cfg)};
+	assert_non_null(c.dst);
+	table_restore_next_token(c.dst, table_next_token(x->t));
+	table_foreach(x->t, restore_into, &c);
+	assert_int_equal(c.failed, 0);
+	table_free(x->t);
+	x->t = c.dst;
+	x->now += 40000;
+	assert_int_equal(table_extend_leases(x->t, x->now, 40000), BATON_OK);
+	table_ready rd;
+	table_ready_get(x->t, &rd);
+	assert_int_equal(rd.n_effects, 1);
+	assert_int_equal(rd.effects[0].u.snapshot.n_holders, 2);
+	table_advance(x->t);
+	assert_int_equal(table_check(x->t, msg, sizeof msg), BATON_OK);
+}
+
 /* A floor from the broker raises the counter; a lower one is ignored; the
  * next grant is at the floor and the batch carries it for the store. */
 static void test_raise_next_token_floor_only_up(void **state)
@@ -920,6 +949,7 @@ int main(void)
 	    T(test_extend_leases_gap_moves_deadline_no_revoke),
 	    T(test_extend_leases_only_live_leases_in_gap),
 	    T(test_extend_leases_every_shared_holding),
+	    T(test_extend_leases_right_after_restore),
 	    T(test_raise_next_token_floor_only_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
