@@ -222,6 +222,28 @@ baton_err bt_client_publish(baton_client *c, const char *topic, const char *payl
 	return BATON_OK;
 }
 
+static void on_presence_acked(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	enqueue_event(ctx, IN_PRESENCE_ACKED, NULL);
+}
+
+baton_err bt_client_publish_presence(baton_client *c)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	msg.payload = c->online_payload;
+	msg.payloadlen = (int)strlen(c->online_payload);
+	msg.qos = 1;
+	msg.retained = 1;
+	ro.onSuccess = on_presence_acked;
+	ro.context = c;
+	if (MQTTAsync_sendMessage(c->mq, c->node_topic, &msg, &ro) != MQTTASYNC_SUCCESS)
+		return BATON_E_NOT_CONNECTED;
+	return BATON_OK;
+}
+
 baton_err bt_client_subscribe(baton_client *c, char *const *topics, int n, bool report)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;

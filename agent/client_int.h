@@ -35,7 +35,8 @@ typedef enum inmsg_type {
 	IN_CONN_LOST,
 	IN_SUBSCRIBED,
 	IN_SUB_FAILED,
-	IN_CONNECT_FAILED
+	IN_CONNECT_FAILED,
+	IN_PRESENCE_ACKED /* the broker acknowledged our online presence */
 } inmsg_type;
 
 typedef struct inmsg {
@@ -131,6 +132,9 @@ struct baton_client {
 	bool ever_connected;           /* [mu] from now on paho reconnects by itself */
 	bool ready;                    /* [mu] subscribed and announced: sends go out */
 	bool disconnected;             /* [mu] our own disconnect completed */
+	bool echo_seen;                /* [mu] our own presence came back since the last connect */
+	int64_t echo_due_ms;           /* [mu] no echo by then: the ACL refuses us; 0: not waiting */
+	bool acl_refused;              /* [mu] the broker's ACL does not let us act as our node */
 	int64_t retry_at_ms;           /* [mu] next own connect retry, 0: none */
 	unsigned retry_s;              /* [mu] */
 	char connect_error[512];       /* [mu] the last connect failure, in words */
@@ -143,7 +147,7 @@ struct baton_client {
 	uint64_t next_id;              /* [mu] */
 	bool coord_seen, coord_online; /* [mu] */
 	int64_t coord_started_ms;      /* [mu] */
-	char last_error[512];          /* [mu] */
+	char last_error[640];          /* [mu] */
 };
 
 /* ---- client.c ---- */
@@ -168,6 +172,9 @@ void bt_client_who(const baton_client *c, mqttwords_who *who);
 /* Publishes without c->mu held. */
 baton_err bt_client_publish(baton_client *c, const char *topic, const char *payload, size_t len, int qos,
                             bool retained);
+/* Publishes our retained online presence (QoS 1) without c->mu held; its
+ * PUBACK comes back as IN_PRESENCE_ACKED. */
+baton_err bt_client_publish_presence(baton_client *c);
 /* Subscribes topics[0..n) at QoS 1 without c->mu held; success or failure
  * comes back as IN_SUBSCRIBED / IN_SUB_FAILED when report is set. */
 baton_err bt_client_subscribe(baton_client *c, char *const *topics, int n, bool report);

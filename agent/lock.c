@@ -165,8 +165,33 @@ void bt_locks_resend(baton_client *c, action_list *al)
 	}
 }
 
+/* The acquire was answered `revoked` (reqstate_answer): ask again under a
+ * new id while the wait allows, else settle it as lost. Returns effects. */
+static unsigned restart_acquire(baton_lock *l, action_list *al)
+{
+	baton_client *c = l->c;
+	int64_t now = bt_client_now_ms(), created = l->rs.created_ms, waited = now - created;
+
+	if (l->wait_ms >= 0 && waited >= l->wait_ms)
+		return bt_reqstate_revoked_final(&l->rs);
+	if (l->wait_ms >= 0)
+		l->wait_ms -= waited; /* the new request waits for what is left */
+	bt_client_log(c, BATON_LOG_INFO,
+	              "acquire %s of %s was revoked before we heard its grant; asking again", l->base,
+	              l->resource);
+	snprintf(l->base, sizeof l->base, "%llu-%016llx", (unsigned long long)++c->next_id,
+	         (unsigned long long)c->salt);
+	bt_reqstate_init(&l->rs, false, now);
+	l->rs.created_ms = created;
+	l->rs.will_ms = (int64_t)c->keepalive_s * 1500;
+	bt_lock_queue_send(l, REQ_K_ACQUIRE, al);
+	return REQ_FX_CHANGED;
+}
+
 static void apply_effects(baton_lock *l, unsigned fx, action_list *al)
 {
+	if (fx & REQ_FX_RESTART)
+		fx = (fx & ~REQ_FX_RESTART) | restart_acquire(l, al);
 	if (fx & REQ_FX_RENEW)
 		bt_lock_queue_send(l, REQ_K_RENEW, al);
 	if (fx & REQ_FX_DROP)
@@ -237,7 +262,11 @@ void bt_locks_on_answer(baton_client *c, const char *payload, size_t len)
 	l = find_lock(c, &a, &kind, &seq);
 	if (l != NULL) {
 		fx = bt_reqstate_answer(&l->rs, kind, seq, &a, bt_client_now_ms());
-		if ((fx & REQ_FX_SETTLED) && kind == REQ_K_ACQUIRE) {
+		/* The grant is kept even when it becomes usable only later (a
+		 * grant after a wait, settled by its first renewal). */
+		if (kind == REQ_K_ACQUIRE && (((fx & REQ_FX_SETTLED) && !l->rs.lost) ||
+		                              (a.status == WIRE_ST_GRANTED && (fx & REQ_FX_CHANGED) &&
+		                               l->rs.phase == BATON_PHASE_GRANTED))) {
 			wire_answer_deinit(&l->answer);
 			l->answer = a; /* the lock keeps the settling answer and its strings */
 			memset(&a, 0, sizeof a);
@@ -296,6 +325,7 @@ static void lock_start(baton_client *c, baton_lock *l, bool reset, action_list *
 	snprintf(l->base, sizeof l->base, "%llu-%016llx", (unsigned long long)++c->next_id,
 	         (unsigned long long)c->salt);
 	bt_reqstate_init(&l->rs, reset, bt_client_now_ms());
+	l->rs.will_ms = (int64_t)c->keepalive_s * 1500; /* mosquitto's Will timer */
 	l->next = c->locks;
 	c->locks = l;
 	bt_lock_queue_send(l, reset ? REQ_K_RESET : REQ_K_ACQUIRE, al);
@@ -353,7 +383,7 @@ static void answer_view(const baton_lock *l, baton_answer *out)
 	const wire_answer *a = &l->answer;
 
 	memset(out, 0, sizeof *out);
-	out->phase = phase_of(a->status);
+	out->phase = l->rs.lost ? BATON_PHASE_LOST : phase_of(a->status);
 	out->token = a->token;
 	out->lease_ms = a->lease_ms;
 	out->previous.node = a->previous.node;
@@ -384,7 +414,7 @@ baton_err baton_lock_wait(baton_lock *l, int64_t timeout_ms, baton_answer *out)
 	while (!l->rs.settled && !c->closing && l->rs.phase != BATON_PHASE_CANCELLING &&
 	       l->rs.phase != BATON_PHASE_CANCELLED && bt_client_wait_until(c, deadline))
 		;
-	if (l->rs.settled && l->answer.status != 0) {
+	if (l->rs.settled && (l->answer.status != 0 || l->rs.lost)) {
 		if (out != NULL)
 			answer_view(l, out);
 	} else if (l->rs.phase == BATON_PHASE_CANCELLING || l->rs.phase == BATON_PHASE_CANCELLED) {
@@ -410,10 +440,16 @@ void baton_lock_get_info(baton_lock *l, baton_lock_info *out)
 	snprintf(out->holder, sizeof out->holder, "%s", l->rs.holder);
 	out->token = l->rs.token;
 	out->age_ms = now - l->rs.created_ms;
-	if (l->rs.phase == BATON_PHASE_GRANTED)
+	if (l->rs.phase == BATON_PHASE_GRANTED && l->rs.confirmed)
 		out->lease_left_ms = l->rs.deadline_ms > now ? l->rs.deadline_ms - now : 0;
 	out->lost = l->rs.lost;
 	pthread_mutex_unlock(&c->mu);
+}
+
+int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s)
+{
+	return bt_reqstate_window(lease_ms ? lease_ms : WIRE_LEASE_DEFAULT,
+	                          (int64_t)(keepalive_s ? keepalive_s : BATON_KEEPALIVE_DEFAULT) * 1500);
 }
 
 const char *baton_lock_lost_reason(baton_lock *l)
@@ -568,6 +604,12 @@ static void abandon(baton_client *c, baton_lock *l, action_list *al)
 		error = NULL;
 	}
 	free(error);
+	if (l->rs.held_token != 0) {
+		/* Lost with the connection: the user is done with it now. */
+		l->rs.drop_token = l->rs.held_token;
+		l->rs.held_token = 0;
+		send_drop(l, al);
+	}
 	unlink_lock(c, l);
 	l->freed = true;
 	while (l->cb_running && !bt_client_on_thread(c))

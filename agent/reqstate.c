@@ -12,8 +12,16 @@
  * after that). A grant arriving after a long wait was made one delivery
  * delay before its arrival, which we cannot see: it is counted from its
  * arrival less a safety margin (a tenth of the lease, at least 100 ms,
- * GRANT_MARGIN) and renewed at once. A renewal answered `renewed` moves the
- * deadline to its send time plus the lease.
+ * GRANT_MARGIN) and renewed at once; it counts as settled (usable) only
+ * when that renewal is answered. A renewal answered `renewed` moves the
+ * deadline to its send time plus the window.
+ *
+ * No-contact invariant: the broker fires our Will (and the coordinator
+ * hands the lock on) no sooner than 1.5 keepalives after the last packet it
+ * got from us. An answered request proves the broker got a packet from us
+ * after we sent it, so a holding is valid until the send of the last
+ * answered request plus the shorter of the lease and 1.5 keepalives, less
+ * the drift margin (reqstate_window). A holding not renewed by then is lost.
  */
 #include "reqstate.h"
 
@@ -44,11 +52,23 @@ void bt_reqstate_sent(reqstate *rs, int64_t now)
 	rs->sent = true;
 }
 
-static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms)
+int64_t bt_reqstate_window(uint32_t lease_ms, int64_t will_ms)
 {
+	int64_t w = lease_ms;
+
+	if (will_ms > 0 && will_ms < w)
+		w = will_ms;
+	return w - REQ_DRIFT_MS(w);
+}
+
+static void hold_from(reqstate *rs, int64_t base, uint32_t lease_ms, bool confirmed)
+{
+	int64_t w = bt_reqstate_window(lease_ms, rs->will_ms);
+
 	rs->lease_ms = lease_ms;
-	rs->deadline_ms = base + lease_ms;
-	rs->renew_at_ms = base + lease_ms / 3;
+	rs->confirmed = confirmed;
+	rs->deadline_ms = base + w;
+	rs->renew_at_ms = base + w / 4;
 }
 
 /* The delivery delay a grant after a wait may hide (file comment). */
@@ -61,19 +81,20 @@ static int64_t grant_margin(uint32_t lease_ms)
 static unsigned on_granted(reqstate *rs, const wire_answer *a, int64_t now)
 {
 	uint32_t lease = a->lease_ms ? a->lease_ms : WIRE_LEASE_DEFAULT;
-	bool waited =
-	    rs->phase == BATON_PHASE_QUEUED || !rs->sent || now - rs->first_sent_ms > (int64_t)(lease / 2);
+	bool waited = rs->phase == BATON_PHASE_QUEUED || !rs->sent ||
+	              now - rs->first_sent_ms > bt_reqstate_window(lease, rs->will_ms) / 2;
 
 	rs->token = a->token;
 	rs->phase = BATON_PHASE_GRANTED;
-	rs->settled = true;
 	rs->position = 0;
 	if (waited) {
-		hold_from(rs, now - grant_margin(lease), lease);
-		rs->renew_at_ms = now; /* renew at once to pin the lease to our clock */
-	} else {
-		hold_from(rs, rs->first_sent_ms, lease);
+		/* Usable once the renewal sent now is answered (file comment). */
+		hold_from(rs, now - grant_margin(lease), lease, false);
+		rs->renew_at_ms = now;
+		return REQ_FX_CHANGED;
 	}
+	hold_from(rs, rs->first_sent_ms, lease, true);
+	rs->settled = true;
 	return REQ_FX_SETTLED | REQ_FX_CHANGED;
 }
 
@@ -87,8 +108,15 @@ static unsigned settle(reqstate *rs, baton_phase phase, const char *holder)
 
 static unsigned lose(reqstate *rs, baton_err why)
 {
+	unsigned fx = 0;
+
 	if (rs->lost)
 		return 0;
+	if (!rs->settled) {
+		/* A grant lost before it was usable settles the acquire. */
+		rs->settled = true;
+		fx = REQ_FX_SETTLED;
+	}
 	rs->lost = true;
 	rs->lost_err = why;
 	rs->renew_pending = false;
@@ -98,15 +126,21 @@ static unsigned lose(reqstate *rs, baton_err why)
 		return REQ_FX_LOST | REQ_FX_FINISHED | REQ_FX_CHANGED;
 	}
 	rs->phase = BATON_PHASE_LOST;
-	return REQ_FX_LOST | REQ_FX_CHANGED;
+	return fx | REQ_FX_LOST | REQ_FX_CHANGED;
 }
 
 unsigned bt_reqstate_disconnected(reqstate *rs)
 {
 	if (rs->phase != BATON_PHASE_GRANTED)
 		return 0;
-	rs->drop_token = rs->token;
-	return lose(rs, BATON_E_NOT_CONNECTED) | REQ_FX_DROP;
+	rs->held_token = rs->token;
+	return lose(rs, BATON_E_NOT_CONNECTED);
+}
+
+unsigned bt_reqstate_revoked_final(reqstate *rs)
+{
+	rs->phase = BATON_PHASE_GRANTED; /* lose() ends a holding */
+	return lose(rs, BATON_E_LOST);
 }
 
 static unsigned on_acquire_answer(reqstate *rs, const wire_answer *a, int64_t now)
@@ -165,9 +199,12 @@ static unsigned on_renew_answer(reqstate *rs, unsigned seq, const wire_answer *a
 	if (rs->phase != BATON_PHASE_GRANTED || !rs->renew_pending || seq != rs->renew_seq)
 		return 0;
 	if (a->status == WIRE_ST_RENEWED && a->token == rs->token) {
+		unsigned fx = rs->settled ? 0 : REQ_FX_SETTLED; /* a grant after a wait is usable now */
+
 		rs->renew_pending = false;
-		hold_from(rs, rs->renew_sent_ms, a->lease_ms ? a->lease_ms : rs->lease_ms);
-		return REQ_FX_CHANGED;
+		rs->settled = true;
+		hold_from(rs, rs->renew_sent_ms, a->lease_ms ? a->lease_ms : rs->lease_ms, true);
+		return fx | REQ_FX_CHANGED;
 	}
 	if (a->status == WIRE_ST_REJECTED)
 		return lose(rs, BATON_E_NOT_HOLDER);
@@ -203,12 +240,20 @@ unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wir
 {
 	/* A revocation names the holding by token, whichever id it carries. */
 	if (a->status == WIRE_ST_REVOKED) {
+		if (rs->phase == BATON_PHASE_GRANTED && !rs->confirmed && a->token == rs->token)
+			return REQ_FX_RESTART; /* a grant after a wait, revoked before it was usable */
 		if ((rs->phase == BATON_PHASE_GRANTED || rs->phase == BATON_PHASE_RELEASING) &&
 		    a->token == rs->token) {
 			if (!rs->lost)
 				rs->lost_reason = (baton_reason)a->reason;
 			return lose(rs, BATON_E_LOST);
 		}
+		/* A waiting acquire answered `revoked`: the grant it got (and we
+		 * never heard, e.g. lost with a restarted broker) is over, and
+		 * asking again under that id only repeats it. Final for this id. */
+		if (kind == REQ_K_ACQUIRE &&
+		    (rs->phase == BATON_PHASE_SENT || rs->phase == BATON_PHASE_QUEUED))
+			return REQ_FX_RESTART;
 		return 0;
 	}
 	switch (kind) {
@@ -238,8 +283,8 @@ unsigned bt_reqstate_tick(reqstate *rs, int64_t now)
 		rs->renew_pending = true;
 		rs->renew_sent_ms = now;
 	}
-	/* Unanswered: re-send the same id a third of a lease later. */
-	rs->renew_at_ms = now + rs->lease_ms / 3;
+	/* Unanswered: re-send the same id a quarter of the window later. */
+	rs->renew_at_ms = now + bt_reqstate_window(rs->lease_ms, rs->will_ms) / 4;
 	return REQ_FX_RENEW;
 }
 

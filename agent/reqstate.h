@@ -31,7 +31,8 @@ enum {
 	REQ_FX_RENEW = 1u << 2,    /* send (or re-send) the renew numbered renew_seq */
 	REQ_FX_FINISHED = 1u << 3, /* release, cancel or reset answered: wake waiters */
 	REQ_FX_CHANGED = 1u << 4,  /* something a progress display shows changed */
-	REQ_FX_DROP = 1u << 5      /* give the holding drop_token back at once (a failed release) */
+	REQ_FX_DROP = 1u << 5,     /* give the holding drop_token back at once (a failed release) */
+	REQ_FX_RESTART = 1u << 6   /* the acquire was answered `revoked`: that request is over */
 };
 
 typedef struct reqstate {
@@ -48,13 +49,25 @@ typedef struct reqstate {
 	char holder[NAMES_NODE_MAX + 1];
 	uint64_t token;
 	uint32_t lease_ms;     /* the lease granted (or renewed) */
-	int64_t deadline_ms;   /* GRANTED: lost at this instant by our clock */
+	int64_t will_ms;       /* 1.5 keepalives: the broker fires our Will no sooner; 0: unknown */
+	bool confirmed;        /* GRANTED: the deadline rests on a request the coordinator answered */
+	int64_t deadline_ms;   /* GRANTED: valid until this instant by our clock (margin included) */
 	int64_t renew_at_ms;   /* GRANTED: next renew (or re-send) due */
 	bool renew_pending;    /* renew renew_seq sent, not yet answered */
 	unsigned renew_seq;    /* number of the current renew request */
 	int64_t renew_sent_ms; /* first send of renew renew_seq */
 	uint64_t drop_token;   /* a holding we gave up and must give back, 0: none */
+	uint64_t held_token;   /* a holding lost with the connection, given back when the user lets go */
 } reqstate;
+
+/* The drift margin: our clock may run up to 1% slower than the
+ * coordinator's or the broker's, plus 100 ms of scheduling. */
+#define REQ_DRIFT_MS(span) ((span) / 100 + 100)
+
+/* How long after the send of an answered request a holding stays valid by
+ * our clock: the lease, or 1.5 keepalives (will_ms) if shorter, less the
+ * drift margin. Renewals go out every quarter of it. Cannot fail. */
+int64_t bt_reqstate_window(uint32_t lease_ms, int64_t will_ms);
 
 /* Starts an acquire (phase SENT) or, with reset set, a reset (RESETTING),
  * created at now. Cannot fail. */
@@ -69,8 +82,10 @@ unsigned bt_reqstate_answer(reqstate *rs, req_kind kind, unsigned seq, const wir
 
 /* The connection to the broker was lost. A held lock counts as lost at once
  * (the broker is about to publish our Will, after which the coordinator
- * hands the lock on, while we could not even hear a revocation) and its
- * holding is to be given back (REQ_FX_DROP) once we can send. */
+ * hands the lock on, while we could not even hear a revocation). Its
+ * holding is given back (held_token) only when the user lets go of the
+ * lock: its command may still be stopping, and a release now would hand
+ * the lock on before it is gone. */
 unsigned bt_reqstate_disconnected(reqstate *rs);
 
 /* Applies the passing of time: loses a holding whose deadline passed and asks
@@ -79,6 +94,10 @@ unsigned bt_reqstate_tick(reqstate *rs, int64_t now);
 
 /* The next instant bt_reqstate_tick has something to do, or INT64_MAX. */
 int64_t bt_reqstate_next_tick(const reqstate *rs);
+
+/* The acquire was answered `revoked` and cannot be asked again under its id:
+ * settles it as lost. Returns effects. */
+unsigned bt_reqstate_revoked_final(reqstate *rs);
 
 /* Moves a held lock to RELEASING. BATON_E_LOST if it was lost,
  * BATON_E_INVAL if it is not held. */

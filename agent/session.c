@@ -2,8 +2,9 @@
  * session.c - a libbaton client's life: create, connect, the client thread's
  * loop over connection events and answers, and close.
  *
- * Owns the order of a (re)connect: subscribe first, announce online, then
- * re-send everything outstanding. The client thread is the only one that
+ * Owns the order of a (re)connect: subscribe first, announce online, see
+ * that announcement come back (the broker's ACL lets us act as our node),
+ * then re-send everything outstanding. The client thread is the only one that
  * ticks leases and calls user callbacks. Never prints; never calls paho
  * with c->mu held.
  */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #define MAX_SUB_TOPICS 64
+#define ECHO_GRACE_MS  2000 /* our presence acknowledged, not yet back: wait this long */
 
 void baton_options_init(baton_options *o)
 {
@@ -30,13 +32,49 @@ const char *baton_version(void)
 
 /* ---- the client thread ---------------------------------------------------- */
 
+/* Subscribed: announce online. We are ready once the broker sends that
+ * presence back to us on our own node topic. */
+static void on_subscribed_event(baton_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->echo_seen = false;
+	c->echo_due_ms = 0;
+	pthread_mutex_unlock(&c->mu);
+	(void)bt_client_publish_presence(c);
+}
+
+/* mosquitto 2.0 on MQTT 3.1.1 refuses nothing in words: it acknowledges a
+ * publish its ACL drops, and a subscription it will not deliver. Our own
+ * presence, acknowledged but never delivered back to us, is how we tell. */
+static void on_presence_acked_event(baton_client *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (!c->echo_seen && !c->ready)
+		c->echo_due_ms = bt_client_now_ms() + ECHO_GRACE_MS;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Caller holds mu: the echo never came. */
+static void refuse(baton_client *c)
+{
+	mqttwords_who who;
+
+	c->echo_due_ms = 0;
+	c->acl_refused = true;
+	bt_client_who(c, &who);
+	mqttwords_acl_refused(c->connect_error, sizeof c->connect_error, &who, c->node_topic);
+	pthread_cond_broadcast(&c->cond);
+}
+
 static void on_ready_state(baton_client *c)
 {
 	action_list al;
 
-	(void)bt_client_publish(c, c->node_topic, c->online_payload, strlen(c->online_payload), 1, true);
 	bt_actions_init(&al);
 	pthread_mutex_lock(&c->mu);
+	c->echo_seen = true;
+	c->echo_due_ms = 0;
+	c->acl_refused = false;
 	c->ready = true;
 	c->retry_at_ms = 0;
 	c->retry_s = 0;
@@ -66,9 +104,10 @@ static void on_connected_event(baton_client *c)
 	c->connected_at_ms = bt_client_now_ms();
 	topics[0] = strdup(c->grant_topic);
 	topics[1] = strdup(c->coord_topic);
-	n += bt_watches_topics(c, topics + 2, MAX_SUB_TOPICS - 2);
+	topics[2] = strdup(c->node_topic); /* our presence comes back: on_subscribed_event */
+	n = 3 + bt_watches_topics(c, topics + 3, MAX_SUB_TOPICS - 3);
 	pthread_mutex_unlock(&c->mu);
-	if (topics[0] == NULL || topics[1] == NULL)
+	if (topics[0] == NULL || topics[1] == NULL || topics[2] == NULL)
 		bt_client_log(c, BATON_LOG_ERROR, "out of memory while subscribing");
 	else
 		(void)bt_client_subscribe(c, topics, n, true);
@@ -113,12 +152,25 @@ static void on_presence(baton_client *c, const char *payload, size_t len, bool r
 	bt_actions_run(c, &al);
 }
 
+static void on_own_presence(baton_client *c, const inmsg *m)
+{
+	bool echo;
+
+	pthread_mutex_lock(&c->mu);
+	echo = !m->retained && !c->ready && c->connected && strcmp(m->payload, c->online_payload) == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (echo)
+		on_ready_state(c);
+}
+
 static void on_message_event(baton_client *c, inmsg *m)
 {
 	if (strcmp(m->topic, c->grant_topic) == 0)
 		bt_locks_on_answer(c, m->payload, m->len);
 	else if (strcmp(m->topic, c->coord_topic) == 0)
 		on_presence(c, m->payload, m->len, m->retained);
+	else if (strcmp(m->topic, c->node_topic) == 0)
+		on_own_presence(c, m);
 	else if (!bt_watches_on_message(c, m->topic, m->payload, m->len, m->retained))
 		bt_client_log(c, BATON_LOG_DEBUG, "message on unexpected topic %s ignored", m->topic);
 }
@@ -196,7 +248,10 @@ static void handle(baton_client *c, inmsg *m)
 		on_connected_event(c);
 		break;
 	case IN_SUBSCRIBED:
-		on_ready_state(c);
+		on_subscribed_event(c);
+		break;
+	case IN_PRESENCE_ACKED:
+		on_presence_acked_event(c);
 		break;
 	default:
 		on_failure_event(c, m);
@@ -233,6 +288,8 @@ static void *client_thread(void *arg)
 
 			if (c->retry_at_ms != 0 && c->retry_at_ms < until)
 				until = c->retry_at_ms;
+			if (c->echo_due_ms != 0 && c->echo_due_ms < until)
+				until = c->echo_due_ms;
 			(void)bt_client_wait_until(c, until);
 		}
 		batch = c->in_head;
@@ -244,6 +301,10 @@ static void *client_thread(void *arg)
 		free_inmsgs(batch);
 		pthread_mutex_lock(&c->mu);
 		next = bt_locks_tick(c, bt_client_now_ms(), &al);
+		if (c->echo_due_ms != 0 && bt_client_now_ms() >= c->echo_due_ms && !c->ready) {
+			refuse(c);
+			bt_client_log(c, BATON_LOG_DEBUG, "%s", c->connect_error); /* returned by connect */
+		}
 		retry = c->retry_at_ms != 0 && bt_client_now_ms() >= c->retry_at_ms && !c->closing;
 		if (retry)
 			c->retry_at_ms = 0;
@@ -336,7 +397,7 @@ static baton_err client_fill(baton_client *c, const baton_options *o)
 	if (nomem)
 		return BATON_E_NOMEM;
 	snprintf(c->node, sizeof c->node, "%s", o->node);
-	c->keepalive_s = o->keepalive_s ? o->keepalive_s : 10;
+	c->keepalive_s = o->keepalive_s ? o->keepalive_s : BATON_KEEPALIVE_DEFAULT;
 	c->log = o->log;
 	c->log_arg = o->log_arg;
 	if (names_topic(c->req_topic, sizeof c->req_topic, c->prefix, NAMES_REQ, c->node, NULL) ||
@@ -399,7 +460,7 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : bt_client_now_ms() + timeout_ms;
 	char why[sizeof c->connect_error];
-	bool start, ready, refused;
+	bool start, ready, refused, acl_refused;
 
 	if (bt_client_on_thread(c) && timeout_ms != 0)
 		return bt_client_fail(c, BATON_E_INVAL,
@@ -411,14 +472,18 @@ baton_err baton_client_connect(baton_client *c, int64_t timeout_ms)
 	if (start)
 		bt_client_start_connect(c);
 	pthread_mutex_lock(&c->mu);
-	while (!c->ready && !c->closing && !c->refused && bt_client_wait_until(c, deadline))
+	while (!c->ready && !c->closing && !c->refused && !c->acl_refused &&
+	       bt_client_wait_until(c, deadline))
 		;
 	ready = c->ready;
 	refused = c->refused;
+	acl_refused = c->acl_refused;
 	snprintf(why, sizeof why, "%s", c->connect_error);
 	pthread_mutex_unlock(&c->mu);
 	if (ready)
 		return BATON_OK;
+	if (acl_refused)
+		return bt_client_fail(c, BATON_E_NOT_AUTHORIZED, "%s", why);
 	if (why[0] == '\0')
 		return bt_client_fail(c, BATON_E_TIMEOUT, "cannot reach the broker at %s: no answer yet",
 		                      c->broker);

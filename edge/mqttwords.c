@@ -121,6 +121,21 @@ void mqttwords_duplicate(char *buf, size_t cap, const mqttwords_who *who)
 	         who->broker, who->client_id, who->id_flag);
 }
 
+void mqttwords_acl_refused(char *buf, size_t cap, const mqttwords_who *who, const char *topic)
+{
+	if (who->username != NULL)
+		snprintf(buf, cap,
+		         "not authorized: user %.64s may not act as node %.64s (the broker's ACL dropped its "
+		         "presence on %.200s; with the shipped ACL the node id is the user name)",
+		         who->username, who->client_id, topic);
+	else
+		snprintf(
+		    buf, cap,
+		    "not authorized: the broker's ACL does not let an anonymous client act as node %.64s "
+		    "(it dropped its presence on %.200s)",
+		    who->client_id, topic);
+}
+
 bool mqttwords_lost_is_duplicate(long long up_ms, unsigned *short_streak)
 {
 	if (up_ms >= MQTTWORDS_DUP_UP_MS) {

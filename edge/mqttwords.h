@@ -1,7 +1,8 @@
 /*
  * mqttwords.h - what went wrong with a broker connection, in words a user
  * can act on: every MQTT 3.1.1 CONNACK refusal, TLS failures, unreachable
- * brokers, lost connections and a node id another process also uses. Each
+ * brokers, lost connections, a node id another process also uses and an
+ * ACL that drops our own presence (a user acting as another node). Each
  * sentence says what happened and what to check (which flag, which file).
  *
  * Pure: no I/O, no allocation, never prints. Shared by both MQTT edges
@@ -42,6 +43,11 @@ void mqttwords_lost(char *buf, size_t cap, const mqttwords_who *who, const char 
  * is what mosquitto does to two clients with one client id (each connect
  * takes the session from the other). */
 void mqttwords_duplicate(char *buf, size_t cap, const mqttwords_who *who);
+
+/* The broker's ACL dropped our own presence on topic (acknowledged, never
+ * delivered back: mosquitto refuses nothing in words on MQTT 3.1.1), so
+ * this user may not act as this node (libbaton's session.c tells). */
+void mqttwords_acl_refused(char *buf, size_t cap, const mqttwords_who *who, const char *topic);
 
 /* The duplicate-id signature, as a pure rule over a connection's history:
  * up_ms how long the connection that was just lost had been up, and

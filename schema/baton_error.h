@@ -47,6 +47,7 @@ extern "C" {
 	X(LOST, -31, NULL, "lock was lost")                                                                  \
 	X(CANCELLED, -32, NULL, "request was cancelled")                                                     \
 	X(PROTOCOL, -33, NULL, "unexpected message from the coordinator")                                    \
+	X(NOT_AUTHORIZED, -34, NULL, "not authorized by the broker's ACL")                                   \
 	X(STORE_LOCKED, -40, NULL, "state file is in use by another process")                                \
 	X(STORE_MOVED, -41, NULL, "state file was deleted or replaced while in use")
 

@@ -1,13 +1,20 @@
 /*
  * child.c - runs and supervises the command of `baton run`.
  *
- * Owns the child process from fork to reaping: its environment (ours plus
- * the BATON_* variables), its descriptors (every inherited one above stderr
- * is closed at exec, so a command outliving us never keeps our broker
- * connection, and with it our Will, alive), the capture of its stdout tail and of its stderr tail (for the
- * failure's error), forwarding of signals sent to us with kill(), and SIGTERM then SIGKILL when the lock is
- * lost. Prints only its own diagnostics to stderr and the command's output to stdout.
+ * Owns baton's side of the command: its environment (ours plus the BATON_*
+ * variables), the capture of its stdout tail and of its stderr tail (for
+ * the failure's error; the command's stderr is a pipe we copy to ours), and
+ * what the keeper
+ * (keeper.c, the command's parent, which does the killing) is told: how
+ * long the lock stays valid, refreshed every round; a stop (SIGTERM, then
+ * SIGKILL after kill_after) when the lock is lost or we are interrupted.
+ * Returns only when the keeper says every process of the command is gone.
+ * Every descriptor above stderr is closed at exec, so a command outliving
+ * us never keeps our broker connection, and with it our Will, alive.
+ * Prints only its own diagnostics to stderr and the command's output to
+ * stdout.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "child.h"
 
 #include <errno.h>
@@ -17,16 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "keeper.h"
 
 extern char **environ;
-
-#define CLOSE_RANGE_CLOEXEC_ 4 /* <linux/close_range.h> CLOSE_RANGE_CLOEXEC */
 
 static int64_t now_ms(void)
 {
@@ -85,25 +90,6 @@ static char **build_env(const char *const *add)
 	return env;
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void exec_child(const child_opts *o, char **env, int out_w, int stderr_w, int err_w)
-{
-	int e;
-
-	if ((out_w >= 0 && dup2(out_w, STDOUT_FILENO) < 0) ||
-	    (stderr_w >= 0 && dup2(stderr_w, STDERR_FILENO) < 0))
-		_exit(127);
-	signal(SIGPIPE, SIG_DFL);
-	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC_) != 0)
-		for (int fd = 3; fd < 4096; fd++)
-			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	environ = env;
-	execvp(o->argv[0], o->argv);
-	e = errno;
-	(void)!write(err_w, &e, sizeof e);
-	_exit(e == ENOENT ? 127 : 126);
-}
-
 /* Keeps the last max bytes of everything appended in tail (cap max + 1). */
 static void keep_tail(char *tail, size_t *len, size_t max, const char *buf, size_t n)
 {
@@ -148,36 +134,125 @@ static bool pump_output(int fd, int to_fd, child_result *r)
 }
 
 typedef struct supervisor {
-	pid_t pid;
-	int out_fd;      /* -1 when not capturing or at EOF */
-	int err_fd;      /* the command's stderr; -1 at EOF */
-	int64_t kill_at; /* SIGKILL due, 0: none */
-	bool reaped;
-	int64_t reaped_at;
-	int status;
-	int pidfd; /* readable when the child exits (Linux 5.3+); -1: poll every 100 ms */
+	const child_opts *o;
+	pid_t keeper;       /* our child; the command is its child */
+	pid_t pgid;         /* the command's process group, 0: not started yet */
+	int ctl_fd, st_fd;  /* to and from the keeper; -1 when closed */
+	int out_fd;         /* -1 when not capturing or at EOF */
+	int err_fd;         /* the command's stderr; -1 at EOF */
+	int64_t valid_sent; /* the last validity told to the keeper */
+	int64_t stop_sent;  /* the SIGKILL time of the last stop, INT64_MAX: none */
+	bool gone;          /* every process of the command is gone */
+	bool exec_failed;
+	int status; /* the command's wait status */
+	int64_t gone_at;
 } supervisor;
 
-static void on_lost(const child_opts *o, supervisor *s, child_result *r)
+static void tell(supervisor *s, int32_t op, int32_t val, int64_t at)
 {
-	char byte;
+	keeper_msg m = {.op = op, .val = val, .at = at};
 
-	(void)!read(o->lost_fd, &byte, 1);
-	if (r->lost || s->reaped)
-		return;
-	r->lost = true;
-	fprintf(stderr, "baton: lock lost while the command ran; stopping it (SIGTERM, SIGKILL in %ds)\n",
-	        CHILD_GRACE_MS / 1000);
-	kill(s->pid, SIGTERM);
-	s->kill_at = now_ms() + CHILD_GRACE_MS;
+	if (s->ctl_fd >= 0)
+		(void)!write(s->ctl_fd, &m, sizeof m);
 }
 
-/* One round: wait up to 100 ms for output or loss, then check signals,
- * the kill deadline and the child. Returns false when all is done. */
-static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
+static int64_t valid_until(const child_opts *o)
 {
+	return o->valid_until != NULL ? o->valid_until(o->arg) : INT64_MAX;
+}
+
+/* Asks the keeper to signal the group now and SIGKILL it by kill_at. */
+static void stop(supervisor *s, int sig, int64_t kill_at)
+{
+	if (kill_at >= s->stop_sent && sig == SIGTERM)
+		return;
+	s->stop_sent = kill_at;
+	tell(s, KEEP_STOP, sig, kill_at);
+}
+
+static void on_lost(supervisor *s, child_result *r)
+{
+	const child_opts *o = s->o;
+	char why = 0;
+	int64_t now = now_ms();
+
+	(void)!read(o->lost_fd, &why, 1);
+	if (r->lost || s->gone)
+		return;
+	r->lost = true;
+	if (why == CHILD_LOST_CONNECTION) {
+		/* Our Will fires no sooner than our validity ends (reqstate.c):
+		 * the grace may run until then. */
+		fprintf(stderr,
+		        "baton: connection lost while the command ran; stopping it (SIGTERM, SIGKILL in "
+		        "%lldms)\n",
+		        (long long)o->kill_after_ms);
+		stop(s, SIGTERM, now + o->kill_after_ms);
+	} else {
+		/* Revoked: another node may hold the lock already. */
+		fprintf(stderr, "baton: lock lost while the command ran; killing it\n");
+		stop(s, SIGKILL, now);
+	}
+}
+
+static void on_status(supervisor *s, child_result *r)
+{
+	keeper_msg m;
+	ssize_t n = read(s->st_fd, &m, sizeof m);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n != (ssize_t)sizeof m) {
+		/* The keeper died without saying all is gone: finish its job. */
+		if (!s->gone && s->pgid > 0)
+			kill(-s->pgid, SIGKILL);
+		close(s->st_fd);
+		s->st_fd = -1;
+		s->gone = true;
+		s->gone_at = now_ms();
+		return;
+	}
+	switch (m.op) {
+	case KEEP_STARTED:
+		s->pgid = m.val;
+		r->spawned = true;
+		break;
+	case KEEP_EXEC_FAILED:
+		fprintf(stderr, "baton: cannot run %s: %s\n", s->o->argv[0], strerror(m.val));
+		s->exec_failed = true;
+		r->spawned = false;
+		r->exited = true;
+		r->code = m.val == ENOENT ? 127 : 126;
+		break;
+	case KEEP_EXITED:
+		s->status = m.val;
+		break;
+	case KEEP_TERM:
+		if (m.val == KEEP_WHY_DEADLINE) {
+			r->lost = true;
+			fprintf(stderr, "baton: the lock's validity runs out with no renewal answered; "
+			                "stopping the command (SIGTERM, SIGKILL before it ends)\n");
+		} else if (s->o->verbose) {
+			fprintf(stderr, "baton: the command exited; stopping what it left running\n");
+		}
+		break;
+	case KEEP_GONE:
+		s->gone = true;
+		s->gone_at = now_ms();
+		break;
+	default:
+		break;
+	}
+}
+
+/* One round: wait up to 100 ms for output, loss or the keeper, then pass
+ * on signals and the validity. Returns false when all is done. */
+static bool supervise_once(supervisor *s, child_result *r)
+{
+	const child_opts *o = s->o;
 	struct pollfd pf[4];
-	int n = 0, out_i = -1, err_i = -1, lost_i = -1;
+	int n = 0, out_i = -1, err_i = -1, lost_i = -1, st_i = -1;
+	int64_t v;
 
 	if (s->out_fd >= 0) {
 		pf[n] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
@@ -191,8 +266,10 @@ static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
 		pf[n] = (struct pollfd){.fd = o->lost_fd, .events = POLLIN};
 		lost_i = n++;
 	}
-	if (s->pidfd >= 0 && !s->reaped)
-		pf[n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
+	if (s->st_fd >= 0) {
+		pf[n] = (struct pollfd){.fd = s->st_fd, .events = POLLIN};
+		st_i = n++;
+	}
 	if (poll(pf, (nfds_t)n, 100) > 0) {
 		if (out_i >= 0 && pf[out_i].revents && !pump_output(s->out_fd, STDOUT_FILENO, r)) {
 			close(s->out_fd);
@@ -203,102 +280,115 @@ static bool supervise_once(const child_opts *o, supervisor *s, child_result *r)
 			s->err_fd = -1;
 		}
 		if (lost_i >= 0 && pf[lost_i].revents)
-			on_lost(o, s, r);
+			on_lost(s, r);
+		if (st_i >= 0 && pf[st_i].revents)
+			on_status(s, r);
 	}
-	if (cli_signal != 0 && !s->reaped) {
-		/* The terminal already signalled the command; forward only kill(). */
-		if (cli_signal_user)
-			kill(s->pid, cli_signal);
+	if (cli_signal != 0 && !s->gone) {
+		/* The command has a process group of its own: the terminal's
+		 * signal did not reach it, so pass on every one. */
+		stop(s, cli_signal, now_ms() + o->kill_after_ms);
 		cli_signal = 0;
 	}
-	if (s->kill_at != 0 && now_ms() >= s->kill_at && !s->reaped) {
-		kill(s->pid, SIGKILL);
-		s->kill_at = 0;
+	v = r->lost ? s->valid_sent : valid_until(o);
+	if (v != s->valid_sent) {
+		tell(s, KEEP_VALID, 0, v);
+		s->valid_sent = v;
 	}
-	if (!s->reaped && waitpid(s->pid, &s->status, WNOHANG) == s->pid) {
-		s->reaped = true;
-		s->reaped_at = now_ms();
-	}
-	/* After the exit, drain the output briefly: a background grandchild
-	 * may hold the pipe open forever. */
-	return !s->reaped || ((s->out_fd >= 0 || s->err_fd >= 0) && now_ms() - s->reaped_at < 500);
+	/* After the end, drain the output briefly (every writer is gone). */
+	return !s->gone || ((s->out_fd >= 0 || s->err_fd >= 0) && now_ms() - s->gone_at < 500);
 }
 
-static void set_cloexec(int fd)
+/* Forks the keeper; the parent keeps ctl[1], st[0], out[0] and se[0]. */
+static int start_keeper(supervisor *s, char **env, int ctl[2], int st[2], int out[2], int se[2])
 {
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	keeper_spec k = {.argv = s->o->argv,
+	                 .env = env,
+	                 .ctl_fd = ctl[0],
+	                 .st_fd = st[1],
+	                 .out_fd = out[1],
+	                 .err_fd = se[1],
+	                 .kill_after = s->o->kill_after_ms,
+	                 .valid_until = valid_until(s->o)};
+
+	s->valid_sent = k.valid_until;
+	fflush(stdout);
+	fflush(stderr);
+	s->keeper = fork();
+	if (s->keeper < 0)
+		return -1;
+	if (s->keeper == 0)
+		keeper_run(&k);
+	close(ctl[0]);
+	close(st[1]);
+	ctl[0] = st[1] = -1;
+	if (out[1] >= 0)
+		close(out[1]);
+	out[1] = -1;
+	close(se[1]);
+	se[1] = -1;
+	s->err_fd = se[0];
+	se[0] = -1;
+	s->ctl_fd = ctl[1];
+	s->st_fd = st[0];
+	s->out_fd = out[0];
+	ctl[1] = st[0] = out[0] = -1;
+	return 0;
 }
 
 int child_run(const child_opts *o, child_result *r)
 {
-	int out[2] = {-1, -1}, se[2] = {-1, -1}, errp[2] = {-1, -1}, e, rc = -1;
+	int ctl[2] = {-1, -1}, st[2] = {-1, -1}, out[2] = {-1, -1}, se[2] = {-1, -1}, rc = -1;
 	char **env = build_env(o->env);
-	supervisor s = {.pid = -1, .out_fd = -1, .err_fd = -1, .pidfd = -1};
+	supervisor s = {.o = o,
+	                .keeper = -1,
+	                .ctl_fd = -1,
+	                .st_fd = -1,
+	                .out_fd = -1,
+	                .err_fd = -1,
+	                .stop_sent = INT64_MAX,
+	                .status = SIGKILL /* as if killed, until the keeper says */};
 
 	memset(r, 0, sizeof *r);
-	if (env == NULL || pipe(errp) != 0 || pipe(se) != 0 || (o->share_output && pipe(out) != 0)) {
+	if (env == NULL || pipe2(ctl, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0 ||
+	    pipe2(se, O_CLOEXEC) != 0 || (o->share_output && pipe2(out, O_CLOEXEC) != 0)) {
 		fprintf(stderr, "baton: cannot start the command: %s\n", strerror(errno));
 		goto out;
 	}
-	set_cloexec(errp[0]);
-	set_cloexec(errp[1]);
-	set_cloexec(se[0]);
-	set_cloexec(se[1]);
-	if (out[0] >= 0) {
-		set_cloexec(out[0]);
-		set_cloexec(out[1]);
-	}
-	fflush(stdout);
-	s.pid = fork();
-	if (s.pid < 0) {
+	if (start_keeper(&s, env, ctl, st, out, se) != 0) {
 		fprintf(stderr, "baton: cannot fork: %s\n", strerror(errno));
 		goto out;
 	}
-	if (s.pid == 0)
-		exec_child(o, env, out[1], se[1], errp[1]);
-	close(errp[1]);
-	errp[1] = -1;
-	close(se[1]);
-	se[1] = -1;
-	s.err_fd = se[0];
-	se[0] = -1;
-	if (out[1] >= 0) {
-		close(out[1]);
-		out[1] = -1;
-	}
-	s.out_fd = out[0];
-	out[0] = -1;
-	if (read(errp[0], &e, sizeof e) == (ssize_t)sizeof e) {
-		fprintf(stderr, "baton: cannot run %s: %s\n", o->argv[0], strerror(e));
-		waitpid(s.pid, &s.status, 0);
-		r->exited = true;
-		r->code = e == ENOENT ? 127 : 126;
-		rc = 0;
-		goto out;
-	}
-	r->spawned = true;
-	s.pidfd = (int)syscall(SYS_pidfd_open, s.pid, 0);
-	while (supervise_once(o, &s, r))
+	while (supervise_once(&s, r))
 		;
-	r->exited = WIFEXITED(s.status);
-	r->code = r->exited ? WEXITSTATUS(s.status) : 0;
-	r->sig = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0;
+	if (!s.exec_failed) {
+		r->exited = WIFEXITED(s.status);
+		r->code = r->exited ? WEXITSTATUS(s.status) : 0;
+		r->sig = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0;
+		r->spawned = true;
+	}
 	rc = 0;
 out:
+	if (s.ctl_fd >= 0)
+		close(s.ctl_fd);
+	if (s.keeper > 0)
+		(void)waitpid(s.keeper, NULL, 0);
 	for (int i = 0; i < 2; i++) {
+		if (ctl[i] >= 0)
+			close(ctl[i]);
+		if (st[i] >= 0)
+			close(st[i]);
 		if (out[i] >= 0)
 			close(out[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
 		if (se[i] >= 0)
 			close(se[i]);
 	}
+	if (s.st_fd >= 0)
+		close(s.st_fd);
 	if (s.out_fd >= 0)
 		close(s.out_fd);
 	if (s.err_fd >= 0)
 		close(s.err_fd);
-	if (s.pidfd >= 0)
-		close(s.pidfd);
 	free(env);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #define CLI_EX_UNAVAILABLE 69   /* broker or coordinator unreachable */
 #define CLI_EX_TEMPFAIL    75   /* wait ran out, or busy */
 #define CLI_EX_LOST        76   /* the lock was lost while the command ran */
+#define CLI_EX_NOPERM      77   /* the broker's ACL does not let us act as our node */
 #define CLI_EX_SOFTWARE    70   /* an internal error */
 #define CLI_EX_FAILED      79   /* --max-failures: the operation failed that often in a row; not run */
 #define CLI_HELP           (-1) /* cli_parse printed help or version: exit 0 */
@@ -109,7 +110,8 @@ int cli_exit_for(baton_err err);
  * (cli_now_ms() clock; INT64_MAX: no limit) and saying on stderr every
  * CLI_NOTICE_MS that it is still waiting for the broker, and why. A
  * refusal (credentials, TLS, client id) ends it at once. On failure prints
- * why to stderr and returns the exit code (69, or 128 + a signal that
+ * why to stderr and returns the exit code (69; 77 when the broker's ACL
+ * does not let us act as our node; or 128 + a signal that
  * arrived); 0 on success. (common.c) */
 int cli_connect_until(const cli_common *com, baton_client **out, int64_t deadline_ms);
 

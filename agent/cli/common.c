@@ -22,7 +22,7 @@ static void log_line(void *arg, baton_log_level level, const char *line)
 /* Creates the client from com; 0 or an exit code (the reason printed). */
 static int client_from(const cli_common *com, baton_client **out)
 {
-	char *password = NULL, msg[512];
+	char *password = NULL, msg[640];
 	baton_client *c = NULL;
 	baton_options o;
 	baton_err err;
@@ -73,7 +73,7 @@ int cli_connect_until(const cli_common *com, baton_client **out, int64_t deadlin
 		if (err != BATON_E_TIMEOUT || now >= deadline_ms) {
 			/* Refused (credentials, TLS, id): final. Or out of time. */
 			fprintf(stderr, "baton: %s\n", msg);
-			rc = CLI_EX_UNAVAILABLE;
+			rc = err == BATON_E_NOT_AUTHORIZED ? CLI_EX_NOPERM : CLI_EX_UNAVAILABLE;
 		} else if (cli_signal != 0) {
 			rc = 128 + cli_signal;
 		} else if (now >= next_notice) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -29,6 +30,7 @@ enum {
 	RUN_SHARED,
 	RUN_PERMITS,
 	RUN_MAX_FAILURES,
+	RUN_KILL_AFTER,
 	RUN_CONNECT,
 	RUN_CONFLICT
 };
@@ -42,8 +44,9 @@ typedef struct run_args {
 	int64_t wait_ms; /* -1: forever */
 	bool share_output;
 	const char *meta;
-	int64_t connect_ms; /* --connect-timeout, -1: none */
-	int conflict_code;  /* exit code for busy or wait ran out */
+	int64_t kill_after_ms; /* -1: the default */
+	int64_t connect_ms;    /* --connect-timeout, -1: none */
+	int conflict_code;     /* exit code for busy or wait ran out */
 } run_args;
 
 /* The help below spells the codec's lease bounds; keep them in step. */
@@ -72,6 +75,8 @@ static const cli_opt run_opts[] = {
             "exit N instead of 75 when busy or the wait ran out (flock -E)"),
     CLI_OPT("share-output", 's', RUN_SHARE, NULL, "share the tail of stdout (4 KiB) with nodes that skip"),
     CLI_OPT("meta", 0, RUN_META, "TEXT", "text shown to watchers (default: the command line)"),
+    CLI_OPT("kill-after", 'k', RUN_KILL_AFTER, "DUR",
+            "SIGTERM to SIGKILL grace for the command's group (default 5s)"),
     CLI_OPT_END,
 };
 
@@ -109,6 +114,8 @@ static int run_opt(void *ctx, int id, const char *arg)
 		return cli_count_opt("run", "max-failures", arg, 1, WIRE_FAILURES_MAX, &a->max_failures);
 	case RUN_LEASE:
 		return cli_duration_opt("run", "lease", arg, WIRE_LEASE_MIN, WIRE_LEASE_MAX, &a->lease_ms);
+	case RUN_KILL_AFTER:
+		return cli_duration_opt("run", "kill-after", arg, 0, 3600000, &a->kill_after_ms);
 	case RUN_WAIT:
 		return cli_duration_opt("run", "wait", arg, 0, INT64_MAX, &a->wait_ms);
 	case RUN_CONNECT:
@@ -137,14 +144,18 @@ static const cli_command run_cmd = {
     "and exits 0. The command sees BATON_RESOURCE, BATON_TOKEN, BATON_NODE (and\n"
     "BATON_PREVIOUS_ERROR when it takes over from a failed holder: the failed command's\n"
     "exit status and the end of its stderr, up to 1 KiB). While waiting it shows its place\n"
-    "in the queue (-v, or on a terminal).\n"
+    "in the queue (-v, or on a terminal). The command runs in a process group of its own;\n"
+    "when it ends, the lock is lost or baton is interrupted, the whole group gets SIGTERM,\n"
+    "then SIGKILL after --kill-after, and baton exits when it is gone. Every process of it\n"
+    "is killed before the lock can pass to another node, and at once if baton itself dies.\n"
     "With --shared it is a read lock, with --permits N a semaphore of N; with\n"
     "--max-failures N it runs nothing once the operation failed N times in a row.\n"
     "Exit: 0 ran and succeeded or skipped; the command's code when it failed; 64 usage;\n"
     "65 rejected; 69 broker or coordinator unreachable (never answered within --wait or\n"
     "--connect-timeout, or refused us); 75 busy or wait ran out (--conflict-exit-code);\n"
-    "76 lock lost while running; 79 failed too often (--max-failures): not run;\n"
-    "130/143 interrupted (SIGINT/SIGTERM) while waiting.\n"
+    "76 lock lost while running; 77 the broker's ACL does not let us act as this node;\n"
+    "79 failed too often (--max-failures): not run; 130/143 interrupted (SIGINT/SIGTERM)\n"
+    "while waiting.\n"
     "The command's own code may equal one of these: -v says which it was.",
     "baton run --resource images/nginx:1.25 --wait 10m -- docker pull nginx:1.25",
     run_opts,
@@ -184,6 +195,12 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 			fflush(stdout);
 		}
 		return CLI_EX_OK;
+	case BATON_PHASE_LOST:
+		fprintf(stderr,
+		        "baton: the grant of %s was revoked, or never confirmed by a renewal, before it "
+		        "could be used\n",
+		        a->resource);
+		return CLI_EX_LOST;
 	case BATON_PHASE_BUSY:
 		fprintf(stderr, "baton: %s is busy (held by %s)\n", a->resource,
 		        ans->holder ? ans->holder : "?");
@@ -208,10 +225,27 @@ static int not_granted(const baton_answer *ans, const run_args *a, const cli_com
 static void on_lost(baton_lock *l, baton_err why, void *arg)
 {
 	int fd = *(int *)arg;
+	char byte = why == BATON_E_NOT_CONNECTED ? CHILD_LOST_CONNECTION : CHILD_LOST_REVOKED;
 
 	(void)l;
-	(void)why;
-	(void)!write(fd, "L", 1);
+	(void)!write(fd, &byte, 1);
+}
+
+/* How long the holding stays valid, for child.c (child_opts.valid_until). */
+typedef struct validity {
+	baton_lock *l;
+	int64_t last; /* the last instant reported: kept once the lock is lost */
+} validity;
+
+static int64_t lock_valid_until(void *arg)
+{
+	validity *v = arg;
+	baton_lock_info info;
+
+	baton_lock_get_info(v->l, &info);
+	if (info.phase == BATON_PHASE_GRANTED && info.lease_left_ms > 0)
+		v->last = cli_now_ms() + info.lease_left_ms;
+	return v->last;
 }
 
 /* The failure's error: "exit status 3" or "killed by signal SIGTERM", then
@@ -299,8 +333,18 @@ static int run_holding(baton_lock *l, const baton_answer *ans, const run_args *a
 {
 	char res[BATON_RESOURCE_MAX + 32], tok[64], node[BATON_NODE_MAX + 32], prev[BATON_ERROR_MAX + 64];
 	const char *env[5] = {res, tok, node, NULL, NULL};
-	child_opts co = {argv, env, a->share_output, lost_fd};
+	validity v = {l, cli_now_ms()}; /* not valid until the lock says so */
+	child_opts co = {.argv = argv,
+	                 .env = env,
+	                 .share_output = a->share_output,
+	                 .lost_fd = lost_fd,
+	                 .kill_after_ms = a->kill_after_ms,
+	                 .valid_until = lock_valid_until,
+	                 .arg = &v,
+	                 .verbose = com->verbosity > 0};
 	child_result r;
+
+	(void)lock_valid_until(&v);
 
 	snprintf(res, sizeof res, "BATON_RESOURCE=%s", a->resource);
 	snprintf(tok, sizeof tok, "BATON_TOKEN=%llu", (unsigned long long)ans->token);
@@ -343,6 +387,7 @@ static void explain_code(int rc, const run_args *a, const cli_common *com)
 	            {CLI_EX_SOFTWARE, "an internal error"},
 	            {CLI_EX_TEMPFAIL, "busy or the wait ran out"},
 	            {CLI_EX_LOST, "the lock was lost"},
+	            {CLI_EX_NOPERM, "not authorized as this node by the broker's ACL"},
 	            {CLI_EX_FAILED, "failed too often (--max-failures)"},
 	            {128 + SIGINT, "interrupted while waiting"},
 	            {128 + SIGTERM, "terminated while waiting"}};
@@ -406,6 +451,30 @@ out:
 	return rc;
 }
 
+/* The SIGTERM-to-SIGKILL grace must leave room for two renewals in the
+ * holding's validity (docs/faults.md): at most half of it. */
+static int check_kill_after(run_args *a)
+{
+	int64_t window = baton_window_ms((uint32_t)a->lease_ms, 0), most = window / 2;
+	char k[32], m[32], w[32];
+
+	if (a->kill_after_ms < 0) {
+		a->kill_after_ms = CHILD_KILL_AFTER_MS < most ? CHILD_KILL_AFTER_MS : most;
+		return 0;
+	}
+	if (a->kill_after_ms <= most)
+		return 0;
+	duration_format(a->kill_after_ms, k, sizeof k);
+	duration_format(most, m, sizeof m);
+	duration_format(window, w, sizeof w);
+	fprintf(stderr,
+	        "baton run: --kill-after %s does not fit the lock: a holding stays valid %s after its "
+	        "last answered renewal (the lease or 1.5 keepalives, less 1%% + 100 ms), and the grace "
+	        "must be at most half of that, %s; lower --kill-after or raise --lease\n",
+	        k, w, m);
+	return CLI_EX_USAGE;
+}
+
 /* --permits implies mutex; the shapes that cannot go together are usage
  * errors here rather than rejections later. */
 static int shape_check(run_args *a)
@@ -428,6 +497,7 @@ int cli_run_main(int argc, char **argv)
 	run_args a = {.mode = BATON_MODE_ONCE,
 	              .lease_ms = WIRE_LEASE_DEFAULT,
 	              .wait_ms = -1,
+	              .kill_after_ms = -1,
 	              .connect_ms = -1,
 	              .conflict_code = CLI_EX_TEMPFAIL};
 	int64_t start = cli_now_ms();
@@ -449,6 +519,9 @@ int cli_run_main(int argc, char **argv)
 		fprintf(stderr, "baton run: invalid resource name '%s'\n", a.resource);
 		return CLI_EX_USAGE;
 	}
+	rc = check_kill_after(&a);
+	if (rc != 0)
+		return rc;
 	cli_wait_init(&w, a.resource, &com, start, a.wait_ms, a.connect_ms);
 	rc = cli_connect_until(&com, &c, cli_wait_connect_deadline(&w));
 	if (rc != 0)

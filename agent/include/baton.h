@@ -59,13 +59,14 @@
 extern "C" {
 #endif
 
-#define BATON_PREFIX_DEFAULT "baton/v1"
-#define BATON_BROKER_DEFAULT "tcp://127.0.0.1:1883"
-#define BATON_NODE_MAX       64   /* bytes of a node id, [A-Za-z0-9._-] */
-#define BATON_RESOURCE_MAX   200  /* bytes of a resource name */
-#define BATON_RESULT_MAX     4096 /* bytes of a release result */
-#define BATON_ERROR_MAX      1024 /* bytes of a release error text */
-#define BATON_WAIT_FOREVER   (-1) /* a timeout or wait without end */
+#define BATON_PREFIX_DEFAULT    "baton/v1"
+#define BATON_BROKER_DEFAULT    "tcp://127.0.0.1:1883"
+#define BATON_NODE_MAX          64   /* bytes of a node id, [A-Za-z0-9._-] */
+#define BATON_RESOURCE_MAX      200  /* bytes of a resource name */
+#define BATON_KEEPALIVE_DEFAULT 10   /* seconds, when baton_options.keepalive_s is 0 */
+#define BATON_RESULT_MAX        4096 /* bytes of a release result */
+#define BATON_ERROR_MAX         1024 /* bytes of a release error text */
+#define BATON_WAIT_FOREVER      (-1) /* a timeout or wait without end */
 
 typedef struct baton_client baton_client;
 typedef struct baton_lock baton_lock;
@@ -107,7 +108,7 @@ typedef struct baton_options {
 	const char *cafile;   /* TLS: CA bundle to verify the broker; NULL: system default */
 	const char *cert;     /* TLS: client certificate (PEM); NULL: none */
 	const char *key;      /* TLS: client private key (PEM); NULL: none */
-	uint32_t keepalive_s; /* MQTT keepalive; 0: 10 s */
+	uint32_t keepalive_s; /* MQTT keepalive; 0: BATON_KEEPALIVE_DEFAULT */
 	baton_log_cb log;     /* NULL: no logging */
 	void *log_arg;
 } baton_options;
@@ -225,7 +226,8 @@ typedef void (*baton_answer_cb)(baton_lock *l, const baton_answer *a, void *arg)
  * (BATON_E_TIMEOUT), or the connection to the broker was lost
  * (BATON_E_NOT_CONNECTED: the broker publishes our Will and the coordinator
  * hands the lock on, while we could not hear it; the holding is given back
- * with a failed release once we are connected again, in case it was not). */
+ * with a failed release when the lock is freed, if we are connected then:
+ * until then the caller may still be stopping the work it guarded). */
 typedef void (*baton_lost_cb)(baton_lock *l, baton_err why, void *arg);
 
 typedef struct baton_acquire_options {
@@ -250,14 +252,20 @@ BATON_EXPORT void baton_acquire_options_init(baton_acquire_options *o);
  * baton_lock_free()); on_answer will be called exactly once, unless the lock
  * is freed or the client closed first. Returns BATON_E_INVAL for bad options.
  *
- * The lease is counted by this process from the moment it sent the request
+ * A holding is valid, by this process's clock, from the send of the request
  * that earned it (the acquire for an immediate grant; the last renew that
- * was answered `renewed` afterwards). A grant that arrives after the lock
- * was queued is counted from its arrival less a tenth of the lease (the
- * delivery delay we cannot see) and renewed at once. A lost connection to
- * the broker loses every held lock at once (see baton_lost_cb). Renewals go out every third of
- * the lease. When the deadline passes without a renewal answered, the lock
- * is lost at that instant, whatever the coordinator says later. */
+ * was answered `renewed` afterwards) for baton_window_ms(): the lease or,
+ * if shorter, 1.5 keepalives (after which the broker may fire our Will and
+ * the coordinator hand the lock on), less a drift margin of 1% + 100 ms.
+ * A grant that arrives after the lock was queued says nothing about how
+ * recently the broker heard us: it is renewed at once and reported (on_answer,
+ * baton_lock_wait) only when that renewal is answered. Renewals go out every
+ * quarter of the window. A lost connection to the broker loses every held
+ * lock at once (see baton_lost_cb). When the deadline passes without a
+ * renewal answered, the lock is lost at that instant, whatever the
+ * coordinator says later. An acquire answered `revoked` (its grant ended
+ * before we heard of it) is asked again under a new id while its wait
+ * lasts, and is otherwise answered with phase BATON_PHASE_LOST. */
 BATON_EXPORT baton_err baton_acquire(baton_client *c, const baton_acquire_options *o, baton_lock **out);
 
 /* Blocks until l's acquire is answered with a final status, at most
@@ -275,10 +283,17 @@ typedef struct baton_lock_info {
 	char holder[BATON_NODE_MAX + 1]; /* QUEUED/BUSY: the holder if known, else "" */
 	uint64_t token;                  /* GRANTED and later: the token */
 	int64_t age_ms;                  /* since baton_acquire() */
-	int64_t lease_left_ms;           /* GRANTED: until the local deadline */
+	int64_t lease_left_ms;           /* GRANTED: how long the holding stays valid (0: not yet usable) */
 	bool lost;                       /* the holding was lost */
 } baton_lock_info;
 BATON_EXPORT void baton_lock_get_info(baton_lock *l, baton_lock_info *out);
+
+/* How long a holding of lease_ms stays valid after the send of its last
+ * answered request, for a client connected with keepalive_s (0: the
+ * default): min(lease, 1.5 keepalives) less 1% and 100 ms. A holder that
+ * must stop its work before losing the lock stops it within this. Cannot
+ * fail. */
+BATON_EXPORT int64_t baton_window_ms(uint32_t lease_ms, uint32_t keepalive_s);
 
 /* True once l's holding was lost (pollable twin of on_lost). Cannot fail. */
 BATON_EXPORT bool baton_lock_lost(baton_lock *l);

@@ -35,6 +35,32 @@ def run_cmd(broker_uri, prefix, node, resource, holder_log, hold_ms=200, mode="m
             ["--", PY, HOLDER, holder_log, str(hold_ms), str(fail_pct), str(server_port)])
 
 
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def session_pids(sid):
+    """Every live process whose session id is sid (from /proc/PID/stat)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid:  # state ppid pgrp session
+            out.append(int(name))
+    return out
+
+
 class AgentRun:
     """One `baton run` process, in a session of its own. Its output goes to
     files, not pipes: a command that outlives a killed agent keeps them."""
@@ -75,11 +101,14 @@ class AgentRun:
             os.kill(self.proc.pid, sig)
 
     def kill_group(self, sig=signal.SIGKILL):
-        """The agent and its command together (a crash of the whole host)."""
-        try:
-            os.killpg(self.proc.pid, sig)  # its own session: pgid == its pid
-        except ProcessLookupError:
-            pass
+        """The agent, its keeper and its command together (a crash or a
+        freeze of the whole host): every process of its session, whatever
+        process group it is in (the command and the keeper have their own)."""
+        for pid in session_pids(self.proc.pid):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
     def stop(self):
         if self.proc.poll() is None:

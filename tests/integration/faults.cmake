@@ -9,3 +9,8 @@ foreach(f ${BATON_FAULT_TESTS})
   set_tests_properties(${t} PROPERTIES LABELS integration TIMEOUT 600
                        ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# The chaos test of `baton run` (issue 13): seeded, bounded, about 3 minutes.
+add_test(NAME test_chaos_run COMMAND ${BATON_PY} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_chaos_run.py)
+set_tests_properties(test_chaos_run PROPERTIES LABELS integration TIMEOUT 600
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")

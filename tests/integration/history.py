@@ -273,7 +273,7 @@ class Recorder:
 # ---- the holders' own log ---------------------------------------------------
 
 def read_holder_log(path):
-    """Holdings from holder.py's log: [{res, token, node, start, end, how}],
+    """Holdings from holder.py's log: [{res, token, node, pid, start, end, how}],
     end None when neither an end nor a term line was written (killed)."""
     by_tok = {}
     if not os.path.exists(path):
@@ -285,6 +285,7 @@ def read_holder_log(path):
                                                                 "node": rec["node"], "start": None,
                                                                 "end": None, "how": None})
             if rec["ev"] == "start":
+                h["pid"] = rec.get("pid")
                 if h["start"] is not None:
                     raise AssertionError("token %d started twice: %r" % (rec["token"], rec))
                 h["start"] = rec["t"]

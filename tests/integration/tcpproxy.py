@@ -1,11 +1,15 @@
 """A loopback TCP proxy a test puts between a client and the broker, to
 simulate network faults: pause() stops forwarding (the connections stay open
-and silent, like a partition), cut() closes every connection (and refuses new
-ones until resume()), resume() forwards again. Threads only; stop() ends them.
+and silent, like a partition), in both directions or in one ("up": client to
+upstream, "down": upstream to client; what is not forwarded waits in the
+kernel's buffers, as behind a black-holing router), cut() closes every
+connection (and refuses new ones until resume()), resume() forwards again.
+Threads only; stop() ends them.
 """
 import select
 import socket
 import threading
+import time
 
 
 class TcpProxy:
@@ -18,8 +22,10 @@ class TcpProxy:
         self.port = self.lsock.getsockname()[1]
         self.mu = threading.Lock()
         self.conns = []  # (client socket, upstream socket)
-        self.forwarding = threading.Event()
-        self.forwarding.set()
+        self.up = threading.Event()  # client -> upstream flows
+        self.down = threading.Event()  # upstream -> client flows
+        self.up.set()
+        self.down.set()
         self.refusing = False
         self.stopped = False
         self.accepted = 0
@@ -52,14 +58,17 @@ class TcpProxy:
 
     def _pump(self, c, u):
         peer = {c: u, u: c}
+        flows = {c: self.up, u: self.down}
         try:
             while not self.stopped:
-                if not self.forwarding.wait(0.05):
-                    continue  # paused: read nothing, so nothing moves
-                r, _, _ = select.select([c, u], [], [], 0.05)
+                open_ = [s for s in (c, u) if flows[s].is_set()]
+                if not open_:
+                    time.sleep(0.05)  # paused both ways: read nothing, so nothing moves
+                    continue
+                r, _, _ = select.select(open_, [], [], 0.05)
                 for s in r:
-                    if not self.forwarding.is_set():
-                        break
+                    if not flows[s].is_set():
+                        continue
                     data = s.recv(65536)
                     if not data:
                         return
@@ -80,12 +89,18 @@ class TcpProxy:
             if (c, u) in self.conns:
                 self.conns.remove((c, u))
 
-    def pause(self):
-        self.forwarding.clear()
+    def pause(self, direction="both"):
+        """Stops forwarding: "both", "up" (client to upstream) or "down"."""
+        assert direction in ("both", "up", "down")
+        if direction in ("both", "up"):
+            self.up.clear()
+        if direction in ("both", "down"):
+            self.down.clear()
 
     def resume(self):
         self.refusing = False
-        self.forwarding.set()
+        self.up.set()
+        self.down.set()
 
     def cut(self):
         """Closes every connection and refuses new ones until resume()."""
@@ -97,6 +112,6 @@ class TcpProxy:
 
     def stop(self):
         self.stopped = True
-        self.forwarding.set()
+        self.resume()
         self.lsock.close()
         self.cut()

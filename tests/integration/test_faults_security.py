@@ -79,6 +79,8 @@ def secured_conf(port, d, pki, pwfile, require_cert=False):
         v = {"listener": "listener %d 127.0.0.1" % port, "password_file": "password_file " + pwfile,
              "acl_file": "acl_file " + DEPLOY_ACL, "certfile": "certfile " + pki.server[0],
              "keyfile": "keyfile " + pki.server[1], "cafile": "cafile " + pki.ca[1]}.get(k, ln)
+        if require_cert and k == "use_username_as_clientid":
+            continue  # certificates without use_identity_as_username carry no user name
         out.append(v)
     if require_cert:
         out.append("require_certificate true")
@@ -131,9 +133,9 @@ class Security(unittest.TestCase):
                            and json.loads(e[2]).get("online") is True, timeout=30, what="coordinator online")
         return c
 
-    # ------------------------------------------------------------------------
-
-    def test_acl_node_cannot_act_for_another_nor_read_its_grants(self):
+    def as_shipped(self):
+        """The authenticated broker as shipped, an observer's recorder and the
+        coordinator: (broker, password files, tls, recorder, coordinator)."""
         pwfile, pw = make_passwd(self.dir)
         b = self.broker(lambda port, d: secured_conf(port, d, self.pki, pwfile))
         tls = (self.pki.ca[1], None, None)
@@ -142,6 +144,12 @@ class Security(unittest.TestCase):
         self.cleanup.append(rec.close)
         coord = self.coordinator(b, ["--cafile", self.pki.ca[1], "--username", "baton-coordinator",
                                      "--password-file", pw["baton-coordinator"]], wait_with=rec)
+        return b, pw, tls, rec, coord
+
+    # ------------------------------------------------------------------------
+
+    def test_acl_node_cannot_act_for_another_nor_read_its_grants(self):
+        b, pw, tls, rec, coord = self.as_shipped()
         n1 = Node(b, PREFIX, "n1", username="n1", password=PASSWORDS["n1"], tls=tls)
         n2 = Node(b, PREFIX, "n2", username="n2", password=PASSWORDS["n2"], tls=tls)
         self.cleanup += [n1.close, n2.close]
@@ -168,6 +176,49 @@ class Security(unittest.TestCase):
         for secret in PASSWORDS.values():
             self.assertNotIn(secret, coord.log())
         self.assertIn("debug", coord.log())
+
+    def test_acl_as_shipped_refuses_acting_as_another_node_in_words(self):
+        """As shipped (deploy/acl's %u patterns, use_username_as_clientid in
+        deploy/mosquitto.conf): `baton run` as user n1 with --node n2 stops at
+        once with exit 77 and "not authorized: user n1 may not act as node
+        n2" (not "no answer from the coordinator"); a client of user n1 that
+        connects with client id n2 does not take over n2's session, so n2
+        keeps its lock; n1 acting as itself runs its command."""
+        self.assertIn("use_username_as_clientid true", secured_block())
+        b, pw, tls, rec, _ = self.as_shipped()
+        uri = "ssl://127.0.0.1:%d" % b.port
+        n2 = Node(b, PREFIX, "n2", username="n2", password=PASSWORDS["n2"], tls=tls)
+        self.cleanup.append(n2.close)
+        g = n2.request("acquire", "sec/r2", mode="mutex", lease_ms=60000)
+        self.assertEqual(g["status"], "granted")
+        log = os.path.join(self.dir, "h.log")
+        as_n1 = ["--cafile", self.pki.ca[1], "--username", "n1", "--password-file", pw["n1"]]
+        # 1. acting as another node: refused in words
+        other = AgentRun(run_cmd(uri, PREFIX, "n2", "sec/r2", log, extra=as_n1 + ["--wait", "30s"]))
+        self.cleanup.append(other.stop)
+        self.assertEqual(other.wait(60), 77, other.err)
+        err = other.err.decode()
+        print("\nbaton run --username n1 --node n2: %s" % err.strip().splitlines()[-1])
+        self.assertIn("not authorized: user n1 may not act as node n2", err)
+        self.assertNotIn("no answer from the coordinator", err)
+        self.assertEqual(read_holder_log(log), [])
+        # 2. taking over n2's session with its client id: the broker names
+        # the connection after its user, so n2 stays connected and holding
+        thief = Node(b, PREFIX, "n2", username="n1", password=PASSWORDS["n1"], tls=tls)
+        self.cleanup.append(thief.close)
+        r = n2.request("renew", "sec/r2", token=g["token"])
+        self.assertEqual((r["status"], r["token"]), ("renewed", g["token"]))
+        thief.close()
+        r = n2.request("renew", "sec/r2", token=g["token"])
+        self.assertEqual((r["status"], r["token"]), ("renewed", g["token"]))
+        offline = [x for _, n, x in rec.records("node") if n == "n2" and x and x.get("online") is False]
+        self.assertEqual(offline, [], "n2 was cut off (its Will fired)")
+        self.assertFalse([x for _, _, x in rec.records("outcome")], "a holding ended")
+        # 3. acting as itself works as shipped
+        own = AgentRun(run_cmd(uri, PREFIX, "n1", "sec/r3", log, hold_ms=100, extra=as_n1))
+        self.cleanup.append(own.stop)
+        self.assertEqual(own.wait(60), 0, own.err)
+        self.assertEqual([h["node"] for h in read_holder_log(log)], ["n1"])
 
     def test_wrong_password_is_refused_clearly_and_not_logged(self):
         pwfile, pw = make_passwd(self.dir)

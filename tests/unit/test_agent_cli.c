@@ -45,12 +45,13 @@ static void test_reqstate_immediate_grant_counts_from_first_send(void **state)
 	assert_true(fx & REQ_FX_SETTLED);
 	assert_int_equal(rs.phase, BATON_PHASE_GRANTED);
 	assert_int_equal(rs.token, 7);
-	assert_int_equal(rs.deadline_ms, 1100 + 30000);
-	assert_int_equal(rs.renew_at_ms, 1100 + 10000);
-	assert_int_equal(bt_reqstate_next_tick(&rs), 1100 + 10000);
+	/* valid for the lease less the drift margin (1% + 100 ms), renewed every quarter */
+	assert_int_equal(rs.deadline_ms, 1100 + 30000 - 400);
+	assert_int_equal(rs.renew_at_ms, 1100 + 29600 / 4);
+	assert_int_equal(bt_reqstate_next_tick(&rs), 1100 + 29600 / 4);
 }
 
-static void test_reqstate_disconnect_while_granted_loses_and_gives_back(void **state)
+static void test_reqstate_disconnect_while_granted_loses_and_gives_back_later(void **state)
 {
 	reqstate rs;
 	wire_answer g = answer(WIRE_ST_GRANTED, 7, 30000);
@@ -62,10 +63,12 @@ static void test_reqstate_disconnect_while_granted_loses_and_gives_back(void **s
 	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1100);
 	fx = bt_reqstate_disconnected(&rs);
 	assert_true(fx & REQ_FX_LOST);
-	assert_true(fx & REQ_FX_DROP);
+	/* not given back yet: the holder may still be stopping its work */
+	assert_false(fx & REQ_FX_DROP);
 	assert_int_equal(rs.phase, BATON_PHASE_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_NOT_CONNECTED);
-	assert_int_equal(rs.drop_token, 7);
+	assert_int_equal(rs.drop_token, 0);
+	assert_int_equal(rs.held_token, 7);
 	assert_int_equal(bt_reqstate_disconnected(&rs), 0); /* once */
 }
 
@@ -127,7 +130,7 @@ static void test_reqstate_other_grant_while_granted_means_lost(void **state)
 static void test_reqstate_queued_then_granted_renews_at_once(void **state)
 {
 	reqstate rs;
-	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), g = answer(WIRE_ST_GRANTED, 9, 30000);
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), g = answer(WIRE_ST_GRANTED, 9, 30000), r;
 	unsigned fx;
 
 	(void)state;
@@ -141,12 +144,20 @@ static void test_reqstate_queued_then_granted_renews_at_once(void **state)
 	assert_int_equal(rs.position, 2);
 	assert_string_equal(rs.holder, "other");
 	fx = bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 90000);
-	assert_true(fx & REQ_FX_SETTLED);
-	assert_int_equal(rs.deadline_ms, 90000 + 30000 - 3000); /* a tenth of the lease of margin */
+	/* not usable yet: how recently the broker heard us is unknown */
+	assert_int_equal(fx, REQ_FX_CHANGED);
+	assert_false(rs.settled);
+	assert_false(rs.confirmed);
+	assert_int_equal(rs.deadline_ms, 90000 - 3000 + 29600); /* a tenth of the lease of margin */
 	fx = bt_reqstate_tick(&rs, 90000);
 	assert_int_equal(fx, REQ_FX_RENEW);
 	assert_true(rs.renew_pending);
 	assert_int_equal(rs.renew_seq, 1);
+	r = answer(WIRE_ST_RENEWED, 9, 30000);
+	fx = bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 90005);
+	assert_true(fx & REQ_FX_SETTLED);
+	assert_true(rs.confirmed);
+	assert_int_equal(rs.deadline_ms, 90000 + 29600);
 }
 
 static void test_reqstate_renewed_moves_deadline_from_send_time(void **state)
@@ -158,14 +169,14 @@ static void test_reqstate_renewed_moves_deadline_from_send_time(void **state)
 	bt_reqstate_init(&rs, false, 0);
 	bt_reqstate_sent(&rs, 0);
 	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 5);
-	assert_int_equal(bt_reqstate_tick(&rs, 999), 0);
-	assert_int_equal(bt_reqstate_tick(&rs, 1000), REQ_FX_RENEW);
+	assert_int_equal(bt_reqstate_tick(&rs, 716), 0);
+	assert_int_equal(bt_reqstate_tick(&rs, 717), REQ_FX_RENEW); /* a quarter of 3000 - 130 */
 	/* A stale renew number changes nothing. */
 	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 0, &r, 1010), 0);
 	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 1050), REQ_FX_CHANGED);
 	assert_false(rs.renew_pending);
-	assert_int_equal(rs.deadline_ms, 1000 + 3000);
-	assert_int_equal(rs.renew_at_ms, 1000 + 1000);
+	assert_int_equal(rs.deadline_ms, 717 + 2870);
+	assert_int_equal(rs.renew_at_ms, 717 + 717);
 }
 
 static void test_reqstate_unanswered_renew_resent_then_lost_at_deadline(void **state)
@@ -177,12 +188,12 @@ static void test_reqstate_unanswered_renew_resent_then_lost_at_deadline(void **s
 	bt_reqstate_init(&rs, false, 0);
 	bt_reqstate_sent(&rs, 0);
 	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 1);
-	assert_int_equal(bt_reqstate_tick(&rs, 1000), REQ_FX_RENEW);
-	assert_int_equal(bt_reqstate_tick(&rs, 2000), REQ_FX_RENEW);
+	assert_int_equal(bt_reqstate_tick(&rs, 717), REQ_FX_RENEW);
+	assert_int_equal(bt_reqstate_tick(&rs, 1434), REQ_FX_RENEW);
 	assert_int_equal(rs.renew_seq, 1); /* the same id again */
 	assert_true(bt_reqstate_outstanding(&rs, REQ_K_RENEW));
-	assert_int_equal(bt_reqstate_tick(&rs, 2999), 0);
-	assert_true(bt_reqstate_tick(&rs, 3000) & REQ_FX_LOST);
+	assert_int_equal(bt_reqstate_tick(&rs, 2869), REQ_FX_RENEW);
+	assert_true(bt_reqstate_tick(&rs, 2870) & REQ_FX_LOST);
 	assert_int_equal(rs.phase, BATON_PHASE_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_TIMEOUT);
 	assert_int_equal(bt_reqstate_release(&rs), BATON_E_LOST);
@@ -212,6 +223,64 @@ static void test_reqstate_revoked_or_refused_renew_loses(void **state)
 	rej.code = BATON_E_NOT_HOLDER;
 	assert_true(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &rej, 10001) & REQ_FX_LOST);
 	assert_int_equal(rs.lost_err, BATON_E_NOT_HOLDER);
+}
+
+static void test_reqstate_window_is_shorter_of_lease_and_will(void **state)
+{
+	reqstate rs;
+	wire_answer g = answer(WIRE_ST_GRANTED, 3, 30000), r = answer(WIRE_ST_RENEWED, 3, 30000);
+
+	(void)state;
+	assert_int_equal(bt_reqstate_window(30000, 0), 29600);
+	assert_int_equal(bt_reqstate_window(30000, 15000), 15000 - 250);
+	assert_int_equal(bt_reqstate_window(3000, 15000), 2870);
+	/* keepalive 10 s: the broker may fire our Will 15 s after our last
+	 * packet, so a 30 s lease is valid for 15 s less the margin only */
+	bt_reqstate_init(&rs, false, 0);
+	rs.will_ms = 15000;
+	bt_reqstate_sent(&rs, 100);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 110);
+	assert_true(rs.settled);
+	assert_int_equal(rs.deadline_ms, 100 + 14750);
+	assert_int_equal(rs.renew_at_ms, 100 + 14750 / 4);
+	assert_int_equal(bt_reqstate_tick(&rs, 100 + 3687), REQ_FX_RENEW);
+	assert_int_equal(rs.renew_sent_ms, 3787);
+	/* a renewal never answered (a partition): lost before the Will can fire */
+	assert_false(bt_reqstate_tick(&rs, 100 + 14749) & REQ_FX_LOST);
+	assert_true(bt_reqstate_tick(&rs, 100 + 14750) & REQ_FX_LOST);
+	assert_true(100 + 14750 < 100 + 15000);
+	/* answered: valid from its send */
+	bt_reqstate_init(&rs, false, 0);
+	rs.will_ms = 15000;
+	bt_reqstate_sent(&rs, 100);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &g, 110);
+	bt_reqstate_tick(&rs, 3787);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_RENEW, 1, &r, 9000), REQ_FX_CHANGED);
+	assert_int_equal(rs.deadline_ms, 3787 + 14750);
+}
+
+static void test_reqstate_revoked_acquire_restarts_or_is_lost(void **state)
+{
+	reqstate rs;
+	wire_answer q = answer(WIRE_ST_QUEUED, 0, 0), rv = answer(WIRE_ST_REVOKED, 8, 0);
+	unsigned fx;
+
+	(void)state;
+	bt_reqstate_init(&rs, false, 0);
+	bt_reqstate_sent(&rs, 0);
+	/* answered `revoked` while we wait: that request is over */
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &rv, 10), REQ_FX_RESTART);
+	bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &q, 20);
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_ACQUIRE, 0, &rv, 30), REQ_FX_RESTART);
+	/* a revocation for some other request changes nothing */
+	assert_int_equal(bt_reqstate_answer(&rs, REQ_K_NONE, 0, &rv, 40), 0);
+	/* no wait left: the acquire settles as lost */
+	fx = bt_reqstate_revoked_final(&rs);
+	assert_true(fx & REQ_FX_SETTLED);
+	assert_true(fx & REQ_FX_LOST);
+	assert_true(rs.lost);
+	assert_int_equal(rs.phase, BATON_PHASE_LOST);
+	assert_int_equal(rs.lost_err, BATON_E_LOST);
 }
 
 static void test_reqstate_release_flow(void **state)
@@ -618,7 +687,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reqstate_immediate_grant_counts_from_first_send),
 	    cmocka_unit_test(test_reqstate_queued_then_granted_renews_at_once),
-	    cmocka_unit_test(test_reqstate_disconnect_while_granted_loses_and_gives_back),
+	    cmocka_unit_test(test_reqstate_disconnect_while_granted_loses_and_gives_back_later),
+	    cmocka_unit_test(test_reqstate_window_is_shorter_of_lease_and_will),
+	    cmocka_unit_test(test_reqstate_revoked_acquire_restarts_or_is_lost),
 	    cmocka_unit_test(test_reqstate_disconnect_while_queued_changes_nothing),
 	    cmocka_unit_test(test_reqstate_new_grant_after_loss_is_given_back),
 	    cmocka_unit_test(test_reqstate_other_grant_while_granted_means_lost),

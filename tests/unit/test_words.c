@@ -88,6 +88,20 @@ static void test_lost_connection_words(void **state)
 	assert_non_null(strstr(buf, "--node"));
 }
 
+/* The ACL refusal names the user, the node and the topic; or says anonymous. */
+static void test_acl_refused_words(void **state)
+{
+	(void)state;
+	char buf[512];
+	mqttwords_who anon = who;
+	mqttwords_acl_refused(buf, sizeof buf, &who, "baton/v1/nodes/n1");
+	assert_non_null(strstr(buf, "not authorized: user alice may not act as node n1"));
+	assert_non_null(strstr(buf, "presence on baton/v1/nodes/n1"));
+	anon.username = NULL;
+	mqttwords_acl_refused(buf, sizeof buf, &anon, "baton/v1/nodes/n1");
+	assert_non_null(strstr(buf, "anonymous client act as node n1"));
+}
+
 /* Two short-lived connections in a row, with no failed connect between
  * them, is the takeover signature; a long one or a failed attempt resets. */
 static void test_duplicate_rule(void **state)
@@ -125,6 +139,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_and_network_words),
 	    cmocka_unit_test(test_lost_connection_words),
 	    cmocka_unit_test(test_duplicate_rule),
+	    cmocka_unit_test(test_acl_refused_words),
 	    cmocka_unit_test(test_every_lost_reason_has_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
