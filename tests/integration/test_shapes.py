@@ -113,7 +113,10 @@ class ShapesTest(SharedCoordinator):
         self.assertEqual((ga["status"], gb["status"]), ("granted", "granted"))
         qc = c.request("acquire", self.res, mode="mutex", permits=2, rid="c1")
         self.assertEqual((qc["status"], qc["holder"]), ("queued", a.node))
-        snap = self.snapshot(lambda s: s.get("permits") == 2 and len(s.get("holders", [])) == 2, "two holders")
+        # Snapshots are coalesced and may trail the answers: wait for the one
+        # that has seen all three acquires (two holders and C in line).
+        snap = self.snapshot(lambda s: s.get("permits") == 2 and len(s.get("holders", [])) == 2
+                             and s.get("waiting"), "two holders and a waiter")
         self.assertEqual(snap["waiting"], [c.node])
         b.request("release", self.res, token=gb["token"], success=False, error="killed")
         gc = c.answer("c1", "granted")
