@@ -1,7 +1,8 @@
 /*
  * bench_ab.c - ab mode: the same uncontended acquire+release cycle against
  * two coordinators that differ in one setting (bench/run: metrics off and
- * on), interleaved repetition by repetition on one broker, so that the two
+ * on; a single durable coordinator and a 3-member group), alternating which
+ * goes first, repetition by repetition on one broker, so that the two
  * columns see the same machine at the same time. Prints both rows and the
  * ratio of their acquire medians.
  */

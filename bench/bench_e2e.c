@@ -168,7 +168,6 @@ static void usage(void)
 	    "--held N "
 	    "--n N --reps R]\n"
 	    "  hold       --prefix P --count N\n"
-	    "  group      --echo E --dur P2 --group P3 [--n N --reps R]\n"
 	    "  recover    --prefix P --pidfile F -- COORDINATOR ARGS...\n"
 	    "Normally started by bench/run, which starts the broker and the coordinators.\n");
 }
@@ -202,8 +201,6 @@ static bool parse(int argc, char **argv, be_opts *o)
 			o->mem = v;
 		else if (strcmp(a, "--dur") == 0)
 			o->dur = v;
-		else if (strcmp(a, "--group") == 0)
-			o->group = v;
 		else if (strcmp(a, "--prefix") == 0)
 			o->prefix = v;
 		else if (strcmp(a, "--redis") == 0)
@@ -275,8 +272,6 @@ int main(int argc, char **argv)
 		rc = be_mode_throughput(&o);
 	else if (strcmp(mode, "scale") == 0 && o.echo && o.prefix)
 		rc = be_mode_scale(&o);
-	else if (strcmp(mode, "group") == 0 && o.echo && o.dur && o.group)
-		rc = be_mode_group(&o);
 	else if (strcmp(mode, "hold") == 0 && o.prefix)
 		rc = be_mode_hold(&o);
 	else if (strcmp(mode, "willholder") == 0 && o.prefix)

@@ -185,7 +185,7 @@ bool be_node_open(mq *m, const char *uri, const char *prefix, const char *id, bo
 
 /* The command line (bench_e2e.c parses it). */
 typedef struct be_opts {
-	const char *uri, *echo, *mem, *dur, *group, *prefix, *redis, *pidfile, *steps;
+	const char *uri, *echo, *mem, *dur, *prefix, *redis, *pidfile, *steps;
 	const char *a_name, *b_name; /* ab mode: what tells --mem (A) and --dur (B) apart */
 	int n, handoffs, wills, reps, conns, slots, seconds, held, hold_count;
 	int broker_pid, coord_pid, echo_pid;
@@ -215,6 +215,5 @@ int be_mode_willholder(const char *uri, const char *prefix);
 int be_mode_throughput(const be_opts *o);
 int be_mode_scale(const be_opts *o);
 int be_mode_hold(const be_opts *o);
-int be_mode_group(const be_opts *o); /* bench_group.c */
 
 #endif
