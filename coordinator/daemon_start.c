@@ -5,7 +5,8 @@
  * last sign of life), and create the serving MQTT client with its Will and
  * subscriptions.
  *
- * Owns nothing after it returns: the daemon's coord holds what it made.
+ * Owns nothing after it returns: the daemon's coord holds what it made
+ * (the applier, apply.h, is the daemon's path of every input).
  */
 #include "daemon_int.h"
 
@@ -15,33 +16,38 @@
 #include "log.h"
 #include "probe.h"
 
-baton_err dmn_open_state(coord *d)
+baton_err dmn_open_state(coord *d, apply_options *o)
 {
-	table_config tc;
-	table_config_default(&tc);
-	tc.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
-	tc.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
-	tc.done_ttl_ms = d->cfg->done_ttl_ms;
-	d->t = table_new(&tc);
-	if (d->t == NULL)
-		return BATON_E_NOMEM;
-	if (strcmp(d->cfg->state, ":memory:") == 0)
+	baton_err rc = BATON_OK;
+	if (strcmp(d->cfg->state, ":memory:") != 0)
+		rc = store_open_ex(d->cfg->state, d->cfg->sync, d->cfg->fresh ? STORE_OPEN_FRESH : 0, &d->st,
+		                   d->err, sizeof d->err);
+	if (rc != BATON_OK)
+		return rc;
+	o->prefix = d->cfg->prefix;
+	o->st = d->st;
+	o->m = d->m;
+	table_config_default(&o->table);
+	o->table.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
+	o->table.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
+	o->table.done_ttl_ms = d->cfg->done_ttl_ms;
+	if ((rc = apply_init(&d->a, o)) != BATON_OK)
+		return rc;
+	if (d->st == NULL)
 		return BATON_OK;
-	baton_err rc = store_open_ex(d->cfg->state, d->cfg->sync, d->cfg->fresh ? STORE_OPEN_FRESH : 0,
-	                             &d->st, d->err, sizeof d->err);
-	if (rc == BATON_OK)
-		rc = store_load(d->st, d->t, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		table_counts c;
-		table_counts_get(d->t, &c);
-		char held[24], waiting[24], remembered[24];
-		u64s(held, sizeof held, c.held);
-		u64s(waiting, sizeof waiting, c.waiters);
-		u64s(remembered, sizeof remembered, c.remembered);
-		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
-		      remembered);
+	if ((rc = apply_load(&d->a)) != BATON_OK) {
+		snprintf(d->err, sizeof d->err, "%s", d->a.err);
+		return rc;
 	}
-	return rc;
+	table_counts c;
+	table_counts_get(d->a.t, &c);
+	char held[24], waiting[24], remembered[24];
+	u64s(held, sizeof held, c.held);
+	u64s(waiting, sizeof waiting, c.waiters);
+	u64s(remembered, sizeof remembered, c.remembered);
+	LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
+	      remembered);
+	return BATON_OK;
 }
 
 /* What both of our connections share: the broker, credentials, TLS, wake fd. */
@@ -149,8 +155,8 @@ int dmn_look_first(coord *d, int64_t *since)
 		      started, "prefix", d->cfg->prefix);
 		return DAEMON_EXIT_CONFLICT;
 	}
-	uint64_t before = table_next_token(d->t);
-	if (table_raise_next_token(d->t, r.floor)) {
+	uint64_t before = table_next_token(d->a.t);
+	if (table_raise_next_token(d->a.t, r.floor)) {
 		char from[24], to[24];
 		u64s(from, sizeof from, before);
 		u64s(to, sizeof to, r.floor);

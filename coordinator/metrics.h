@@ -92,7 +92,8 @@ baton_err metrics_parse_addr(const char *addr, char *host, size_t cap, int *port
 
 /* One request stepped into the current batch: node and id (NULL: none
  * readable) are copied, op is a wire_op or 0 when it did not decode,
- * arrived_ns its CLOCK_MONOTONIC arrival. A presence change or other input
+ * arrived_ns its CLOCK_MONOTONIC arrival (negative: unknown, no latency is
+ * recorded for it). A presence change or other input
  * is recorded with metrics_input(). Out of memory drops the record. */
 void metrics_request(metrics *m, const char *node, const char *id, int op, int64_t arrived_ns);
 void metrics_input(metrics *m);
@@ -115,6 +116,10 @@ void metrics_commit_failing(metrics *m, bool failing);
  * broker edge's, and whether the coordinator serves (P/coordinator's
  * serving: it does not while commits fail or another instance serves). */
 void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected, bool serving);
+
+/* CLOCK_MONOTONIC in ns, the clock of arrived_ns and now_ns above; 0 when
+ * m is NULL (nothing is recorded: no clock is read). */
+int64_t metrics_now_ns(const metrics *m);
 
 /* Makes everything recorded so far visible to scrapes. */
 void metrics_publish(metrics *m);
