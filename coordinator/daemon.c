@@ -503,7 +503,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = rc == BATON_E_STORE_LOCKED ? DAEMON_EXIT_CONFLICT : DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	if ((rc = dmn_open_metrics(&d)) != BATON_OK) {
+	if ((rc = daemon_open_metrics(cfg->metrics_listen, &d.m, d.err, sizeof d.err)) != BATON_OK) {
 		LOG_E("cannot serve metrics", "error", d.err[0] ? d.err : baton_strerror(rc));
 		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
 		goto out;

@@ -21,6 +21,12 @@
  * Every member keeps a small connection of its own (its own client id,
  * clean session, a Will) for its retained health on P/coordinator/<member>;
  * it never subscribes to anything.
+ *
+ * Metrics (--metrics-listen): apply.c records what every member applies
+ * (requests, commits, batches: the same counts on every member); this loop
+ * adds the gauges, the group's (role, term, leader, indexes), and the
+ * leader's request latency: the arrival of what it proposed, matched with
+ * the entries as they are applied (the log does not carry it).
  */
 #include "daemon_group.h"
 
@@ -49,6 +55,15 @@ typedef enum phase {
 	PH_BARRIER,   /* leader; lost the broker, waiting for a barrier to reconnect */
 } phase;
 
+/* A batch the serving leader proposed, waiting to be applied: its latency's
+ * start (the earliest arrival of its messages). */
+#define PROPOSED_MAX 256
+typedef struct proposed {
+	int64_t now;
+	size_t n_msgs;
+	int64_t arrived_ns;
+} proposed;
+
 typedef struct member {
 	const config *cfg;
 	daemon_signals *sig;
@@ -70,6 +85,9 @@ typedef struct member {
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
 	uint64_t proposals_refused;
+	metrics *mt;                  /* NULL: no --metrics-listen */
+	proposed props[PROPOSED_MAX]; /* a ring, in proposal order */
+	size_t props_head, n_props;
 	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
 	int64_t next_poke;    /* see poke_paho() */
 	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
@@ -148,6 +166,27 @@ static void publish_stats(member *m, int64_t now)
 	pub_stats(&m->pub, &s);
 }
 
+/* The gauges (the table's, the broker edge's, the group's), then
+ * everything recorded since the last time, to scrapes. */
+static void publish_metrics(member *m, const group_info *gi)
+{
+	if (m->mt == NULL)
+		return;
+	table_counts c;
+	table_counts_get(m->a.t, &c);
+	metrics_gauges(m->mt, &c, m->b != NULL ? broker_backlog(m->b) : 0,
+	               m->b != NULL && broker_connected(m->b), serving(m));
+	metrics_group g = {.member = m->cfg->member_id,
+	                   .role = group_role_name(gi->role),
+	                   .term = gi->term,
+	                   .leader = gi->leader,
+	                   .applied = gi->applied,
+	                   .commit = gi->commit,
+	                   .proposals_refused = m->proposals_refused};
+	metrics_group_gauges(m->mt, &g);
+	metrics_publish(m->mt);
+}
+
 /* ---- health (every member, its own connection) ---------------------------- */
 
 static void health_topic(member *m, char *buf, size_t cap)
@@ -218,6 +257,7 @@ static void drop_broker(member *m, const char *why)
 	LOG_I("dropping the broker connection", "why", why);
 	m->pub.b = NULL;
 	pub_due_drop(&m->pub); /* unpublished effects go with the connection */
+	m->n_props = 0;        /* what it proposed may be applied unserved */
 	broker_stop(m->b, 0);  /* a clean DISCONNECT: no Will, nothing more sent */
 	broker_free(m->b);
 	m->b = NULL;
@@ -301,18 +341,45 @@ static void on_connected(member *m)
 	pub_connected(&m->pub, m->a.t, &p);
 }
 
+/* ---- the leader's latency (metrics) ---------------------------------------- */
+
+static void note_proposed(member *m, const glog_entry *e, int64_t arrived_ns)
+{
+	if (m->mt == NULL || m->n_props == PROPOSED_MAX)
+		return; /* that entry gets no latency (a mismatch below drops the ring) */
+	m->props[(m->props_head + m->n_props++) % PROPOSED_MAX] =
+	    (proposed){.now = e->now, .n_msgs = e->n_msgs, .arrived_ns = arrived_ns};
+}
+
+/* The arrival of the batch e when it is the next one this member proposed;
+ * 0 otherwise (a follower, or proposals lost with the office). */
+static int64_t proposed_arrival(member *m, const glog_entry *e)
+{
+	if (e->kind != GLOG_BATCH || m->n_props == 0)
+		return 0;
+	proposed p = m->props[m->props_head];
+	m->props_head = (m->props_head + 1) % PROPOSED_MAX;
+	m->n_props--;
+	if (p.now == e->now && p.n_msgs == e->n_msgs)
+		return p.arrived_ns;
+	m->n_props = 0; /* out of step: start again */
+	return 0;
+}
+
 /* ---- raft callbacks -------------------------------------------------------- */
 
 static baton_err cb_apply(void *ctx, uint64_t index, const glog_entry *e)
 {
 	member *m = ctx;
 	(void)index;
+	m->a.arrived_ns = proposed_arrival(m, e);
 	baton_err rc = apply_entry(&m->a, e);
 	for (int tries = 0; rc != BATON_OK && rc != BATON_E_NOMEM && tries < 5; tries++) {
 		LOG_E("state commit failed, retrying", "error", m->a.err);
 		poll(NULL, 0, 100 << tries);
 		rc = apply_commit(&m->a);
 	}
+	m->a.arrived_ns = 0;
 	if (rc != BATON_OK) {
 		LOG_E("cannot apply a committed entry; this member stops (it recovers from its snapshot and "
 		      "log "
@@ -362,7 +429,7 @@ static void on_transfer(void *ctx)
 
 /* ---- leadership ------------------------------------------------------------ */
 
-static void propose(member *m, const glog_entry *e)
+static bool propose(member *m, const glog_entry *e)
 {
 	baton_err rc = group_propose(m->g, e);
 	if (rc != BATON_OK) {
@@ -370,6 +437,15 @@ static void propose(member *m, const glog_entry *e)
 		LOG_W("proposal refused; its inputs are lost until agents re-send", "kind",
 		      glog_kind_name(e->kind), "error", baton_strerror(rc));
 	}
+	return rc == BATON_OK;
+}
+
+/* A batch of the serving leader's inbox; first: its earliest arrival. */
+static void propose_batch(member *m, glog_msg *msgs, size_t n, int64_t now, int64_t first)
+{
+	glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
+	if (propose(m, &e))
+		note_proposed(m, &e, first);
 }
 
 static void become_leader(member *m, const group_info *gi)
@@ -459,7 +535,7 @@ static bool take_inbox(member *m)
 		on_connected(m);
 	size_t n = 0, cap = 0, bytes = GLOG_HEADER_LEN + 4;
 	glog_msg *msgs = NULL;
-	int64_t now = leader_now(m);
+	int64_t now = leader_now(m), first = 0;
 	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
 		if (pub_stale_state(&m->pub, m->a.t, x))
 			continue; /* the sweep's retained snapshots: the leader's own business */
@@ -471,9 +547,9 @@ static bool take_inbox(member *m)
 		if (gm.topic_len == 0 || gm.topic_len > GLOG_TOPIC_MAX)
 			continue;
 		if (n > 0 && (n == GLOG_MSGS_MAX || bytes + glog_msg_size(&gm) > GLOG_ENTRY_MAX)) {
-			glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
-			propose(m, &e);
+			propose_batch(m, msgs, n, now, first);
 			n = 0;
+			first = 0;
 			bytes = GLOG_HEADER_LEN + 4;
 		}
 		if (n == cap) {
@@ -489,11 +565,10 @@ static bool take_inbox(member *m)
 		}
 		msgs[n++] = gm;
 		bytes += glog_msg_size(&gm);
+		first = first == 0 || x->arrived_ns < first ? x->arrived_ns : first;
 	}
-	if (n > 0) {
-		glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
-		propose(m, &e);
-	}
+	if (n > 0)
+		propose_batch(m, msgs, n, now, first);
 	free(msgs);
 	broker_msgs_free(in.msgs);
 	/* What arrived before the loss is proposed above; the connection is not
@@ -624,6 +699,7 @@ static bool round_once(member *m, int *status)
 		publish_stats(m, now);
 		m->next_stats_at = now + (int64_t)m->cfg->stats_interval_ms;
 	}
+	publish_metrics(m, &gi);
 	return true;
 }
 
@@ -693,8 +769,12 @@ static baton_err open_state(member *m)
 	store_close(empty);
 	if (rc != BATON_OK)
 		return rc;
-	apply_options o = {
-	    .prefix = m->cfg->prefix, .st = m->st, .stop_on_nomem = true, .effect = on_effect, .ctx = m};
+	apply_options o = {.prefix = m->cfg->prefix,
+	                   .st = m->st,
+	                   .stop_on_nomem = true,
+	                   .effect = on_effect,
+	                   .ctx = m,
+	                   .m = m->mt};
 	table_config_default(&o.table);
 	o.table.default_lease_ms = (uint32_t)m->cfg->default_lease_ms;
 	o.table.max_lease_ms = (uint32_t)m->cfg->max_lease_ms;
@@ -708,6 +788,12 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
 	dclock_init(&m.clock);
 	int status = DAEMON_EXIT_OK;
+	baton_err rc = daemon_open_metrics(cfg->metrics_listen, &m.mt, m.err, sizeof m.err);
+	if (rc != BATON_OK) {
+		LOG_E("cannot serve metrics", "error", m.err[0] ? m.err : baton_strerror(rc));
+		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
 	if (strcmp(cfg->state, ":memory:") == 0 || open_state(&m) != BATON_OK) {
 		LOG_E("cannot open the member's state (a group member needs a --state file)", "path",
 		      cfg->state, "error", m.err[0] ? m.err : "--state :memory:");
@@ -752,5 +838,6 @@ out:
 	apply_deinit(&m.a);
 	store_close(m.st);
 	pub_deinit(&m.pub);
+	metrics_free(m.mt);
 	return status;
 }

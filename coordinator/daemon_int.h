@@ -84,9 +84,6 @@ static inline void u64s(char *buf, size_t cap, uint64_t v)
  * store) with o's callbacks; the rest of o is filled in here. */
 baton_err dmn_open_state(coord *d, apply_options *o);
 baton_err dmn_open_broker(coord *d); /* the serving client: Will, subscriptions, connect */
-/* --metrics-listen: the recorder and its HTTP thread (nothing without the
- * flag); BATON_E_INVAL or BATON_E_IO when it cannot listen. */
-baton_err dmn_open_metrics(coord *d);
 /* Another instance on the prefix (exit 75), the token floor (raised and
  * logged), and *since: when the outage before this start began. Returns 0
  * to go on, else the exit status. */

@@ -67,21 +67,25 @@ static broker_options broker_base(const coord *d, const char *client_id)
 	return o;
 }
 
-baton_err dmn_open_metrics(coord *d)
+baton_err daemon_open_metrics(const char *addr, metrics **out, char *err, size_t cap)
 {
 	int port = 0;
-	if (d->cfg->metrics_listen == NULL)
+	*out = NULL;
+	if (addr == NULL)
 		return BATON_OK;
-	d->m = metrics_new();
-	if (d->m == NULL)
+	metrics *m = metrics_new();
+	if (m == NULL)
 		return BATON_E_NOMEM;
-	baton_err rc = metrics_listen(d->m, d->cfg->metrics_listen, &port, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		char p[16];
-		snprintf(p, sizeof p, "%d", port);
-		LOG_I("metrics listening", "address", d->cfg->metrics_listen, "port", p, "path", "/metrics");
+	baton_err rc = metrics_listen(m, addr, &port, err, cap);
+	if (rc != BATON_OK) {
+		metrics_free(m);
+		return rc;
 	}
-	return rc;
+	char p[16];
+	snprintf(p, sizeof p, "%d", port);
+	LOG_I("metrics listening", "address", addr, "port", p, "path", "/metrics");
+	*out = m;
+	return BATON_OK;
 }
 
 baton_err dmn_open_broker(coord *d)

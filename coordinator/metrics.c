@@ -188,6 +188,14 @@ void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool br
 	m->live.serving = serving;
 }
 
+void metrics_group_gauges(metrics *m, const metrics_group *g)
+{
+	if (m == NULL)
+		return;
+	m->live.in_group = true;
+	m->live.g = *g;
+}
+
 int64_t metrics_now_ns(const metrics *m)
 {
 	struct timespec ts;
