@@ -11,7 +11,9 @@
  *
  * Leadership: a member that becomes leader proposes its table configuration
  * and a leadership entry (term, member, lease extension); when that entry is
- * applied it connects with the group's one client id (its persistent
+ * applied it looks at the broker for another coordinator serving the prefix
+ * (group_guard.c: it refuses to serve while one does, and stops serving if
+ * one appears), then connects with the group's one client id (its persistent
  * session is the group's inbox), publishes P/coordinator with a new
  * started_at and its member id, republishes every snapshot, then serves. A
  * member that stops being leader drops its connection and every effect not
@@ -40,6 +42,7 @@
 #include "apply.h"
 #include "broker.h"
 #include "clock.h"
+#include "group_guard.h"
 #include "log.h"
 #include "names.h"
 #include "publish.h"
@@ -51,6 +54,7 @@
 typedef enum phase {
 	PH_FOLLOWING, /* not the leader, or not yet serving */
 	PH_PROPOSED,  /* leader; its leadership entry is not applied yet */
+	PH_LOOKING,   /* leader; looking for another coordinator, or refusing while one serves */
 	PH_SERVING,   /* leader; connected (or connecting) to the broker */
 	PH_BARRIER,   /* leader; lost the broker, waiting for a barrier to reconnect */
 } phase;
@@ -85,7 +89,11 @@ typedef struct member {
 	int64_t next_stats_at, next_health_at;
 	group_info shown; /* the health last published */
 	uint64_t proposals_refused;
-	metrics *mt;                  /* NULL: no --metrics-listen */
+	metrics *mt;         /* NULL: no --metrics-listen */
+	gguard gg;           /* another coordinator on the prefix */
+	int look_wait;       /* ms the look may wait, -1: none */
+	bool shown_refusing; /* the health last published said so */
+	char coord_topic[NAMES_TOPIC_MAX + 1];
 	proposed props[PROPOSED_MAX]; /* a ring, in proposal order */
 	size_t props_head, n_props;
 	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
@@ -205,7 +213,10 @@ static void publish_health(member *m, const group_info *gi, bool online)
 	                 .term = gi->term,
 	                 .leader = gi->leader,
 	                 .applied = gi->applied,
-	                 .at_ms = wall_ms(m)};
+	                 .at_ms = wall_ms(m),
+	                 .not_serving = gguard_why(&m->gg) != NULL,
+	                 .reason = gguard_why(&m->gg)};
+	m->shown_refusing = w.not_serving;
 	char *json = NULL;
 	size_t len = 0;
 	char topic[NAMES_TOPIC_MAX + 32];
@@ -269,7 +280,8 @@ static baton_err open_broker(member *m)
 	snprintf(req, sizeof req, "%s/req/+", m->cfg->prefix);
 	snprintf(node, sizeof node, "%s/node/+", m->cfg->prefix);
 	snprintf(will_topic, sizeof will_topic, "%s/coordinator", m->cfg->prefix);
-	const char *subs[] = {req, node};
+	/* P/coordinator: our presence's echo, or another coordinator's. */
+	const char *subs[] = {req, node, will_topic};
 	wire_presence p = presence(m, false);
 	char *will = NULL;
 	size_t len;
@@ -288,7 +300,7 @@ static baton_err open_broker(member *m)
 	                    .will_topic = will_topic,
 	                    .will_payload = will,
 	                    .subs = subs,
-	                    .n_subs = 2,
+	                    .n_subs = 3,
 	                    .keepalive_s = 10,
 	                    .wake_fd = m->sig->wake_fd};
 	rc = broker_new(&o, &m->b, m->err, sizeof m->err);
@@ -296,6 +308,7 @@ static baton_err open_broker(member *m)
 	if (rc == BATON_OK)
 		rc = broker_start(m->b);
 	m->pub.b = m->b;
+	gguard_connected(&m->gg, m->instance);
 	m->connect_t0 = mono_ms();
 	m->next_poke = m->connect_t0;
 	if (rc != BATON_OK) {
@@ -489,33 +502,48 @@ static void await_barrier(member *m)
 		LOG_W("cannot start a barrier");
 }
 
-/* Follows raft's role after every run of the loop. */
-static void follow_role(member *m, const group_info *gi)
+/* Before the session is taken: a look for another coordinator. */
+static void look(member *m)
+{
+	m->ph = PH_LOOKING;
+	gguard_look(&m->gg);
+}
+
+/* Follows raft's role after every run of the loop. False: stop (the broker
+ * refused our credentials). */
+static bool follow_role(member *m, const group_info *gi)
 {
 	if (gi->role != GROUP_LEADER || gi->term != m->lead_term) {
 		if (m->ph != PH_FOLLOWING) {
 			LOG_W("no longer the leader; dropping the broker connection and unpublished effects");
 			drop_broker(m, "leadership lost");
+			gguard_stop(&m->gg);
 			m->ph = PH_FOLLOWING;
 		}
 		if (gi->role == GROUP_LEADER)
 			become_leader(m, gi);
-		return;
+		return true;
 	}
-	if (m->ph == PH_PROPOSED && m->leadership_applied) {
-		m->ph = PH_SERVING;
-		if (open_broker(m) != BATON_OK)
-			await_barrier(m); /* retried after a barrier */
-	}
+	if (m->ph == PH_PROPOSED && m->leadership_applied)
+		look(m);
 	if (m->ph == PH_BARRIER && m->barrier_done && mono_ms() >= m->reconnect_at) {
 		if (!m->barrier_ok) {
 			await_barrier(m); /* still the leader by raft's account: try again */
-			return;
+			return true;
 		}
-		m->ph = PH_SERVING;
-		if (open_broker(m) != BATON_OK)
-			await_barrier(m);
+		look(m);
 	}
+	if (m->ph == PH_LOOKING) {
+		gguard_state st = gguard_step(&m->gg, &m->look_wait);
+		if (st == GGUARD_REFUSED)
+			return false;
+		if (st == GGUARD_CLEAR) {
+			m->ph = PH_SERVING;
+			if (open_broker(m) != BATON_OK)
+				await_barrier(m); /* retried after a barrier */
+		}
+	}
+	return true;
 }
 
 /* The serving leader's inbox becomes log entries. */
@@ -536,7 +564,14 @@ static bool take_inbox(member *m)
 	size_t n = 0, cap = 0, bytes = GLOG_HEADER_LEN + 4;
 	glog_msg *msgs = NULL;
 	int64_t now = leader_now(m), first = 0;
-	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
+	bool rival = false;
+	/* Nothing after another coordinator's presence is ours to act on. */
+	for (broker_msg *x = in.msgs; x != NULL && !rival; x = x->next) {
+		if (x->topic_len == strlen(m->coord_topic) &&
+		    memcmp(x->topic, m->coord_topic, x->topic_len) == 0) {
+			rival = gguard_presence(&m->gg, x);
+			continue;
+		}
 		if (pub_stale_state(&m->pub, m->a.t, x))
 			continue; /* the sweep's retained snapshots: the leader's own business */
 		glog_msg gm = {.topic = x->topic,
@@ -571,6 +606,11 @@ static bool take_inbox(member *m)
 		propose_batch(m, msgs, n, now, first);
 	free(msgs);
 	broker_msgs_free(in.msgs);
+	if (rival) {
+		drop_broker(m, "another coordinator serves the prefix");
+		m->ph = PH_LOOKING; /* gguard_step looks again when it is due */
+		return true;
+	}
 	/* What arrived before the loss is proposed above; the connection is not
 	 * taken again before a barrier. */
 	if ((in.losses > 0 || in.failures > 0) && m->ph == PH_SERVING) {
@@ -629,6 +669,8 @@ static int poll_timeout(member *m)
 		t = t > 10 ? 10 : t;
 	if (m->ph == PH_BARRIER && m->barrier_done)
 		t = t > 50 ? 50 : t; /* the backoff before reconnecting */
+	if (m->ph == PH_LOOKING && m->look_wait >= 0 && m->look_wait < t)
+		t = m->look_wait;
 	int gt = group_timeout_ms(m->g);
 	if (gt >= 0 && gt < t)
 		t = gt;
@@ -680,7 +722,10 @@ static bool round_once(member *m, int *status)
 		*status = DAEMON_EXIT_SOFTWARE;
 		return false;
 	}
-	follow_role(m, &gi);
+	if (!follow_role(m, &gi)) {
+		*status = DAEMON_EXIT_UNAVAILABLE;
+		return false;
+	}
 	note_leaderless(m, &gi);
 	if (!take_inbox(m)) {
 		*status = DAEMON_EXIT_UNAVAILABLE;
@@ -691,7 +736,7 @@ static bool round_once(member *m, int *status)
 	leader_tick(m);
 	int64_t now = wall_ms(m);
 	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
-	    now >= m->next_health_at)
+	    (gguard_why(&m->gg) != NULL) != m->shown_refusing || now >= m->next_health_at)
 		publish_health(m, &gi, true);
 	if (serving(m) && pub_due_ready(&m->pub, now))
 		pub_due_flush(&m->pub, m->a.t, now);
@@ -734,6 +779,7 @@ static void hand_over(member *m)
 	 * before the connection goes (the next leader then has them). */
 	take_inbox(m);
 	drop_broker(m, "stopping");
+	gguard_stop(&m->gg);
 	m->ph = PH_FOLLOWING;
 	if (group_transfer(m->g, on_transfer, m) != BATON_OK)
 		return;
@@ -787,6 +833,10 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 	member m = {.cfg = cfg, .sig = sig};
 	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
 	dclock_init(&m.clock);
+	gguard_init(&m.gg, cfg, sig->wake_fd);
+	if (names_topic(m.coord_topic, sizeof m.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
+	    BATON_OK)
+		return DAEMON_EXIT_SOFTWARE; /* the prefix was validated: cannot happen */
 	int status = DAEMON_EXIT_OK;
 	baton_err rc = daemon_open_metrics(cfg->metrics_listen, &m.mt, m.err, sizeof m.err);
 	if (rc != BATON_OK) {
@@ -834,6 +884,7 @@ out:
 		broker_stop(m.health, 2000);
 	}
 	broker_free(m.health);
+	gguard_deinit(&m.gg);
 	group_free(m.g);
 	apply_deinit(&m.a);
 	store_close(m.st);

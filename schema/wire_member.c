@@ -33,6 +33,14 @@ static void emit_member(wj_writer *w, const void *msg)
 		wj_u64(w, m->applied);
 		wj_key(w, "at");
 		wj_time(w, m->at_ms);
+		if (m->not_serving) {
+			wj_key(w, "serving");
+			wj_bool(w, false);
+			if (m->reason != NULL) {
+				wj_key(w, "reason");
+				wj_str(w, m->reason);
+			}
+		}
 	}
 	wj_close(w);
 }
@@ -46,7 +54,8 @@ static bool role_ok(const char *r)
 baton_err wire_member_encode(const wire_member *m, char **out, size_t *len)
 {
 	if (m == NULL || out == NULL || m->member == 0 || m->member > 999999 || m->leader > 999999 ||
-	    (m->online && (!role_ok(m->role) || !wj_time_ok(m->at_ms))))
+	    (m->online && (!role_ok(m->role) || !wj_time_ok(m->at_ms))) ||
+	    (m->reason != NULL && strlen(m->reason) > WIRE_REASON_TEXT_MAX))
 		return BATON_E_INVAL;
 	return wj_finish(emit_member, m, out, len);
 }

@@ -22,6 +22,9 @@ typedef struct wire_member {
 	uint64_t leader; /* the leader this member knows, 0: none (omitted) */
 	uint64_t applied;
 	int64_t at_ms; /* when this was true */
+	/* A leader that refuses to serve says why (serving:false, reason). */
+	bool not_serving;
+	const char *reason; /* up to WIRE_REASON_TEXT_MAX bytes; NULL with not_serving: none */
 } wire_member;
 
 /* Encodes m into a new malloc'd JSON text (free()); len may be NULL. BATON_E_INVAL for a bad

@@ -66,6 +66,7 @@ class Group:
             self.proxy[i] = proxy
         self.peers = ",".join("%d=127.0.0.1:%d" % (i, self.proxy[i].port) for i in range(1, N + 1))
         self.procs = {}
+        self.extra = {}  # member -> more flags (test_group_safety.py: --metrics-listen)
         self.health = Client(broker)
         self.health.subscribe(prefix + "/coordinator/+")
 
@@ -95,7 +96,7 @@ class Group:
         cmd = [self.binary(), "--broker", self.broker.uri, "--prefix", self.prefix, "--client-id", self.client_id,
                "--state", self.state_path(i), "--member", str(i), "--peers", self.peers,
                "--raft-bind", "127.0.0.1:%d" % self.bind[i], "--election-timeout", "%dms" % ELECTION_MS,
-               "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)]
+               "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)] + self.extra.get(i, [])
         with open(self.err_path(i), "ab") as err:  # a sanitizer's report, if built with one
             self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
