@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include "broker.h"
 #include "config.h"
 #include "metrics.h"
 
@@ -27,6 +28,11 @@ typedef struct daemon_signals {
 	volatile sig_atomic_t reopen_log;
 	int wake_fd; /* an eventfd the signal handler also writes */
 } daemon_signals;
+
+/* What every connection of the coordinator shares, for both modes
+ * (daemon_start.c): the broker, credentials, TLS, keepalive and the wake
+ * fd; the caller sets the rest (session, Will, subscriptions). */
+broker_options daemon_broker_options(const config *cfg, int wake_fd, const char *client_id);
 
 /* --metrics-listen, for both modes (daemon_start.c): a recorder serving
  * GET /metrics at addr from its own thread, and a log line saying where.

@@ -50,21 +50,25 @@ baton_err dmn_open_state(coord *d, apply_options *o)
 	return BATON_OK;
 }
 
-/* What both of our connections share: the broker, credentials, TLS, wake fd. */
-static broker_options broker_base(const coord *d, const char *client_id)
+broker_options daemon_broker_options(const config *cfg, int wake_fd, const char *client_id)
 {
 	broker_options o = {
-	    .uri = d->cfg->broker,
+	    .uri = cfg->broker,
 	    .client_id = client_id,
-	    .username = d->cfg->username,
-	    .password = d->cfg->password,
-	    .cafile = d->cfg->cafile,
-	    .cert = d->cfg->cert,
-	    .key = d->cfg->key,
+	    .username = cfg->username,
+	    .password = cfg->password,
+	    .cafile = cfg->cafile,
+	    .cert = cfg->cert,
+	    .key = cfg->key,
 	    .keepalive_s = 10,
-	    .wake_fd = d->sig->wake_fd,
+	    .wake_fd = wake_fd,
 	};
 	return o;
+}
+
+static broker_options broker_base(const coord *d, const char *client_id)
+{
+	return daemon_broker_options(d->cfg, d->sig->wake_fd, client_id);
 }
 
 baton_err daemon_open_metrics(const char *addr, metrics **out, char *err, size_t cap)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "daemon.h"
 #include "log.h"
 
 void gguard_init(gguard *gg, const config *cfg, int wake_fd)
@@ -55,20 +56,12 @@ void gguard_look(gguard *gg)
 	const config *c = gg->cfg;
 	char id[NAMES_NODE_MAX + 32];
 	snprintf(id, sizeof id, "%.60s-probe-%llu", c->client_id, (unsigned long long)c->member_id);
-	probe_options o = {.broker = {.uri = c->broker,
-	                              .client_id = id,
-	                              .clean_session = true, /* a look only: never the group's session */
-	                              .username = c->username,
-	                              .password = c->password,
-	                              .cafile = c->cafile,
-	                              .cert = c->cert,
-	                              .key = c->key,
-	                              .keepalive_s = 10,
-	                              .wake_fd = gg->wake_fd},
+	probe_options o = {.broker = daemon_broker_options(c, gg->wake_fd, id),
 	                   .prefix = c->prefix,
 	                   .will_wait_ms = 20000,
 	                   .group = c->peer_list,
 	                   .n_group = c->n_peers};
+	o.broker.clean_session = true; /* a look only: never the group's session */
 	probe_free(gg->pr);
 	gg->pr = NULL;
 	if (probe_start(&o, &gg->pr, gg->err, sizeof gg->err) != BATON_OK) {

@@ -45,6 +45,22 @@ N = 3
 MUTEX_RES = ["g/1", "g/2"]
 
 
+def ask(node, op, resource, timeout=60, **fields):
+    """Sends a request and re-sends it (same id, as libbaton does when a
+    new leader announces itself) until it is answered; a request the
+    broker delivered to a leader that was deposed before committing it
+    is lost with that leader's log tail, never answered wrongly."""
+    rid = node.send(op, resource, **fields)
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return node.answer(rid, timeout=2)
+        except AssertionError:
+            if time.monotonic() > end:
+                raise
+            node.send(op, resource, rid=rid, **fields)
+
+
 class Group:
     """N members of one group, each behind a raft proxy; stopped by PID."""
 
@@ -189,19 +205,7 @@ class GroupTest(unittest.TestCase):
     # ---- the probe: one acquire/release cycle; its grant time -------------
 
     def ask(self, op, timeout=60, **fields):
-        """Sends a request and re-sends it (same id, as libbaton does when a
-        new leader announces itself) until it is answered; a request the
-        broker delivered to a leader that was deposed before committing it
-        is lost with that leader's log tail, never answered wrongly."""
-        rid = self.probe.send(op, "g/probe", **fields)
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                return self.probe.answer(rid, timeout=2)
-            except AssertionError:
-                if time.monotonic() > end:
-                    raise
-                self.probe.send(op, "g/probe", rid=rid, **fields)
+        return ask(self.probe, op, "g/probe", timeout, **fields)
 
     def cycle(self, timeout=60):
         """Acquires and releases g/probe; returns the time the grant came."""

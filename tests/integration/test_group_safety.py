@@ -15,13 +15,12 @@ import os
 import signal
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import DEADLINE, Broker, Client, Coordinator, Node, free_port, unique_prefix, wait_until  # noqa: E402
 from test_daytwo import scrape  # noqa: E402
-from test_group import N, Group  # noqa: E402
+from test_group import N, Group, ask  # noqa: E402
 
 
 class GroupSafetyTest(unittest.TestCase):
@@ -68,19 +67,9 @@ class GroupSafetyTest(unittest.TestCase):
     def cycle(self, resource="gs/1", timeout=DEADLINE):
         """An acquire and a release, re-sent (same id) as libbaton does until
         answered: a request delivered to a leader that was deposed is lost."""
-        def ask(op, **fields):
-            rid = self.node.send(op, resource, **fields)
-            end = time.monotonic() + timeout
-            while True:
-                try:
-                    return self.node.answer(rid, timeout=2)
-                except AssertionError:
-                    if time.monotonic() > end:
-                        raise
-                    self.node.send(op, resource, rid=rid, **fields)
-        a = ask("acquire", mode="mutex", lease_ms=5000)
+        a = ask(self.node, "acquire", resource, timeout, mode="mutex", lease_ms=5000)
         self.assertEqual(a["status"], "granted", a)
-        r = ask("release", token=a["token"], success=True)
+        r = ask(self.node, "release", resource, timeout, token=a["token"], success=True)
         self.assertEqual(r["status"], "released", r)
 
     def log(self, i):
