@@ -16,3 +16,10 @@ target_compile_definitions(test_group PRIVATE
 target_link_libraries(test_group PRIVATE baton_group cmocka::cmocka)
 add_test(NAME test_group COMMAND test_group)
 set_tests_properties(test_group PROPERTIES LABELS unit TIMEOUT 300)
+
+# The one apply path as the single process drives it (hold, extend, offline
+# nodes, metrics), on a table with no store.
+add_executable(test_apply unit/test_apply.c ${PROJECT_SOURCE_DIR}/coordinator/log.c)
+target_link_libraries(test_apply PRIVATE baton_group cmocka::cmocka)
+add_test(NAME test_apply COMMAND test_apply)
+set_tests_properties(test_apply PROPERTIES LABELS unit TIMEOUT 60)
