@@ -324,8 +324,23 @@ static baton_err open_broker(member *m)
  * created meanwhile: a new connection took 1-2 s to complete. A QoS 1
  * publish on the health connection makes its PUBACK wake that thread, so
  * the new socket is watched at once (docs/scaling.md, "What it survives"). */
+static bool looking(const member *m)
+{
+	return m->ph == PH_LOOKING && m->gg.st == GGUARD_LOOKING;
+}
+
 static void poke_paho(member *m)
 {
+	/* The look before serving connects a client of its own: the same. */
+	if (looking(m)) {
+		if (mono_ms() >= m->next_poke && mono_ms() - m->gg.started_at < 5000) {
+			group_info gi;
+			group_info_get(m->g, &gi);
+			publish_health(m, &gi, true);
+			m->next_poke = mono_ms() + 10;
+		}
+		return;
+	}
 	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
 		return;
 	if (mono_ms() - m->connect_t0 > 5000) {
@@ -665,7 +680,7 @@ static int poll_timeout(member *m)
 		next = pub_due_next_at(&m->pub) < next ? pub_due_next_at(&m->pub) : next;
 	}
 	int64_t t = next <= now ? 0 : next - now;
-	if (m->connect_t0 != 0)
+	if (m->connect_t0 != 0 || looking(m))
 		t = t > 10 ? 10 : t;
 	if (m->ph == PH_BARRIER && m->barrier_done)
 		t = t > 50 ? 50 : t; /* the backoff before reconnecting */

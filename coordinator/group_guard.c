@@ -71,6 +71,7 @@ void gguard_look(gguard *gg)
 		return;
 	}
 	gg->st = GGUARD_LOOKING;
+	gg->started_at = dclock_mono_ms();
 }
 
 gguard_state gguard_step(gguard *gg, int *wait_ms)

@@ -41,6 +41,7 @@ typedef struct gguard {
 	probe *pr;
 	gguard_state st;
 	int64_t again_at;                   /* mono ms, GGUARD_RIVAL: when to look again */
+	int64_t started_at;                 /* mono ms, GGUARD_LOOKING: when the look began */
 	guard g;                            /* the conflict rule on the serving connection */
 	char why[WIRE_REASON_TEXT_MAX + 1]; /* "": no rival known */
 	char err[512];
