@@ -18,6 +18,10 @@
 #include "group_harness.h"
 #include "group_members.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 typedef struct outcome {
 	bool done;
 	gm_result r;
@@ -243,6 +247,53 @@ static void test_members_unfinished_add_resumes_with_promotion(void **state)
 	check_identical(fx, 0xf);
 }
 
+static baton_err no_apply(void *ctx, uint64_t index, const glog_entry *e)
+{
+	(void)ctx, (void)index, (void)e;
+	return BATON_OK;
+}
+
+/* The daemon's group_new on libraft's real disk and TCP I/O: a fresh start
+ * bootstraps the --peers configuration; with join it starts with none (it
+ * waits to be added, and its log never gets an index 1 of its own). */
+static void test_members_join_never_bootstraps(void **state)
+{
+	(void)state;
+	for (int join = 0; join < 2; join++) {
+		char dir[] = "/tmp/baton-test-join-XXXXXX", err[256] = "";
+		assert_non_null(mkdtemp(dir));
+		group_peer peers[3] = {{1, "127.0.0.1:1"}, {2, "127.0.0.1:2"}, {3, "127.0.0.1:3"}};
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t alen = sizeof a;
+		assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+		assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+		close(s); /* a free port for member 1 */
+		snprintf(peers[0].address, sizeof peers[0].address, "127.0.0.1:%u",
+		         (unsigned)ntohs(a.sin_port));
+		group_options o = {.id = 1,
+		                   .peers = peers,
+		                   .n_peers = 3,
+		                   .dir = dir,
+		                   .election_timeout_ms = 300,
+		                   .heartbeat_ms = 50,
+		                   .join = join,
+		                   .cb = {.apply = no_apply}};
+		group *g = NULL;
+		assert_int_equal(group_new(&o, &g, err, sizeof err), BATON_OK);
+		gm_member ms[GROUP_MAX_PEERS];
+		assert_int_equal(group_members_get(g, ms, GROUP_MAX_PEERS), join ? 0 : 3);
+		assert_int_equal(group_conf_index(g), join ? 0 : 1);
+		group_info gi;
+		group_info_get(g, &gi);
+		assert_int_equal(gi.last_index, join ? 0 : 1);
+		group_free(g);
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +305,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_members_unfinished_add_resumes_with_promotion, setup,
 	                                    teardown),
+	    cmocka_unit_test(test_members_join_never_bootstraps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
