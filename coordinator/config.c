@@ -263,6 +263,15 @@ static baton_err validate_group(config *c, char *err, size_t cap)
 		         (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_timeout_ms);
 		return BATON_E_INVAL;
 	}
+	if (c->n_peers == 1 && !c->join) {
+		/* It would bootstrap a group of one, elect itself and take the
+		 * group's session: a new member that forgot --join. */
+		snprintf(
+		    err, cap,
+		    "--peers lists only this member: it would bootstrap a group of its own and serve alone; "
+		    "a new member of a group starts with --join (a single coordinator needs no --member)");
+		return BATON_E_INVAL;
+	}
 	if (c->raft_dir == NULL) {
 		size_t n = strlen(c->state) + 6;
 		if ((c->raft_dir = malloc(n)) == NULL)

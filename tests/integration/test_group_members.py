@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -126,8 +127,10 @@ class GroupMembersTest(unittest.TestCase):
         g.start(4, join=True)
         wait_until(lambda: g.healths().get(4, {}).get("online"), timeout=30, what="member 4's health")
         self.assertNotIn("members", g.healths()[4])
+        t0 = time.monotonic()
         rc, out = g.admin("add", 4, "127.0.0.1:%d" % g.port[4])
         self.assertEqual((rc, out.split(":")[0]), (0, "done"), out)
+        print("  adding member 4: answered after %.3f s" % (time.monotonic() - t0))
         rc, out = g.admin("add", 4, "127.0.0.1:%d" % g.port[4])  # asked twice: safe
         self.assertEqual(rc, 0, out)
         self.assertIn("nothing to change", out)
@@ -175,12 +178,16 @@ class GroupMembersTest(unittest.TestCase):
 
         # The serving leader removed: it answers, steps down, another serves.
         lead = g.leader()
+        t0 = time.monotonic()
         rc, out = g.admin("remove", lead)
         self.assertEqual((rc, out.split(":")[0]), (0, "done"), out)
+        t1 = time.monotonic()
         rest = [i for i in live if i != lead]
         wait_until(lambda: g.leader(timeout=60) in rest, timeout=60, what="a leader among %s" % rest)
         g.wait_voters(rest, rest)
         self.cycle("leader %d removed" % lead)
+        print("  removing the leader: answered after %.3f s, served again %.3f s after the request"
+              % (t1 - t0, time.monotonic() - t0))
         wait_until(lambda: "removed from the group's configuration" in g.log(lead), timeout=30,
                    what="member %d saying it was removed" % lead)
 

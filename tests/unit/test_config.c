@@ -197,6 +197,7 @@ static void test_config_group_flags_checked(void **state)
 	     "serves no metrics"},
 	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
 	    {2, {"--join"}, "need --member"},
+	    {7, {"--member", "4", "--peers", "4=127.0.0.1:7004", "--state", "/tmp/x.db"}, "--join"},
 	    {3, {"--election-timeout", "10ms"}, "--election-timeout"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
