@@ -117,7 +117,7 @@ static int on_message(asking *k, const broker_msg *x, const char *id)
 	    wire_admin_ans_decode(x->payload, x->len, &a) != BATON_OK || strcmp(a.id, id) != 0)
 		return -1;
 	if (!a.done && strcmp(a.reason, "not_leader") == 0) {
-		k->resend_at = now_ms() + 500; /* a new leader is on its way */
+		k->resend_at = now_ms() + 200; /* a new leader is on its way */
 		return -1;
 	}
 	print_answer(&a);

@@ -163,7 +163,8 @@ static void health_topic(member *m, char *buf, size_t cap)
 }
 
 /* The configuration this member knows, for its health; says once when this
- * member is no longer in it (removed: it serves nothing from now on). */
+ * member is no longer in it, or a standby in it (removed: it serves nothing
+ * from now on). */
 static size_t health_members(member *m, wire_peer *out)
 {
 	gm_member ms[GROUP_MAX_PEERS];
@@ -173,7 +174,9 @@ static size_t health_members(member *m, wire_peer *out)
 		out[i].id = ms[i].id;
 		snprintf(out[i].address, sizeof out[i].address, "%s", ms[i].address);
 		out[i].role = ms[i].role;
-		in = in || ms[i].id == m->cfg->member_id;
+		/* A standby is a member being removed (group_members.c): a spare
+		 * is one joining. */
+		in = in || (ms[i].id == m->cfg->member_id && strcmp(ms[i].role, "standby") != 0);
 	}
 	if (n > 0 && !in && !m->removed_said) {
 		LOG_W("this member was removed from the group's configuration; it serves nothing and can be "

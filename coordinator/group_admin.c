@@ -11,8 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "peers.h"
+
+/* How long a hand-over may take before a re-sent request for this leader's
+ * removal is carried out by libraft instead (raft_transfer gives up after an
+ * election timeout). */
+#define HAND_OVER_MS 3000
 
 void group_admin_init(group_admin *a, const char *prefix, uint64_t self, group *g, broker *const *out)
 {
@@ -131,6 +137,35 @@ static bool address_ok(const wire_admin_req *r, char *why, size_t cap)
 	return false;
 }
 
+static void on_handed(void *ctx)
+{
+	(void)ctx; /* follow_role() sees the new role */
+}
+
+/* Removing the serving leader: libraft would commit the change, step down
+ * and leave the others to an election timeout; handing leadership over first
+ * (raft_transfer, milliseconds) lets the new leader remove this member as a
+ * follower. Once per request id: asked again while still the leader after
+ * HAND_OVER_MS, the hand-over failed and libraft's way is taken. */
+static bool hand_over_first(group_admin *a, const wire_admin_req *r, const char *asker)
+{
+	if (r->op != WIRE_ADMIN_REMOVE || r->member != a->self || a->busy)
+		return false;
+	bool again = strcmp(a->handed_id, r->id) == 0;
+	if (again && dclock_mono_ms() - a->handed_at > HAND_OVER_MS)
+		return false; /* the hand-over did not happen: libraft's way */
+	if (!again && group_transfer(a->g, on_handed, a) != BATON_OK)
+		return false; /* no other voter (last_voter follows), or a transfer in flight */
+	if (!again) {
+		snprintf(a->handed_id, sizeof a->handed_id, "%s", r->id);
+		a->handed_at = dclock_mono_ms();
+	}
+	answer(a, asker, r->id, GM_NOT_LEADER,
+	       "handing leadership over to another member before removing this one; ask again (the "
+	       "baton-coordinator member command does)");
+	return true;
+}
+
 void group_admin_handle(group_admin *a, const broker_msg *msg)
 {
 	const char *asker_p = NULL;
@@ -159,6 +194,8 @@ void group_admin_handle(group_admin *a, const broker_msg *msg)
 		refuse_bad(a, asker, r.id, why);
 		return;
 	}
+	if (hand_over_first(a, &r, asker))
+		return;
 	if (a->busy && same_change(&a->pending, &r)) {
 		wait_for(a, asker, r.id); /* asked again while in flight: one change, both answered */
 		return;

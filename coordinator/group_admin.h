@@ -36,6 +36,8 @@ typedef struct group_admin {
 		char id[65];
 	} waiting[GROUP_ADMIN_WAITERS]; /* who asked for the pending change */
 	size_t n_waiting;
+	char handed_id[65]; /* the request for which leadership was handed over (see hand_over_first) */
+	int64_t handed_at;  /* mono ms */
 	uint64_t answered;
 } group_admin;
 
@@ -46,8 +48,13 @@ bool group_admin_is_request(const group_admin *a, const broker_msg *msg);
 
 /* Leader only: decodes msg and starts the change or answers at once (a bad
  * request, one that is so already, or refused). A request for the change
- * in flight joins it and gets its answer. Never fails: what cannot be
- * answered is logged. */
+ * in flight joins it and gets its answer. A request to remove this member
+ * (the serving leader) first hands leadership to another voter and is
+ * answered not_leader, so that the asker's re-send is carried out by the
+ * new leader without an election; asked again while still the leader
+ * seconds later (the hand-over failed), libraft removes it and it steps
+ * down. Never fails:
+ * what cannot be answered is logged. */
 void group_admin_handle(group_admin *a, const broker_msg *msg);
 
 /* The config filter the serving connection subscribes to (cap >=

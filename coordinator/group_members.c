@@ -88,6 +88,13 @@ static int promote(gm_change *c)
 	return raft_assign(c->r, &c->req, c->id, RAFT_VOTER, on_change);
 }
 
+/* raft_remove: from then on the leader sends the member nothing. */
+static int drop(gm_change *c)
+{
+	c->stage = 3;
+	return raft_remove(c->r, &c->req, c->id, on_change);
+}
+
 static void on_change(struct raft_change *req, int status)
 {
 	gm_change *c = req->data;
@@ -96,10 +103,10 @@ static void on_change(struct raft_change *req, int status)
 		finish(c, GM_FAILED, failure(status, c->stage));
 		return;
 	}
-	if (c->stage == 1) {
-		int rv = promote(c);
+	if (c->stage == 1 || c->stage == 4) {
+		int rv = c->stage == 1 ? promote(c) : drop(c);
 		if (rv != 0)
-			finish(c, GM_FAILED, failure(rv, 2));
+			finish(c, GM_FAILED, failure(rv, c->stage == 1 ? 2 : 3));
 		return;
 	}
 	snprintf(why, sizeof why, "member %llu %s", (unsigned long long)c->id,
@@ -170,8 +177,18 @@ static gm_result start_remove(gm_change *c, const struct raft *r, char *why, siz
 	if (it->role == RAFT_VOTER && voters == 1)
 		return say(why, cap, GM_LAST_VOTER, "member %llu is the group's last voter",
 		           (unsigned long long)c->id);
-	c->stage = 3;
-	int rv = raft_remove(c->r, &c->req, c->id, on_change);
+	/* A voter is made a standby first: that change still reaches it (a
+	 * standby gets the log), so a live member learns it no longer votes
+	 * and never campaigns again; the removal itself is never sent to it.
+	 * The leader removing itself knows it anyway: libraft steps it down
+	 * once the change committed. */
+	int rv;
+	if (it->role == RAFT_VOTER && c->id != r->id) {
+		c->stage = 4;
+		rv = raft_assign(c->r, &c->add_req, c->id, RAFT_STANDBY, on_change);
+	} else {
+		rv = drop(c);
+	}
 	if (rv != 0)
 		return say(why, cap, GM_FAILED, "%s", failure(rv, 3));
 	c->busy = true;

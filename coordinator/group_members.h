@@ -43,14 +43,14 @@ typedef void (*gm_done_fn)(void *ctx, gm_result r, const char *why);
 /* One change in flight; zero it once, then reuse it. Must outlive raft (libraft
  * holds req until its callback). */
 typedef struct gm_change {
-	struct raft_change add_req; /* raft_add's; the promotion is started from its callback */
+	struct raft_change add_req; /* raft_add's or the demotion's; the next step starts from its callback */
 	struct raft_change req;     /* raft_assign's or raft_remove's */
 	struct raft *r;
 	gm_op op;
 	uint64_t id;
 	char address[GROUP_ADDR_MAX + 1];
 	bool busy;
-	int stage; /* 1: adding as a spare, 2: promoting to voter, 3: removing */
+	int stage; /* 1: adding as a spare, 2: promoting to voter, 4: making a voter a standby, 3: removing */
 	gm_done_fn done;
 	void *ctx;
 	char why[200];

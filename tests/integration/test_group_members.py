@@ -7,7 +7,8 @@ are added with `baton-coordinator member add` (asking twice is answered
 the leader among them, and the group of 5 serves on with 3; the two dead
 members are removed for good, after which one more loss is survived (a
 quorum of the 3 that are left); finally the serving leader is removed: it
-answers, steps down, and another member serves. Every member's retained
+hands leadership over first, the new leader removes it and answers, and the
+removed member says it was removed. Every member's retained
 health on P/coordinator/<member> lists the configuration it knows. A bad
 request is refused in words. Bounded deadlines, no sleeps.
 """
@@ -183,6 +184,8 @@ class GroupMembersTest(unittest.TestCase):
         self.assertEqual((rc, out.split(":")[0]), (0, "done"), out)
         t1 = time.monotonic()
         rest = [i for i in live if i != lead]
+        # It handed leadership over first: the new leader removed it as a follower.
+        self.assertRegex(out, r"\(member (%s) answered\)" % "|".join(map(str, rest)))
         wait_until(lambda: g.leader(timeout=60) in rest, timeout=60, what="a leader among %s" % rest)
         g.wait_voters(rest, rest)
         self.cycle("leader %d removed" % lead)
