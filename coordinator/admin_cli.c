@@ -66,7 +66,11 @@ static int parse_args(int argc, char **argv, wire_admin_req *r, uint64_t *wait_m
 			return usage(stderr, EXIT_USAGE);
 		snprintf(text, sizeof text, "%s=%s", argv[3], argv[4]);
 		if (group_peers_parse(text, p, &n, err, sizeof err) != BATON_OK) {
-			fprintf(stderr, "baton-coordinator member add: %s\n", err);
+			fprintf(
+			    stderr,
+			    "baton-coordinator member add: '%s' is not HOST:PORT with an IPv4 address and a "
+			    "port 1..65535\n",
+			    argv[4]);
 			return EXIT_USAGE;
 		}
 		snprintf(r->address, sizeof r->address, "%s", p[0].address);
@@ -160,10 +164,17 @@ static int wait_answer(asking *k, const char *id, uint64_t wait_ms)
 			k->resend_at = now_ms() + RESEND_MS;
 		}
 	}
-	fprintf(stderr,
-	        "baton-coordinator member: no answer within %llums from a serving leader on %s (is a group "
-	        "with a leader serving this --prefix, and may this user write %s?)\n",
-	        (unsigned long long)wait_ms, k->cfg->broker, k->req_topic);
+	const char *e = broker_error(k->b);
+	if (!k->connected && e != NULL && e[0] != '\0')
+		fprintf(stderr, "baton-coordinator member: %s\n", e);
+	else if (!k->connected)
+		fprintf(stderr, "baton-coordinator member: cannot reach the broker %s within %llums\n",
+		        k->cfg->broker, (unsigned long long)wait_ms);
+	else
+		fprintf(stderr,
+		        "baton-coordinator member: no answer within %llums from a serving leader on %s (is a "
+		        "group with a leader serving this --prefix, and may this user write %s?)\n",
+		        (unsigned long long)wait_ms, k->cfg->broker, k->req_topic);
 	return EXIT_UNAVAILABLE;
 }
 

@@ -132,8 +132,10 @@ static bool address_ok(const wire_admin_req *r, char *why, size_t cap)
 	group_peer p[1];
 	size_t n = 0;
 	snprintf(text, sizeof text, "%llu=%s", (unsigned long long)r->member, r->address);
-	if (group_peers_parse(text, p, &n, why, cap) == BATON_OK)
+	if (group_peers_parse(text, p, &n, NULL, 0) == BATON_OK)
 		return true;
+	snprintf(why, cap, "address '%s' is not HOST:PORT with an IPv4 address and a port 1..65535",
+	         r->address);
 	return false;
 }
 
