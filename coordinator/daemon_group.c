@@ -789,6 +789,7 @@ out:
 		broker_stop(m.health, 2000);
 	}
 	broker_free(m.health);
+	m.health = NULL; /* a membership change closed with raft answers nowhere */
 	group_free(m.g);
 	apply_deinit(&m.a);
 	store_close(m.st);

@@ -105,7 +105,7 @@ static void refuse_bad(group_admin *a, const char *asker, const char *id, const 
 static void on_change_done(void *ctx, gm_result r, const char *why)
 {
 	group_admin *a = ctx;
-	for (size_t i = 0; i < a->n_waiting; i++)
+	for (size_t i = 0; i < a->n_waiting && *a->out != NULL; i++) /* NULL: stopping */
 		answer(a, a->waiting[i].asker, a->waiting[i].id, r, why);
 	a->n_waiting = 0;
 	a->busy = false;
