@@ -254,6 +254,28 @@ static void test_members_unfinished_add_resumes_with_promotion(void **state)
 	check_identical(fx, 0xf);
 }
 
+/* A change in flight when the leader is deposed is answered (libraft calls
+ * back with the loss of leadership), so the next leader can be asked. */
+static void test_members_change_in_flight_answered_when_deposed(void **state)
+{
+	fixture *fx = *state;
+	char why[200];
+	raft_fixture_elect(&fx->f, 0);
+	lead(fx);
+	outcome o = {0};
+	/* Nobody runs at "4": its promotion waits for a catch-up that never comes. */
+	assert_int_equal(
+	    gm_start(&changes[0], raft_fixture_get(&fx->f, 0), GM_ADD, 4, "4", on_done, &o, why, sizeof why),
+	    GM_PENDING);
+	raft_fixture_step_until_elapsed(&fx->f, 200);
+	assert_false(o.done);
+	raft_fixture_depose(&fx->f);
+	assert_true(raft_fixture_step_until(&fx->f, is_done, &o, 10000));
+	assert_int_equal(o.r, GM_FAILED);
+	assert_non_null(strstr(o.why, "leadership was lost"));
+	assert_false(changes[0].busy);
+}
+
 static baton_err no_apply(void *ctx, uint64_t index, const glog_entry *e)
 {
 	(void)ctx, (void)index, (void)e;
@@ -311,6 +333,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_members_requests_decided_against_the_configuration, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_members_unfinished_add_resumes_with_promotion, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_members_change_in_flight_answered_when_deposed, setup,
 	                                    teardown),
 	    cmocka_unit_test(test_members_join_never_bootstraps),
 	};
