@@ -338,14 +338,15 @@ bool table_raise_next_token(table *t, uint64_t floor);
 
 /* Walks every invariant of the table (in the spirit of SQLite's integrity
  * check): each index (resources, node ids, records, live requests, cap
- * buckets) agrees with the objects, holdings fit together (at most permits
- * mutex holdings, never a mutex beside another mode, at most one once
- * holding) in token order, no waiter that fits waits at the head, waiters
- * exist only behind a holding, every waiter's cap is above the streak,
- * every deadline in the heap belongs to a live object at its place, and
- * the counters equal what they count. Returns BATON_OK, or BATON_E_INVAL
- * with the first violation described in msg (cap bytes). Read-only;
- * O(everything): for tests and debugging, not the hot path. */
+ * buckets) agrees with the objects, every alias is indexed and counted,
+ * holdings fit together (at most permits mutex holdings, never a mutex
+ * beside another mode, at most one once holding) in token order, no waiter
+ * that fits waits at the head, waiters exist only behind a holding, every
+ * waiter's cap is above the streak, every deadline in the heap belongs to a
+ * live object at its place, and the counters equal what they count.
+ * Returns BATON_OK, or BATON_E_INVAL with the first violation described in
+ * msg (cap bytes). Read-only; O(everything): for tests and debugging, not
+ * the hot path. */
 baton_err table_check(const table *t, char *msg, size_t cap);
 
 #endif
