@@ -502,28 +502,34 @@ static void test_group_lagging_member_restores_snapshot_identical(void **state)
 	free(a), free(b);
 }
 
-static glog_msg acquire_msg(const char *node, const char *id, const char *res)
+/* A request of node: the JSON fmt with its arguments (kept in a ring). */
+static glog_msg fmt_msg(const char *node, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static glog_msg fmt_msg(const char *node, const char *fmt, ...)
 {
 	static char payloads[16][256];
 	static unsigned next;
 	char *p = payloads[next++ % 16];
-	snprintf(p, 256,
-	         "{\"v\":1,\"op\":\"acquire\",\"id\":\"%s\",\"resource\":\"%s\",\"mode\":\"mutex\","
-	         "\"lease_ms\":600000}",
-	         id, res);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p, 256, fmt, ap);
+	va_end(ap);
 	return req_msg(node, p);
+}
+
+static glog_msg acquire_msg(const char *node, const char *id, const char *res)
+{
+	return fmt_msg(node,
+	               "{\"v\":1,\"op\":\"acquire\",\"id\":\"%s\",\"resource\":\"%s\",\"mode\":\"mutex\","
+	               "\"lease_ms\":600000}",
+	               id, res);
 }
 
 static glog_msg release_msg(const char *node, const char *id, const char *res, int token)
 {
-	static char payloads[16][256];
-	static unsigned next;
-	char *p = payloads[next++ % 16];
-	snprintf(p, 256,
-	         "{\"v\":1,\"op\":\"release\",\"id\":\"%s\",\"resource\":\"%s\",\"token\":%d,"
-	         "\"success\":true}",
-	         id, res, token);
-	return req_msg(node, p);
+	return fmt_msg(node,
+	               "{\"v\":1,\"op\":\"release\",\"id\":\"%s\",\"resource\":\"%s\",\"token\":%d,"
+	               "\"success\":true}",
+	               id, res, token);
 }
 
 /* Aliases (a node's second acquire id of a holding or wait it has) and the

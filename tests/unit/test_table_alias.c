@@ -232,12 +232,11 @@ static void test_alias_restore_bad_refused_inval_nothing_changed(void **state)
 	hv.aliases = NULL;
 	assert_int_equal(table_restore(x->t, &v), BATON_E_INVAL); /* a count without ids */
 	/* an id the node has on another resource */
-	table_holding_view zv = {.node = "A",
-	                         .id = "z1",
-	                         .token = 4,
-	                         .mode = WIRE_MODE_ONCE,
-	                         .lease_ms = 1000,
-	                         .lease_until_ms = 2000000};
+	table_holding_view zv = hv;
+	zv.id = "z1";
+	zv.token = 4;
+	zv.aliases = NULL;
+	zv.n_aliases = 0;
 	table_resource_view z = {.name = "z", .mode = WIRE_MODE_ONCE, .holders = &zv, .n_holders = 1};
 	assert_int_equal(table_restore(x->t, &z), BATON_OK);
 	hv.aliases = other;
