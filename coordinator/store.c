@@ -452,7 +452,7 @@ baton_err store_check_file(store *s, char *err, size_t cap)
 }
 
 /* Runs the migration steps above version from, each in one transaction. */
-static baton_err migrate(store *s, int64_t from, char *err, size_t cap)
+baton_err sto_migrate(store *s, int64_t from, char *err, size_t cap)
 {
 	baton_err e = BATON_OK;
 	char bump[96];
@@ -560,7 +560,7 @@ baton_err store_open_ex(const char *path, sync_level sync, unsigned flags, store
 	if (e == BATON_OK)
 		e = lock_file(s, err, cap);
 	if (e == BATON_OK)
-		e = migrate(s, version, err, cap);
+		e = sto_migrate(s, version, err, cap);
 	if (e == BATON_OK)
 		e = prepare_all(s, err, cap);
 	if (e == BATON_OK)

@@ -111,6 +111,7 @@ baton_err sto_say(char *err, size_t cap, baton_err code, const char *fmt, ...)
 const char *sto_advice(baton_err e);
 baton_err sto_sql_fail(store *s, int rc, const char *what, const char *resource, char *err, size_t cap);
 baton_err sto_run(store *s, int id, const char *what, const char *resource, char *err, size_t cap);
+baton_err sto_migrate(store *s, int64_t from, char *err, size_t cap);
 
 /* store_load.c */
 baton_err sto_read_token(store *s, char *err, size_t cap);

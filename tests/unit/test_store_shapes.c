@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "store_harness.h"
+#include "store_snap.h"
 
 #define T2 1795514400000LL /* 2026-11-24T10:00:00Z: the fixture's now */
 
@@ -193,6 +194,39 @@ static void test_shapes_version_3_file_migrates_with_its_state(void **state)
 	assert_string_equal(step(f, T2, "B", &b2), "B: queued b2 sem/held pos=1 holder=A");
 }
 
+/* A group member's raft snapshot taken before the upgrade carries a version
+ * 3 image: it restores and migrates as the file would. */
+static void test_shapes_version_3_image_restores_migrated(void **state)
+{
+	fixture *f = *state;
+	char from[512];
+	snprintf(from, sizeof from, "%s/state-v3.db", BATON_FIXTURES);
+	FILE *in = fopen(from, "rb");
+	assert_non_null(in);
+	static char image[1 << 16];
+	size_t len = fread(image, 1, sizeof image, in);
+	fclose(in);
+	assert_true(len > 0 && len < sizeof image);
+	assert_int_equal(store_restore_image(f->s, image, len, f->err, sizeof f->err), BATON_OK);
+	table_free(f->t);
+	f->t = new_table();
+	if (store_load(f->s, f->t, f->err, sizeof f->err) != BATON_OK)
+		fail_msg("store_load: %s", f->err);
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(table_next_id_seq(f->t), 2);
+	assert_string_equal(
+	    state_of(f, "sem/held"),
+	    "state sem/held mutex holder=A t=1 since=1795514400000 until=1795518000000 meta=- "
+	    "wait=[B] holders=[A/1/mutex,C/2/mutex] permits=2");
+	wire_request a2 = shaped("a2", "sem/held", WIRE_MODE_MUTEX, 2);
+	assert_string_equal(step(f, T2, "A", &a2), "A: granted a2 sem/held t=1 l=30000");
+	/* an image of a newer Baton is refused, the store kept */
+	memset(image + 60, 0, 4);
+	image[63] = (char)(STORE_SCHEMA_VERSION + 1); /* the header's user_version */
+	assert_int_equal(store_restore_image(f->s, image, len, f->err, sizeof f->err), BATON_E_STORE_TOO_NEW);
+	assert_int_equal(store_sql_int(f, "SELECT count(*) FROM aliases"), 1);
+}
+
 /* ---- shapes reload equal ---------------------------------------------------------- */
 
 static void test_shapes_holders_permits_and_queue_modes_reload_equal(void **state)
@@ -300,6 +334,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	    T(test_shapes_version_2_file_migrates_with_its_state),
 	    T(test_shapes_version_3_file_migrates_with_its_state),
+	    T(test_shapes_version_3_image_restores_migrated),
 	    T(test_shapes_holders_permits_and_queue_modes_reload_equal),
 	    T(test_shapes_restart_mid_streak_keeps_count_caps_and_answers),
 	    T(test_shapes_idle_streak_forgotten_on_time_after_restart),
