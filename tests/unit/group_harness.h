@@ -395,9 +395,9 @@ static inline void check_identical(fixture *fx, unsigned must)
 /* A few cycles of traffic through whoever leads now. */
 static inline void traffic(fixture *fx, const char *res, int rounds)
 {
-	/* Request ids unique per node, as libbaton makes them: a holder that
-	 * asks again with a new id makes an alias, which a snapshot does not
-	 * carry (docs/scaling.md, "Known gaps"). */
+	/* Request ids unique per node, as libbaton makes them (a holder that
+	 * asks again with a new id makes an alias: see
+	 * test_group_snapshot_keeps_aliases_and_id_counter). */
 	static int next_round;
 	for (int n = 0; n < rounds; n++) {
 		int k = next_round++;
