@@ -61,6 +61,23 @@ static void fill_members(group_admin *a, wire_admin_ans *ans)
 	ans->n_members = n < WIRE_PEERS_MAX ? n : WIRE_PEERS_MAX;
 }
 
+/* Publishes ans, with the configuration this member knows, to asker. */
+static void publish_answer(group_admin *a, const char *asker, wire_admin_ans *ans)
+{
+	char topic[NAMES_TOPIC_MAX + 1];
+	char *json = NULL;
+	size_t len = 0;
+	broker *b = *a->out;
+	fill_members(a, ans);
+	a->answered++;
+	if (b == NULL ||
+	    names_topic(topic, sizeof topic, a->prefix, NAMES_ADMIN_ANS, asker, NULL) != BATON_OK ||
+	    wire_admin_ans_encode(ans, &json, &len) != BATON_OK ||
+	    broker_publish(b, topic, json, len, 1, false) != BATON_OK)
+		LOG_W("cannot publish a membership answer", "asker", asker, "id", ans->id);
+	free(json);
+}
+
 static void answer(group_admin *a, const char *asker, const char *id, gm_result r, const char *why)
 {
 	wire_admin_ans ans = {.done = r == GM_DONE || r == GM_UNCHANGED,
@@ -69,20 +86,9 @@ static void answer(group_admin *a, const char *asker, const char *id, gm_result 
 	                      .by = a->self};
 	snprintf(ans.id, sizeof ans.id, "%s", id);
 	snprintf(ans.message, sizeof ans.message, "%s", why);
-	fill_members(a, &ans);
-	char topic[NAMES_TOPIC_MAX + 1];
-	char *json = NULL;
-	size_t len = 0;
-	broker *b = *a->out;
 	LOG_I("membership request answered", "asker", asker, "id", id, "result", gm_result_name(r), "message",
 	      why);
-	a->answered++;
-	if (b == NULL ||
-	    names_topic(topic, sizeof topic, a->prefix, NAMES_ADMIN_ANS, asker, NULL) != BATON_OK ||
-	    wire_admin_ans_encode(&ans, &json, &len) != BATON_OK ||
-	    broker_publish(b, topic, json, len, 1, false) != BATON_OK)
-		LOG_W("cannot publish a membership answer", "asker", asker, "id", id);
-	free(json);
+	publish_answer(a, asker, &ans);
 }
 
 static void refuse_bad(group_admin *a, const char *asker, const char *id, const char *why)
@@ -90,16 +96,8 @@ static void refuse_bad(group_admin *a, const char *asker, const char *id, const 
 	wire_admin_ans ans = {.reason = "bad_request", .by = a->self};
 	snprintf(ans.id, sizeof ans.id, "%s", id);
 	snprintf(ans.message, sizeof ans.message, "%s", why);
-	fill_members(a, &ans);
-	char topic[NAMES_TOPIC_MAX + 1];
-	char *json = NULL;
-	size_t len = 0;
 	LOG_W("bad membership request", "asker", asker, "error", why);
-	if (*a->out != NULL &&
-	    names_topic(topic, sizeof topic, a->prefix, NAMES_ADMIN_ANS, asker, NULL) == BATON_OK &&
-	    wire_admin_ans_encode(&ans, &json, &len) == BATON_OK)
-		broker_publish(*a->out, topic, json, len, 1, false);
-	free(json);
+	publish_answer(a, asker, &ans);
 }
 
 static void on_change_done(void *ctx, gm_result r, const char *why)
