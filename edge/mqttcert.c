@@ -54,7 +54,7 @@ static void list_names(X509 *x, char *out, size_t cap)
 	if (out[0] == '\0') {
 		char cn[256];
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn) > 0)
-			snprintf(out, cap, "CN=%s and no subjectAltName", cn);
+			snprintf(out, cap, "CN=%s and no DNS or IP subjectAltName", cn);
 		else
 			snprintf(out, cap, "no name at all");
 	}

@@ -18,11 +18,12 @@
 
 /* Handshakes with the broker of uri (presenting cert and key when given;
  * cafile is not needed: the chain is paho's check, and a bad chain has
- * OpenSSL's reason) within about timeout_ms, and checks that the
+ * OpenSSL's reason), each step (the TCP connect, every read and write)
+ * within timeout_ms, and checks that the
  * certificate it shows names the URI's host as paho does. True iff it does
  * not: then host gets the URI's host and names the names the certificate
- * carries ("DNS:localhost, IP:10.0.0.1", or "CN=..." when it has no
- * subjectAltName). False when it names the host or no certificate could be
+ * carries ("DNS:localhost, IP:10.0.0.1", or "CN=..." when it has no DNS
+ * or IP subjectAltName). False when it names the host or no certificate could be
  * read (broker down, handshake refused, out of memory). Cannot fail
  * otherwise; outputs are NUL-terminated and cut to their caps. */
 bool mqttcert_wrong_host(const char *uri, const char *cert, const char *key, int timeout_ms, char *host,

@@ -89,8 +89,8 @@ int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o);
  * not name the broker's host: writes that sentence (mqttwords_wrong_host)
  * into buf and returns true when a look at the certificate (mqttcert.h,
  * presenting cert and key, NULL: none) confirms it; false, buf untouched,
- * for any other code or cause. Blocks up to about timeout_ms: never call it
- * from a paho callback. */
+ * for any other code or cause. Blocks (each network step up to timeout_ms):
+ * never call it from a paho callback. */
 bool mqttedge_explain_tls(const mqttwords_who *who, const char *cert, const char *key, int code,
                           int timeout_ms, char *buf, size_t cap);
 
