@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from faultkit import AgentRun, BareCoordinator, ConfBroker, run_cmd  # noqa: E402
-from harness import Node, wait_until  # noqa: E402
+from harness import BUILD_DIR, Node, wait_until  # noqa: E402
 from history import Recorder, read_holder_log  # noqa: E402
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -179,6 +179,25 @@ class Security(unittest.TestCase):
         for secret in PASSWORDS.values():
             self.assertNotIn(secret, coord.log())
         self.assertIn("debug", coord.log())
+
+    def test_acl_only_the_coordinators_user_asks_for_membership_changes(self):
+        """Membership requests (P/coordinator/admin/req/<asker>) are under
+        the coordinator's own topics: as shipped, a node's user cannot write
+        them (the broker drops it), the coordinator's user can."""
+        b, pw, tls, rec, _ = self.as_shipped()
+        n1 = Node(b, PREFIX, "n1", username="n1", password=PASSWORDS["n1"], tls=tls)
+        self.cleanup.append(n1.close)
+        n1.publish(PREFIX + "/coordinator/admin/req/n1", {"v": 1, "op": "remove", "id": "forged", "member": 1})
+        cmd = [os.path.join(BUILD_DIR, "coordinator", "baton-coordinator"), "member", "remove", "9",
+               "--wait", "1s", "--broker", "ssl://127.0.0.1:%d" % b.port, "--prefix", PREFIX,
+               "--cafile", self.pki.ca[1], "--username", "baton-coordinator",
+               "--password-file", pw["baton-coordinator"]]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 69, p.stderr)  # a single coordinator: nobody answers
+        self.assertIn("no answer", p.stderr)
+        m = rec.wait(lambda e: "/coordinator/admin/req/" in e[1], timeout=30, what="the coordinator's request")
+        self.assertEqual(json.loads(m[2])["member"], 9)
+        self.assertNotIn(b"forged", b"".join(e[2] for e in rec.events), "the broker let a node's request through")
 
     def test_acl_as_shipped_refuses_acting_as_another_node_in_words(self):
         """As shipped (deploy/acl's %u patterns, use_username_as_clientid in
