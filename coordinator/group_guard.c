@@ -22,6 +22,12 @@ void gguard_init(gguard *gg, const config *cfg, int wake_fd)
 	guard_init(&gg->g, "", 0);
 }
 
+void gguard_members(gguard *gg, const uint64_t *ids, size_t n)
+{
+	gg->n_ids = n < sizeof gg->ids / sizeof gg->ids[0] ? n : sizeof gg->ids / sizeof gg->ids[0];
+	memcpy(gg->ids, ids, gg->n_ids * sizeof *ids);
+}
+
 void gguard_stop(gguard *gg)
 {
 	probe_free(gg->pr);
@@ -59,8 +65,8 @@ void gguard_look(gguard *gg)
 	probe_options o = {.broker = daemon_broker_options(c, gg->wake_fd, id),
 	                   .prefix = c->prefix,
 	                   .will_wait_ms = 20000,
-	                   .group = c->peer_list,
-	                   .n_group = c->n_peers};
+	                   .group = gg->ids,
+	                   .n_group = gg->n_ids};
 	o.broker.clean_session = true; /* a look only: never the group's session */
 	probe_free(gg->pr);
 	gg->pr = NULL;
@@ -133,7 +139,7 @@ bool gguard_presence(gguard *gg, const broker_msg *m)
 		return false;
 	bool ours = p.instance != NULL && strcmp(p.instance, gg->g.instance) == 0;
 	bool found = false;
-	if ((ours || !guard_group_own(&p, gg->cfg->peer_list, gg->cfg->n_peers)) &&
+	if ((ours || !guard_group_own(&p, gg->ids, gg->n_ids)) &&
 	    guard_presence(&gg->g, &p, m->retained) == GUARD_CONFLICT) {
 		rival(gg, p.instance ? p.instance : "", p.started_at_ms,
 		      "another coordinator appeared on this prefix; this group's leader stops serving until "

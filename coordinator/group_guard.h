@@ -22,6 +22,7 @@
 #include "broker.h"
 #include "config.h"
 #include "guard.h"
+#include "peers.h"
 #include "probe.h"
 #include "wire.h"
 
@@ -40,15 +41,22 @@ typedef struct gguard {
 	int wake_fd;
 	probe *pr;
 	gguard_state st;
-	int64_t again_at;                   /* mono ms, GGUARD_RIVAL: when to look again */
-	int64_t started_at;                 /* mono ms, GGUARD_LOOKING: when the look began */
-	guard g;                            /* the conflict rule on the serving connection */
+	int64_t again_at;                  /* mono ms, GGUARD_RIVAL: when to look again */
+	int64_t started_at;                /* mono ms, GGUARD_LOOKING: when the look began */
+	guard g;                           /* the conflict rule on the serving connection */
+	uint64_t ids[2 * GROUP_MAX_PEERS]; /* the group's members (gguard_members) */
+	size_t n_ids;
 	char why[WIRE_REASON_TEXT_MAX + 1]; /* "": no rival known */
 	char err[512];
 } gguard;
 
 void gguard_init(gguard *gg, const config *cfg, int wake_fd); /* cannot fail */
 void gguard_deinit(gguard *gg);                               /* ends a look */
+
+/* The group's members whose leaders' presences are the group's own: its
+ * --peers and the configuration it knows (members come and go); copied, at
+ * most 2 * GROUP_MAX_PEERS. */
+void gguard_members(gguard *gg, const uint64_t *ids, size_t n);
 
 /* Starts a look before the session is taken (a new leadership, a
  * reconnect). A look that cannot start is retried as after a rival. */

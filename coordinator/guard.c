@@ -126,11 +126,11 @@ bool guard_paused(const guard *g)
 	return g->paused_since != 0;
 }
 
-bool guard_group_own(const wire_presence *p, const group_peer *peers, size_t n)
+bool guard_group_own(const wire_presence *p, const uint64_t *ids, size_t n)
 {
 	bool found = false;
 	for (size_t i = 0; i < n && !found; i++)
-		found = p->member != 0 && peers[i].id == p->member;
+		found = p->member != 0 && ids[i] == p->member;
 	if (!found || p->instance == NULL)
 		return false;
 	char head[32];

@@ -29,14 +29,13 @@
 
 #include "baton_error.h"
 #include "broker.h"
-#include "peers.h"
 
 typedef struct probe_options {
 	broker_options broker; /* uri, credentials, TLS, wake_fd; client_id: the probe's own */
 	const char *prefix;
 	int will_wait_ms;            /* how long another instance's Will may take */
 	volatile sig_atomic_t *stop; /* set by a signal: give up (probe_run only) */
-	const group_peer *group;     /* a group's members (borrowed), whose leaders' presences */
+	const uint64_t *group;       /* a group's member ids (borrowed), whose leaders' presences */
 	size_t n_group;              /* are never another instance; NULL, 0: a single process */
 } probe_options;
 

@@ -17,6 +17,14 @@ target_link_libraries(test_group PRIVATE baton_group cmocka::cmocka)
 add_test(NAME test_group COMMAND test_group)
 set_tests_properties(test_group PROPERTIES LABELS unit TIMEOUT 300)
 
+# Membership changes (add, promote, remove) on the same fixture, 3 members
+# growing to 5 with the real table.
+add_executable(test_group_members unit/test_group_members.c ${PROJECT_SOURCE_DIR}/coordinator/log.c)
+target_include_directories(test_group_members PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_group_members PRIVATE baton_group cmocka::cmocka)
+add_test(NAME test_group_members COMMAND test_group_members)
+set_tests_properties(test_group_members PROPERTIES LABELS unit TIMEOUT 300)
+
 # The one apply path as the single process drives it (hold, extend, offline
 # nodes, metrics), on a table with no store.
 add_executable(test_apply unit/test_apply.c ${PROJECT_SOURCE_DIR}/coordinator/log.c)

@@ -165,6 +165,13 @@ static void test_config_group_flags_checked(void **state)
 	assert_string_equal(c.raft_dir, "/tmp/x.db.raft");
 	assert_true(c.election_timeout_ms == 300 && c.heartbeat_ms == 50);
 	config_deinit(&c);
+	assert_false(c.join);
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 8, "--member", "4", "--peers", "4=127.0.0.1:7004",
+	                       "--state", "/tmp/x.db", "--join"),
+	                 BATON_OK);
+	assert_true(c.join); /* a new member lists itself only */
+	config_deinit(&c);
 	/* A member serves metrics like a single coordinator (issue 15). */
 	assert_int_equal(parse(&c, err, sizeof err, 9, "--member", "2", "--peers", peers, "--state",
 	                       "/tmp/x.db", "--metrics-listen", "127.0.0.1:9100"),
@@ -191,6 +198,8 @@ static void test_config_group_flags_checked(void **state)
 	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--heartbeat", "300ms"},
 	     "shorter than --election-timeout"},
 	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
+	    {2, {"--join"}, "need --member"},
+	    {7, {"--member", "4", "--peers", "4=127.0.0.1:7004", "--state", "/tmp/x.db"}, "--join"},
 	    {3, {"--election-timeout", "10ms"}, "--election-timeout"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -137,7 +137,7 @@ static void test_guard_presence_conflicts(void **state)
 static void test_guard_group_own_leaders(void **state)
 {
 	(void)state;
-	group_peer peers[3] = {{.id = 1}, {.id = 2}, {.id = 3}};
+	const uint64_t peers[3] = {1, 2, 3};
 	wire_presence p = {.online = true, .member = 2, .instance = "g2-t7"};
 	assert_true(guard_group_own(&p, peers, 3));
 	p.online = false; /* its Will too */
