@@ -290,7 +290,6 @@ void bt_client_start_connect(baton_client *c)
 	    .retry_min_s = RETRY_MIN_S,
 	    .retry_max_s = RETRY_MAX_S,
 	    .clean_session = true,
-	    .tls_1_2 = true,
 	    .tls = &c->tls,
 	    .on_failure = on_connect_failure,
 	    .context = c,

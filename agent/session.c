@@ -184,8 +184,13 @@ static void on_failure_event(baton_client *c, inmsg *m)
 	action_list al;
 
 	bt_client_who(c, &who);
-	if (m->type == IN_CONNECT_FAILED && !m->final && who.tls && m->code == -1 &&
-	    mqttnet_tcp_reachable(c->broker, 1000)) {
+	if (m->type == IN_CONNECT_FAILED && !m->final &&
+	    mqttedge_explain_tls(&who, c->cert, c->key, m->code, 2000, lost, sizeof lost)) {
+		/* A certificate for another host: final, like a wrong CA. */
+		why = lost;
+		m->final = true;
+	} else if (m->type == IN_CONNECT_FAILED && !m->final && who.tls && m->code == -1 &&
+	           mqttnet_tcp_reachable(c->broker, 1000)) {
 		/* paho said only "TCP connect completion failure", but the port
 		 * takes TCP: the TLS handshake is what failed (a client
 		 * certificate the broker requires, or a plain listener). */

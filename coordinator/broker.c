@@ -8,7 +8,9 @@
  * fd, and returns. A QoS 1 request is PUBACKed when msg_arrived returns, so
  * it must be in the inbox by then: it is.
  * Must never know about locks, and never block the owner thread on the
- * network except in broker_stop().
+ * network except in broker_stop(). The one look at the network a failure
+ * needs (a TLS failure paho leaves unexplained: mqttedge_explain_tls) runs
+ * on a diagnosis thread of its own, which reports the failure when done.
  */
 #include "broker.h"
 
@@ -46,6 +48,9 @@ struct broker {
 	bool disconnected; /* broker_stop's disconnect completed */
 	char err[512];
 	mqttedge_tls tls; /* OpenSSL's last word, for the next connect error */
+	pthread_cond_t diag_cv;
+	pthread_t diag;
+	bool diag_started, diag_due, diag_stop;
 
 	atomic_uint_fast64_t backlog;
 	atomic_bool connected;
@@ -137,21 +142,55 @@ static void on_lost(void *ctx, char *cause)
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *d)
 {
 	broker *b = ctx;
-	const char *refusal = d != NULL ? mqttedge_refusal(d->code) : NULL;
+	int code = d != NULL ? d->code : 0;
+	const char *refusal = mqttedge_refusal(code);
 	char tls[sizeof b->tls.reason], text[sizeof b->err];
+	bool deferred = false;
 	mqttwords_who who;
 	mqttedge_tls_take(&b->tls, tls, sizeof tls);
 	who_of(b, &who);
-	mqttwords_connect(text, sizeof text, &who, d != NULL ? d->code : 0, d != NULL ? d->message : NULL,
-	                  tls);
+	mqttwords_connect(text, sizeof text, &who, code, d != NULL ? d->message : NULL, tls);
 	pthread_mutex_lock(&b->mu);
 	memcpy(b->err, text, sizeof text);
-	if (refusal != NULL)
+	if (refusal != NULL) {
 		b->refused = true;
-	else
+	} else if (b->diag_started && code == MQTTASYNC_FAILURE && tls[0] == '\0') {
+		b->diag_due = deferred = true; /* diag_main tells it, in better words if it can */
+		pthread_cond_signal(&b->diag_cv);
+	} else {
 		b->failures++;
+	}
 	pthread_mutex_unlock(&b->mu);
-	wake(b);
+	if (!deferred)
+		wake(b);
+}
+
+/* The diagnosis thread (TLS only): a failure paho gave no reason for may be
+ * a certificate for another host, and finding out takes a handshake. */
+static void *diag_main(void *arg)
+{
+	broker *b = arg;
+	char text[sizeof b->err];
+	mqttwords_who who;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (!b->diag_due && !b->diag_stop)
+			pthread_cond_wait(&b->diag_cv, &b->mu);
+		if (b->diag_stop)
+			break;
+		b->diag_due = false; /* a failure during the look asks for another */
+		pthread_mutex_unlock(&b->mu);
+		who_of(b, &who);
+		bool named =
+		    mqttedge_explain_tls(&who, b->cert, b->key, MQTTASYNC_FAILURE, 2000, text, sizeof text);
+		pthread_mutex_lock(&b->mu);
+		if (named)
+			memcpy(b->err, text, sizeof text);
+		b->failures++;
+		wake(b);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
 }
 
 static void on_publish_done(void *ctx, MQTTAsync_successData *d)
@@ -216,7 +255,10 @@ baton_err broker_new(const broker_options *o, broker **out, char *err, size_t ca
 	b->wake_fd = o->wake_fd;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
+	pthread_cond_init(&b->diag_cv, NULL);
 	mqttedge_tls_init(&b->tls);
+	if (ok && mqttedge_uses_tls(b->uri, b->cafile, b->cert))
+		b->diag_started = pthread_create(&b->diag, NULL, diag_main, b) == 0;
 	if (!ok) {
 		broker_free(b);
 		return BATON_E_NOMEM;
@@ -254,7 +296,6 @@ baton_err broker_start(broker *b)
 	    .retry_min_s = b->no_reconnect ? 0 : 1,
 	    .retry_max_s = b->no_reconnect ? 0 : 30,
 	    .clean_session = b->clean_session,
-	    .tls_verify_host = true,
 	    .tls = &b->tls,
 	    .on_failure = on_connect_failure,
 	    .context = b,
@@ -435,6 +476,13 @@ void broker_free(broker *b)
 		return;
 	if (b->client != NULL)
 		MQTTAsync_destroy(&b->client);
+	if (b->diag_started) {
+		pthread_mutex_lock(&b->mu);
+		b->diag_stop = true;
+		pthread_cond_signal(&b->diag_cv);
+		pthread_mutex_unlock(&b->mu);
+		pthread_join(b->diag, NULL);
+	}
 	broker_msgs_free(b->head);
 	free(b->uri);
 	free(b->client_id);
@@ -453,6 +501,7 @@ void broker_free(broker *b)
 	free(b->subs);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
+	pthread_cond_destroy(&b->diag_cv);
 	mqttedge_tls_deinit(&b->tls);
 	free(b);
 }

@@ -108,8 +108,11 @@ static const optab_opt options[] = {
     STR("log-file", log_file, NULL, "FILE", "append logs to FILE instead of stderr (reopened on SIGHUP)"),
     STR("member", member, NULL, "ID", "run as this member (1..999999) of a replicated group; needs --peers"),
     STR("peers", peers, NULL, "ID=HOST:PORT,...",
-        "every member of the group, this one included, the same on each (IPv4 addresses; the raft "
-        "transport has no TLS: keep it on a private network)"),
+        "the members a fresh group starts with, this one included, the same on each (IPv4 addresses; "
+        "the raft transport has no TLS: keep it on a private network); with --join, at least this one"),
+    FLAG("join", 0, join,
+         "start with no raft data as a new member that waits to be added (baton-coordinator member add), "
+         "never bootstrapping a group of its own"),
     STR("raft-dir", raft_dir, NULL, "DIR",
         "the member's raft log and snapshots (default: --state plus .raft)"),
     STR("raft-bind", raft_bind, NULL, "HOST:PORT",
@@ -188,6 +191,15 @@ baton_err config_parse(config *c, int argc, char **argv, char *err, size_t cap)
 	return BATON_E_INVAL;
 }
 
+static baton_err read_password(config *c, char *err, size_t cap);
+
+baton_err config_validate_client(config *c, char *err, size_t cap)
+{
+	if (c->password_file != NULL)
+		return read_password(c, err, cap);
+	return BATON_OK;
+}
+
 static baton_err read_password(config *c, char *err, size_t cap)
 {
 	char why[512];
@@ -211,8 +223,8 @@ static const char *default_state_path(void)
 static baton_err validate_group(config *c, char *err, size_t cap)
 {
 	if (c->peers == NULL && c->member == NULL) {
-		if (c->raft_dir != NULL || c->raft_bind != NULL) {
-			snprintf(err, cap, "--raft-dir and --raft-bind need --member and --peers");
+		if (c->raft_dir != NULL || c->raft_bind != NULL || c->join) {
+			snprintf(err, cap, "--raft-dir, --raft-bind and --join need --member and --peers");
 			return BATON_E_INVAL;
 		}
 		return BATON_OK;
@@ -249,6 +261,15 @@ static baton_err validate_group(config *c, char *err, size_t cap)
 	if (c->heartbeat_ms >= c->election_timeout_ms) {
 		snprintf(err, cap, "--heartbeat (%llums) must be shorter than --election-timeout (%llums)",
 		         (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_timeout_ms);
+		return BATON_E_INVAL;
+	}
+	if (c->n_peers == 1 && !c->join) {
+		/* It would bootstrap a group of one, elect itself and take the
+		 * group's session: a new member that forgot --join. */
+		snprintf(
+		    err, cap,
+		    "--peers lists only this member: it would bootstrap a group of its own and serve alone; "
+		    "a new member of a group starts with --join (a single coordinator needs no --member)");
 		return BATON_E_INVAL;
 	}
 	if (c->raft_dir == NULL) {
@@ -318,8 +339,12 @@ void config_usage(FILE *out, const char *argv0)
 	        "  %s --member 1 --peers 1=10.0.0.1:7001,2=10.0.0.2:7001,3=10.0.0.3:7001 --state "
 	        "/var/lib/baton/state.db\n"
 	        "  mosquitto_sub -t 'baton/v1/#' -v      # watch every answer, event and snapshot\n"
+	        "\nMembership of a replicated group (sent to its serving leader over the broker; the broker, "
+	        "prefix, user and TLS options above apply):\n"
+	        "  %s member add ID HOST:PORT   # start the new member first, with --join\n"
+	        "  %s member remove ID\n"
 	        "\nExit status: 0 after SIGTERM/SIGINT, 64 on a bad flag, 69 if the broker refuses us, 70 on "
 	        "a state error, 74 if the state file is lost while serving (or a batch could not be "
 	        "committed), 75 if another coordinator serves the prefix or holds the state file.\n",
-	        argv0, argv0, argv0);
+	        argv0, argv0, argv0, argv0, argv0);
 }

@@ -41,6 +41,7 @@ typedef struct config {
 	char *peers;                  /* --peers ID=HOST:PORT,... */
 	char *raft_dir;               /* default: state + ".raft" */
 	char *raft_bind;              /* NULL: listen on this member's --peers address */
+	bool join;                    /* start empty and wait to be added; never bootstrap */
 	uint64_t election_timeout_ms; /* 300ms */
 	uint64_t heartbeat_ms;        /* 50ms */
 	/* Filled by config_validate from member and peers: */
@@ -65,6 +66,10 @@ baton_err config_parse(config *c, int argc, char **argv, char *err, size_t cap);
 
 /* Cross-field checks and reading the password file. */
 baton_err config_validate(config *c, char *err, size_t cap);
+
+/* What `baton-coordinator member ...` needs of config_validate: reading the
+ * password file. */
+baton_err config_validate_client(config *c, char *err, size_t cap);
 
 /* Writes the --help text (generated from the option table). */
 void config_usage(FILE *out, const char *argv0);

@@ -34,6 +34,7 @@
 #include "apply.h"
 #include "broker.h"
 #include "clock.h"
+#include "group_admin.h"
 #include "log.h"
 #include "names.h"
 #include "publish.h"
@@ -68,7 +69,10 @@ typedef struct member {
 	dclock clock;
 	int64_t tick_for; /* the deadline a proposed tick covers (0: none) */
 	int64_t next_stats_at, next_health_at;
-	group_info shown; /* the health last published */
+	group_info shown;    /* the health last published */
+	uint64_t shown_conf; /* the configuration index it showed */
+	group_admin adm;     /* membership requests (serving leader) */
+	bool removed_said;
 	uint64_t proposals_refused;
 	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
 	int64_t next_poke;    /* see poke_paho() */
@@ -158,15 +162,42 @@ static void health_topic(member *m, char *buf, size_t cap)
 		buf[0] = '\0'; /* the prefix and the id were validated: cannot happen */
 }
 
+/* The configuration this member knows, for its health; says once when this
+ * member is no longer in it, or a standby in it (removed: it serves nothing
+ * from now on). */
+static size_t health_members(member *m, wire_peer *out)
+{
+	gm_member ms[GROUP_MAX_PEERS];
+	size_t n = group_members_get(m->g, ms, GROUP_MAX_PEERS);
+	bool in = false;
+	for (size_t i = 0; i < n; i++) {
+		out[i].id = ms[i].id;
+		snprintf(out[i].address, sizeof out[i].address, "%s", ms[i].address);
+		out[i].role = ms[i].role;
+		/* A standby is a member being removed (group_members.c): a spare
+		 * is one joining. */
+		in = in || (ms[i].id == m->cfg->member_id && strcmp(ms[i].role, "standby") != 0);
+	}
+	if (n > 0 && !in && !m->removed_said) {
+		LOG_W("this member was removed from the group's configuration; it serves nothing and can be "
+		      "stopped (start it again only with an empty --raft-dir and --join)");
+		m->removed_said = true;
+	}
+	return n;
+}
+
 static void publish_health(member *m, const group_info *gi, bool online)
 {
+	wire_peer peers[WIRE_PEERS_MAX];
 	wire_member w = {.member = m->cfg->member_id,
 	                 .online = online,
 	                 .role = group_role_name(gi->role),
 	                 .term = gi->term,
 	                 .leader = gi->leader,
 	                 .applied = gi->applied,
-	                 .at_ms = wall_ms(m)};
+	                 .at_ms = wall_ms(m),
+	                 .members = peers,
+	                 .n_members = online && m->g != NULL ? health_members(m, peers) : 0};
 	char *json = NULL;
 	size_t len = 0;
 	char topic[NAMES_TOPIC_MAX + 32];
@@ -176,6 +207,7 @@ static void publish_health(member *m, const group_info *gi, bool online)
 		LOG_W("health publish failed", "error", broker_error(m->health));
 	free(json);
 	m->shown = *gi;
+	m->shown_conf = m->g != NULL ? group_conf_index(m->g) : 0;
 	m->next_health_at = wall_ms(m) + 5000;
 }
 
@@ -229,7 +261,10 @@ static baton_err open_broker(member *m)
 	snprintf(req, sizeof req, "%s/req/+", m->cfg->prefix);
 	snprintf(node, sizeof node, "%s/node/+", m->cfg->prefix);
 	snprintf(will_topic, sizeof will_topic, "%s/coordinator", m->cfg->prefix);
-	const char *subs[] = {req, node};
+	char admin[NAMES_TOPIC_MAX + 1];
+	if (group_admin_filter(&m->adm, admin, sizeof admin) != BATON_OK)
+		return BATON_E_INVAL; /* the prefix was validated: cannot happen */
+	const char *subs[] = {req, node, admin};
 	wire_presence p = presence(m, false);
 	char *will = NULL;
 	size_t len;
@@ -248,7 +283,7 @@ static baton_err open_broker(member *m)
 	                    .will_topic = will_topic,
 	                    .will_payload = will,
 	                    .subs = subs,
-	                    .n_subs = 2,
+	                    .n_subs = 3,
 	                    .keepalive_s = 10,
 	                    .wake_fd = m->sig->wake_fd};
 	rc = broker_new(&o, &m->b, m->err, sizeof m->err);
@@ -463,6 +498,10 @@ static bool take_inbox(member *m)
 	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
 		if (pub_stale_state(&m->pub, m->a.t, x))
 			continue; /* the sweep's retained snapshots: the leader's own business */
+		if (group_admin_is_request(&m->adm, x)) {
+			group_admin_handle(&m->adm, x); /* never in the log: libraft logs the change */
+			continue;
+		}
 		glog_msg gm = {.topic = x->topic,
 		               .topic_len = x->topic_len,
 		               .payload = x->payload,
@@ -616,7 +655,7 @@ static bool round_once(member *m, int *status)
 	leader_tick(m);
 	int64_t now = wall_ms(m);
 	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
-	    now >= m->next_health_at)
+	    group_conf_index(m->g) != m->shown_conf || now >= m->next_health_at)
 		publish_health(m, &gi, true);
 	if (serving(m) && pub_due_ready(&m->pub, now))
 		pub_due_flush(&m->pub, m->a.t, now);
@@ -728,12 +767,14 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 	    .bind = cfg->raft_bind,
 	    .election_timeout_ms = (unsigned)cfg->election_timeout_ms,
 	    .heartbeat_ms = (unsigned)cfg->heartbeat_ms,
+	    .join = cfg->join,
 	    .cb = {.apply = cb_apply, .snapshot = cb_snapshot, .restore = cb_restore, .ctx = &m}};
 	if (group_new(&o, &m.g, m.err, sizeof m.err) != BATON_OK) {
 		LOG_E("cannot start the raft member", "error", m.err);
 		status = DAEMON_EXIT_UNAVAILABLE;
 		goto out;
 	}
+	group_admin_init(&m.adm, cfg->prefix, cfg->member_id, m.g, &m.health);
 	if (open_health(&m) != BATON_OK) {
 		LOG_E("cannot start the health connection", "error", m.err);
 		status = DAEMON_EXIT_UNAVAILABLE;
@@ -754,6 +795,7 @@ out:
 		broker_stop(m.health, 2000);
 	}
 	broker_free(m.health);
+	m.health = NULL; /* a membership change closed with raft answers nowhere */
 	group_free(m.g);
 	apply_deinit(&m.a);
 	store_close(m.st);

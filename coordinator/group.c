@@ -30,6 +30,7 @@ struct group {
 	bool transfer_busy;
 	void (*transfer_done)(void *ctx);
 	void *transfer_ctx;
+	gm_change change; /* see group_change */
 	char address[GROUP_ADDR_MAX + 1];
 };
 
@@ -120,7 +121,7 @@ baton_err group_new(const group_options *o, group **out, char *err, size_t cap)
 	raft_set_heartbeat_timeout(&g->raft, o->heartbeat_ms);
 	if (o->snapshot_threshold > 0)
 		raft_set_snapshot_threshold(&g->raft, o->snapshot_threshold);
-	if ((rc = bootstrap(g, o, err, cap)) != BATON_OK)
+	if (!o->join && (rc = bootstrap(g, o, err, cap)) != BATON_OK)
 		goto fail;
 	if ((rv = raft_start(&g->raft)) != 0) {
 		rc = raft_fail(g, rv, "start (loading the snapshot and log; is the port free?)", err, cap);
@@ -296,4 +297,23 @@ baton_err group_transfer(group *g, void (*done)(void *ctx), void *ctx)
 		return rv == RAFT_NOMEM ? BATON_E_NOMEM : BATON_E_BUSY;
 	g->transfer_busy = true;
 	return BATON_OK;
+}
+
+/* ---- membership ------------------------------------------------------------ */
+
+gm_result group_change(group *g, gm_op op, uint64_t id, const char *address, gm_done_fn done, void *ctx,
+                       char *why, size_t cap)
+{
+	return gm_start(&g->change, &g->raft, op, id, address, done, ctx, why, cap);
+}
+
+size_t group_members_get(group *g, gm_member *out, size_t cap)
+{
+	return gm_members(&g->raft, out, cap);
+}
+
+uint64_t group_conf_index(group *g)
+{
+	raft_index u = g->raft.configuration_uncommitted_index;
+	return u != 0 ? u : g->raft.configuration_index;
 }

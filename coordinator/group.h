@@ -22,6 +22,7 @@
 #include "baton_error.h"
 #include "glog.h"
 #include "group_fsm.h"
+#include "group_members.h"
 #include "peers.h"
 
 typedef struct group group;
@@ -35,6 +36,7 @@ typedef struct group_options {
 	unsigned election_timeout_ms; /* libraft randomises it between 1x and 2x */
 	unsigned heartbeat_ms;
 	unsigned snapshot_threshold; /* entries between snapshots; 0: libraft's 1024 */
+	bool join;                   /* never bootstrap: start empty and wait to be added (--join) */
 	group_callbacks cb;
 } group_options;
 
@@ -42,7 +44,9 @@ typedef struct group_options {
  * pre-vote on and the timeouts above, and starts it (loading the snapshot
  * and log: the restore callback runs from here). A directory with no raft
  * data is bootstrapped with the configuration of every peer first, so a
- * fresh group needs every member started with the same peers. Errors:
+ * fresh group needs every member started with the same peers; unless join
+ * is set: then it starts with no configuration and waits for a leader to
+ * add it (group_change) and send it the log. Errors:
  * BATON_E_INVAL (id not among peers, bad options), BATON_E_IO (directory,
  * port, raft data), BATON_E_NOMEM; a message in err. */
 baton_err group_new(const group_options *o, group **out, char *err, size_t cap);
@@ -92,5 +96,20 @@ baton_err group_barrier(group *g, void (*done)(void *ctx, bool ok), void *ctx);
  * chosen by libraft); done(ctx) when it happened or the election timeout
  * passed. BATON_E_BUSY when not the leader (done is never called). */
 baton_err group_transfer(group *g, void (*done)(void *ctx), void *ctx);
+
+/* Leader only: a membership change, one at a time (group_members.h,
+ * gm_start): GM_PENDING and done(ctx, result, why) later, from group_run(),
+ * or the final result at once. */
+gm_result group_change(group *g, gm_op op, uint64_t id, const char *address, gm_done_fn done, void *ctx,
+                       char *why, size_t cap);
+
+/* The configuration this member knows (its latest, committed or not), sorted
+ * by id; returns how many, at most cap. */
+size_t group_members_get(group *g, gm_member *out, size_t cap);
+
+/* The log index of the configuration this member knows (0: none yet, a member
+ * started with join that nobody added): it changes with every membership
+ * change. */
+uint64_t group_conf_index(group *g);
 
 #endif

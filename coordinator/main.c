@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "admin_cli.h"
 #include "config.h"
 #include "daemon.h"
 #include "daemon_group.h"
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
 	config cfg;
 	char err[512] = "";
 	int status = DAEMON_EXIT_OK;
+	if (argc >= 2 && strcmp(argv[1], "member") == 0)
+		return admin_cli_main(argc, argv); /* a membership request to a group, then exit */
 	config_init(&cfg);
 	if (config_parse(&cfg, argc, argv, err, sizeof err) != BATON_OK ||
 	    (!cfg.show_help && !cfg.show_version && config_validate(&cfg, err, sizeof err) != BATON_OK)) {

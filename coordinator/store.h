@@ -31,7 +31,7 @@
 #include "table.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* PRAGMA application_id of a Baton state file: "Btn1" in ASCII. */
 #define STORE_APPLICATION_ID 0x42746e31
 
@@ -83,9 +83,11 @@ baton_err store_open_ex(const char *path, sync_level sync, unsigned flags, store
 baton_err store_check_file(store *s, char *err, size_t cap);
 
 /* Loads the whole stored state into t, which must be fresh (table_new(), no
- * event fed yet): the token counter with table_restore_next_token(), then
- * every resource with table_restore(), then the remembered request ids with
- * table_restore_record() (oldest first), in one read transaction. Deadlines are
+ * event fed yet): the token and request id counters with
+ * table_restore_next_token() and table_restore_next_id_seq(), then every
+ * resource with table_restore() (the aliases of its holdings and waiters
+ * included), then the remembered request ids with table_restore_record()
+ * (oldest first), in one read transaction. Deadlines are
  * restored as stored (wall-clock ms); those already past fire at the caller's
  * first table_tick(). Returns BATON_E_STORE_CORRUPT when the rows are
  * inconsistent (the table refuses a resource, a row names no resource, a
@@ -97,7 +99,8 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
  * in r->dirty, its rows are replaced by its current state in t
  * (table_resource_get(); a resource t no longer has loses its rows), the
  * changes r->ids to the remembered request ids are applied in order, and the
- * token counter becomes r->next_token (never lower than the stored one).
+ * token and request id counters become r->next_token and r->next_id_seq
+ * (never lower than the stored ones).
  * Returns only when the transaction is committed as durably as the store's
  * sync level promises. Checks the file first (store_check_file): a file
  * deleted or replaced under the store fails with BATON_E_STORE_MOVED and
@@ -107,7 +110,7 @@ baton_err store_load(store *s, table *t, char *err, size_t cap);
  * (no event fed in between) is safe and is how to retry: the rows are
  * rewritten from t's current state. Errors: BATON_E_STORE_MOVED, BATON_E_IO, BATON_E_NOMEM,
  * BATON_E_STORE_CORRUPT, BATON_E_STORE, BATON_E_INVAL (NULL argument). A
- * batch with no dirty resource, no id change and an unchanged counter writes
+ * batch with no dirty resource, no id change and unchanged counters writes
  * nothing. */
 baton_err store_commit(store *s, table *t, const table_ready *r, char *err, size_t cap);
 

@@ -256,9 +256,87 @@ static baton_err read_holdings(store *s, cursor *c, const char *name, size_t *n,
 	return e;
 }
 
+/* Reads the aliases of name (cursor c positioned on them) into s->ao, node
+ * by node, each node's in their order, copying their strings. */
+static baton_err read_aliases(store *s, cursor *c, const char *name, size_t *n, char *err, size_t cap)
+{
+	baton_err e = BATON_OK;
+	bool ok = true;
+
+	*n = 0;
+	while (e == BATON_OK && c->has_row && strcmp(key_of(c), name) == 0) {
+		row rw = {c->st, -1};
+		alias_off *a;
+
+		if (!grow((void **)&s->ao, &s->ao_cap, *n + 1, sizeof *s->ao) ||
+		    !grow((void **)&s->av, &s->av_cap, *n + 1, sizeof *s->av))
+			return load_nomem(s, "aliases", name, err, cap);
+		a = &s->ao[(*n)++];
+		a->node = keep_str(s, col_text(&rw, 1, false), &ok);
+		a->id = keep_str(s, col_text(&rw, 2, false), &ok);
+		if (!ok)
+			return load_nomem(s, "aliases", name, err, cap);
+		e = row_check(s, &rw, "aliases", name, err, cap);
+		if (e == BATON_OK)
+			e = advance(s, c, err, cap);
+	}
+	return e;
+}
+
 static const char *buf_str(const store *s, size_t off)
 {
 	return off == SIZE_MAX ? NULL : s->buf + off;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const slot_ref *x = a, *y = b;
+	int c = strcmp(x->node, y->node);
+
+	return c != 0 ? c : (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* Hands the na aliases read (sorted by node, as the scan returns them) to
+ * the holding or waiter of their node, once the views point at their
+ * strings: both lists sorted by node, merged. An alias of a node that
+ * neither holds nor waits for v is corrupt. */
+static baton_err point_aliases(store *s, table_resource_view *v, size_t na, char *err, size_t cap)
+{
+	size_t ns = v->n_holders + v->n_waiting, j = 0;
+
+	if (na == 0)
+		return BATON_OK;
+	if (!grow((void **)&s->sr, &s->sr_cap, ns, sizeof *s->sr))
+		return load_nomem(s, "aliases", v->name, err, cap);
+	for (size_t i = 0; i < ns; i++)
+		s->sr[i] = (slot_ref){i < v->n_holders ? s->hv[i].node : s->wv[i - v->n_holders].node, i};
+	qsort(s->sr, ns, sizeof *s->sr, cmp_ref);
+	for (size_t i = 0; i < na; i++)
+		s->av[i] = buf_str(s, s->ao[i].id);
+	for (size_t i = 0; i < na;) {
+		const char *node = buf_str(s, s->ao[i].node);
+		size_t k = i;
+
+		while (k < na && strcmp(buf_str(s, s->ao[k].node), node) == 0)
+			k++;
+		while (j < ns && strcmp(s->sr[j].node, node) < 0)
+			j++;
+		if (j == ns || strcmp(s->sr[j].node, node) != 0)
+			return sto_say(err, cap, BATON_E_STORE_CORRUPT,
+			               "state file %s: table aliases has rows for node %s of resource %s, "
+			               "which neither holds nor waits for it; %s",
+			               s->path, node, v->name, sto_advice(BATON_E_STORE_CORRUPT));
+		size_t x = s->sr[j].slot;
+		if (x < v->n_holders) {
+			s->hv[x].aliases = &s->av[i];
+			s->hv[x].n_aliases = k - i;
+		} else {
+			s->wv[x - v->n_holders].aliases = &s->av[i];
+			s->wv[x - v->n_holders].n_aliases = k - i;
+		}
+		i = k;
+	}
+	return BATON_OK;
 }
 
 /* Points the views at the strings, once the buffer no longer moves. */
@@ -284,7 +362,7 @@ static void point_views(store *s, table_resource_view *v)
 	v->waiting = v->n_waiting > 0 ? s->wv : NULL;
 }
 
-enum { C_RES, C_HOLD, C_WAIT, C_REM, C_COUNT };
+enum { C_RES, C_HOLD, C_WAIT, C_REM, C_ALIAS, C_COUNT };
 
 /* The remembered success of the resource being loaded, from the row its
  * cursor sits on. */
@@ -325,8 +403,8 @@ static baton_err restore_one(store *s, table *t, const table_resource_view *v, c
 		return sto_say(
 		    err, cap, BATON_E_STORE_CORRUPT,
 		    "state file %s: the stored state of resource %s is inconsistent (a token at or "
-		    "above the counter %llu, a duplicate, holdings that do not fit together, or a "
-		    "waiter that holds or should hold); %s",
+		    "above the counter %llu, a duplicate, holdings that do not fit together, a "
+		    "waiter that holds or should hold, or a request id used twice); %s",
 		    s->path, v->name, (unsigned long long)s->stored_token, sto_advice(BATON_E_STORE_CORRUPT));
 	if (e != BATON_OK)
 		return sto_say(err, cap, e, "state file %s: loading resource %s: %s", s->path, v->name,
@@ -340,7 +418,8 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 {
 	row rw = {c[C_RES].st, -1};
 	table_resource_view v = {0};
-	bool held = false, waits = false, done = false;
+	bool held = false, waits = false, done = false, aliased = false;
+	size_t na = 0;
 	baton_err e;
 
 	read_resource_row(&rw, &v);
@@ -355,6 +434,8 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 		e = match(s, &c[C_WAIT], v.name, &waits, err, cap);
 	if (e == BATON_OK)
 		e = match(s, &c[C_REM], v.name, &done, err, cap);
+	if (e == BATON_OK)
+		e = match(s, &c[C_ALIAS], v.name, &aliased, err, cap);
 	s->buf_len = 0;
 	if (e == BATON_OK && held)
 		e = read_holdings(s, &c[C_HOLD], v.name, &v.n_holders, err, cap);
@@ -362,10 +443,14 @@ static baton_err load_resource(store *s, table *t, cursor *c, char *err, size_t 
 		e = read_remembered(s, &c[C_REM], &v, err, cap);
 	if (e == BATON_OK && waits)
 		e = read_waiters(s, &c[C_WAIT], v.name, v.mode, &v.n_waiting, err, cap);
+	if (e == BATON_OK && aliased)
+		e = read_aliases(s, &c[C_ALIAS], v.name, &na, err, cap);
 	if (e == BATON_OK) {
 		point_views(s, &v);
-		e = restore_one(s, t, &v, err, cap);
+		e = point_aliases(s, &v, na, err, cap);
 	}
+	if (e == BATON_OK)
+		e = restore_one(s, t, &v, err, cap);
 	if (e == BATON_OK && done)
 		e = advance(s, &c[C_REM], err, cap);
 	return e;
@@ -463,34 +548,51 @@ static baton_err load_requests(store *s, table *t, char *err, size_t cap)
 	return e;
 }
 
-/* Reads the stored token counter into s->stored_token. */
-baton_err sto_read_token(store *s, char *err, size_t cap)
+/* Reads the counter of meta row key (statement id; what names it in an
+ * error) into *out, at least min. */
+static baton_err read_counter(store *s, int id, const char *key, const char *what, int64_t min, uint64_t *out,
+                              char *err, size_t cap)
 {
-	sqlite3_stmt *st = s->st[ST_GET_TOKEN];
+	sqlite3_stmt *st = s->st[id];
 	baton_err e = BATON_OK;
 	row rw = {st, -1};
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW) {
-		int64_t v = col_int(&rw, 0, 1, INT64_MAX, false, 0);
+		int64_t v = col_int(&rw, 0, min, INT64_MAX, false, 0);
 
-		e = row_check(s, &rw, "meta", "(next_token)", err, cap);
+		e = row_check(s, &rw, "meta", key, err, cap);
 		if (e == BATON_OK)
-			s->stored_token = (uint64_t)v;
+			*out = (uint64_t)v;
 	} else if (rc == SQLITE_DONE) {
-		e = sto_say(err, cap, BATON_E_STORE_CORRUPT, "state file %s: meta has no next_token row; %s",
-		            s->path, sto_advice(BATON_E_STORE_CORRUPT));
+		e = sto_say(err, cap, BATON_E_STORE_CORRUPT, "state file %s: meta has no %s row; %s", s->path,
+		            key, sto_advice(BATON_E_STORE_CORRUPT));
 	} else {
-		e = sto_sql_fail(s, rc, "reading the token counter", NULL, err, cap);
+		e = sto_sql_fail(s, rc, what, NULL, err, cap);
 	}
 	sqlite3_reset(st);
 	return e;
 }
 
+/* Reads the stored token counter into s->stored_token. */
+baton_err sto_read_token(store *s, char *err, size_t cap)
+{
+	return read_counter(s, ST_GET_TOKEN, "next_token", "reading the token counter", 1, &s->stored_token,
+	                    err, cap);
+}
+
+/* Reads the stored request id counter into s->stored_id_seq. */
+baton_err sto_read_id_seq(store *s, char *err, size_t cap)
+{
+	return read_counter(s, ST_GET_ID_SEQ, "next_id_seq", "reading the request id counter", 0,
+	                    &s->stored_id_seq, err, cap);
+}
+
 baton_err store_load(store *s, table *t, char *err, size_t cap)
 {
-	static const int sel[C_COUNT] = {ST_SEL_RES, ST_SEL_HOLD, ST_SEL_WAIT, ST_SEL_REM};
-	static const char *const names[C_COUNT] = {"resources", "holdings", "waiters", "remembered"};
+	static const int sel[C_COUNT] = {ST_SEL_RES, ST_SEL_HOLD, ST_SEL_WAIT, ST_SEL_REM, ST_SEL_ALIAS};
+	static const char *const names[C_COUNT] = {"resources", "holdings", "waiters", "remembered",
+	                                           "aliases"};
 	cursor c[C_COUNT];
 	baton_err e, e2;
 	bool found;
@@ -505,7 +607,11 @@ baton_err store_load(store *s, table *t, char *err, size_t cap)
 		return e;
 	e = sto_read_token(s, err, cap);
 	if (e == BATON_OK)
+		e = sto_read_id_seq(s, err, cap);
+	if (e == BATON_OK) {
 		table_restore_next_token(t, s->stored_token);
+		table_restore_next_id_seq(t, s->stored_id_seq);
+	}
 	for (int i = 0; i < C_COUNT && e == BATON_OK; i++)
 		e = advance(s, &c[i], err, cap);
 	while (e == BATON_OK && c[C_RES].has_row) {

@@ -3,7 +3,8 @@
  * restore over the open file, and a canonical dump.
  *
  * Never decides anything about locks and never interprets rows: an image is
- * checked only for being a Baton state file of this schema version, and the
+ * checked only for being a Baton state file of this schema version or an
+ * older one (migrated by store.c's steps, as a file is at open), and the
  * dump prints rows as SQLite holds them. Costs: an image is a copy of the
  * whole file in memory (the state of a lock coordinator: kilobytes to a few
  * megabytes); a restore writes every page once.
@@ -48,12 +49,13 @@ static int pragma_int(sqlite3 *db, const char *sql, sqlite3_int64 *v)
 }
 
 /* Opens image as a private in-memory database, checked to be a state file of
- * this schema version. */
-static baton_err open_image(store *s, const void *image, size_t len, sqlite3 **out, char *err, size_t cap)
+ * this schema version or an older one (*version). */
+static baton_err open_image(store *s, const void *image, size_t len, sqlite3 **out, sqlite3_int64 *version,
+                            char *err, size_t cap)
 {
 	sqlite3 *mem = NULL;
 	unsigned char *copy = NULL;
-	sqlite3_int64 app = 0, version = 0;
+	sqlite3_int64 app = 0;
 	baton_err e = BATON_OK;
 	if (len < 100 || memcmp(image, "SQLite format 3", 16) != 0) {
 		e = sto_say(err, cap, BATON_E_STORE_CORRUPT, "state image for %s: not a SQLite image",
@@ -73,16 +75,16 @@ static baton_err open_image(store *s, const void *image, size_t len, sqlite3 **o
 	                             SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);
 	copy = NULL; /* SQLite owns it now, even on failure */
 	if (rc != SQLITE_OK || pragma_int(mem, "PRAGMA application_id", &app) != SQLITE_OK ||
-	    pragma_int(mem, "PRAGMA user_version", &version) != SQLITE_OK || app != STORE_APPLICATION_ID) {
+	    pragma_int(mem, "PRAGMA user_version", version) != SQLITE_OK || app != STORE_APPLICATION_ID) {
 		e = sto_say(err, cap, BATON_E_STORE_CORRUPT, "state image for %s: not a Baton state file",
 		            s->path);
 		goto out;
 	}
-	if (version != STORE_SCHEMA_VERSION) {
+	if (*version > STORE_SCHEMA_VERSION || *version < 1) {
 		e = sto_say(err, cap,
-		            version > STORE_SCHEMA_VERSION ? BATON_E_STORE_TOO_NEW : BATON_E_STORE_CORRUPT,
+		            *version > STORE_SCHEMA_VERSION ? BATON_E_STORE_TOO_NEW : BATON_E_STORE_CORRUPT,
 		            "state image for %s: schema version %lld, this build has %d", s->path,
-		            (long long)version, STORE_SCHEMA_VERSION);
+		            (long long)*version, STORE_SCHEMA_VERSION);
 		goto out;
 	}
 	*out = mem;
@@ -98,7 +100,8 @@ baton_err store_restore_image(store *s, const void *image, size_t len, char *err
 	sqlite3 *mem = NULL;
 	if (s == NULL || (image == NULL && len > 0))
 		return sto_say(err, cap, BATON_E_INVAL, "store_restore_image: NULL argument");
-	baton_err e = open_image(s, image, len, &mem, err, cap);
+	sqlite3_int64 version = 0;
+	baton_err e = open_image(s, image, len, &mem, &version, err, cap);
 	if (e != BATON_OK)
 		return e;
 	sqlite3_backup *b = sqlite3_backup_init(s->db, "main", mem, "main");
@@ -111,6 +114,10 @@ baton_err store_restore_image(store *s, const void *image, size_t len, char *err
 	if (rc != SQLITE_OK)
 		e = sto_sql_fail(s, rc, "restoring an image into", NULL, err, cap);
 	sqlite3_close(mem);
+	/* An image of an older Baton (a snapshot taken before an upgrade) is
+	 * migrated as its file would be at open. */
+	if (e == BATON_OK && version < STORE_SCHEMA_VERSION)
+		e = sto_migrate(s, version, err, cap);
 	return e;
 }
 

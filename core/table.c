@@ -181,12 +181,24 @@ void tbl_res_unref(table *t, res *r)
 
 void tbl_touch(table *t, res *r)
 {
-	if (r->flags & RES_TOUCHED)
+	if (r->flags & RES_TOUCHED) {
+		r->flags &= (uint8_t)~RES_QUIET; /* a snapshot after all */
 		return;
+	}
 	assert(t->n_touched < t->cap_touched);
 	r->flags |= RES_TOUCHED;
 	t->touched[t->n_touched++] = r;
 	t->names_bound += r->n_waiting + r->n_holds;
+}
+
+/* Puts r in the batch's dirty set without a snapshot (room reserved as for
+ * tbl_touch): its change is durable state no snapshot shows. */
+void tbl_touch_quiet(table *t, res *r)
+{
+	if (r->flags & RES_TOUCHED)
+		return;
+	tbl_touch(t, r);
+	r->flags |= RES_QUIET;
 }
 
 void tbl_done_unref(table *t, done_rec *d)
@@ -767,6 +779,7 @@ void table_free(table *t)
 		free(vs[i]->q);
 		free(vs[i]->h);
 		free(vs[i]->wh);
+		free(vs[i]->aliases);
 	}
 	free(t);
 }

@@ -10,7 +10,8 @@
  * Ready batch, persist it, send it, then Advance):
  *
  *	table *t = table_new(&cfg);
- *	(recovery: table_restore_next_token, table_restore, table_restore_record)
+ *	(recovery: table_restore_next_token, table_restore_next_id_seq,
+ *	 table_restore, table_restore_record)
  *	for (;;) {
  *		wait for a request or until table_next_deadline(t);
  *		now = the clock;
@@ -145,7 +146,10 @@ typedef struct table_id_change {
 typedef struct table_ready {
 	const table_effect *effects; /* in publish order */
 	size_t n_effects;
-	const char *const *dirty; /* resources whose durable state changed */
+	/* resources whose durable state changed: each has a snapshot or clear
+	 * among the effects, except one whose only change no snapshot shows
+	 * (a new alias of a waiter) */
+	const char *const *dirty;
 	size_t n_dirty;
 	uint64_t next_token; /* the counter to make durable with the batch */
 	/* Appended: the changes to the remembered request ids, in order, to make
@@ -153,11 +157,17 @@ typedef struct table_ready {
 	 * offline node that held nothing). */
 	const table_id_change *ids;
 	size_t n_ids;
+	/* The seq the next finished request id gets (table_id_record.seq), to
+	 * make durable with the batch: a table restored with it numbers the
+	 * ids it finishes as the one that kept running does, even when the
+	 * newest ones were forgotten (a node that went offline). */
+	uint64_t next_id_seq;
 } table_ready;
 
 /* Closes the current batch and describes it in *out: answers and outcome
  * events in the order the contract needs (a successor's granted before the
- * outcome that caused it), then one snapshot or clear per resource touched.
+ * outcome that caused it), then one snapshot or clear per resource touched
+ * (in rd.dirty order, skipping the ones no snapshot shows a change of).
  * Everything *out points to stays valid until table_advance() or
  * table_free(); no event may be fed in between. Cannot fail. */
 void table_ready_get(table *t, table_ready *out);
@@ -176,6 +186,11 @@ typedef struct table_waiter_view {
 	const char *meta;      /* NULL: none */
 	wire_mode mode;        /* once for a once resource; mutex or shared for a lock */
 	uint32_t max_failures; /* 0: none (once only) */
+	/* The node's later acquire ids of this wait (aliases: a repeat of one
+	 * is answered with this wait, and it finishes with it), in the order
+	 * they finish: newest first. */
+	const char *const *aliases;
+	size_t n_aliases;
 } table_waiter_view;
 
 /* One current holding. */
@@ -188,6 +203,10 @@ typedef struct table_holding_view {
 	int64_t since_ms;
 	int64_t lease_until_ms;
 	const char *meta; /* NULL: none */
+	/* The node's later acquire ids of this holding (aliases), as for a
+	 * waiter: newest first, the order they finish in. */
+	const char *const *aliases;
+	size_t n_aliases;
 } table_holding_view;
 
 typedef struct table_resource_view {
@@ -255,13 +274,14 @@ void table_foreach(table *t, table_visit_fn *fn, void *ctx);
 void table_snapshot_of(const table_resource_view *v, wire_snapshot *out);
 
 /* Loads one resource as the store kept it (recovery, before any event;
- * call table_restore_next_token() first). An idle view is accepted and kept
- * as nothing.
+ * call table_restore_next_token() first), with the aliases of its holdings
+ * and waiters in the order given. An idle view is accepted and kept as
+ * nothing.
  * Deadlines are taken as given; ones already past run at the next
  * table_tick(). BATON_E_INVAL if v is inconsistent (holder with token 0,
  * duplicate resource, token >= the counter, holdings that do not fit
  * together, a waiter that would fit at the head, a waiter's cap already
- * reached...), BATON_E_NOMEM. */
+ * reached, a request id the node already has...), BATON_E_NOMEM. */
 baton_err table_restore(table *t, const table_resource_view *v);
 
 /* Loads one remembered finished request id as the store kept it (recovery,
@@ -279,6 +299,13 @@ baton_err table_restore_record(table *t, const table_id_record *rec);
  * current one is ignored. */
 void table_restore_next_token(table *t, uint64_t next_token);
 uint64_t table_next_token(const table *t);
+
+/* Sets the seq the next finished request id gets (recovery, before any
+ * event; table_ready.next_id_seq as stored); like the token counter it
+ * never goes back. table_restore_record() raises it past every seq it
+ * loads. */
+void table_restore_next_id_seq(table *t, uint64_t next_id_seq);
+uint64_t table_next_id_seq(const table *t);
 
 typedef struct table_counts {
 	uint64_t requests; /* valid and invalid requests stepped */
@@ -311,14 +338,15 @@ bool table_raise_next_token(table *t, uint64_t floor);
 
 /* Walks every invariant of the table (in the spirit of SQLite's integrity
  * check): each index (resources, node ids, records, live requests, cap
- * buckets) agrees with the objects, holdings fit together (at most permits
- * mutex holdings, never a mutex beside another mode, at most one once
- * holding) in token order, no waiter that fits waits at the head, waiters
- * exist only behind a holding, every waiter's cap is above the streak,
- * every deadline in the heap belongs to a live object at its place, and
- * the counters equal what they count. Returns BATON_OK, or BATON_E_INVAL
- * with the first violation described in msg (cap bytes). Read-only;
- * O(everything): for tests and debugging, not the hot path. */
+ * buckets) agrees with the objects, every alias is indexed and counted,
+ * holdings fit together (at most permits mutex holdings, never a mutex
+ * beside another mode, at most one once holding) in token order, no waiter
+ * that fits waits at the head, waiters exist only behind a holding, every
+ * waiter's cap is above the streak, every deadline in the heap belongs to a
+ * live object at its place, and the counters equal what they count.
+ * Returns BATON_OK, or BATON_E_INVAL with the first violation described in
+ * msg (cap bytes). Read-only; O(everything): for tests and debugging, not
+ * the hot path. */
 baton_err table_check(const table *t, char *msg, size_t cap);
 
 #endif

@@ -19,7 +19,7 @@ typedef struct chk {
 	size_t cap;
 	int bad;
 	/* totals gathered by the walk, compared with the counters */
-	uint64_t held, waiters, remembered, timers, live, caps;
+	uint64_t held, waiters, remembered, timers, live, caps, aliases;
 } chk;
 
 typedef struct out {
@@ -117,9 +117,12 @@ static int check_live_rec(chk *c, const res *r, const slot *s, int state)
 		return fail(c, "%s: %s's live request is not indexed", r->name, rc->node->name);
 	if (tbl_rec_find(c->t, rc->node, rc->id) != rc)
 		return fail(c, "%s: request %s/%s is not in the id map", r->name, rc->node->name, rc->id);
-	for (const rec *a = s->alias; a != NULL; a = a->u.alias)
+	for (const rec *a = s->alias; a != NULL; a = a->u.alias, c->aliases++) {
 		if (a->state != REC_ALIAS || a->node != rc->node || a->r != r)
 			return fail(c, "%s: an alias of %s names another request", r->name, rc->id);
+		if (tbl_rec_find(c->t, a->node, a->id) != a)
+			return fail(c, "%s: alias %s/%s is not in the id map", r->name, a->node->name, a->id);
+	}
 	c->live++;
 	return 1;
 }
@@ -272,6 +275,9 @@ static int check_counters(chk *c)
 		            (unsigned long long)t->n_held, (unsigned long long)t->n_waiters,
 		            (unsigned long long)t->n_remembered, (unsigned long long)c->held,
 		            (unsigned long long)c->waiters, (unsigned long long)c->remembered);
+	if (t->n_aliases != c->aliases)
+		return fail(c, "%zu aliases counted, %llu linked", t->n_aliases,
+		            (unsigned long long)c->aliases);
 	if (t->live.n != c->live)
 		return fail(c, "live map has %zu entries, the resources %llu", t->live.n,
 		            (unsigned long long)c->live);

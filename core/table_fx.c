@@ -170,10 +170,12 @@ void table_ready_get(table *t, table_ready *out)
 			res *r = t->touched[i];
 			size_t nl = r->n_waiting + r->n_holds;
 			assert(t->n_fx < t->cap_fx && used + nl <= t->cap_names);
+			t->dirty[i] = r->name;
+			if (r->flags & RES_QUIET)
+				continue; /* only the store needs to know */
 			table_effect *e = &t->fx[t->n_fx++];
 			memset(e, 0, sizeof *e);
 			e->resource = r->name;
-			t->dirty[i] = r->name;
 			if (res_idle(r)) {
 				e->kind = TABLE_FX_CLEAR;
 				continue;
@@ -191,6 +193,7 @@ void table_ready_get(table *t, table_ready *out)
 	out->next_token = t->next_token;
 	out->ids = t->idc;
 	out->n_ids = t->n_idc;
+	out->next_id_seq = t->id_seq;
 }
 
 static void free_grave(table *t)
@@ -208,7 +211,7 @@ void table_advance(table *t)
 {
 	for (size_t i = 0; i < t->n_touched; i++) {
 		res *r = t->touched[i];
-		r->flags &= (uint8_t)~RES_TOUCHED;
+		r->flags &= (uint8_t) ~(RES_TOUCHED | RES_QUIET);
 		if (!res_idle(r))
 			continue;
 		hmap_remove(&t->resources, r->hash, r);

@@ -112,7 +112,9 @@ struct capb {
 
 enum tmr_kind { TMR_LEASE = 1, TMR_FORGET, TMR_WAIT };
 
-enum res_flag { RES_IN_MAP = 1, RES_TOUCHED = 2 };
+/* RES_QUIET: touched only for the store (a waiter's new alias, which no
+ * snapshot shows): in the batch's dirty set without a snapshot effect. */
+enum res_flag { RES_IN_MAP = 1, RES_TOUCHED = 2, RES_QUIET = 4 };
 
 /* A lock. Held iff n_holds; remembered iff done or failures; idle iff none
  * of those and no waiters. mode is WIRE_MODE_ONCE for a once resource and
@@ -172,6 +174,8 @@ struct table {
 		table_holding_view *h;
 		wire_holding *wh;
 		size_t cap_h;
+		const char **aliases; /* every slot's alias ids, one run per slot */
+		size_t cap_a;
 	} vs, vs_each;
 };
 
@@ -232,6 +236,7 @@ void tbl_res_unref(table *t, res *r);
 void tbl_res_free(table *t, res *r);
 void tbl_done_unref(table *t, done_rec *d);
 void tbl_touch(table *t, res *r);
+void tbl_touch_quiet(table *t, res *r);
 res *tbl_res_alloc(const char *name);
 void tbl_prev_drop(table *t, res *r);
 void tbl_prev_unref(table *t, prev_rec *p);

@@ -174,6 +174,7 @@ static void acquire_alias(table *t, int64_t now, prep *p, tnode *n, res *r, cons
 		tbl_answer_granted(t, n, r, s, rc->id);
 		return;
 	}
+	tbl_touch_quiet(t, r); /* the store keeps the alias */
 	tbl_answer_queued(t, n, r, rc->id, tbl_queue_position(r, s));
 }
 

@@ -1,6 +1,7 @@
 /*
  * table_view.c - read-only views of the lock table (store, republish,
- * stats) and recovery (table_restore).
+ * stats) and recovery (table_restore, with the aliases of every holding and
+ * waiter, and the id counters).
  *
  * Owns the view scratch arrays. Never does I/O, never changes the rules'
  * state except in table_restore(), which validates a whole resource before
@@ -21,9 +22,36 @@ static int grow_one(void **p, size_t need, size_t size)
 	return 1;
 }
 
-/* Room for nw waiters and nh holdings in a view scratch. */
-static baton_err scratch_grow(struct view_scratch *vs, size_t nw, size_t nh)
+static size_t chain_len(const slot *s)
 {
+	size_t n = 0;
+	for (const rec *a = s->alias; a != NULL; a = a->u.alias)
+		n++;
+	return n;
+}
+
+/* The aliases of every holding and waiter of r. */
+static size_t res_aliases(const res *r)
+{
+	size_t n = 0;
+	for (const slot *h = r->h_head; h != NULL; h = h->next)
+		n += chain_len(h);
+	for (const slot *w = r->wq_head; w != NULL; w = w->next)
+		n += chain_len(w);
+	return n;
+}
+
+/* Room for nw waiters, nh holdings and na aliases in a view scratch. */
+static baton_err scratch_grow(struct view_scratch *vs, size_t nw, size_t nh, size_t na)
+{
+	if (na > vs->cap_a) {
+		size_t c = vs->cap_a ? vs->cap_a : 4;
+		while (c < na)
+			c *= 2;
+		if (!grow_one((void **)&vs->aliases, c, sizeof *vs->aliases))
+			return BATON_E_NOMEM;
+		vs->cap_a = c;
+	}
 	if (nw > vs->cap_w) {
 		size_t c = vs->cap_w ? vs->cap_w : 16;
 		while (c < nw)
@@ -48,9 +76,20 @@ static baton_err scratch_grow(struct view_scratch *vs, size_t nw, size_t nh)
 	return BATON_OK;
 }
 
+/* Lists s's alias ids at vs->aliases + *at (in chain order: the order they
+ * finish in); their count in *n. */
+static const char *const *fill_aliases(const slot *s, struct view_scratch *vs, size_t *at, size_t *n)
+{
+	const char **first = vs->aliases + *at;
+	*n = 0;
+	for (const rec *a = s->alias; a != NULL; a = a->u.alias, (*n)++)
+		vs->aliases[(*at)++] = a->id;
+	return first;
+}
+
 static void fill_lists(const res *r, struct view_scratch *vs)
 {
-	size_t i = 0;
+	size_t i = 0, at = 0;
 	for (const slot *w = r->wq_head; w != NULL; w = w->next, i++) {
 		table_waiter_view *x = &vs->w[i];
 		x->node = w->rec->node->name;
@@ -60,6 +99,7 @@ static void fill_lists(const res *r, struct view_scratch *vs)
 		x->meta = w->meta;
 		x->mode = (wire_mode)w->mode;
 		x->max_failures = w->cap;
+		x->aliases = fill_aliases(w, vs, &at, &x->n_aliases);
 		vs->names[i] = x->node;
 		vs->q[i] = (wire_queued){x->node, x->mode};
 	}
@@ -73,6 +113,7 @@ static void fill_lists(const res *r, struct view_scratch *vs)
 		                                .since_ms = h->since,
 		                                .lease_until_ms = h->tmr.when,
 		                                .meta = h->meta};
+		vs->h[i].aliases = fill_aliases(h, vs, &at, &vs->h[i].n_aliases);
 		vs->wh[i] =
 		    (wire_holding){vs->h[i].node, h->token, (wire_mode)h->mode, h->since, h->tmr.when};
 	}
@@ -117,7 +158,7 @@ baton_err table_resource_lookup(table *t, const char *resource, table_resource_v
 		*found = false;
 		return BATON_OK;
 	}
-	if (scratch_grow(&t->vs, r->n_waiting, r->n_holds) != BATON_OK)
+	if (scratch_grow(&t->vs, r->n_waiting, r->n_holds, res_aliases(r)) != BATON_OK)
 		return BATON_E_NOMEM;
 	fill_view(r, &t->vs, out);
 	*found = true;
@@ -136,7 +177,7 @@ void table_foreach(table *t, table_visit_fn *fn, void *ctx)
 		const res *r = t->resources.vals[i];
 		if (r == NULL || res_idle(r))
 			continue;
-		if (scratch_grow(&t->vs_each, r->n_waiting, r->n_holds) != BATON_OK)
+		if (scratch_grow(&t->vs_each, r->n_waiting, r->n_holds, res_aliases(r)) != BATON_OK)
 			continue;
 		table_resource_view v;
 		fill_view(r, &t->vs_each, &v);
@@ -180,6 +221,17 @@ void table_restore_next_token(table *t, uint64_t next_token)
 uint64_t table_next_token(const table *t)
 {
 	return t->next_token;
+}
+
+void table_restore_next_id_seq(table *t, uint64_t next_id_seq)
+{
+	if (next_id_seq > t->id_seq)
+		t->id_seq = next_id_seq;
+}
+
+uint64_t table_next_id_seq(const table *t)
+{
+	return t->id_seq;
 }
 
 void table_counts_get(const table *t, table_counts *out)
@@ -303,7 +355,56 @@ static int waiters_ok(const table *t, const rview *x)
 	return 1;
 }
 
-static baton_err restore_check(const table *t, const rview *x)
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The aliases of node's acquire id: valid ids the node has nowhere else,
+ * distinct from id and from each other (sorted in a copy: a node may have
+ * made many). */
+static baton_err aliases_ok(const table *t, const char *node, const char *id, const char *const *al, size_t n)
+{
+	if (n > 0 && al == NULL)
+		return BATON_E_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!str_ok(al[i], NAMES_ID_MAX) || strcmp(al[i], id) == 0 || !id_unknown(t, node, al[i]))
+			return BATON_E_INVAL;
+	if (n < 2)
+		return BATON_OK;
+	const char **sorted = malloc(n * sizeof *sorted);
+	if (sorted == NULL)
+		return BATON_E_NOMEM;
+	memcpy(sorted, al, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, cmp_id);
+	baton_err err = BATON_OK;
+	for (size_t i = 1; i < n && err == BATON_OK; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			err = BATON_E_INVAL;
+	free(sorted);
+	return err;
+}
+
+/* Every holding's and waiter's aliases (aliases_ok); their count in *n. */
+static baton_err all_aliases_ok(const table *t, const rview *x, size_t *n)
+{
+	baton_err err = BATON_OK;
+	*n = 0;
+	for (size_t i = 0; i < x->nh && err == BATON_OK; i++) {
+		const table_holding_view *h = &x->h[i];
+		err = aliases_ok(t, h->node, h->id, h->aliases, h->n_aliases);
+		*n += h->n_aliases;
+	}
+	for (size_t i = 0; i < x->v->n_waiting && err == BATON_OK; i++) {
+		const table_waiter_view *w = &x->v->waiting[i];
+		err = aliases_ok(t, w->node, w->id, w->aliases, w->n_aliases);
+		*n += w->n_aliases;
+	}
+	return err;
+}
+
+/* Whether the view can be restored; *na gets its aliases' count. */
+static baton_err restore_check(const table *t, const rview *x, size_t *na)
 {
 	const table_resource_view *v = x->v;
 	if (!str_ok(v->name, NAMES_RESOURCE_MAX) || wire_mode_name(v->mode) == NULL ||
@@ -319,7 +420,7 @@ static baton_err restore_check(const table *t, const rview *x)
 		return BATON_E_INVAL;
 	if (v->failures != 0 && (!x->once || v->previous.node == NULL))
 		return BATON_E_INVAL;
-	return BATON_OK;
+	return all_aliases_ok(t, x, na);
 }
 
 /* Everything one restored resource needs, allocated before it is linked in.
@@ -330,6 +431,8 @@ typedef struct restore_prep {
 	prev_rec *prev;
 	rec **rc; /* holdings, then waiters */
 	slot **s;
+	rec **al; /* their aliases, slot by slot, each slot's in chain order */
+	size_t n_al;
 	capb **b;      /* per waiter with a cap */
 	tnode **nodes; /* done, previous, holdings, waiters */
 	size_t n_nodes;
@@ -347,6 +450,8 @@ static void restore_prep_free(table *t, restore_prep *p, size_t n, int all)
 				tbl_blob_free(p->s[i]->meta);
 			free(p->s[i]);
 		}
+		for (size_t i = 0; p->al != NULL && i < p->n_al; i++)
+			free(p->al[i]);
 	}
 	for (size_t i = 0; p->b != NULL && i < n; i++)
 		free(p->b[i]); /* the ones not taken */
@@ -355,6 +460,7 @@ static void restore_prep_free(table *t, restore_prep *p, size_t n, int all)
 			tbl_node_unref(t, p->nodes[i]);
 	free(p->rc);
 	free(p->s);
+	free(p->al);
 	free(p->b);
 	free(p->nodes);
 }
@@ -368,6 +474,15 @@ static int intern(table *t, restore_prep *p, const char *name)
 	return name == NULL || n != NULL;
 }
 
+/* The records of n aliases, appended to p->al. */
+static int alloc_aliases(restore_prep *p, const char *const *al, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if ((p->al[p->n_al++] = tbl_rec_alloc(al[j])) == NULL)
+			return 0;
+	return 1;
+}
+
 /* The slot i (a holding for i < nh, else a waiter) with its record. */
 static int alloc_slot(table *t, restore_prep *p, size_t i, const char *node, const char *id, const char *meta)
 {
@@ -376,11 +491,12 @@ static int alloc_slot(table *t, restore_prep *p, size_t i, const char *node, con
 	       (meta == NULL || (p->s[i]->meta = tbl_blob(meta)) != NULL);
 }
 
-static baton_err restore_alloc(table *t, const rview *x, restore_prep *p)
+static baton_err restore_alloc(table *t, const rview *x, size_t na, restore_prep *p)
 {
 	const table_resource_view *v = x->v;
 	size_t nw = v->n_waiting, n = x->nh + nw;
-	int ok = (p->nodes = calloc(n + 2, sizeof *p->nodes)) != NULL;
+	int ok = (p->nodes = calloc(n + 2, sizeof *p->nodes)) != NULL &&
+	         (p->al = calloc(na + 1, sizeof *p->al)) != NULL;
 	ok = ok && (p->rc = calloc(n + 1, sizeof *p->rc)) != NULL &&
 	     (p->s = calloc(n + 1, sizeof *p->s)) != NULL && (p->b = calloc(n + 1, sizeof *p->b)) != NULL;
 	ok = ok && (p->r = tbl_res_alloc(v->name)) != NULL;
@@ -388,19 +504,38 @@ static baton_err restore_alloc(table *t, const rview *x, restore_prep *p)
 	ok = ok && (v->done.node == NULL || (p->done = tbl_done_alloc(v->done.result)) != NULL);
 	ok = ok && (v->previous.node == NULL || (p->prev = tbl_prev_alloc(v->previous.error)) != NULL);
 	for (size_t i = 0; ok && i < x->nh; i++)
-		ok = alloc_slot(t, p, i, x->h[i].node, x->h[i].id, x->h[i].meta);
+		ok = alloc_slot(t, p, i, x->h[i].node, x->h[i].id, x->h[i].meta) &&
+		     alloc_aliases(p, x->h[i].aliases, x->h[i].n_aliases);
 	for (size_t i = 0; ok && i < nw; i++) {
 		const table_waiter_view *w = &v->waiting[i];
 		ok = alloc_slot(t, p, x->nh + i, w->node, w->id, w->meta) &&
+		     alloc_aliases(p, w->aliases, w->n_aliases) &&
 		     (w->max_failures == 0 ||
 		      (p->b[x->nh + i] = tbl_cap_alloc(p->r, w->max_failures)) != NULL);
 	}
 	ok = ok && hmap_reserve(&t->resources, t->resources.n + 1) == BATON_OK &&
-	     hmap_reserve(&t->recs, t->recs.n + n) == BATON_OK &&
+	     hmap_reserve(&t->recs, t->recs.n + n + na) == BATON_OK &&
 	     hmap_reserve(&t->live, t->live.n + n) == BATON_OK &&
 	     hmap_reserve(&t->caps, t->caps.n + nw) == BATON_OK &&
 	     heap_reserve(&t->deadlines, t->deadlines.n + n + 1) == BATON_OK;
 	return ok ? BATON_OK : BATON_E_NOMEM;
+}
+
+/* Links k aliases (records al[0..k), in chain order) to s, n's live
+ * request of r; *used counts the records taken. */
+static void restore_aliases(table *t, res *r, tnode *n, slot *s, rec *const *al, size_t k, size_t *used)
+{
+	rec **link = &s->alias;
+	for (size_t j = 0; j < k; j++) {
+		rec *a = al[*used + j];
+		tbl_rec_attach(t, a, n, r);
+		a->state = REC_ALIAS;
+		*link = a;
+		link = &a->u.alias;
+		t->n_aliases++;
+	}
+	*link = NULL;
+	*used += k;
 }
 
 static void restore_holding(table *t, res *r, tnode *n, rec *rc, slot *h, const table_holding_view *hv)
@@ -450,8 +585,11 @@ static void restore_commit(table *t, const rview *x, restore_prep *p)
 	r->permits = (uint16_t)x->permits;
 	hmap_insert(&t->resources, r->hash, r);
 	r->flags = RES_IN_MAP;
-	for (size_t i = 0; i < x->nh; i++)
+	size_t used = 0;
+	for (size_t i = 0; i < x->nh; i++) {
 		restore_holding(t, r, p->nodes[2 + i], p->rc[i], p->s[i], &x->h[i]);
+		restore_aliases(t, r, p->nodes[2 + i], p->s[i], p->al, x->h[i].n_aliases, &used);
+	}
 	for (size_t i = 0; i < v->n_waiting; i++) {
 		size_t k = x->nh + i;
 		const table_waiter_view *wv = &v->waiting[i];
@@ -465,6 +603,7 @@ static void restore_commit(table *t, const rview *x, restore_prep *p)
 			p->b[k] = NULL;
 		}
 		tbl_waiter_link(t, r, p->nodes[2 + k], p->rc[k], w, nb, wv->wait_until_ms);
+		restore_aliases(t, r, p->nodes[2 + k], w, p->al, wv->n_aliases, &used);
 	}
 	restore_remembered(t, v, p, r);
 }
@@ -474,13 +613,14 @@ baton_err table_restore(table *t, const table_resource_view *v)
 	assert(!t->closed);
 	rview x;
 	rview_init(&x, v);
-	baton_err err = restore_check(t, &x);
+	size_t na = 0;
+	baton_err err = restore_check(t, &x, &na);
 	if (err != BATON_OK)
 		return err;
 	if (x.nh == 0 && v->done.node == NULL && v->failures == 0)
 		return BATON_OK; /* idle: only a previous, nothing to keep */
 	restore_prep p = {0};
-	err = restore_alloc(t, &x, &p);
+	err = restore_alloc(t, &x, na, &p);
 	if (err == BATON_OK)
 		restore_commit(t, &x, &p);
 	restore_prep_free(t, &p, x.nh + v->n_waiting, err != BATON_OK);

@@ -4,15 +4,17 @@
  *
  * Owns the translation of a program's connection policy into paho's option
  * structs, and the TLS-reason hand-off between paho's callbacks. Must never
- * know about locks, topics or payloads, never log, and never block: paho's
- * callbacks run with paho's global mutex held, so the TLS callback only
- * copies under its own small mutex.
+ * know about locks, topics or payloads, never log, and never block in what
+ * a paho callback calls: paho's callbacks run with paho's global mutex
+ * held, so the TLS callback only copies under its own small mutex (only
+ * mqttedge_explain_tls blocks, on the program's own thread).
  */
 #include "mqttedge.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "mqttcert.h"
 #include "mqttnet.h"
 
 void mqttedge_tls_init(mqttedge_tls *t)
@@ -102,11 +104,10 @@ int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o)
 		ssl.trustStore = o->cafile;
 		ssl.keyStore = o->cert;
 		ssl.privateKey = o->key;
+		/* The one TLS policy (mqttedge.h): the chain and the host name
+		 * are checked, and sslVersion stays MQTT_SSL_VERSION_DEFAULT. */
 		ssl.enableServerCertAuth = 1;
-		if (o->tls_verify_host)
-			ssl.verify = 1;
-		if (o->tls_1_2)
-			ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+		ssl.verify = 1;
 		if (o->tls != NULL) {
 			ssl.ssl_error_cb = on_tls_error;
 			ssl.ssl_error_context = o->tls;
@@ -114,6 +115,17 @@ int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o)
 		co.ssl = &ssl;
 	}
 	return MQTTAsync_connect(c, &co);
+}
+
+bool mqttedge_explain_tls(const mqttwords_who *who, const char *cert, const char *key, int code,
+                          int timeout_ms, char *buf, size_t cap)
+{
+	char host[256], names[512];
+	if (!who->tls || code != MQTTASYNC_FAILURE ||
+	    !mqttcert_wrong_host(who->broker, cert, key, timeout_ms, host, sizeof host, names, sizeof names))
+		return false;
+	mqttwords_wrong_host(buf, cap, who, host, names);
+	return true;
 }
 
 const char *mqttedge_refusal(int code)

@@ -21,6 +21,8 @@
 
 #include <MQTTAsync.h>
 
+#include "mqttwords.h"
+
 /* OpenSSL's last word on a handshake, which paho's own connect-failure text
  * ("TCP/TLS connect failure") leaves out. Caller-allocated; the TLS error
  * callback (a paho thread) writes it, the connect-failure callback takes it. */
@@ -61,9 +63,7 @@ typedef struct mqttedge_connect_options {
 	int connect_timeout_s;
 	int retry_min_s, retry_max_s; /* automatic reconnect between these; 0, 0: none */
 	bool clean_session;
-	bool tls_verify_host; /* TLS: also check the certificate names the broker's host */
-	bool tls_1_2;         /* TLS: insist on TLS 1.2 (else paho's default, the best both know) */
-	mqttedge_tls *tls;    /* where OpenSSL's reason goes; NULL: not collected */
+	mqttedge_tls *tls;               /* where OpenSSL's reason goes; NULL: not collected */
 	MQTTAsync_onSuccess *on_success; /* the first connect only: use MQTTAsync_setConnected for all */
 	MQTTAsync_onFailure *on_failure;
 	void *context;
@@ -74,8 +74,25 @@ typedef struct mqttedge_connect_options {
 bool mqttedge_uses_tls(const char *uri, const char *cafile, const char *cert);
 
 /* Starts connecting c with o. Returns paho's code (MQTTASYNC_SUCCESS, or an
- * error: then no callback of o is called). */
+ * error: then no callback of o is called).
+ *
+ * The TLS policy, one for every program (there is no per-program switch):
+ * the broker's certificate must chain to o->cafile (NULL: the system's CAs)
+ * and name the host of o->uri (subjectAltName DNS or IP, as mosquitto_sub
+ * checks without --insecure); the protocol is the library's default range,
+ * which paho 1.3.12 on OpenSSL 1.1 and later takes whatever sslVersion says
+ * (TLS_client_method): TLS 1.2 and 1.3 with Debian 12's OpenSSL 3. */
 int mqttedge_connect(MQTTAsync c, const mqttedge_connect_options *o);
+
+/* After a TLS connect failed with paho's code -1 (MQTTASYNC_FAILURE) and no
+ * OpenSSL reason, which is how paho 1.3.12 reports a certificate that does
+ * not name the broker's host: writes that sentence (mqttwords_wrong_host)
+ * into buf and returns true when a look at the certificate (mqttcert.h,
+ * presenting cert and key, NULL: none) confirms it; false, buf untouched,
+ * for any other code or cause. Blocks (each network step up to timeout_ms):
+ * never call it from a paho callback. */
+bool mqttedge_explain_tls(const mqttwords_who *who, const char *cert, const char *key, int code,
+                          int timeout_ms, char *buf, size_t cap);
 
 /* The broker's refusal a CONNACK code means for good (2: client id rejected,
  * 4: bad user name or password, 5: not authorized), or NULL for a code that

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 baton_err mqttnet_split_uri(const char *uri, char *host, size_t host_cap, char *port, size_t port_cap,
@@ -165,13 +167,14 @@ void mqttnet_tls_reason(const char *str, size_t len, char *buf, size_t cap)
 	snprintf(buf, cap, "%.*s", (int)strcspn(why, ":\n"), why);
 }
 
-/* One non-blocking connect to ai, waited for up to timeout_ms. */
-static bool tcp_connects(const struct addrinfo *ai, int timeout_ms)
+/* One non-blocking connect to ai, waited for up to timeout_ms: the connected
+ * socket (non-blocking), or -1. */
+static int tcp_connect(const struct addrinfo *ai, int timeout_ms)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	bool ok = false;
 	if (fd < 0)
-		return false;
+		return -1;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 		ok = true;
 	} else if (errno == EINPROGRESS) {
@@ -181,20 +184,40 @@ static bool tcp_connects(const struct addrinfo *ai, int timeout_ms)
 		ok = poll(&pf, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
 		     err == 0;
 	}
-	close(fd);
-	return ok;
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int mqttnet_tcp_open(const char *uri, int timeout_ms)
+{
+	struct addrinfo *res = NULL;
+	int fd = -1;
+	if (mqttnet_resolve(uri, &res) != BATON_OK)
+		return -1;
+	for (const struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		fd = tcp_connect(ai, timeout_ms);
+	freeaddrinfo(res);
+	if (fd >= 0) {
+		struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
 }
 
 bool mqttnet_tcp_reachable(const char *uri, int timeout_ms)
 {
-	char host[256], port[16];
-	bool tls, ok = false;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	if (mqttnet_split_uri(uri, host, sizeof host, port, sizeof port, &tls) != BATON_OK ||
-	    getaddrinfo(host, port, &hints, &res) != 0)
+	int fd = mqttnet_tcp_open(uri, timeout_ms);
+	if (fd < 0)
 		return false;
-	for (const struct addrinfo *ai = res; ai != NULL && !ok; ai = ai->ai_next)
-		ok = tcp_connects(ai, timeout_ms);
-	freeaddrinfo(res);
-	return ok;
+	close(fd);
+	return true;
 }

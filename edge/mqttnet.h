@@ -41,6 +41,11 @@ int mqttnet_nodelay(const char *uri);
  * timeout_ms; never call it from a paho callback. */
 bool mqttnet_tcp_reachable(const char *uri, int timeout_ms);
 
+/* A TCP connection to the broker of uri made within timeout_ms: a blocking
+ * socket whose reads and writes time out after timeout_ms each (the caller
+ * closes it), or -1. Blocks; never call it from a paho callback. */
+int mqttnet_tcp_open(const char *uri, int timeout_ms);
+
 /* Writes into buf the reason of an OpenSSL error line as paho's
  * ssl_error_cb hands it over (str, len), e.g. "certificate verify failed";
  * the whole line when it has no recognisable reason. Cannot fail. */

@@ -100,6 +100,16 @@ void mqttwords_connect(char *buf, size_t cap, const mqttwords_who *who, int code
 	}
 }
 
+void mqttwords_wrong_host(char *buf, size_t cap, const mqttwords_who *who, const char *host,
+                          const char *names)
+{
+	snprintf(buf, cap,
+	         "TLS handshake with %s failed: the broker's certificate does not name %s (it names %s); "
+	         "give --broker a host the certificate names, or have the certificate reissued with %s in "
+	         "its subjectAltName",
+	         who->broker, host, names, host);
+}
+
 void mqttwords_lost(char *buf, size_t cap, const mqttwords_who *who, const char *cause)
 {
 	if (or_none(cause) != NULL)

@@ -36,6 +36,11 @@ const char *mqttwords_connack(int code);
 void mqttwords_connect(char *buf, size_t cap, const mqttwords_who *who, int code, const char *paho_msg,
                        const char *tls);
 
+/* A TLS connect refused because the broker's certificate does not name
+ * host, the host of the URI (names: the names it carries, mqttcert.h). */
+void mqttwords_wrong_host(char *buf, size_t cap, const mqttwords_who *who, const char *host,
+                          const char *names);
+
 /* A connection that was up and was lost; cause is paho's (often NULL). */
 void mqttwords_lost(char *buf, size_t cap, const mqttwords_who *who, const char *cause);
 

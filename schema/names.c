@@ -203,6 +203,10 @@ static const char *kind_level(names_kind kind)
 		return "/stats";
 	case NAMES_MEMBER:
 		return "/coordinator/";
+	case NAMES_ADMIN_REQ:
+		return "/coordinator/admin/req/";
+	case NAMES_ADMIN_ANS:
+		return "/coordinator/admin/ans/";
 	}
 	return NULL;
 }
@@ -403,4 +407,18 @@ void names_node_sanitize(char *buf, size_t cap, const char *s)
 			buf[n] = dflt[n];
 	}
 	buf[n] = '\0';
+}
+
+bool names_admin_req_parse(const char *prefix, const char *topic, size_t topic_len, const char **asker,
+                           size_t *asker_len)
+{
+	const char *level = kind_level(NAMES_ADMIN_REQ);
+	size_t plen = prefix != NULL ? strlen(prefix) : 0, llen = strlen(level);
+	if (topic == NULL || plen == 0 || topic_len <= plen + llen || memcmp(topic, prefix, plen) != 0 ||
+	    memcmp(topic + plen, level, llen) != 0 ||
+	    !names_node_valid(topic + plen + llen, topic_len - plen - llen))
+		return false;
+	*asker = topic + plen + llen;
+	*asker_len = topic_len - plen - llen;
+	return true;
 }

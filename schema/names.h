@@ -60,6 +60,8 @@ typedef enum names_kind {
 	NAMES_COORDINATOR, /* P/coordinator (arg ignored, may be NULL) */
 	NAMES_STATS,       /* P/stats (arg ignored, may be NULL) */
 	NAMES_MEMBER,      /* P/coordinator/<member>: a group member's health; arg its id, "1".."999999" */
+	NAMES_ADMIN_REQ,   /* P/coordinator/admin/req/<asker>: a membership request; arg a node id */
+	NAMES_ADMIN_ANS,   /* P/coordinator/admin/ans/<asker>: its answer; arg a node id */
 } names_kind;
 
 /* Writes the topic of kind for prefix and arg (a node or a resource) into
@@ -76,6 +78,12 @@ baton_err names_topic(char *buf, size_t cap, const char *prefix, names_kind kind
  * when the topic is anything else. Outputs are untouched on error. */
 baton_err names_topic_parse(const char *prefix, const char *topic, size_t topic_len, names_kind *kind,
                             const char **node, size_t *node_len);
+
+/* True iff topic[0..topic_len) is P/coordinator/admin/req/<asker> under
+ * prefix with a valid node id as asker; *asker and *asker_len (untouched
+ * otherwise) point into topic at it. */
+bool names_admin_req_parse(const char *prefix, const char *topic, size_t topic_len, const char **asker,
+                           size_t *asker_len);
 
 /* Classifies an incoming resource topic (not NUL-terminated) under prefix.
  * On success *kind is NAMES_STATE or NAMES_OUTCOME and *resource and

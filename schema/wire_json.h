@@ -132,6 +132,10 @@ bool wj_req_mode(const struct cJSON *obj, wire_mode *out);
 /* ---- helpers of the message codecs (wire_msg.c; also used by wire_snap.c) ---- */
 
 void wj_put_str(wj_writer *w, const char *key, const char *s);
+struct wire_peer;
+/* "key":[{"id":..,"address":..,"role":..},...] (wire_admin.c; also wire_member.c) */
+void wj_put_peers(wj_writer *w, const char *key, const struct wire_peer *p, size_t n);
+bool wj_peers_ok(const struct wire_peer *p, size_t n); /* ids, addresses, roles; n <= WIRE_PEERS_MAX */
 void wj_put_opt_str(wj_writer *w, const char *key, const char *s); /* s NULL: nothing */
 void wj_put_u64(wj_writer *w, const char *key, uint64_t v);
 void wj_put_time(wj_writer *w, const char *key, int64_t ms);

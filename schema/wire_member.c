@@ -33,6 +33,8 @@ static void emit_member(wj_writer *w, const void *msg)
 		wj_u64(w, m->applied);
 		wj_key(w, "at");
 		wj_time(w, m->at_ms);
+		if (m->n_members > 0)
+			wj_put_peers(w, "members", m->members, m->n_members);
 	}
 	wj_close(w);
 }
@@ -46,7 +48,8 @@ static bool role_ok(const char *r)
 baton_err wire_member_encode(const wire_member *m, char **out, size_t *len)
 {
 	if (m == NULL || out == NULL || m->member == 0 || m->member > 999999 || m->leader > 999999 ||
-	    (m->online && (!role_ok(m->role) || !wj_time_ok(m->at_ms))))
+	    (m->online && (!role_ok(m->role) || !wj_time_ok(m->at_ms))) ||
+	    !wj_peers_ok(m->members, m->n_members))
 		return BATON_E_INVAL;
 	return wj_finish(emit_member, m, out, len);
 }

@@ -1,7 +1,8 @@
 /*
  * wire_member.h - a replicated group member's retained health on
  * P/coordinator/<member> (PROTOCOL.md, "Coordinator identity"): its role,
- * term, the leader it knows and its applied index; its Will says
+ * term, the leader it knows, its applied index and the group's
+ * configuration as it knows it; its Will says
  * online:false. schema/member.schema.json is its schema.
  */
 #ifndef BATON_WIRE_MEMBER_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "baton_error.h"
+#include "wire_admin.h"
 
 typedef struct wire_member {
 	uint64_t member; /* 1 .. 999999 */
@@ -22,6 +24,10 @@ typedef struct wire_member {
 	uint64_t leader; /* the leader this member knows, 0: none (omitted) */
 	uint64_t applied;
 	int64_t at_ms; /* when this was true */
+	/* The configuration this member knows (the latest, committed or not);
+	 * n_members 0: omitted (a member started with --join nobody added yet). */
+	const wire_peer *members;
+	size_t n_members;
 } wire_member;
 
 /* Encodes m into a new malloc'd JSON text (free()); len may be NULL. BATON_E_INVAL for a bad

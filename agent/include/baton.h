@@ -105,7 +105,10 @@ typedef struct baton_options {
 	const char *node;     /* node id = MQTT client id; required */
 	const char *username; /* NULL: none */
 	const char *password; /* NULL: none */
-	const char *cafile;   /* TLS: CA bundle to verify the broker; NULL: system default */
+	const char *cafile;   /* TLS: CA bundle to verify the broker; NULL: system default.
+	                       * The broker's certificate must also name the host of
+	                       * broker (subjectAltName DNS or IP), as the coordinator
+	                       * checks; TLS 1.2 and 1.3 are accepted. */
 	const char *cert;     /* TLS: client certificate (PEM); NULL: none */
 	const char *key;      /* TLS: client private key (PEM); NULL: none */
 	uint32_t keepalive_s; /* MQTT keepalive; 0: BATON_KEEPALIVE_DEFAULT */

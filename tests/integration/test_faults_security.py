@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from faultkit import AgentRun, BareCoordinator, ConfBroker, run_cmd  # noqa: E402
-from harness import Node, wait_until  # noqa: E402
+from harness import BUILD_DIR, Node, wait_until  # noqa: E402
 from history import Recorder, read_holder_log  # noqa: E402
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -40,11 +40,11 @@ def make_ca(d, name):
     return key, crt
 
 
-def make_cert(d, name, ca, server):
+def make_cert(d, name, ca, server, names="IP:127.0.0.1,DNS:localhost"):
     key, csr, crt = (os.path.join(d, name + x) for x in (".key", ".csr", ".crt"))
     ext = os.path.join(d, name + ".ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server else "extendedKeyUsage=clientAuth\n")
+        f.write("subjectAltName=%s\n" % names if server else "extendedKeyUsage=clientAuth\n")
     sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
        "-keyout", key, "-out", csr, "-subj", "/CN=%s" % name)
     sh("openssl", "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-out", crt,
@@ -53,12 +53,14 @@ def make_cert(d, name, ca, server):
 
 
 class Pki:
-    """A throwaway CA with a server and a client certificate, and a second,
-    unrelated CA (the wrong one)."""
+    """A throwaway CA with a server and a client certificate, a server
+    certificate signed by it that names only localhost (not 127.0.0.1), and
+    a second, unrelated CA (the wrong one)."""
 
     def __init__(self, d):
         self.ca = make_ca(d, "ca")
         self.server = make_cert(d, "server", self.ca, True)
+        self.localhost_only = make_cert(d, "localhost-only", self.ca, True, names="DNS:localhost")
         self.client = make_cert(d, "client", self.ca, False)
         self.wrong_ca = make_ca(d, "wrong-ca")
         for f in os.listdir(d):
@@ -72,13 +74,14 @@ def secured_block():
     return lines
 
 
-def secured_conf(port, d, pki, pwfile, require_cert=False):
+def secured_conf(port, d, pki, pwfile, require_cert=False, server=None):
+    server = server or pki.server
     out = []
     for ln in secured_block():
         k = ln.split()[0]
         v = {"listener": "listener %d 127.0.0.1" % port, "password_file": "password_file " + pwfile,
-             "acl_file": "acl_file " + DEPLOY_ACL, "certfile": "certfile " + pki.server[0],
-             "keyfile": "keyfile " + pki.server[1], "cafile": "cafile " + pki.ca[1]}.get(k, ln)
+             "acl_file": "acl_file " + DEPLOY_ACL, "certfile": "certfile " + server[0],
+             "keyfile": "keyfile " + server[1], "cafile": "cafile " + pki.ca[1]}.get(k, ln)
         if require_cert and k == "use_username_as_clientid":
             continue  # certificates without use_identity_as_username carry no user name
         out.append(v)
@@ -177,6 +180,25 @@ class Security(unittest.TestCase):
             self.assertNotIn(secret, coord.log())
         self.assertIn("debug", coord.log())
 
+    def test_acl_only_the_coordinators_user_asks_for_membership_changes(self):
+        """Membership requests (P/coordinator/admin/req/<asker>) are under
+        the coordinator's own topics: as shipped, a node's user cannot write
+        them (the broker drops it), the coordinator's user can."""
+        b, pw, tls, rec, _ = self.as_shipped()
+        n1 = Node(b, PREFIX, "n1", username="n1", password=PASSWORDS["n1"], tls=tls)
+        self.cleanup.append(n1.close)
+        n1.publish(PREFIX + "/coordinator/admin/req/n1", {"v": 1, "op": "remove", "id": "forged", "member": 1})
+        cmd = [os.path.join(BUILD_DIR, "coordinator", "baton-coordinator"), "member", "remove", "9",
+               "--wait", "1s", "--broker", "ssl://127.0.0.1:%d" % b.port, "--prefix", PREFIX,
+               "--cafile", self.pki.ca[1], "--username", "baton-coordinator",
+               "--password-file", pw["baton-coordinator"]]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 69, p.stderr)  # a single coordinator: nobody answers
+        self.assertIn("no answer", p.stderr)
+        m = rec.wait(lambda e: "/coordinator/admin/req/" in e[1], timeout=30, what="the coordinator's request")
+        self.assertEqual(json.loads(m[2])["member"], 9)
+        self.assertNotIn(b"forged", b"".join(e[2] for e in rec.events), "the broker let a node's request through")
+
     def test_acl_as_shipped_refuses_acting_as_another_node_in_words(self):
         """As shipped (deploy/acl's %u patterns, use_username_as_clientid in
         deploy/mosquitto.conf): `baton run` as user n1 with --node n2 stops at
@@ -264,10 +286,17 @@ class Security(unittest.TestCase):
         self.cleanup.append(nocert.stop)
         self.assertEqual(nocert.wait(60), 69, nocert.err)
 
+    def anonymous_tls_broker(self, server=None, extra=""):
+        """The shipped TLS listener without passwords or ACL (nor
+        use_username_as_clientid, which refuses a client without a user
+        name); server is the certificate it shows, extra more config lines."""
+        return self.broker(lambda port, d: secured_conf(port, d, self.pki, "", server=server)
+                           .replace("password_file \n", "").replace("allow_anonymous false", "allow_anonymous true")
+                           .replace("acl_file " + DEPLOY_ACL, "").replace("use_username_as_clientid true\n", "")
+                           + extra)
+
     def wrong_ca(self):
-        b = self.broker(lambda port, d: secured_conf(port, d, self.pki, "").replace("password_file \n", "")
-                        .replace("allow_anonymous false", "allow_anonymous true")
-                        .replace("acl_file " + DEPLOY_ACL, ""))
+        b = self.anonymous_tls_broker()
         coord = self.coordinator(b, ["--cafile", self.pki.wrong_ca[1]])
         wait_until(lambda: re.search(r"cannot reach the broker", coord.log()), timeout=30,
                    what="a connect failure in the coordinator's log")
@@ -297,6 +326,69 @@ class Security(unittest.TestCase):
         log, err = self.wrong_ca()
         self.assertRegex(log, r"(?i)certificate verify failed")
         self.assertRegex(err, r"(?i)certificate verify failed")
+
+
+    def test_tls_agent_refuses_a_certificate_for_another_host(self):
+        """The agent checks that the broker's certificate names the host in
+        --broker, as the coordinator does (edge/mqttedge.c, one policy): a
+        certificate signed by the right CA that names only localhost is
+        refused for ssl://127.0.0.1 in words that say so, and no command
+        runs; the same broker as ssl://localhost is accepted."""
+        b = self.anonymous_tls_broker(server=self.pki.localhost_only)
+        log = os.path.join(self.dir, "h.log")
+        ca = ["--cafile", self.pki.ca[1]]
+        a = AgentRun(run_cmd("ssl://127.0.0.1:%d" % b.port, PREFIX, "host-x", "tls/r4", log, extra=ca))
+        self.cleanup.append(a.stop)
+        self.assertEqual(a.wait(60), 69, a.err)
+        err = a.err.decode()
+        print("\nagent, certificate for another host: %s" % err.strip().splitlines()[-1:])
+        self.assertIn("TLS handshake with ssl://127.0.0.1:%d failed: the broker's certificate does not name "
+                      "127.0.0.1" % b.port, err)
+        self.assertIn("localhost", err)  # the names it does carry
+        self.assertEqual(read_holder_log(log), [])
+        # the coordinator refuses it in the same words
+        coord = self.coordinator(b, ca)
+        wait_until(lambda: "does not name" in coord.log(), timeout=30, what="the coordinator's refusal")
+        self.assertIsNone(coord.proc.poll(), "the coordinator keeps retrying")
+        self.assertIn("the broker's certificate does not name 127.0.0.1", coord.log())
+        coord.stop(signal.SIGTERM)
+        # by the name the certificate carries, both connect and a lock cycle runs
+        # (the test's observer connects to 127.0.0.1: it skips the name check)
+        rec = Recorder(b, PREFIX, client_kw={"tls_set": (self.pki.ca[1], None, None), "tls_insecure_set": (True,)})
+        self.cleanup.append(rec.close)
+        uri = "ssl://localhost:%d" % b.port
+        c = BareCoordinator(b, PREFIX, args=["--broker", uri] + ca)
+        t0 = time.monotonic()
+        c.start()
+        self.cleanup.append(lambda: c.proc is not None and c.stop())
+        rec.wait(lambda e: e[0] >= t0 and e[1] == PREFIX + "/coordinator" and e[2]
+                 and json.loads(e[2]).get("online") is True, timeout=30, what="coordinator online")
+        ok = AgentRun(run_cmd(uri, PREFIX, "host-ok", "tls/r4", log, hold_ms=50, extra=ca))
+        self.cleanup.append(ok.stop)
+        self.assertEqual(ok.wait(60), 0, ok.err)
+        self.assertEqual([h["node"] for h in read_holder_log(log)], ["host-ok"])
+
+    def test_tls_1_3_only_broker_carries_a_lock_cycle(self):
+        """A broker set to `tls_version tlsv1.3` (TLS 1.3 and later only):
+        both programs take the library's default range (TLS 1.2 and later),
+        so both connect and a lock cycle runs. It guards the documented
+        range: the agent's old TLS 1.2 pin passed it too, because paho 1.3.12
+        on OpenSSL 1.1 and later ignores sslVersion (TLS_client_method)."""
+        b = self.anonymous_tls_broker(extra="tls_version tlsv1.3\n")
+        tls = (self.pki.ca[1], None, None)
+        rec = Recorder(b, PREFIX, client_kw={"tls_set": tls})
+        self.cleanup.append(rec.close)
+        ca = ["--cafile", self.pki.ca[1]]
+        self.coordinator(b, ca, wait_with=rec)
+        log = os.path.join(self.dir, "h.log")
+        a = AgentRun(run_cmd("ssl://127.0.0.1:%d" % b.port, PREFIX, "tls13", "tls/r5", log, hold_ms=50, extra=ca))
+        self.cleanup.append(a.stop)
+        self.assertEqual(a.wait(60), 0, a.err)
+        self.assertEqual([h["node"] for h in read_holder_log(log)], ["tls13"])
+        # and the broker did refuse TLS 1.2, so TLS 1.3 is what carried it
+        r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % b.port, "-tls1_2",
+                            "-CAfile", self.pki.ca[1]], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stdout[-500:])
 
 
 if __name__ == "__main__":

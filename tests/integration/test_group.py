@@ -83,7 +83,7 @@ class Group:
 
     def sanitizer_reports(self):
         out = []
-        for i in range(1, N + 1):
+        for i in sorted(self.procs):  # every member ever started
             if os.path.exists(self.err_path(i)):
                 with open(self.err_path(i), errors="replace") as f:
                     text = f.read()

@@ -16,3 +16,11 @@ target_compile_definitions(test_group PRIVATE
 target_link_libraries(test_group PRIVATE baton_group cmocka::cmocka)
 add_test(NAME test_group COMMAND test_group)
 set_tests_properties(test_group PROPERTIES LABELS unit TIMEOUT 300)
+
+# Membership changes (add, promote, remove) on the same fixture, 3 members
+# growing to 5 with the real table.
+add_executable(test_group_members unit/test_group_members.c ${PROJECT_SOURCE_DIR}/coordinator/log.c)
+target_include_directories(test_group_members PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_group_members PRIVATE baton_group cmocka::cmocka)
+add_test(NAME test_group_members COMMAND test_group_members)
+set_tests_properties(test_group_members PROPERTIES LABELS unit TIMEOUT 300)

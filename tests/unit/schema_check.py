@@ -129,6 +129,16 @@ INVALID = [
      '"handoffs":0,"rejections":0,"held":0,"waiters":0,"remembered":0,"backlog":0,"next_token":1}'),
     ("stats", '{"v":1,"at":"2026-11-24T10:00:00.123Z","uptime_ms":1,"requests":0,"grants":0,'
      '"handoffs":0,"rejections":0,"held":0,"waiters":0,"remembered":0,"backlog":0}'),
+    # membership requests and answers (docs/protocol.md, "Membership of a replicated group")
+    ("admin-request", '{"v":1,"op":"remove","id":"a","member":2,"address":"10.0.0.2:7001"}'),
+    ("admin-request", '{"v":1,"op":"add","id":"a","member":2}'),
+    ("admin-request", '{"v":1,"op":"add","id":"a","member":0,"address":"10.0.0.2:7001"}'),
+    ("admin-answer", '{"v":1,"id":"a","status":"done","message":"","by":1,"members":[]}'),
+    ("admin-answer", '{"v":1,"id":"a","status":"refused","changed":false,"reason":"failed","message":"",'
+     '"by":1,"members":[]}'),
+    ("admin-answer", '{"v":1,"id":"a","status":"refused","reason":"nope","message":"","by":1,"members":[]}'),
+    ("member", '{"v":1,"member":1,"online":true,"role":"leader","term":1,"applied":1,'
+     '"at":"2026-11-24T10:00:00.123Z","members":[{"id":1,"address":"x","role":"boss"}]}'),
 ]
 
 STATUSES = ["granted", "queued", "done", "busy", "renewed", "released", "cancelled", "reset",

@@ -163,6 +163,41 @@ static inline void h_render(char *b, size_t cap, const table_effect *e)
 	}
 }
 
+static inline void h_aliases(char *b, size_t cap, const char *const *al, size_t n)
+{
+	if (n == 0)
+		return;
+	h_cat(b, cap, " aliases=[");
+	for (size_t i = 0; i < n; i++)
+		h_cat(b, cap, "%s%s", i ? "," : "", al[i]);
+	h_cat(b, cap, "]");
+}
+
+/* The whole of a resource view, as the store keeps it: every holding and
+ * waiter with its request id, deadlines and aliases (in their order), the
+ * remembered success, the streak and its forget deadline. */
+static inline void h_view(char *b, size_t cap, const table_resource_view *v)
+{
+	snprintf(b, cap, "view %s %s permits=%u", v->name, h_mode(v->mode), v->permits);
+	for (size_t i = 0; i < v->n_holders; i++) {
+		const table_holding_view *x = &v->holders[i];
+		h_cat(b, cap, " hold=%s/%s/%llu/%s l=%u %lld..%lld meta=%s", x->node, x->id,
+		      (unsigned long long)x->token, h_mode(x->mode), x->lease_ms, (long long)x->since_ms,
+		      (long long)x->lease_until_ms, H_S(x->meta));
+		h_aliases(b, cap, x->aliases, x->n_aliases);
+	}
+	for (size_t i = 0; i < v->n_waiting; i++) {
+		const table_waiter_view *w = &v->waiting[i];
+		h_cat(b, cap, " wait=%s/%s/%s l=%u until=%lld meta=%s cap=%u", w->node, w->id,
+		      h_mode(w->mode), w->lease_ms, (long long)w->wait_until_ms, H_S(w->meta),
+		      w->max_failures);
+		h_aliases(b, cap, w->aliases, w->n_aliases);
+	}
+	h_done(b, cap, "done", &v->done);
+	h_prev(b, cap, &v->previous);
+	h_cat(b, cap, " failures=%u forget=%lld", v->failures, (long long)v->forget_at_ms);
+}
+
 static inline wire_request h_req(wire_op op, const char *id, const char *resource)
 {
 	wire_request r;

@@ -165,6 +165,13 @@ static void test_config_group_flags_checked(void **state)
 	assert_string_equal(c.raft_dir, "/tmp/x.db.raft");
 	assert_true(c.election_timeout_ms == 300 && c.heartbeat_ms == 50);
 	config_deinit(&c);
+	assert_false(c.join);
+	config_deinit(&c);
+	assert_int_equal(parse(&c, err, sizeof err, 8, "--member", "4", "--peers", "4=127.0.0.1:7004",
+	                       "--state", "/tmp/x.db", "--join"),
+	                 BATON_OK);
+	assert_true(c.join); /* a new member lists itself only */
+	config_deinit(&c);
 	assert_int_equal(parse(&c, err, sizeof err, 1), BATON_OK);
 	assert_int_equal(c.member_id, 0); /* no group: the single process */
 	config_deinit(&c);
@@ -189,6 +196,8 @@ static void test_config_group_flags_checked(void **state)
 	      "127.0.0.1:9100"},
 	     "serves no metrics"},
 	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
+	    {2, {"--join"}, "need --member"},
+	    {7, {"--member", "4", "--peers", "4=127.0.0.1:7004", "--state", "/tmp/x.db"}, "--join"},
 	    {3, {"--election-timeout", "10ms"}, "--election-timeout"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -19,387 +19,7 @@
  * buffer is the FSM's to free, bootstrap refuses a used data directory,
  * raft_barrier and raft_transfer complete as documented.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-#include <dirent.h>
-#include <raft.h>
-#include <raft/fixture.h>
-#include <raft/uv.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "apply.h"
-#include "group.h"
-#include "group_fsm.h"
-#include "store_snap.h"
-#include "table_harness.h"
-
-#define N_MEMBERS 3
-#define MAX_INDEX 4096
-#define T0        1795000000000LL
-#define PREFIX    "baton/v1"
-
-/* Entries kept behind a snapshot: a member further behind gets the snapshot
- * installed. Small, so the tests install snapshots. */
-static const unsigned snapshot_trailing = 4;
-
-typedef struct member {
-	unsigned i;
-	store *st;
-	applier a;
-	group_fsm gf;
-	char *dump[MAX_INDEX];    /* state after applying index */
-	char *effects[MAX_INDEX]; /* the effects of index, rendered */
-	char fx[1 << 16];         /* effects of the entry being applied */
-	uint64_t fail_at;         /* apply fails with NOMEM at this index (0: never) */
-	unsigned restores;
-} member;
-
-typedef struct fixture {
-	struct raft_fixture f;
-	member m[N_MEMBERS];
-	struct raft_apply reqs[MAX_INDEX];
-	size_t n_reqs;
-	int64_t now;
-	raft_index last; /* index of the last entry proposed */
-} fixture;
-
-/* ---- the member's callbacks: the daemon's apply path ---------------------- */
-
-static void on_effect(void *ctx, const table_effect *e)
-{
-	member *m = ctx;
-	char line[8192] = "";
-	h_render(line, sizeof line, e);
-	h_cat(m->fx, sizeof m->fx, "%s\n", line);
-}
-
-static void add_view(void *ctx, const table_resource_view *v)
-{
-	char **lines = ctx;
-	wire_snapshot s;
-	char *json = NULL;
-	size_t len = 0;
-	table_snapshot_of(v, &s);
-	assert_int_equal(wire_snapshot_encode(&s, &json, &len), BATON_OK);
-	size_t n = 0;
-	while (lines[n] != NULL)
-		n++;
-	lines[n] = json;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The canonical dump of a member's whole state. */
-static char *dump_state(member *m)
-{
-	char *rows = NULL;
-	assert_int_equal(store_dump(m->st, &rows, NULL, 0), BATON_OK);
-	table_counts c;
-	table_counts_get(m->a.t, &c);
-	char **views = calloc(c.resources + 1, sizeof *views);
-	table_foreach(m->a.t, add_view, views);
-	qsort(views, c.resources, sizeof *views, cmp_str);
-	size_t cap = strlen(rows) + 256;
-	for (size_t i = 0; i < c.resources; i++)
-		cap += strlen(views[i]) + 1;
-	char *out = malloc(cap);
-	int at = snprintf(out, cap, "next_token %llu now %lld started %lld leader %llu/%llu\n%s",
-	                  (unsigned long long)table_next_token(m->a.t), (long long)m->a.last_now,
-	                  (long long)m->a.started_at, (unsigned long long)m->a.leader_term,
-	                  (unsigned long long)m->a.leader_member, rows);
-	for (size_t i = 0; i < c.resources; i++) {
-		at += snprintf(out + at, cap - (size_t)at, "%s\n", views[i]);
-		free(views[i]);
-	}
-	free(views);
-	free(rows);
-	return out;
-}
-
-static baton_err cb_apply(void *ctx, uint64_t index, const glog_entry *e)
-{
-	member *m = ctx;
-	assert_true(index > 0 && index < MAX_INDEX);
-	if (m->fail_at == index)
-		return BATON_E_NOMEM;
-	m->fx[0] = '\0';
-	if (getenv("TG_TRACE"))
-		fprintf(stderr, "m%u apply %llu kind %d now %lld %.*s\n", m->i, (unsigned long long)index,
-		        e->kind, (long long)e->now, e->n_msgs ? (int)e->msgs[0].len : 0,
-		        e->n_msgs ? e->msgs[0].payload : "");
-	baton_err rc = apply_entry(&m->a, e);
-	if (rc != BATON_OK)
-		return rc;
-	assert_null(m->dump[index]); /* never applied twice */
-	m->dump[index] = dump_state(m);
-	m->effects[index] = strdup(m->fx);
-	return BATON_OK;
-}
-
-static baton_err cb_snapshot(void *ctx, void **buf, size_t *len)
-{
-	member *m = ctx;
-	return apply_snapshot(&m->a, raft_malloc, buf, len);
-}
-
-static baton_err cb_restore(void *ctx, const void *buf, size_t len)
-{
-	member *m = ctx;
-	m->restores++;
-	if (getenv("TG_TRACE"))
-		fprintf(stderr, "m%u restore at applied %llu\n", m->i,
-		        (unsigned long long)raft_last_applied(m->gf.raft));
-	return apply_restore(&m->a, buf, len);
-}
-
-/* The member's way (see the file comment); set by setup_deferred. */
-static bool deferred;
-
-static void member_init(member *m, unsigned i)
-{
-	memset(m, 0, sizeof *m);
-	m->i = i;
-	assert_int_equal(store_open(":memory:", SYNC_LEVEL_OFF, &m->st, NULL, 0), BATON_OK);
-	apply_options o = {.prefix = PREFIX,
-	                   .st = m->st,
-	                   .stop_on_nomem = true,
-	                   .effect = on_effect,
-	                   .ctx = m,
-	                   .publish_before_commit = deferred};
-	table_config_default(&o.table);
-	assert_int_equal(apply_init(&m->a, &o), BATON_OK);
-	group_callbacks cb = {.apply = cb_apply, .snapshot = cb_snapshot, .restore = cb_restore, .ctx = m};
-	group_fsm_init(&m->gf, &cb);
-	if (deferred)
-		group_fsm_defer(&m->gf);
-}
-
-static void member_deinit(member *m)
-{
-	for (size_t i = 0; i < MAX_INDEX; i++) {
-		free(m->dump[i]);
-		free(m->effects[i]);
-	}
-	group_fsm_deinit(&m->gf);
-	apply_deinit(&m->a);
-	store_close(m->st);
-}
-
-/* ---- the fixture -------------------------------------------------------- */
-
-static int setup(void **state)
-{
-	fixture *fx = calloc(1, sizeof *fx);
-	struct raft_configuration conf;
-	assert_int_equal(raft_fixture_initialize(&fx->f), 0);
-	for (unsigned i = 0; i < N_MEMBERS; i++) {
-		member_init(&fx->m[i], i);
-		assert_int_equal(raft_fixture_grow(&fx->f, group_fsm_raft(&fx->m[i].gf)), 0);
-		struct raft *r = raft_fixture_get(&fx->f, i);
-		fx->m[i].gf.raft = r;
-		raft_set_pre_vote(r, true);
-		raft_set_election_timeout(r, 300);
-		raft_set_heartbeat_timeout(r, 50);
-		raft_set_snapshot_threshold(r, 16); /* small, so snapshots are taken and installed */
-		raft_set_snapshot_trailing(r, snapshot_trailing);
-	}
-	assert_int_equal(raft_fixture_configuration(&fx->f, N_MEMBERS, &conf), 0);
-	assert_int_equal(raft_fixture_bootstrap(&fx->f, &conf), 0);
-	raft_configuration_close(&conf);
-	assert_int_equal(raft_fixture_start(&fx->f), 0);
-	fx->now = T0;
-	*state = fx;
-	return 0;
-}
-
-static int setup_deferred(void **state)
-{
-	deferred = true;
-	return setup(state);
-}
-
-static int teardown(void **state)
-{
-	deferred = false;
-	fixture *fx = *state;
-	raft_fixture_close(&fx->f);
-	for (unsigned i = 0; i < N_MEMBERS; i++)
-		member_deinit(&fx->m[i]);
-	free(fx);
-	return 0;
-}
-
-static void apply_done(struct raft_apply *req, int status, void *result)
-{
-	(void)req, (void)status, (void)result;
-}
-
-/* Proposes e on member l (the leader, or one that believes it is); returns
- * the entry's index, 0 when l refused it (not the leader). */
-static raft_index propose_on(fixture *fx, unsigned l, const glog_entry *e)
-{
-	void *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(glog_encode(e, raft_malloc, &buf, &len), BATON_OK);
-	struct raft_buffer b = {.base = buf, .len = len};
-	assert_true(fx->n_reqs < MAX_INDEX);
-	struct raft_apply *req = &fx->reqs[fx->n_reqs++];
-	if (raft_apply(raft_fixture_get(&fx->f, l), req, &b, 1, apply_done) != 0) {
-		raft_free(buf);
-		return 0;
-	}
-	return req->index;
-}
-
-/* The stable leader, stepping the cluster until there is one. */
-static unsigned leader(fixture *fx)
-{
-	if (raft_fixture_leader_index(&fx->f) >= N_MEMBERS)
-		assert_true(raft_fixture_step_until_has_leader(&fx->f, 10000));
-	unsigned l = raft_fixture_leader_index(&fx->f);
-	assert_true(l < N_MEMBERS);
-	return l;
-}
-
-static raft_index propose(fixture *fx, const glog_entry *e)
-{
-	raft_index i = propose_on(fx, leader(fx), e);
-	assert_true(i > 0);
-	fx->last = i;
-	return i;
-}
-
-static glog_msg req_msg(const char *node, const char *json)
-{
-	static char topics[64][96];
-	static unsigned next;
-	char *t = topics[next++ % 64];
-	snprintf(t, 96, PREFIX "/req/%s", node);
-	return (glog_msg){.topic = t, .topic_len = strlen(t), .payload = json, .len = strlen(json)};
-}
-
-static glog_msg node_msg(const char *node, bool online)
-{
-	static char topics[16][96], payloads[16][96];
-	static unsigned next;
-	unsigned k = next++ % 16;
-	snprintf(topics[k], 96, PREFIX "/node/%s", node);
-	snprintf(payloads[k], 96, "{\"v\":1,\"node\":\"%s\",\"online\":%s}", node, online ? "true" : "false");
-	return (glog_msg){.topic = topics[k],
-	                  .topic_len = strlen(topics[k]),
-	                  .payload = payloads[k],
-	                  .len = strlen(payloads[k]),
-	                  .retained = true};
-}
-
-static raft_index batch(fixture *fx, glog_msg *ms, size_t n, int64_t advance_ms)
-{
-	fx->now += advance_ms;
-	glog_entry e = {.kind = GLOG_BATCH, .now = fx->now, .msgs = ms, .n_msgs = n};
-	return propose(fx, &e);
-}
-
-static raft_index tick(fixture *fx, int64_t advance_ms)
-{
-	fx->now += advance_ms;
-	glog_entry e = {.kind = GLOG_TICK, .now = fx->now};
-	return propose(fx, &e);
-}
-
-static raft_index lead(fixture *fx)
-{
-	unsigned l = leader(fx);
-	struct raft *r = raft_fixture_get(&fx->f, l);
-	glog_entry c = {.kind = GLOG_CONFIG, .now = fx->now, .config = {30000, 3600000, 600000, 64}};
-	propose(fx, &c);
-	glog_entry e = {.kind = GLOG_LEADER,
-	                .now = fx->now,
-	                .leader = {.term = r->current_term, .member = r->id, .extend_ms = 600}};
-	return propose(fx, &e);
-}
-
-static void wait_applied(fixture *fx, unsigned i, raft_index index)
-{
-	assert_true(raft_fixture_step_until_applied(&fx->f, i, index, 60000));
-}
-
-/* Every index any two members applied has the same state and effects on
- * both; every member in `must` applied everything up to fx->last. */
-static void check_identical(fixture *fx, unsigned must)
-{
-	size_t compared = 0;
-	for (unsigned i = 0; i < N_MEMBERS; i++)
-		group_fsm_drain(&fx->m[i].gf); /* what the member does after each run of its loop */
-	for (size_t idx = 1; idx < MAX_INDEX; idx++) {
-		const member *first = NULL;
-		for (unsigned i = 0; i < N_MEMBERS; i++) {
-			const member *m = &fx->m[i];
-			if (m->dump[idx] == NULL)
-				continue;
-			if (first == NULL) {
-				first = m;
-				continue;
-			}
-			if (strcmp(first->dump[idx], m->dump[idx]) != 0 ||
-			    strcmp(first->effects[idx], m->effects[idx]) != 0) {
-				print_error(
-				    "index %zu: member %u (restores %u) and %u (restores %u) differ\n", idx,
-				    first->i, first->restores, m->i, m->restores);
-				print_error("--- %u:\n%s%s", first->i, first->dump[idx], first->effects[idx]);
-				print_error("--- %u:\n%s%s", m->i, m->dump[idx], m->effects[idx]);
-				fail();
-			}
-			compared++;
-		}
-	}
-	assert_true(compared > 0);
-	for (unsigned i = 0; i < N_MEMBERS; i++)
-		if (must & (1u << i))
-			assert_true(raft_last_applied(raft_fixture_get(&fx->f, i)) >= fx->last);
-}
-
-/* A few cycles of traffic through whoever leads now. */
-static void traffic(fixture *fx, const char *res, int rounds)
-{
-	/* Request ids unique per node, as libbaton makes them: a holder that
-	 * asks again with a new id makes an alias, which a snapshot does not
-	 * carry (docs/scaling.md, "Known gaps"). */
-	static int next_round;
-	for (int n = 0; n < rounds; n++) {
-		int k = next_round++;
-		char a1[256], a2[256], rel[256];
-		snprintf(a1, sizeof a1,
-		         "{\"v\":1,\"op\":\"acquire\",\"id\":\"a%d\",\"resource\":\"%s\",\"mode\":\"mutex\","
-		         "\"lease_ms\":2000}",
-		         k, res);
-		snprintf(a2, sizeof a2,
-		         "{\"v\":1,\"op\":\"acquire\",\"id\":\"b%d\",\"resource\":\"%s\",\"mode\":\"mutex\"}",
-		         k, res);
-		glog_msg ms[2] = {req_msg("n1", a1), req_msg("n2", a2)};
-		batch(fx, ms, 2, 10);
-		/* n1 holds the token counter's latest grant but one; it releases
-		 * with whatever token it was given: a wrong one is not_holder, which
-		 * is as good a deterministic input as any. */
-		snprintf(rel, sizeof rel,
-		         "{\"v\":1,\"op\":\"release\",\"id\":\"r%d\",\"resource\":\"%s\",\"token\":%d,"
-		         "\"success\":true}",
-		         k, res, 2 * k + 1);
-		glog_msg r1 = req_msg("n1", rel);
-		batch(fx, &r1, 1, 5);
-		tick(fx, 2500); /* n2's lease runs out: revoked */
-	}
-}
+#include "group_harness.h"
 
 /* ---- cases -------------------------------------------------------------- */
 
@@ -524,6 +144,100 @@ static void test_group_lagging_member_restores_snapshot_identical(void **state)
 	char *a = dump_state(&fx->m[0]), *b = dump_state(&fx->m[2]);
 	assert_string_equal(a, b);
 	free(a), free(b);
+}
+
+/* A request of node: the JSON fmt with its arguments (kept in a ring). */
+static glog_msg fmt_msg(const char *node, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static glog_msg fmt_msg(const char *node, const char *fmt, ...)
+{
+	static char payloads[16][256];
+	static unsigned next;
+	char *p = payloads[next++ % 16];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p, 256, fmt, ap);
+	va_end(ap);
+	return req_msg(node, p);
+}
+
+static glog_msg acquire_msg(const char *node, const char *id, const char *res)
+{
+	return fmt_msg(node,
+	               "{\"v\":1,\"op\":\"acquire\",\"id\":\"%s\",\"resource\":\"%s\",\"mode\":\"mutex\","
+	               "\"lease_ms\":600000}",
+	               id, res);
+}
+
+static glog_msg release_msg(const char *node, const char *id, const char *res, int token)
+{
+	return fmt_msg(node,
+	               "{\"v\":1,\"op\":\"release\",\"id\":\"%s\",\"resource\":\"%s\",\"token\":%d,"
+	               "\"success\":true}",
+	               id, res, token);
+}
+
+/* Aliases (a node's second acquire id of a holding or wait it has) and the
+ * request id counter are in the snapshot: a member that installs one
+ * answers a repeat of an alias id as the others do, before and after its
+ * request finishes, and numbers the ids it finishes as they do, although
+ * the newest ids were forgotten with an offline node before the snapshot. */
+static void test_group_snapshot_keeps_aliases_and_id_counter(void **state)
+{
+	fixture *fx = *state;
+	raft_fixture_elect(&fx->f, 0);
+	lead(fx);
+	/* p1 holds r/al (token 1) and p2 waits, each with an alias */
+	glog_msg first[] = {acquire_msg("p1", "x1", "r/al"), acquire_msg("p2", "y1", "r/al")};
+	batch(fx, first, 2, 1);
+	glog_msg aliases[] = {acquire_msg("p1", "x2", "r/al"), acquire_msg("p2", "y2", "r/al")};
+	batch(fx, aliases, 2, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	raft_fixture_kill(&fx->f, 2);
+	traffic(fx, "r/y", 12); /* past two snapshot thresholds */
+	/* the newest finished ids are p3's, forgotten when it goes away */
+	glog_msg p3[] = {acquire_msg("p3", "z1", "r/z")};
+	batch(fx, p3, 1, 1);
+	table_resource_view z;
+	wait_applied(fx, 0, fx->last);
+	assert_true(table_resource_get(fx->m[0].a.t, "r/z", &z));
+	glog_msg p3rel = release_msg("p3", "z2", "r/z", (int)z.token), off = node_msg("p3", false);
+	batch(fx, &p3rel, 1, 1);
+	batch(fx, &off, 1, 1);
+	for (int i = 0; i < 20; i++)
+		tick(fx, 1); /* a snapshot is taken after that */
+	wait_applied(fx, 1, fx->last);
+	raft_fixture_revive(&fx->f, 2);
+	tick(fx, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	assert_true(fx->m[2].restores > 0);
+	/* repeats while live: granted and queued, nothing changes */
+	glog_msg again[] = {acquire_msg("p1", "x2", "r/al"), acquire_msg("p2", "y2", "r/al")};
+	batch(fx, again, 2, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	assert_non_null(strstr(fx->m[2].effects[fx->last], "p2: queued y2 r/al"));
+	/* p1 releases (p2 is granted), then p2; the aliases finish */
+	glog_msg rel1 = release_msg("p1", "x3", "r/al", 1);
+	batch(fx, &rel1, 1, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	table_resource_view v;
+	assert_true(table_resource_get(fx->m[0].a.t, "r/al", &v));
+	assert_string_equal(v.holder, "p2");
+	int token = (int)v.token;
+	glog_msg rel2 = release_msg("p2", "y3", "r/al", token);
+	batch(fx, &rel2, 1, 1);
+	glog_msg done[] = {acquire_msg("p1", "x2", "r/al"), acquire_msg("p2", "y2", "r/al")};
+	batch(fx, done, 2, 1);
+	wait_applied(fx, N_MEMBERS, fx->last);
+	assert_non_null(strstr(fx->m[2].effects[fx->last], "p1: released x2 r/al t=1"));
+	char want[64];
+	snprintf(want, sizeof want, "p2: released y2 r/al t=%d", token);
+	assert_non_null(strstr(fx->m[2].effects[fx->last], want));
+	check_identical(fx, 7);
+	for (unsigned i = 1; i < N_MEMBERS; i++) {
+		char *a = dump_state(&fx->m[0]), *b = dump_state(&fx->m[i]);
+		assert_string_equal(a, b);
+		free(a), free(b);
+	}
 }
 
 /* libraft 0.15: an FSM apply that fails leaves last_applied on the entry
@@ -1001,6 +715,8 @@ int main(void)
 	                                    setup_deferred, teardown),
 	    cmocka_unit_test(test_group_deferred_entries_drain_in_order_and_before_snapshots),
 	    cmocka_unit_test(test_group_publish_before_commit_hands_out_once),
+	    cmocka_unit_test_setup_teardown(test_group_snapshot_keeps_aliases_and_id_counter, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_group_failed_apply_is_never_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_time_never_goes_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_leadership_extends_leases, setup, teardown),

@@ -496,7 +496,9 @@ static void test_store_newer_user_version_refused_too_new(void **state)
 	store *s = open_ok(f), *sentinel = (store *)0x1;
 
 	store_close(s);
-	sql(f->path, "PRAGMA user_version = 4"); /* STORE_SCHEMA_VERSION + 1 */
+	char bump[64];
+	snprintf(bump, sizeof bump, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+	sql(f->path, bump);
 	s = sentinel;
 	assert_int_equal(store_open(f->path, SYNC_LEVEL_FULL, &s, f->err, sizeof f->err),
 	                 BATON_E_STORE_TOO_NEW);
@@ -504,7 +506,7 @@ static void test_store_newer_user_version_refused_too_new(void **state)
 	print_message("%s\n", f->err);
 	assert_ptr_equal(s, sentinel);
 	assert_non_null(strstr(f->err, f->path));
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION + 1);
 }
 
 static void test_store_garbage_file_refused_untouched(void **state)

@@ -3,7 +3,9 @@
  * state file written by the coordinator before it (schema version 2,
  * tests/unit/fixtures/state-v2.db, see make_state_v2.c) loads and migrates
  * with every holding, waiter, remembered success and request id it had;
- * several holdings per resource, permits, queue modes and caps reload
+ * a version 3 file (state-v3.db) migrates to version 4 (aliases and the
+ * request id counter); several holdings per resource, permits, queue modes
+ * and caps reload
  * equal; a restart in the middle of a failure streak keeps its count, its
  * last failure, the waiters' caps and the forget deadline.
  *
@@ -18,6 +20,7 @@
 #include <cmocka.h>
 
 #include "store_harness.h"
+#include "store_snap.h"
 
 #define T2 1795514400000LL /* 2026-11-24T10:00:00Z: the fixture's now */
 
@@ -144,6 +147,86 @@ static void test_shapes_version_2_file_migrates_with_its_state(void **state)
 	                    "E: failed e1 img/failed failures=2 last=B/3/-/released@1795514400005");
 }
 
+/* ---- version 3 ---------------------------------------------------------------- */
+
+/* Replaces the fixture's file by the named fixture and loads it. */
+static void load_fixture(fixture *f, const char *name)
+{
+	char from[512];
+	table_free(f->t);
+	f->t = NULL; /* teardown frees what is left if a step below fails */
+	store_close(f->s);
+	f->s = NULL;
+	unlink(f->path);
+	snprintf(from, sizeof from, "%s/%s", BATON_FIXTURES, name);
+	copy_file(from, f->path);
+	open_store(f);
+	f->t = new_table();
+	if (store_load(f->s, f->t, f->err, sizeof f->err) != BATON_OK)
+		fail_msg("store_load: %s", f->err);
+}
+
+/* A version 3 file (tests/unit/fixtures/state-v3.db, make_state_v3.c) kept
+ * no alias and no request id counter: it migrates with every row it had,
+ * an empty aliases table and the counter one past its largest seq. */
+static void test_shapes_version_3_file_migrates_with_its_state(void **state)
+{
+	fixture *f = *state;
+	load_fixture(f, "state-v3.db");
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_sql_int(f, "SELECT count(*) FROM aliases"), 0);
+	assert_int_equal(store_sql_int(f, "SELECT value FROM meta WHERE key = 'next_id_seq'"), 2);
+	assert_int_equal(table_next_token(f->t), 5);
+	assert_int_equal(table_next_id_seq(f->t), 2);
+	assert_string_equal(
+	    state_of(f, "sem/held"),
+	    "state sem/held mutex holder=A t=1 since=1795514400000 until=1795518000000 meta=- "
+	    "wait=[B] holders=[A/1/mutex,C/2/mutex] permits=2");
+	/* its remembered ids answer as before; the aliases it lost are new */
+	wire_request a4 = rel("a4", "mutex/x", 3, true, NULL);
+	assert_string_equal(step(f, T2, "A", &a4), "A: released a4 mutex/x t=3");
+	wire_request a2 = shaped("a2", "sem/held", WIRE_MODE_MUTEX, 2);
+	assert_string_equal(step(f, T2, "A", &a2), "A: granted a2 sem/held t=1 l=30000");
+	wire_request b2 = shaped("b2", "sem/held", WIRE_MODE_MUTEX, 2);
+	assert_string_equal(step(f, T2, "B", &b2), "B: queued b2 sem/held pos=1 holder=A");
+	assert_int_equal(store_sql_int(f, "SELECT count(*) FROM aliases"), 2);
+	restart(f);
+	assert_string_equal(step(f, T2, "B", &b2), "B: queued b2 sem/held pos=1 holder=A");
+}
+
+/* A group member's raft snapshot taken before the upgrade carries a version
+ * 3 image: it restores and migrates as the file would. */
+static void test_shapes_version_3_image_restores_migrated(void **state)
+{
+	fixture *f = *state;
+	char from[512];
+	snprintf(from, sizeof from, "%s/state-v3.db", BATON_FIXTURES);
+	FILE *in = fopen(from, "rb");
+	assert_non_null(in);
+	static char image[1 << 16];
+	size_t len = fread(image, 1, sizeof image, in);
+	fclose(in);
+	assert_true(len > 0 && len < sizeof image);
+	assert_int_equal(store_restore_image(f->s, image, len, f->err, sizeof f->err), BATON_OK);
+	table_free(f->t);
+	f->t = new_table();
+	if (store_load(f->s, f->t, f->err, sizeof f->err) != BATON_OK)
+		fail_msg("store_load: %s", f->err);
+	assert_int_equal(store_sql_int(f, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(table_next_id_seq(f->t), 2);
+	assert_string_equal(
+	    state_of(f, "sem/held"),
+	    "state sem/held mutex holder=A t=1 since=1795514400000 until=1795518000000 meta=- "
+	    "wait=[B] holders=[A/1/mutex,C/2/mutex] permits=2");
+	wire_request a2 = shaped("a2", "sem/held", WIRE_MODE_MUTEX, 2);
+	assert_string_equal(step(f, T2, "A", &a2), "A: granted a2 sem/held t=1 l=30000");
+	/* an image of a newer Baton is refused, the store kept */
+	memset(image + 60, 0, 4);
+	image[63] = (char)(STORE_SCHEMA_VERSION + 1); /* the header's user_version */
+	assert_int_equal(store_restore_image(f->s, image, len, f->err, sizeof f->err), BATON_E_STORE_TOO_NEW);
+	assert_int_equal(store_sql_int(f, "SELECT count(*) FROM aliases"), 1);
+}
+
 /* ---- shapes reload equal ---------------------------------------------------------- */
 
 static void test_shapes_holders_permits_and_queue_modes_reload_equal(void **state)
@@ -250,6 +333,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	    T(test_shapes_version_2_file_migrates_with_its_state),
+	    T(test_shapes_version_3_file_migrates_with_its_state),
+	    T(test_shapes_version_3_image_restores_migrated),
 	    T(test_shapes_holders_permits_and_queue_modes_reload_equal),
 	    T(test_shapes_restart_mid_streak_keeps_count_caps_and_answers),
 	    T(test_shapes_idle_streak_forgotten_on_time_after_restart),

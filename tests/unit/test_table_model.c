@@ -21,8 +21,9 @@
  *     answered failed only when it has a max_failures the streak reaches,
  *     and no waiter's cap is reached while it waits;
  *   - a table restored from the views (table_foreach, table_restore) is
- *     consistent and publishes the same snapshots and deadline, every tenth
- *     step (the store's round trip, without SQLite);
+ *     consistent and has the same views (every request id, the aliases of
+ *     a node's second acquire ids included, in order), snapshots and
+ *     deadline, every tenth step (the store's round trip, without SQLite);
  *   - nothing is held or awaited by a node right after its offline event;
  *   - every effect re-encodes with the wire codec;
  *   - once all leases and waits run out, every queued acquire was answered.
@@ -79,7 +80,7 @@ typedef struct model {
 	int n_ids[NN];
 	int ticking;           /* the batch comes from table_tick() */
 	const table_ready *rd; /* the batch being checked */
-	char failure[512];
+	char failure[9000];
 } model;
 
 static uint64_t rnd(model *m)
@@ -325,10 +326,10 @@ static int check_state(model *m)
 }
 
 /* The store's round trip without SQLite: every view restored into a fresh
- * table, which must be consistent and give the same snapshots. */
+ * table, which must be consistent and give the same views and snapshots. */
 typedef struct copy {
 	table *dst;
-	char lines[NR][1024];
+	char lines[NR][4096];
 	int n, failed;
 } copy;
 
@@ -337,8 +338,13 @@ static void copy_one(void *ctx, const table_resource_view *v)
 	copy *c = ctx;
 	wire_snapshot s;
 	table_snapshot_of(v, &s);
-	if (c->n < NR)
-		h_snapshot(c->lines[c->n++], sizeof c->lines[0], &s);
+	if (c->n < NR) {
+		char *line = c->lines[c->n++];
+		h_view(line, sizeof c->lines[0], v);
+		h_cat(line, sizeof c->lines[0], " | ");
+		size_t at = strlen(line);
+		h_snapshot(line + at, sizeof c->lines[0] - at, &s);
+	}
 	if (table_restore(c->dst, v) != BATON_OK)
 		c->failed++;
 }
@@ -356,6 +362,7 @@ static int check_restore(model *m)
 	char why[256];
 	int rc = 0;
 	table_restore_next_token(a.dst, table_next_token(m->t));
+	table_restore_next_id_seq(a.dst, table_next_id_seq(m->t));
 	table_foreach(m->t, copy_one, &a);
 	table_restore_next_token(b.dst, table_next_token(a.dst));
 	table_foreach(a.dst, copy_one, &b);
@@ -365,11 +372,12 @@ static int check_restore(model *m)
 		rc = violation(m, "a view was refused by table_restore");
 	else if (table_check(a.dst, why, sizeof why) != BATON_OK)
 		rc = violation(m, "restored table: %s", why);
-	else if (a.n != b.n || table_next_deadline(a.dst) != table_next_deadline(m->t))
-		rc = violation(m, "restored table differs (resources or next deadline)");
+	else if (a.n != b.n || table_next_deadline(a.dst) != table_next_deadline(m->t) ||
+	         table_next_id_seq(a.dst) != table_next_id_seq(m->t))
+		rc = violation(m, "restored table differs (resources, next deadline or id seq)");
 	for (int i = 0; rc == 0 && i < a.n; i++)
 		if (strcmp(a.lines[i], b.lines[i]) != 0)
-			rc = violation(m, "restored snapshot differs: %s / %s", a.lines[i], b.lines[i]);
+			rc = violation(m, "restored view differs: %s / %s", a.lines[i], b.lines[i]);
 	table_free(a.dst);
 	table_free(b.dst);
 	return rc;

@@ -1503,6 +1503,39 @@ static int write_file(const char *dir, const char *name, const char *text)
 		free(text_);                                                                                 \
 	} while (0)
 
+/* Membership requests and answers, and a health that lists its group. */
+static int dump_admin_fixtures(const char *dir)
+{
+	const wire_admin_req add = {
+	    .op = WIRE_ADMIN_ADD, .id = "admin-1", .member = 4, .address = "10.0.0.4:7001"};
+	const wire_admin_req rm = {.op = WIRE_ADMIN_REMOVE, .id = "admin-2", .member = 2};
+	wire_admin_ans done = {.id = "admin-1",
+	                       .done = true,
+	                       .changed = true,
+	                       .message = "member 4 added as a voter",
+	                       .by = 1,
+	                       .members = {{1, "10.0.0.1:7001", "voter"}, {4, "10.0.0.4:7001", "voter"}},
+	                       .n_members = 2};
+	wire_admin_ans refused = done;
+	refused.done = refused.changed = false;
+	refused.reason = "in_progress";
+	const wire_member listed = {.member = 1,
+	                            .online = true,
+	                            .role = "leader",
+	                            .term = 4,
+	                            .leader = 1,
+	                            .applied = 99,
+	                            .at_ms = T_2026,
+	                            .members = done.members,
+	                            .n_members = 2};
+	DUMP(wire_admin_req_encode(&add, &text_, NULL), "admin-request--add");
+	DUMP(wire_admin_req_encode(&rm, &text_, NULL), "admin-request--remove");
+	DUMP(wire_admin_ans_encode(&done, &text_, NULL), "admin-answer--done");
+	DUMP(wire_admin_ans_encode(&refused, &text_, NULL), "admin-answer--refused");
+	DUMP(wire_member_encode(&listed, &text_, NULL), "member--members");
+	return 0;
+}
+
 static int dump_fixtures(const char *dir)
 {
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
@@ -1589,7 +1622,7 @@ static int dump_fixtures(const char *dir)
 	DUMP(wire_member_encode(&lead, &text_, NULL), "member--leader");
 	DUMP(wire_member_encode(&cand, &text_, NULL), "member--candidate");
 	DUMP(wire_member_encode(&gone, &text_, NULL), "member--will");
-	return 0;
+	return dump_admin_fixtures(dir);
 }
 
 /* A group member's health: what it writes, and what it refuses to. */

@@ -73,6 +73,19 @@ static void test_tls_and_network_words(void **state)
 	assert_int_equal(strlen(tiny), sizeof tiny - 1);
 }
 
+static void test_wrong_host_words_name_host_names_and_flag(void **state)
+{
+	(void)state;
+	const mqttwords_who tls = {"ssl://10.0.0.5:8883", "n1", NULL, "--node", true};
+	char buf[512];
+	mqttwords_wrong_host(buf, sizeof buf, &tls, "10.0.0.5", "DNS:broker.example, IP:10.0.0.6");
+	assert_non_null(strstr(buf, "TLS handshake with ssl://10.0.0.5:8883 failed: the broker's certificate "
+	                            "does not name 10.0.0.5 (it names DNS:broker.example, IP:10.0.0.6)"));
+	assert_non_null(strstr(buf, "--broker"));
+	mqttwords_wrong_host(buf, 40, &tls, "10.0.0.5", "DNS:broker.example");
+	assert_int_equal(strlen(buf), 39); /* cut, NUL-terminated */
+}
+
 static void test_lost_connection_words(void **state)
 {
 	(void)state;
@@ -137,6 +150,7 @@ int main(void)
 	    cmocka_unit_test(test_connack_every_code_has_words),
 	    cmocka_unit_test(test_connack_5_names_user_and_flags),
 	    cmocka_unit_test(test_tls_and_network_words),
+	    cmocka_unit_test(test_wrong_host_words_name_host_names_and_flag),
 	    cmocka_unit_test(test_lost_connection_words),
 	    cmocka_unit_test(test_duplicate_rule),
 	    cmocka_unit_test(test_acl_refused_words),

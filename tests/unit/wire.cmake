@@ -4,6 +4,7 @@
 # broker's own topic rules (libmosquitto).
 baton_unit_test(test_names baton_schema baton::mosquitto)
 baton_unit_test(test_wire baton_schema)
+baton_unit_test(test_wire_admin baton_schema)
 
 # Schema conformance: test_wire writes one file per kind of encoded message,
 # then schema_check.py validates them (Debian's python3-jsonschema: use
