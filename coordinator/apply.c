@@ -55,6 +55,7 @@ baton_err apply_init(applier *a, const apply_options *o)
 	a->stop_on_nomem = o->stop_on_nomem;
 	a->effect = o->effect;
 	a->ctx = o->ctx;
+	a->publish_before_commit = o->publish_before_commit;
 	a->cfg = o->table;
 	a->t = table_new(&a->cfg);
 	return a->t != NULL ? BATON_OK : BATON_E_NOMEM;
@@ -252,21 +253,31 @@ baton_err apply_entry(applier *a, const glog_entry *e)
 	return apply_commit(a);
 }
 
+static void hand_out(applier *a, const table_ready *r)
+{
+	for (size_t i = 0; a->effect != NULL && i < r->n_effects; i++)
+		a->effect(a->ctx, &r->effects[i]);
+	a->handed = true;
+}
+
 baton_err apply_commit(applier *a)
 {
 	if (!a->pending)
 		return BATON_OK;
 	table_ready r;
 	table_ready_get(a->t, &r);
+	if (a->publish_before_commit && !a->handed)
+		hand_out(a, &r);
 	if (a->st != NULL && (r.n_effects > 0 || r.n_dirty > 0 || r.n_ids > 0)) {
 		baton_err rc = store_commit(a->st, a->t, &r, a->err, sizeof a->err);
 		if (rc != BATON_OK)
 			return rc; /* the batch stays open: a retry rewrites it */
 	}
-	for (size_t i = 0; a->effect != NULL && i < r.n_effects; i++)
-		a->effect(a->ctx, &r.effects[i]);
+	if (!a->handed)
+		hand_out(a, &r);
 	table_advance(a->t);
 	a->pending = false;
+	a->handed = false;
 	return BATON_OK;
 }
 

@@ -39,6 +39,13 @@ typedef struct apply_options {
 	                            single process: the one message is dropped and logged */
 	apply_effect_fn *effect; /* NULL: effects are dropped */
 	void *ctx;
+	/* group: the effects of an entry are handed out before the store commit
+	 * (the raft log already made the entry durable on a majority; the
+	 * member's store is rebuilt from the snapshot and log at every start),
+	 * so the store's work is off the answer's path. A failed commit is
+	 * retried by apply_commit() without handing them out again. Single
+	 * process: false (the store is what makes a batch durable). */
+	bool publish_before_commit;
 } apply_options;
 
 typedef struct applier {
@@ -50,6 +57,8 @@ typedef struct applier {
 	void *ctx;
 	table_config cfg;
 	bool pending; /* a batch is stepped but not yet committed (apply_commit retries it) */
+	bool publish_before_commit;
+	bool handed; /* the pending batch's effects are handed out already */
 	/* Replicated state beside the table (a group's snapshot carries it). */
 	int64_t last_now;       /* the latest `now` applied; 0: none yet */
 	int64_t started_at;     /* started_at of the serving leader (group) */
@@ -90,8 +99,8 @@ baton_err apply_load(applier *a);
 baton_err apply_entry(applier *a, const glog_entry *e);
 
 /* Commits the stepped batch and hands out its effects (what apply_entry
- * does last); a retry after a failed commit. BATON_OK at once when nothing
- * is pending. */
+ * does last; with publish_before_commit, hands them out first); a retry
+ * after a failed commit. BATON_OK at once when nothing is pending. */
 baton_err apply_commit(applier *a);
 
 /* The applier's replicated state as a group snapshot (glog_snap_encode):
