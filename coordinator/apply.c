@@ -58,6 +58,7 @@ baton_err apply_init(applier *a, const apply_options *o)
 	a->offline = o->offline;
 	a->ctx = o->ctx;
 	a->m = o->m;
+	a->publish_before_commit = o->publish_before_commit;
 	a->cfg = o->table;
 	a->t = table_new(&a->cfg);
 	return a->t != NULL ? BATON_OK : BATON_E_NOMEM;
@@ -279,12 +280,22 @@ baton_err apply_entry(applier *a, const glog_entry *e)
 	return apply_commit(a);
 }
 
+static void hand_out(applier *a, const table_ready *r)
+{
+	for (size_t i = 0; a->effect != NULL && i < r->n_effects; i++)
+		a->effect(a->ctx, &r->effects[i]);
+	metrics_batch(a->m, r->effects, r->n_effects, metrics_now_ns(a->m));
+	a->handed = true;
+}
+
 baton_err apply_commit(applier *a)
 {
 	if (!a->pending)
 		return BATON_OK;
 	table_ready r;
 	table_ready_get(a->t, &r);
+	if (a->publish_before_commit && !a->handed)
+		hand_out(a, &r);
 	if (r.n_effects > 0 || r.n_dirty > 0 || r.n_ids > 0) {
 		baton_err rc = BATON_OK;
 		int64_t t0 = metrics_now_ns(a->m);
@@ -295,11 +306,11 @@ baton_err apply_commit(applier *a)
 		if (rc != BATON_OK)
 			return rc; /* the batch stays open: a retry rewrites it */
 	}
-	for (size_t i = 0; a->effect != NULL && i < r.n_effects; i++)
-		a->effect(a->ctx, &r.effects[i]);
-	metrics_batch(a->m, r.effects, r.n_effects, metrics_now_ns(a->m));
+	if (!a->handed)
+		hand_out(a, &r);
 	table_advance(a->t);
 	a->pending = false;
+	a->handed = false;
 	return BATON_OK;
 }
 
@@ -312,6 +323,7 @@ void apply_abandon(applier *a, apply_lost *lost)
 		lost->answers += r.effects[i].kind == TABLE_FX_ANSWER;
 	table_advance(a->t);
 	a->pending = false;
+	a->handed = false;
 }
 
 /* ---- snapshot ------------------------------------------------------------ */

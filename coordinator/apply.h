@@ -47,6 +47,13 @@ typedef struct apply_options {
 	apply_node_fn *offline;  /* NULL: nobody is told */
 	void *ctx;
 	metrics *m; /* borrowed; NULL: nothing recorded */
+	/* group: the effects of an entry are handed out before the store commit
+	 * (the raft log already made the entry durable on a majority; the
+	 * member's store is rebuilt from the snapshot and log at every start),
+	 * so the store's work is off the answer's path. A failed commit is
+	 * retried by apply_commit() without handing them out again. Single
+	 * process: false (the store is what makes a batch durable). */
+	bool publish_before_commit;
 } apply_options;
 
 typedef struct applier {
@@ -60,6 +67,8 @@ typedef struct applier {
 	metrics *m;
 	table_config cfg;
 	bool pending; /* a batch is stepped but not yet committed (apply_commit retries it) */
+	bool publish_before_commit;
+	bool handed; /* the pending batch's effects are handed out already */
 	/* Replicated state beside the table (a group's snapshot carries it). */
 	int64_t last_now;       /* the latest `now` applied; 0: none yet */
 	int64_t started_at;     /* started_at of the serving leader (group) */
@@ -112,8 +121,9 @@ baton_err apply_load(applier *a);
 baton_err apply_entry(applier *a, const glog_entry *e);
 
 /* Commits the stepped batch and hands out its effects (what apply_entry
- * does last); a retry after a failed commit. BATON_OK at once when nothing
- * is pending. Records the commit, its time and the batch in a->m. */
+ * does last; with publish_before_commit, hands them out first); a retry
+ * after a failed commit. BATON_OK at once when nothing is pending. Records
+ * the commit, its time and the batch in a->m. */
 baton_err apply_commit(applier *a);
 
 /* What a stepped batch that will never be committed held. */

@@ -879,12 +879,15 @@ static baton_err open_state(member *m)
 	store_close(empty);
 	if (rc != BATON_OK)
 		return rc;
+	/* The raft log makes an entry durable; the store is rebuilt at every
+	 * start: the leader answers before its store commit (apply.h). */
 	apply_options o = {.prefix = m->cfg->prefix,
 	                   .st = m->st,
 	                   .stop_on_nomem = true,
 	                   .effect = on_effect,
 	                   .ctx = m,
-	                   .m = m->mt};
+	                   .m = m->mt,
+	                   .publish_before_commit = true};
 	table_config_default(&o.table);
 	o.table.default_lease_ms = (uint32_t)m->cfg->default_lease_ms;
 	o.table.max_lease_ms = (uint32_t)m->cfg->max_lease_ms;

@@ -87,6 +87,7 @@ baton_err group_new(const group_options *o, group **out, char *err, size_t cap)
 		return errmsg_say(err, cap, BATON_E_NOMEM, "out of memory");
 	snprintf(g->address, sizeof g->address, "%s", self->address);
 	group_fsm_init(&g->fsm, &o->cb);
+	group_fsm_defer(&g->fsm); /* applied after libraft's callbacks: see group_run */
 	int rv = uv_loop_init(&g->loop);
 	if (rv != 0) {
 		rc = errmsg_say(err, cap, BATON_E_IO, "libuv: %s", uv_strerror(rv));
@@ -160,6 +161,7 @@ void group_free(group *g)
 		uv_run(&g->loop, UV_RUN_DEFAULT); /* let every handle finish closing */
 		uv_loop_close(&g->loop);
 	}
+	group_fsm_deinit(&g->fsm);
 	free(g);
 }
 
@@ -172,12 +174,17 @@ int group_fd(group *g)
 
 int group_timeout_ms(group *g)
 {
-	return uv_backend_timeout(&g->loop);
+	return group_fsm_has_pending(&g->fsm) ? 0 : uv_backend_timeout(&g->loop); /* raft_start's */
 }
 
+/* libraft hands committed entries over inside its I/O callbacks; a
+ * follower does so just before it acknowledges an append. The adaptor only
+ * queues them there (group_fsm.h), so the acknowledgement leaves at once,
+ * and they are applied here, after the callbacks. */
 void group_run(group *g)
 {
 	uv_run(&g->loop, UV_RUN_NOWAIT);
+	group_fsm_drain(&g->fsm);
 }
 
 const char *group_role_name(group_role r)

@@ -59,7 +59,10 @@ void group_free(group *g);
 int group_fd(group *g);
 int group_timeout_ms(group *g);
 
-/* Runs what is ready (raft I/O, timers, callbacks) without blocking. */
+/* Runs what is ready (raft I/O, timers, callbacks) without blocking, then
+ * applies the entries committed meanwhile (group_fsm.h, deferred applying:
+ * the barrier and transfer callbacks may run before the entries before them
+ * are applied; by the time group_run() returns they all are). */
 void group_run(group *g);
 
 typedef enum group_role { GROUP_UNAVAILABLE, GROUP_FOLLOWER, GROUP_CANDIDATE, GROUP_LEADER } group_role;

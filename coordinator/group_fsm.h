@@ -14,6 +14,20 @@
  * (tests/unit/test_group.c pins that), marks itself failed, and refuses
  * every later entry. The member must stop; it recovers from its snapshot
  * and log at its next start.
+ *
+ * Deferred applying (group_fsm_defer, what the member uses): libraft calls
+ * the FSM inside its I/O callbacks, and a follower applies the entries the
+ * leader has newly committed *before* it acknowledges the append that told
+ * it so (libraft 0.15 src/replication.c, appendFollowerCb), which put every
+ * follower's decode + table + store commit on the critical path of the next
+ * request. Deferred, the adaptor only copies each committed entry into a
+ * queue (in order) and returns; group_fsm_drain() applies the queue, the
+ * same entries in the same order, once libraft's callbacks are done (the
+ * member drains after every run of its loop, before it looks at anything).
+ * A snapshot and a restore drain first, so a snapshot at index i holds
+ * every entry up to i. A failure found while draining marks the adaptor
+ * failed as above (libraft has then counted the entry applied: the member
+ * stops all the same and rebuilds from its snapshot and log).
  */
 #ifndef BATON_GROUP_FSM_H
 #define BATON_GROUP_FSM_H
@@ -42,12 +56,28 @@ typedef struct group_fsm {
 	struct raft *raft;   /* set once the raft instance exists (for indexes) */
 	group_callbacks cb;
 	bool failed;
-	baton_err why;      /* the first failure */
-	uint64_t failed_at; /* the index that could not be applied */
+	baton_err why;                          /* the first failure */
+	uint64_t failed_at;                     /* the index that could not be applied */
+	bool defer;                             /* see group_fsm_defer */
+	struct group_fsm_pending *head, **tail; /* committed, not yet applied */
 } group_fsm;
 
 /* Fills g (no allocation). Cannot fail. */
 void group_fsm_init(group_fsm *g, const group_callbacks *cb);
+
+/* From now on committed entries are queued and applied by
+ * group_fsm_drain() (see above). */
+void group_fsm_defer(group_fsm *g);
+
+/* Applies every queued entry, in order (none after a failure). */
+void group_fsm_drain(group_fsm *g);
+
+/* True when entries wait for group_fsm_drain(). */
+bool group_fsm_has_pending(const group_fsm *g);
+
+/* Frees the queue without applying it (the member is stopping: those
+ * entries are in the log and are applied again at its next start). */
+void group_fsm_deinit(group_fsm *g);
 
 /* The raft_fsm inside g, and g from it. */
 struct raft_fsm *group_fsm_raft(group_fsm *g);

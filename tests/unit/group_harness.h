@@ -5,8 +5,11 @@
  * codec, applying committed entries through the one apply path the daemon
  * uses (coordinator/apply.c behind coordinator/group_fsm.c); a member's
  * state dump and the effects of every index it applied are kept, so a test
- * can check that all members agree at every index. Header-only, static
- * functions.
+ * can check that all members agree at every index. setup_deferred runs the
+ * members as the daemon does (group_fsm_defer: entries queued inside
+ * libraft's callbacks and drained afterwards, before every snapshot, and in
+ * check_identical; effects handed out before the store commit).
+ * Header-only, static functions.
  */
 #ifndef BATON_GROUP_HARNESS_H
 #define BATON_GROUP_HARNESS_H
@@ -158,17 +161,26 @@ static inline baton_err cb_restore(void *ctx, const void *buf, size_t len)
 	return apply_restore(&m->a, buf, len);
 }
 
+/* The daemon's way of applying (see the file comment); set by setup_deferred. */
+static bool deferred;
+
 static inline void member_init(member *m, unsigned i)
 {
 	memset(m, 0, sizeof *m);
 	m->i = i;
 	assert_int_equal(store_open(":memory:", SYNC_LEVEL_OFF, &m->st, NULL, 0), BATON_OK);
-	apply_options o = {
-	    .prefix = PREFIX, .st = m->st, .stop_on_nomem = true, .effect = on_effect, .ctx = m};
+	apply_options o = {.prefix = PREFIX,
+	                   .st = m->st,
+	                   .stop_on_nomem = true,
+	                   .effect = on_effect,
+	                   .ctx = m,
+	                   .publish_before_commit = deferred};
 	table_config_default(&o.table);
 	assert_int_equal(apply_init(&m->a, &o), BATON_OK);
 	group_callbacks cb = {.apply = cb_apply, .snapshot = cb_snapshot, .restore = cb_restore, .ctx = m};
 	group_fsm_init(&m->gf, &cb);
+	if (deferred)
+		group_fsm_defer(&m->gf);
 }
 
 static inline void member_deinit(member *m)
@@ -177,6 +189,7 @@ static inline void member_deinit(member *m)
 		free(m->dump[i]);
 		free(m->effects[i]);
 	}
+	group_fsm_deinit(&m->gf);
 	apply_deinit(&m->a);
 	store_close(m->st);
 }
@@ -215,8 +228,15 @@ static inline int setup(void **state)
 	return 0;
 }
 
+static inline int setup_deferred(void **state)
+{
+	deferred = true;
+	return setup(state);
+}
+
 static inline int teardown(void **state)
 {
+	deferred = false;
 	fixture *fx = *state;
 	raft_fixture_close(&fx->f);
 	for (unsigned i = 0; i < fx->n; i++)
@@ -364,6 +384,8 @@ static inline void wait_applied(fixture *fx, unsigned i, raft_index index)
 static inline void check_identical(fixture *fx, unsigned must)
 {
 	size_t compared = 0;
+	for (unsigned i = 0; i < fx->n; i++)
+		group_fsm_drain(&fx->m[i].gf); /* what the member does after each run of its loop */
 	for (size_t idx = 1; idx < MAX_INDEX; idx++) {
 		const member *first = NULL;
 		for (unsigned i = 0; i < fx->n; i++) {

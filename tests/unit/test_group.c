@@ -9,6 +9,11 @@
  * (store rows, table snapshots, next token, the replicated clock and leader)
  * and the effects of that entry are identical.
  *
+ * The cases that matter most run twice: applying at once, and deferred as
+ * the member applies (group_fsm_defer: entries queued inside libraft's
+ * callbacks, drained afterwards and before every snapshot; effects handed
+ * out before the store commit).
+ *
  * Also pins the libraft 0.15 behaviour the group relies on: a failed apply
  * leaves last_applied in place (no entry is skipped), a restored snapshot's
  * buffer is the FSM's to free, bootstrap refuses a used data directory,
@@ -546,6 +551,154 @@ static void test_group_peers_parse_valid_and_refused(void **state)
 	}
 }
 
+/* ---- deferred applying, the member's fast path ----------------------------- */
+
+typedef struct counting {
+	int applied, at_snapshot, fail_on;
+	uint64_t last_index;
+	int64_t order[8];
+} counting;
+
+static baton_err count_apply(void *ctx, uint64_t index, const glog_entry *e)
+{
+	counting *c = ctx;
+	if (c->applied + 1 == c->fail_on)
+		return BATON_E_NOMEM;
+	c->order[c->applied++ % 8] = e->now;
+	c->last_index = index;
+	return BATON_OK;
+}
+
+static baton_err count_snapshot(void *ctx, void **buf, size_t *len)
+{
+	counting *c = ctx;
+	c->at_snapshot = c->applied;
+	*buf = raft_malloc(1);
+	*len = 1;
+	return *buf != NULL ? BATON_OK : BATON_E_NOMEM;
+}
+
+static baton_err count_restore(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx, (void)buf, (void)len;
+	return BATON_OK;
+}
+
+static int fsm_feed(group_fsm *g, int64_t now)
+{
+	glog_entry e = {.kind = GLOG_TICK, .now = now};
+	struct raft_buffer b;
+	assert_int_equal(glog_encode(&e, raft_malloc, &b.base, &b.len), BATON_OK);
+	void *result = NULL;
+	struct raft_fsm *f = group_fsm_raft(g);
+	int rv = f->apply(f, &b, &result);
+	raft_free(b.base);
+	return rv;
+}
+
+/* Deferred, libraft's apply only queues: the entries are applied by the
+ * drain, in order, and a snapshot drains first, so it holds every entry
+ * libraft counts applied (without that, a snapshot taken inside libraft's
+ * callback missed the queued entries and an installing member diverged:
+ * the deferred fixture cases above). A failure while draining stops every
+ * later entry; deinit drops the queue unapplied. */
+static void test_group_deferred_entries_drain_in_order_and_before_snapshots(void **state)
+{
+	(void)state;
+	counting c = {0};
+	group_callbacks cb = {
+	    .apply = count_apply, .snapshot = count_snapshot, .restore = count_restore, .ctx = &c};
+	group_fsm g;
+	group_fsm_init(&g, &cb);
+	group_fsm_defer(&g);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(fsm_feed(&g, T0 + i), 0);
+	assert_int_equal(c.applied, 0);
+	assert_true(group_fsm_has_pending(&g));
+	struct raft_buffer *bufs = NULL;
+	unsigned n = 0;
+	struct raft_fsm *f = group_fsm_raft(&g);
+	assert_int_equal(f->snapshot(f, &bufs, &n), 0);
+	assert_int_equal(c.at_snapshot, 3);
+	raft_free(bufs[0].base);
+	raft_free(bufs);
+	assert_int_equal(c.order[0], T0 + 1);
+	assert_int_equal(c.order[2], T0 + 3);
+	assert_false(group_fsm_has_pending(&g));
+	/* the 5th apply fails: the 6th is never applied, the adaptor has failed */
+	c.fail_on = 5;
+	for (int i = 4; i <= 6; i++)
+		assert_int_equal(fsm_feed(&g, T0 + i), 0);
+	group_fsm_drain(&g);
+	assert_int_equal(c.applied, 4);
+	assert_true(g.failed);
+	assert_int_equal(g.why, BATON_E_NOMEM);
+	assert_int_not_equal(fsm_feed(&g, T0 + 7), 0);
+	assert_int_not_equal(f->snapshot(f, &bufs, &n), 0);
+	group_fsm_deinit(&g);
+	/* deinit frees what is queued without applying it */
+	counting d = {0};
+	cb.ctx = &d;
+	group_fsm_init(&g, &cb);
+	group_fsm_defer(&g);
+	assert_int_equal(fsm_feed(&g, T0), 0);
+	group_fsm_deinit(&g);
+	assert_int_equal(d.applied, 0);
+	assert_false(group_fsm_has_pending(&g));
+}
+
+static void count_effect(void *ctx, const table_effect *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+}
+
+/* publish_before_commit (the group): an entry's effects are handed out
+ * before the store commit, and a failed commit retried by apply_commit does
+ * not hand them out again. Without it (the single process) nothing is
+ * handed out before the commit succeeds. */
+static void test_group_publish_before_commit_hands_out_once(void **state)
+{
+	(void)state;
+	for (int early = 0; early <= 1; early++) {
+		char dir[] = "/tmp/test_group_pbc.XXXXXX", path[64], away[64];
+		assert_non_null(mkdtemp(dir));
+		snprintf(path, sizeof path, "%s/s.db", dir);
+		snprintf(away, sizeof away, "%s/away.db", dir);
+		store *st = NULL;
+		assert_int_equal(store_open(path, SYNC_LEVEL_OFF, &st, NULL, 0), BATON_OK);
+		int handed = 0;
+		applier a;
+		apply_options o = {.prefix = PREFIX,
+		                   .st = st,
+		                   .stop_on_nomem = true,
+		                   .effect = count_effect,
+		                   .ctx = &handed,
+		                   .publish_before_commit = early};
+		table_config_default(&o.table);
+		assert_int_equal(apply_init(&a, &o), BATON_OK);
+		glog_msg m = req_msg(
+		    "n1",
+		    "{\"v\":1,\"op\":\"acquire\",\"id\":\"a1\",\"resource\":\"r/p\",\"mode\":\"mutex\"}");
+		glog_entry e = {.kind = GLOG_BATCH, .now = T0, .msgs = &m, .n_msgs = 1};
+		assert_int_equal(rename(path, away), 0); /* the commit fails: the file moved */
+		assert_int_equal(apply_entry(&a, &e), BATON_E_STORE_MOVED);
+		int first = handed; /* the granted answer and the resource's snapshot */
+		assert_true(early ? first > 0 : first == 0);
+		assert_int_equal(apply_commit(&a), BATON_E_STORE_MOVED);
+		assert_int_equal(rename(away, path), 0);
+		assert_int_equal(apply_commit(&a), BATON_OK);
+		assert_true(handed > 0);
+		if (early)
+			assert_int_equal(handed, first); /* once */
+		apply_deinit(&a);
+		store_close(st);
+		char cmd[96];
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +707,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_depose_partition_drop_identical, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_lagging_member_restores_snapshot_identical, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_group_elected_leader_members_apply_identically,
+	                                    setup_deferred, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_depose_partition_drop_identical, setup_deferred,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_group_lagging_member_restores_snapshot_identical,
+	                                    setup_deferred, teardown),
+	    cmocka_unit_test(test_group_deferred_entries_drain_in_order_and_before_snapshots),
+	    cmocka_unit_test(test_group_publish_before_commit_hands_out_once),
 	    cmocka_unit_test_setup_teardown(test_group_snapshot_keeps_aliases_and_id_counter, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_group_failed_apply_is_never_skipped, setup, teardown),
