@@ -7,8 +7,9 @@
  * the serving leader). Must stay deterministic: the same entries applied to
  * the same state give the same table, the same store and the same effects
  * on every member, so nothing here reads a clock, a random number or
- * anything that is not in the entry or the state. Logging is allowed (it is
- * no state). Nothing is published from here.
+ * anything that is not in the entry or the state. Logging and the metrics
+ * (metrics.c reads the monotonic clock for them) are allowed: they are no
+ * state. Nothing is published from here.
  */
 #include "apply.h"
 
@@ -54,7 +55,9 @@ baton_err apply_init(applier *a, const apply_options *o)
 	a->st = o->st;
 	a->stop_on_nomem = o->stop_on_nomem;
 	a->effect = o->effect;
+	a->offline = o->offline;
 	a->ctx = o->ctx;
+	a->m = o->m;
 	a->publish_before_commit = o->publish_before_commit;
 	a->cfg = o->table;
 	a->t = table_new(&a->cfg);
@@ -84,6 +87,7 @@ baton_err apply_load(applier *a)
 static void bad_topic(applier *a, const glog_msg *m, int64_t now)
 {
 	a->bad_topics++;
+	metrics_bad_topic(a->m);
 	if (a->bad_topics_logged_at + 1000 > now && a->bad_topics_logged_at != 0) {
 		a->bad_topics_suppressed++;
 		return;
@@ -102,12 +106,17 @@ static baton_err step_request(applier *a, const char *node, const glog_msg *m, i
 {
 	wire_request req;
 	wire_diag diag;
+	int64_t arrived = m->arrived_ns != 0 ? m->arrived_ns : a->arrived_ns != 0 ? a->arrived_ns : -1;
 	baton_err rc = wire_request_decode(m->payload, m->len, &req, &diag);
 	if (rc == BATON_OK) {
 		rc = table_step_request(a->t, now, node, &req);
+		if (rc == BATON_OK)
+			metrics_request(a->m, node, req.id, (int)req.op, arrived);
 		wire_request_deinit(&req);
 	} else if (rc != BATON_E_NOMEM) {
 		rc = table_step_invalid(a->t, now, node, rc, &diag);
+		if (rc == BATON_OK)
+			metrics_request(a->m, node, diag.has_id ? diag.id : NULL, 0, arrived);
 	}
 	return rc;
 }
@@ -127,6 +136,9 @@ static baton_err step_presence(applier *a, const char *node, const glog_msg *m, 
 	if (!p.online)
 		LOG_I("node offline", "node", node);
 	rc = table_step_presence(a->t, now, node, p.online);
+	metrics_input(a->m);
+	if (rc == BATON_OK && !p.online && a->offline != NULL)
+		a->offline(a->ctx, node);
 	wire_presence_deinit(&p);
 	return rc;
 }
@@ -212,6 +224,19 @@ static baton_err lead(applier *a, const glog_leader *l, int64_t now)
 	return BATON_OK;
 }
 
+/* The end of a gap in the single process's own service (a->extend_ms). */
+static baton_err extend(applier *a, int64_t now)
+{
+	int64_t by = a->extend_ms;
+	a->extend_ms = 0;
+	baton_err rc = table_extend_leases(a->t, now, by);
+	if (rc != BATON_OK && !a->stop_on_nomem) {
+		LOG_E("cannot extend the leases: out of memory; leases keep their deadlines");
+		rc = BATON_OK;
+	}
+	return rc;
+}
+
 baton_err apply_entry(applier *a, const glog_entry *e)
 {
 	if (a->pending) {
@@ -230,6 +255,8 @@ baton_err apply_entry(applier *a, const glog_entry *e)
 				break;
 			rc = BATON_OK;
 		}
+		if (rc == BATON_OK)
+			rc = extend(a, now);
 		break;
 	case GLOG_TICK:
 		break;
@@ -240,7 +267,7 @@ baton_err apply_entry(applier *a, const glog_entry *e)
 		rc = lead(a, &e->leader, now);
 		break;
 	}
-	if (rc == BATON_OK && e->kind != GLOG_CONFIG) {
+	if (rc == BATON_OK && e->kind != GLOG_CONFIG && !a->hold) {
 		rc = table_tick(a->t, now);
 		if (rc != BATON_OK && !a->stop_on_nomem) {
 			LOG_E("tick failed: out of memory; retrying");
@@ -257,6 +284,7 @@ static void hand_out(applier *a, const table_ready *r)
 {
 	for (size_t i = 0; a->effect != NULL && i < r->n_effects; i++)
 		a->effect(a->ctx, &r->effects[i]);
+	metrics_batch(a->m, r->effects, r->n_effects, metrics_now_ns(a->m));
 	a->handed = true;
 }
 
@@ -268,8 +296,13 @@ baton_err apply_commit(applier *a)
 	table_ready_get(a->t, &r);
 	if (a->publish_before_commit && !a->handed)
 		hand_out(a, &r);
-	if (a->st != NULL && (r.n_effects > 0 || r.n_dirty > 0 || r.n_ids > 0)) {
-		baton_err rc = store_commit(a->st, a->t, &r, a->err, sizeof a->err);
+	if (r.n_effects > 0 || r.n_dirty > 0 || r.n_ids > 0) {
+		baton_err rc = BATON_OK;
+		int64_t t0 = metrics_now_ns(a->m);
+		if (a->st != NULL)
+			rc = store_commit(a->st, a->t, &r, a->err, sizeof a->err);
+		metrics_commit(a->m, a->st != NULL ? metrics_now_ns(a->m) - t0 : -1, rc == BATON_OK);
+		metrics_commit_failing(a->m, rc != BATON_OK);
 		if (rc != BATON_OK)
 			return rc; /* the batch stays open: a retry rewrites it */
 	}
@@ -279,6 +312,18 @@ baton_err apply_commit(applier *a)
 	a->pending = false;
 	a->handed = false;
 	return BATON_OK;
+}
+
+void apply_abandon(applier *a, apply_lost *lost)
+{
+	table_ready r;
+	table_ready_get(a->t, &r);
+	*lost = (apply_lost){.resources = r.n_dirty, .ids = r.n_ids};
+	for (size_t i = 0; i < r.n_effects; i++)
+		lost->answers += r.effects[i].kind == TABLE_FX_ANSWER;
+	table_advance(a->t);
+	a->pending = false;
+	a->handed = false;
 }
 
 /* ---- snapshot ------------------------------------------------------------ */

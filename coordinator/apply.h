@@ -24,12 +24,18 @@
 
 #include "baton_error.h"
 #include "glog.h"
+#include "metrics.h"
 #include "store.h"
 #include "table.h"
 
 /* Called once per effect of a committed batch, in publish order. The effect
  * and everything it points to are valid for the call only. */
 typedef void apply_effect_fn(void *ctx, const table_effect *e);
+
+/* Called once per node whose online:false an entry stepped, before its
+ * batch is committed (the single process clears that node's retained
+ * presence once the batch is). */
+typedef void apply_node_fn(void *ctx, const char *node);
 
 typedef struct apply_options {
 	const char *prefix;      /* the topic prefix; borrowed for the applier's life */
@@ -38,7 +44,9 @@ typedef struct apply_options {
 	bool stop_on_nomem;      /* group: out of memory fails the entry (the member stops);
 	                            single process: the one message is dropped and logged */
 	apply_effect_fn *effect; /* NULL: effects are dropped */
+	apply_node_fn *offline;  /* NULL: nobody is told */
 	void *ctx;
+	metrics *m; /* borrowed; NULL: nothing recorded */
 	/* group: the effects of an entry are handed out before the store commit
 	 * (the raft log already made the entry durable on a majority; the
 	 * member's store is rebuilt from the snapshot and log at every start),
@@ -54,7 +62,9 @@ typedef struct applier {
 	store *st;
 	bool stop_on_nomem;
 	apply_effect_fn *effect;
+	apply_node_fn *offline;
 	void *ctx;
+	metrics *m;
 	table_config cfg;
 	bool pending; /* a batch is stepped but not yet committed (apply_commit retries it) */
 	bool publish_before_commit;
@@ -64,6 +74,17 @@ typedef struct applier {
 	int64_t started_at;     /* started_at of the serving leader (group) */
 	uint64_t leader_term;   /* of the last leadership entry applied */
 	uint64_t leader_member; /* its member, 0: none */
+	/* The single process's own outages (guard.h), set before each entry and
+	 * never by a group (whose outages are LEADER entries): while hold is
+	 * true lease and wait deadlines are held back (no tick); extend_ms > 0
+	 * moves every live lease that much later after the entry's messages,
+	 * before its tick, and is then reset to 0. */
+	bool hold;
+	int64_t extend_ms;
+	/* The arrival (CLOCK_MONOTONIC ns) of a message that carries none (a
+	 * group leader's own entry, decoded from the log), for the metrics'
+	 * latency; 0: unknown, no latency is recorded. */
+	int64_t arrived_ns;
 	/* Counters and the bad-topic log throttle (not replicated state). */
 	uint64_t bad_topics, bad_topics_suppressed;
 	int64_t bad_topics_logged_at;
@@ -83,7 +104,8 @@ baton_err apply_load(applier *a);
  * hands its effects to the callback:
  *   BATCH  each message in order: P/req/<node> is decoded and stepped (an
  *          invalid one is answered rejected), P/node/<node> is the node's
- *          presence; any other topic is ignored; then table_tick;
+ *          presence; any other topic is ignored; then a->extend_ms, then
+ *          table_tick (not while a->hold);
  *   TICK   table_tick;
  *   CONFIG the table's configuration from now on (the state is kept);
  *   LEADER every live lease moves e->leader.extend_ms later, started_at
@@ -100,8 +122,19 @@ baton_err apply_entry(applier *a, const glog_entry *e);
 
 /* Commits the stepped batch and hands out its effects (what apply_entry
  * does last; with publish_before_commit, hands them out first); a retry
- * after a failed commit. BATON_OK at once when nothing is pending. */
+ * after a failed commit. BATON_OK at once when nothing is pending. Records
+ * the commit, its time and the batch in a->m. */
 baton_err apply_commit(applier *a);
+
+/* What a stepped batch that will never be committed held. */
+typedef struct apply_lost {
+	size_t answers, resources, ids;
+} apply_lost;
+
+/* Gives up the stepped, uncommitted batch (the single process stopping
+ * while its commits fail): *lost says what it held, its effects are
+ * dropped, nothing is handed out. The table stays ahead of the store. */
+void apply_abandon(applier *a, apply_lost *lost);
 
 /* The applier's replicated state as a group snapshot (glog_snap_encode):
  * the fields above and the store's file image. The buffer is allocated with

@@ -246,14 +246,6 @@ static baton_err validate_group(config *c, char *err, size_t cap)
 		snprintf(err, cap, "--member %s is not one of the ids in --peers", c->member);
 		return BATON_E_INVAL;
 	}
-	if (c->metrics_listen != NULL) {
-		/* A member's loop (daemon_group.c) records no metrics yet: refuse
-		 * rather than serve counters that never move. */
-		snprintf(err, cap,
-		         "--metrics-listen: a group member serves no metrics yet (only a single coordinator "
-		         "does)");
-		return BATON_E_INVAL;
-	}
 	if (strcmp(c->state, ":memory:") == 0) {
 		snprintf(err, cap, "a group member needs a --state file (its SQLite state and snapshots)");
 		return BATON_E_INVAL;

@@ -1,14 +1,17 @@
 /*
  * daemon.c - the coordinator's owner loop and the glue between its edges.
  *
- * Owns the table, the store, the broker edge and the clock. One message's
- * path is one straight line: broker inbox -> wire decode -> table step ->
- * store commit (one transaction per batch: group commit) -> publish. No
- * answer, event or snapshot is published before the batch that produced it
- * is committed. Nothing here decides a lock rule: that is table.c's job;
- * no topic is written or split here: that is names.c's; everything is
- * published through publish.c (shared with a group's leader), whose
- * coalescer (snapdue.c) throttles retained snapshots.
+ * Owns the store, the broker edge and the clock. One message's path is one
+ * straight line: broker inbox -> one GLOG_BATCH entry (never encoded) ->
+ * apply.c, the path a group member uses too (wire decode -> table step ->
+ * store commit, one transaction per batch: group commit -> the committed
+ * effects) -> publish. What is not an input of the table stays here: our
+ * own and other instances' P/coordinator (guard.c) and the sweep's stale
+ * snapshots. No answer, event or snapshot is published before the batch
+ * that produced it is committed. Nothing here decides a lock rule: that is
+ * table.c's job; no topic is written or split here: that is names.c's;
+ * everything is published through publish.c (shared with a group's
+ * leader), whose coalescer (snapdue.c) throttles retained snapshots.
  *
  * Time: the table gets wall-clock milliseconds advanced by the monotonic
  * clock (wall0 + (mono - mono0)), so deadlines never jump with the system
@@ -63,8 +66,9 @@ static void set_serving(coord *d, const char *reason)
 
 /* The presences of the nodes whose online:false this batch acted on are
  * cleared once it is committed: the broker keeps no presence of dead nodes. */
-static void note_clear(coord *d, const char *node)
+static void note_clear(void *ctx, const char *node)
 {
+	coord *d = ctx;
 	if (d->n_clears == d->cap_clears) {
 		size_t cap = d->cap_clears ? 2 * d->cap_clears : 16;
 		void *l = realloc(d->clears, cap * sizeof *d->clears);
@@ -84,70 +88,72 @@ static void publish_clears(coord *d)
 }
 
 /* Notes what a batch that will never be committed held, for the log. */
-static void lose_batch(coord *d, const table_ready *r)
+static void lose_batch(coord *d)
 {
-	size_t answers = 0;
-	for (size_t i = 0; i < r->n_effects; i++)
-		answers += r->effects[i].kind == TABLE_FX_ANSWER;
-	d->lost_answers += answers;
-	d->lost_resources += r->n_dirty;
-	d->lost_ids += r->n_ids;
+	apply_lost l;
+	apply_abandon(&d->a, &l);
+	d->lost_answers += l.answers;
+	d->lost_resources += l.resources;
+	d->lost_ids += l.ids;
 	d->uncommitted = true;
 	d->n_clears = 0;
-	table_advance(d->t);
 }
 
-/* Commits the table's batch, then publishes it. A failed commit is retried
- * (the table's state is current, so rewriting the dirty rows is idempotent)
- * until it succeeds or we are told to stop; nothing is published before, and
- * P/coordinator and P/stats say we are not serving meanwhile. A state file
- * deleted or replaced under us ends the loop (exit 74). False when the batch
- * was not committed. */
-static bool flush(coord *d)
+/* apply.c's callback: a committed effect goes out. */
+static void on_effect(void *ctx, const table_effect *e)
 {
-	table_ready r;
-	table_ready_get(d->t, &r);
-	if (r.n_effects == 0 && r.n_dirty == 0 && r.n_ids == 0) {
-		table_advance(d->t);
-		publish_clears(d);
-		return true;
-	}
+	coord *d = ctx;
+	set_serving(d, NULL); /* a commit succeeded: serving again, said before the answers */
+	pub_effect(&d->pub, e);
+}
+
+/* After apply_entry() or apply_commit() returned rc: a failed commit is
+ * retried (the table's state is current, so rewriting the dirty rows is
+ * idempotent) until it succeeds or we are told to stop; nothing is
+ * published before, and P/coordinator and P/stats say we are not serving
+ * meanwhile. A state file deleted or replaced under us ends the loop (exit
+ * 74). False when the batch was not committed. */
+static bool committed(coord *d, baton_err rc)
+{
 	int delay = 100;
-	baton_err rc = BATON_OK;
-	for (;;) {
-		int64_t t0 = mono_ns();
-		if (d->st != NULL)
-			rc = store_commit(d->st, d->t, &r, d->err, sizeof d->err);
-		metrics_commit(d->m, d->st != NULL ? mono_ns() - t0 : -1, rc == BATON_OK);
-		metrics_commit_failing(d->m, rc != BATON_OK);
-		if (rc == BATON_OK)
-			break;
+	while (rc != BATON_OK) {
 		publish_metrics(d); /* a scrape shows the failing commit while we retry */
 		if (rc == BATON_E_STORE_MOVED) {
-			LOG_E("state file lost; stopping, serving nothing more", "error", d->err);
+			LOG_E("state file lost; stopping, serving nothing more", "error", d->a.err);
 			d->exit_status = DAEMON_EXIT_IOERR;
-			lose_batch(d, &r);
+			lose_batch(d);
 			return false;
 		}
 		LOG_E("state commit failed, retrying; nothing is published until it succeeds", "error",
-		      d->err);
+		      d->a.err);
 		char why[WIRE_REASON_TEXT_MAX + 1];
-		snprintf(why, sizeof why, "state commits fail: %.200s", d->err);
+		snprintf(why, sizeof why, "state commits fail: %.200s", d->a.err);
 		set_serving(d, why);
 		if (d->sig->stop) {
-			lose_batch(d, &r);
+			lose_batch(d);
 			return false;
 		}
 		poll(NULL, 0, delay);
 		delay = delay < 5000 ? delay * 2 : 5000;
+		rc = apply_commit(&d->a);
 	}
 	set_serving(d, NULL);
-	for (size_t i = 0; i < r.n_effects; i++)
-		pub_effect(&d->pub, &r.effects[i]);
-	metrics_batch(d->m, r.effects, r.n_effects, mono_ns());
-	table_advance(d->t);
 	publish_clears(d);
 	return true;
+}
+
+/* Applies what the inbox held (maybe nothing: time passing) at now as one
+ * batch, and commits and publishes it. Lease and wait deadlines stay held
+ * back while the guard pauses them. False when it was not committed. */
+static bool apply_batch(coord *d, int64_t now)
+{
+	glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = d->batch, .n_msgs = d->n_batch};
+	d->a.hold = guard_paused(&d->g);
+	baton_err rc = apply_entry(&d->a, &e);
+	d->n_batch = 0;
+	broker_msgs_free(d->inbox);
+	d->inbox = NULL;
+	return committed(d, rc);
 }
 
 static void publish_presence(coord *d, bool online)
@@ -164,19 +170,19 @@ static void publish_presence(coord *d, bool online)
 static void publish_stats(coord *d, int64_t now)
 {
 	table_counts c;
-	table_counts_get(d->t, &c);
+	table_counts_get(d->a.t, &c);
 	wire_stats s = {
 	    .at_ms = now,
 	    .uptime_ms = (uint64_t)(now - d->started_at_ms),
 	    .requests = c.requests,
 	    .grants = c.grants,
 	    .handoffs = c.handoffs,
-	    .rejections = c.rejections + d->bad_topics,
+	    .rejections = c.rejections + d->a.bad_topics,
 	    .held = c.held,
 	    .waiters = c.waiters,
 	    .remembered = c.remembered,
 	    .backlog = broker_backlog(d->b),
-	    .next_token = table_next_token(d->t),
+	    .next_token = table_next_token(d->a.t),
 	    .not_serving = d->not_serving[0] != '\0',
 	    .reason = d->not_serving[0] ? d->not_serving : NULL,
 	};
@@ -189,68 +195,12 @@ static void publish_metrics(coord *d)
 	table_counts c;
 	if (d->m == NULL)
 		return;
-	table_counts_get(d->t, &c);
+	table_counts_get(d->a.t, &c);
 	metrics_gauges(d->m, &c, broker_backlog(d->b), broker_connected(d->b), d->not_serving[0] == '\0');
 	metrics_publish(d->m);
 }
 
 /* ---- receiving --------------------------------------------------------- */
-
-static void bad_topic(coord *d, const broker_msg *m, int64_t now)
-{
-	d->bad_topics++;
-	metrics_bad_topic(d->m);
-	if ((int64_t)d->bad_topics_logged_at + 1000 > now) {
-		d->bad_topics_suppressed++;
-		return;
-	}
-	char sup[24];
-	u64s(sup, sizeof sup, d->bad_topics_suppressed);
-	char shown[128];
-	log_printable(shown, sizeof shown, m->topic, m->topic_len);
-	LOG_W("bad_topic: node part is not a valid node id; dropped", "topic", shown, "suppressed", sup);
-	d->bad_topics_logged_at = (uint64_t)now;
-	d->bad_topics_suppressed = 0;
-}
-
-static void handle_request(coord *d, const char *node, const broker_msg *m, int64_t now)
-{
-	wire_request req;
-	wire_diag diag;
-	baton_err rc = wire_request_decode(m->payload, m->len, &req, &diag);
-	if (rc == BATON_OK) {
-		rc = table_step_request(d->t, now, node, &req);
-		if (rc == BATON_OK)
-			metrics_request(d->m, node, req.id, (int)req.op, m->arrived_ns);
-		wire_request_deinit(&req);
-	} else if (rc != BATON_E_NOMEM) {
-		rc = table_step_invalid(d->t, now, node, rc, &diag);
-		if (rc == BATON_OK)
-			metrics_request(d->m, node, diag.has_id ? diag.id : NULL, 0, m->arrived_ns);
-	}
-	if (rc != BATON_OK)
-		LOG_E("request dropped", "node", node, "error", baton_strerror(rc));
-}
-
-static void handle_presence(coord *d, const char *node, const broker_msg *m, int64_t now)
-{
-	if (m->len == 0)
-		return; /* a cleared retained presence says nothing */
-	wire_presence p;
-	if (wire_presence_decode(m->payload, m->len, &p) != BATON_OK) {
-		LOG_D("ignoring malformed presence", "node", node);
-		return;
-	}
-	if (!p.online)
-		LOG_I("node offline", "node", node);
-	baton_err rc = table_step_presence(d->t, now, node, p.online);
-	metrics_input(d->m);
-	if (rc != BATON_OK)
-		LOG_E("presence dropped", "node", node, "error", baton_strerror(rc));
-	else if (!p.online)
-		note_clear(d, node);
-	wire_presence_deinit(&p);
-}
 
 /* P/coordinator: our own presence back from the broker (the end of a gap),
  * or another instance's: then we stop serving, at once and loudly. */
@@ -271,33 +221,33 @@ static void handle_coordinator(coord *d, const broker_msg *m)
 	wire_presence_deinit(&p);
 }
 
-static void handle_msg(coord *d, const broker_msg *m, int64_t now)
+/* One message of the inbox: P/coordinator is the guard's, a retained
+ * snapshot the sweep brought back is cleared when we have no such
+ * resource; everything else goes into the batch, for apply.c. */
+static void take_msg(coord *d, const broker_msg *m)
 {
 	if (m->topic_len == strlen(d->coord_topic) && memcmp(m->topic, d->coord_topic, m->topic_len) == 0) {
 		handle_coordinator(d, m);
 		return;
 	}
-	names_kind kind;
-	const char *node;
-	size_t node_len;
-	baton_err rc = names_topic_parse(d->cfg->prefix, m->topic, m->topic_len, &kind, &node, &node_len);
-	if (rc == BATON_E_BAD_TOPIC) {
-		bad_topic(d, m, now);
+	if (pub_stale_state(&d->pub, d->a.t, m))
 		return;
+	if (d->n_batch == d->cap_batch) {
+		size_t cap = d->cap_batch ? 2 * d->cap_batch : 64;
+		glog_msg *b = realloc(d->batch, cap * sizeof *b);
+		if (b == NULL) {
+			LOG_E("out of memory taking the inbox; message dropped until its agent re-sends");
+			return;
+		}
+		d->batch = b;
+		d->cap_batch = cap;
 	}
-	if (rc != BATON_OK) {
-		/* A retained snapshot the sweep brought back, cleared when we have
-		 * no such resource. */
-		pub_stale_state(&d->pub, d->t, m);
-		return;
-	}
-	char nodebuf[NAMES_NODE_MAX + 1];
-	memcpy(nodebuf, node, node_len);
-	nodebuf[node_len] = '\0';
-	if (kind == NAMES_REQ)
-		handle_request(d, nodebuf, m, now);
-	else if (kind == NAMES_NODE)
-		handle_presence(d, nodebuf, m, now);
+	d->batch[d->n_batch++] = (glog_msg){.topic = m->topic,
+	                                    .topic_len = m->topic_len,
+	                                    .payload = m->payload,
+	                                    .len = m->len,
+	                                    .retained = m->retained,
+	                                    .arrived_ns = m->arrived_ns};
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -321,7 +271,7 @@ static void on_connect(coord *d)
 	guard_connected(&d->g);
 	publish_presence(d, true);
 	guard_marker_sent(&d->g, now_ms(d));
-	pub_republish(&d->pub, d->t);
+	pub_republish(&d->pub, d->a.t);
 }
 
 /* The broker dropped every connection of ours right after it was made: it
@@ -347,13 +297,17 @@ static bool fresh_client(coord *d)
 	return true;
 }
 
-/* Handles what the broker edge collected. Returns false on a fatal refusal. */
+/* Takes what the broker edge collected: the table's inputs wait in
+ * d->batch for apply_batch(). Returns false on a fatal refusal. */
 static bool take_inbox(coord *d)
 {
 	broker_inbox in;
 	broker_take(d->b, &in);
 	guard_take_begin(&d->g);
 	int64_t now = now_ms(d);
+	broker_msgs_free(d->inbox); /* a batch not applied (cannot happen) is dropped */
+	d->inbox = NULL;
+	d->n_batch = 0;
 	if (in.refused) {
 		LOG_E("broker refused us; check --username/--password-file/--client-id", "error",
 		      broker_error(d->b));
@@ -382,8 +336,8 @@ static bool take_inbox(coord *d)
 		on_connect(d);
 	/* Nothing after another instance's presence is ours to act on. */
 	for (broker_msg *m = in.msgs; m != NULL && d->exit_status == 0; m = m->next)
-		handle_msg(d, m, now);
-	broker_msgs_free(in.msgs);
+		take_msg(d, m);
+	d->inbox = in.msgs;
 	return true;
 }
 
@@ -392,7 +346,7 @@ static bool take_inbox(coord *d)
  * while they are held back. */
 static int poll_timeout(coord *d, int64_t now)
 {
-	int64_t next = guard_paused(&d->g) ? INT64_MAX : table_next_deadline(d->t);
+	int64_t next = guard_paused(&d->g) ? INT64_MAX : table_next_deadline(d->a.t);
 	if (d->next_stats_at < next)
 		next = d->next_stats_at;
 	if (d->retry_at && d->retry_at < next)
@@ -412,7 +366,8 @@ static void drain_wake(coord *d)
 }
 
 /* Ends a gap in our service once we have caught up: every lease moves later
- * by the gap, before any deadline may fire. */
+ * by the gap (in the batch applied next, after its messages), before any
+ * deadline may fire. */
 static void resume_leases(coord *d, int64_t now)
 {
 	bool echoed = false;
@@ -428,8 +383,7 @@ static void resume_leases(coord *d, int64_t now)
 		      echoed ? "its presence came back" : "its presence did not come back in 10s");
 	else
 		LOG_D("extending every lease by the coordinator's own outage", "gap_ms", ms, "cause", cause);
-	if (table_extend_leases(d->t, now, gap) != BATON_OK)
-		LOG_E("cannot extend the leases: out of memory; leases keep their deadlines");
+	d->a.extend_ms = gap;
 }
 
 /* Once a second: is the state file still the one we write? */
@@ -476,13 +430,11 @@ static int loop(coord *d)
 			guard_marker_sent(&d->g, now);
 		}
 		resume_leases(d, now);
-		if (!guard_paused(&d->g) && table_tick(d->t, now) != BATON_OK)
-			LOG_E("tick failed: out of memory; retrying");
 		check_file(d, now);
-		if (d->exit_status != 0 || !flush(d))
+		if (d->exit_status != 0 || !apply_batch(d, now))
 			break;
 		if (pub_due_ready(&d->pub, now))
-			pub_due_flush(&d->pub, d->t, now);
+			pub_due_flush(&d->pub, d->a.t, now);
 		if (now >= d->next_stats_at) {
 			publish_stats(d, now);
 			d->next_stats_at = now + (int64_t)d->cfg->stats_interval_ms;
@@ -506,10 +458,8 @@ static int shut_down(coord *d)
 			broker_stop(d->b, 5000); /* another instance's presence stays as it is */
 			return DAEMON_EXIT_CONFLICT;
 		}
-		if (!guard_paused(&d->g))
-			table_tick(d->t, now_ms(d));
-		flush(d);
-		pub_due_flush(&d->pub, d->t, now_ms(d));
+		apply_batch(d, now_ms(d));
+		pub_due_flush(&d->pub, d->a.t, now_ms(d));
 	}
 	int status = DAEMON_EXIT_OK;
 	if (d->uncommitted) {
@@ -519,7 +469,7 @@ static int shut_down(coord *d)
 		u64s(i, sizeof i, d->lost_ids);
 		LOG_E("stopped with a batch not committed: its answers were never sent and its changes are "
 		      "not on disk",
-		      "answers", a, "resources", r, "ids", i, "error", d->err);
+		      "answers", a, "resources", r, "ids", i, "error", d->a.err);
 		status = DAEMON_EXIT_IOERR;
 	}
 	publish_presence(d, false);
@@ -545,18 +495,20 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	baton_err rc = dmn_open_state(&d);
+	apply_options ao = {.effect = on_effect, .offline = note_clear, .ctx = &d};
+	baton_err rc = dmn_open_state(&d, &ao);
 	if (rc != BATON_OK) {
 		LOG_E("cannot open the state", "path", cfg->state, "error",
 		      d.err[0] ? d.err : baton_strerror(rc));
 		status = rc == BATON_E_STORE_LOCKED ? DAEMON_EXIT_CONFLICT : DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
-	if ((rc = dmn_open_metrics(&d)) != BATON_OK) {
+	if ((rc = daemon_open_metrics(cfg->metrics_listen, &d.m, d.err, sizeof d.err)) != BATON_OK) {
 		LOG_E("cannot serve metrics", "error", d.err[0] ? d.err : baton_strerror(rc));
 		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
 		goto out;
 	}
+	d.a.m = d.m; /* opened after the state: its errors are reported first */
 	if (names_topic(d.coord_topic, sizeof d.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
 	        BATON_OK ||
 	    (status = dmn_look_first(&d, &since)) != DAEMON_EXIT_OK || sig->stop)
@@ -569,7 +521,7 @@ int daemon_run(const config *cfg, daemon_signals *sig)
 		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
 		goto out;
 	}
-	if (!flush(&d)) {
+	if (!committed(&d, apply_commit(&d.a))) { /* what loading changed (evicted ids) */
 		status = d.exit_status ? d.exit_status : DAEMON_EXIT_SOFTWARE;
 		goto out;
 	}
@@ -588,8 +540,10 @@ out:
 	pub_deinit(&d.pub);
 	metrics_free(d.m); /* its HTTP thread reads nothing else of ours */
 	broker_free(d.b);
+	apply_deinit(&d.a);
 	store_close(d.st);
-	table_free(d.t);
+	broker_msgs_free(d.inbox);
+	free(d.batch);
 	free(d.clears);
 	return status;
 }

@@ -8,7 +8,9 @@
 
 #include <signal.h>
 
+#include "broker.h"
 #include "config.h"
+#include "metrics.h"
 
 /* Exit statuses (sysexits.h values). */
 enum {
@@ -26,6 +28,18 @@ typedef struct daemon_signals {
 	volatile sig_atomic_t reopen_log;
 	int wake_fd; /* an eventfd the signal handler also writes */
 } daemon_signals;
+
+/* What every connection of the coordinator shares, for both modes
+ * (daemon_start.c): the broker, credentials, TLS, keepalive and the wake
+ * fd; the caller sets the rest (session, Will, subscriptions). */
+broker_options daemon_broker_options(const config *cfg, int wake_fd, const char *client_id);
+
+/* --metrics-listen, for both modes (daemon_start.c): a recorder serving
+ * GET /metrics at addr from its own thread, and a log line saying where.
+ * addr NULL: *out NULL, nothing served. On error *out is NULL and err says
+ * why: BATON_E_INVAL (the address), BATON_E_IO (cannot listen there),
+ * BATON_E_NOMEM. */
+baton_err daemon_open_metrics(const char *addr, metrics **out, char *err, size_t cap);
 
 /* Runs the coordinator with cfg (validated) until sig->stop, then shuts
  * down cleanly. Returns the process exit status. */

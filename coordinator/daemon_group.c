@@ -11,7 +11,9 @@
  *
  * Leadership: a member that becomes leader proposes its table configuration
  * and a leadership entry (term, member, lease extension); when that entry is
- * applied it connects with the group's one client id (its persistent
+ * applied it looks at the broker for another coordinator serving the prefix
+ * (group_guard.c: it refuses to serve while one does, and stops serving if
+ * one appears), then connects with the group's one client id (its persistent
  * session is the group's inbox), publishes P/coordinator with a new
  * started_at and its member id, republishes every snapshot, then serves. A
  * member that stops being leader drops its connection and every effect not
@@ -21,6 +23,12 @@
  * Every member keeps a small connection of its own (its own client id,
  * clean session, a Will) for its retained health on P/coordinator/<member>;
  * it never subscribes to anything.
+ *
+ * Metrics (--metrics-listen): apply.c records what every member applies
+ * (requests, commits, batches: the same counts on every member); this loop
+ * adds the gauges, the group's (role, term, leader, indexes), and the
+ * leader's request latency: the arrival of what it proposed, matched with
+ * the entries as they are applied (the log does not carry it).
  */
 #include "daemon_group.h"
 
@@ -34,6 +42,7 @@
 #include "apply.h"
 #include "broker.h"
 #include "clock.h"
+#include "group_guard.h"
 #include "group_admin.h"
 #include "log.h"
 #include "names.h"
@@ -46,9 +55,19 @@
 typedef enum phase {
 	PH_FOLLOWING, /* not the leader, or not yet serving */
 	PH_PROPOSED,  /* leader; its leadership entry is not applied yet */
+	PH_LOOKING,   /* leader; looking for another coordinator, or refusing while one serves */
 	PH_SERVING,   /* leader; connected (or connecting) to the broker */
 	PH_BARRIER,   /* leader; lost the broker, waiting for a barrier to reconnect */
 } phase;
+
+/* A batch the serving leader proposed, waiting to be applied: its latency's
+ * start (the earliest arrival of its messages). */
+#define PROPOSED_MAX 256
+typedef struct proposed {
+	int64_t now;
+	size_t n_msgs;
+	int64_t arrived_ns;
+} proposed;
 
 typedef struct member {
 	const config *cfg;
@@ -74,6 +93,13 @@ typedef struct member {
 	group_admin adm;     /* membership requests (serving leader) */
 	bool removed_said;
 	uint64_t proposals_refused;
+	metrics *mt;         /* NULL: no --metrics-listen */
+	gguard gg;           /* another coordinator on the prefix */
+	int look_wait;       /* ms the look may wait, -1: none */
+	bool shown_refusing; /* the health last published said so */
+	char coord_topic[NAMES_TOPIC_MAX + 1];
+	proposed props[PROPOSED_MAX]; /* a ring, in proposal order */
+	size_t props_head, n_props;
 	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
 	int64_t next_poke;    /* see poke_paho() */
 	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
@@ -152,6 +178,27 @@ static void publish_stats(member *m, int64_t now)
 	pub_stats(&m->pub, &s);
 }
 
+/* The gauges (the table's, the broker edge's, the group's), then
+ * everything recorded since the last time, to scrapes. */
+static void publish_metrics(member *m, const group_info *gi)
+{
+	if (m->mt == NULL)
+		return;
+	table_counts c;
+	table_counts_get(m->a.t, &c);
+	metrics_gauges(m->mt, &c, m->b != NULL ? broker_backlog(m->b) : 0,
+	               m->b != NULL && broker_connected(m->b), serving(m));
+	metrics_group g = {.member = m->cfg->member_id,
+	                   .role = group_role_name(gi->role),
+	                   .term = gi->term,
+	                   .leader = gi->leader,
+	                   .applied = gi->applied,
+	                   .commit = gi->commit,
+	                   .proposals_refused = m->proposals_refused};
+	metrics_group_gauges(m->mt, &g);
+	metrics_publish(m->mt);
+}
+
 /* ---- health (every member, its own connection) ---------------------------- */
 
 static void health_topic(member *m, char *buf, size_t cap)
@@ -197,7 +244,10 @@ static void publish_health(member *m, const group_info *gi, bool online)
 	                 .applied = gi->applied,
 	                 .at_ms = wall_ms(m),
 	                 .members = peers,
-	                 .n_members = online && m->g != NULL ? health_members(m, peers) : 0};
+	                 .n_members = online && m->g != NULL ? health_members(m, peers) : 0,
+	                 .not_serving = gguard_why(&m->gg) != NULL,
+	                 .reason = gguard_why(&m->gg)};
+	m->shown_refusing = w.not_serving;
 	char *json = NULL;
 	size_t len = 0;
 	char topic[NAMES_TOPIC_MAX + 32];
@@ -250,6 +300,7 @@ static void drop_broker(member *m, const char *why)
 	LOG_I("dropping the broker connection", "why", why);
 	m->pub.b = NULL;
 	pub_due_drop(&m->pub); /* unpublished effects go with the connection */
+	m->n_props = 0;        /* what it proposed may be applied unserved */
 	broker_stop(m->b, 0);  /* a clean DISCONNECT: no Will, nothing more sent */
 	broker_free(m->b);
 	m->b = NULL;
@@ -264,7 +315,8 @@ static baton_err open_broker(member *m)
 	char admin[NAMES_TOPIC_MAX + 1];
 	if (group_admin_filter(&m->adm, admin, sizeof admin) != BATON_OK)
 		return BATON_E_INVAL; /* the prefix was validated: cannot happen */
-	const char *subs[] = {req, node, admin};
+	/* P/coordinator: our presence's echo, or another coordinator's. */
+	const char *subs[] = {req, node, admin, will_topic};
 	wire_presence p = presence(m, false);
 	char *will = NULL;
 	size_t len;
@@ -283,7 +335,7 @@ static baton_err open_broker(member *m)
 	                    .will_topic = will_topic,
 	                    .will_payload = will,
 	                    .subs = subs,
-	                    .n_subs = 3,
+	                    .n_subs = 4,
 	                    .keepalive_s = 10,
 	                    .wake_fd = m->sig->wake_fd};
 	rc = broker_new(&o, &m->b, m->err, sizeof m->err);
@@ -291,6 +343,7 @@ static baton_err open_broker(member *m)
 	if (rc == BATON_OK)
 		rc = broker_start(m->b);
 	m->pub.b = m->b;
+	gguard_connected(&m->gg, m->instance);
 	m->connect_t0 = mono_ms();
 	m->next_poke = m->connect_t0;
 	if (rc != BATON_OK) {
@@ -306,8 +359,23 @@ static baton_err open_broker(member *m)
  * created meanwhile: a new connection took 1-2 s to complete. A QoS 1
  * publish on the health connection makes its PUBACK wake that thread, so
  * the new socket is watched at once (docs/scaling.md, "What it survives"). */
+static bool looking(const member *m)
+{
+	return m->ph == PH_LOOKING && m->gg.st == GGUARD_LOOKING;
+}
+
 static void poke_paho(member *m)
 {
+	/* The look before serving connects a client of its own: the same. */
+	if (looking(m)) {
+		if (mono_ms() >= m->next_poke && mono_ms() - m->gg.started_at < 5000) {
+			group_info gi;
+			group_info_get(m->g, &gi);
+			publish_health(m, &gi, true);
+			m->next_poke = mono_ms() + 10;
+		}
+		return;
+	}
 	if (m->b == NULL || m->connect_t0 == 0 || mono_ms() < m->next_poke)
 		return;
 	if (mono_ms() - m->connect_t0 > 5000) {
@@ -336,18 +404,45 @@ static void on_connected(member *m)
 	pub_connected(&m->pub, m->a.t, &p);
 }
 
+/* ---- the leader's latency (metrics) ---------------------------------------- */
+
+static void note_proposed(member *m, const glog_entry *e, int64_t arrived_ns)
+{
+	if (m->mt == NULL || m->n_props == PROPOSED_MAX)
+		return; /* that entry gets no latency (a mismatch below drops the ring) */
+	m->props[(m->props_head + m->n_props++) % PROPOSED_MAX] =
+	    (proposed){.now = e->now, .n_msgs = e->n_msgs, .arrived_ns = arrived_ns};
+}
+
+/* The arrival of the batch e when it is the next one this member proposed;
+ * 0 otherwise (a follower, or proposals lost with the office). */
+static int64_t proposed_arrival(member *m, const glog_entry *e)
+{
+	if (e->kind != GLOG_BATCH || m->n_props == 0)
+		return 0;
+	proposed p = m->props[m->props_head];
+	m->props_head = (m->props_head + 1) % PROPOSED_MAX;
+	m->n_props--;
+	if (p.now == e->now && p.n_msgs == e->n_msgs)
+		return p.arrived_ns;
+	m->n_props = 0; /* out of step: start again */
+	return 0;
+}
+
 /* ---- raft callbacks -------------------------------------------------------- */
 
 static baton_err cb_apply(void *ctx, uint64_t index, const glog_entry *e)
 {
 	member *m = ctx;
 	(void)index;
+	m->a.arrived_ns = proposed_arrival(m, e);
 	baton_err rc = apply_entry(&m->a, e);
 	for (int tries = 0; rc != BATON_OK && rc != BATON_E_NOMEM && tries < 5; tries++) {
 		LOG_E("state commit failed, retrying", "error", m->a.err);
 		poll(NULL, 0, 100 << tries);
 		rc = apply_commit(&m->a);
 	}
+	m->a.arrived_ns = 0;
 	if (rc != BATON_OK) {
 		LOG_E("cannot apply a committed entry; this member stops (it recovers from its snapshot and "
 		      "log "
@@ -397,7 +492,7 @@ static void on_transfer(void *ctx)
 
 /* ---- leadership ------------------------------------------------------------ */
 
-static void propose(member *m, const glog_entry *e)
+static bool propose(member *m, const glog_entry *e)
 {
 	baton_err rc = group_propose(m->g, e);
 	if (rc != BATON_OK) {
@@ -405,6 +500,15 @@ static void propose(member *m, const glog_entry *e)
 		LOG_W("proposal refused; its inputs are lost until agents re-send", "kind",
 		      glog_kind_name(e->kind), "error", baton_strerror(rc));
 	}
+	return rc == BATON_OK;
+}
+
+/* A batch of the serving leader's inbox; first: its earliest arrival. */
+static void propose_batch(member *m, glog_msg *msgs, size_t n, int64_t now, int64_t first)
+{
+	glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
+	if (propose(m, &e))
+		note_proposed(m, &e, first);
 }
 
 static void become_leader(member *m, const group_info *gi)
@@ -448,33 +552,57 @@ static void await_barrier(member *m)
 		LOG_W("cannot start a barrier");
 }
 
-/* Follows raft's role after every run of the loop. */
-static void follow_role(member *m, const group_info *gi)
+/* Before the session is taken: a look for another coordinator, knowing the
+ * group's members (--peers and the configuration: members come and go). */
+static void look(member *m)
+{
+	uint64_t ids[2 * GROUP_MAX_PEERS];
+	gm_member ms[GROUP_MAX_PEERS];
+	size_t n = 0, k = group_members_get(m->g, ms, GROUP_MAX_PEERS);
+	for (size_t i = 0; i < m->cfg->n_peers; i++)
+		ids[n++] = m->cfg->peer_list[i].id;
+	for (size_t i = 0; i < k; i++)
+		ids[n++] = ms[i].id;
+	gguard_members(&m->gg, ids, n);
+	m->ph = PH_LOOKING;
+	gguard_look(&m->gg);
+}
+
+/* Follows raft's role after every run of the loop. False: stop (the broker
+ * refused our credentials). */
+static bool follow_role(member *m, const group_info *gi)
 {
 	if (gi->role != GROUP_LEADER || gi->term != m->lead_term) {
 		if (m->ph != PH_FOLLOWING) {
 			LOG_W("no longer the leader; dropping the broker connection and unpublished effects");
 			drop_broker(m, "leadership lost");
+			gguard_stop(&m->gg);
 			m->ph = PH_FOLLOWING;
 		}
 		if (gi->role == GROUP_LEADER)
 			become_leader(m, gi);
-		return;
+		return true;
 	}
-	if (m->ph == PH_PROPOSED && m->leadership_applied) {
-		m->ph = PH_SERVING;
-		if (open_broker(m) != BATON_OK)
-			await_barrier(m); /* retried after a barrier */
-	}
+	if (m->ph == PH_PROPOSED && m->leadership_applied)
+		look(m);
 	if (m->ph == PH_BARRIER && m->barrier_done && mono_ms() >= m->reconnect_at) {
 		if (!m->barrier_ok) {
 			await_barrier(m); /* still the leader by raft's account: try again */
-			return;
+			return true;
 		}
-		m->ph = PH_SERVING;
-		if (open_broker(m) != BATON_OK)
-			await_barrier(m);
+		look(m);
 	}
+	if (m->ph == PH_LOOKING) {
+		gguard_state st = gguard_step(&m->gg, &m->look_wait);
+		if (st == GGUARD_REFUSED)
+			return false;
+		if (st == GGUARD_CLEAR) {
+			m->ph = PH_SERVING;
+			if (open_broker(m) != BATON_OK)
+				await_barrier(m); /* retried after a barrier */
+		}
+	}
+	return true;
 }
 
 /* The serving leader's inbox becomes log entries. */
@@ -494,8 +622,15 @@ static bool take_inbox(member *m)
 		on_connected(m);
 	size_t n = 0, cap = 0, bytes = GLOG_HEADER_LEN + 4;
 	glog_msg *msgs = NULL;
-	int64_t now = leader_now(m);
-	for (broker_msg *x = in.msgs; x != NULL; x = x->next) {
+	int64_t now = leader_now(m), first = 0;
+	bool rival = false;
+	/* Nothing after another coordinator's presence is ours to act on. */
+	for (broker_msg *x = in.msgs; x != NULL && !rival; x = x->next) {
+		if (x->topic_len == strlen(m->coord_topic) &&
+		    memcmp(x->topic, m->coord_topic, x->topic_len) == 0) {
+			rival = gguard_presence(&m->gg, x);
+			continue;
+		}
 		if (pub_stale_state(&m->pub, m->a.t, x))
 			continue; /* the sweep's retained snapshots: the leader's own business */
 		if (group_admin_is_request(&m->adm, x)) {
@@ -510,9 +645,9 @@ static bool take_inbox(member *m)
 		if (gm.topic_len == 0 || gm.topic_len > GLOG_TOPIC_MAX)
 			continue;
 		if (n > 0 && (n == GLOG_MSGS_MAX || bytes + glog_msg_size(&gm) > GLOG_ENTRY_MAX)) {
-			glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
-			propose(m, &e);
+			propose_batch(m, msgs, n, now, first);
 			n = 0;
+			first = 0;
 			bytes = GLOG_HEADER_LEN + 4;
 		}
 		if (n == cap) {
@@ -528,13 +663,17 @@ static bool take_inbox(member *m)
 		}
 		msgs[n++] = gm;
 		bytes += glog_msg_size(&gm);
+		first = first == 0 || x->arrived_ns < first ? x->arrived_ns : first;
 	}
-	if (n > 0) {
-		glog_entry e = {.kind = GLOG_BATCH, .now = now, .msgs = msgs, .n_msgs = n};
-		propose(m, &e);
-	}
+	if (n > 0)
+		propose_batch(m, msgs, n, now, first);
 	free(msgs);
 	broker_msgs_free(in.msgs);
+	if (rival) {
+		drop_broker(m, "another coordinator serves the prefix");
+		m->ph = PH_LOOKING; /* gguard_step looks again when it is due */
+		return true;
+	}
 	/* What arrived before the loss is proposed above; the connection is not
 	 * taken again before a barrier. */
 	if ((in.losses > 0 || in.failures > 0) && m->ph == PH_SERVING) {
@@ -589,10 +728,12 @@ static int poll_timeout(member *m)
 		next = pub_due_next_at(&m->pub) < next ? pub_due_next_at(&m->pub) : next;
 	}
 	int64_t t = next <= now ? 0 : next - now;
-	if (m->connect_t0 != 0)
+	if (m->connect_t0 != 0 || looking(m))
 		t = t > 10 ? 10 : t;
 	if (m->ph == PH_BARRIER && m->barrier_done)
 		t = t > 50 ? 50 : t; /* the backoff before reconnecting */
+	if (m->ph == PH_LOOKING && m->look_wait >= 0 && m->look_wait < t)
+		t = m->look_wait;
 	int gt = group_timeout_ms(m->g);
 	if (gt >= 0 && gt < t)
 		t = gt;
@@ -644,7 +785,10 @@ static bool round_once(member *m, int *status)
 		*status = DAEMON_EXIT_SOFTWARE;
 		return false;
 	}
-	follow_role(m, &gi);
+	if (!follow_role(m, &gi)) {
+		*status = DAEMON_EXIT_UNAVAILABLE;
+		return false;
+	}
 	note_leaderless(m, &gi);
 	if (!take_inbox(m)) {
 		*status = DAEMON_EXIT_UNAVAILABLE;
@@ -655,7 +799,8 @@ static bool round_once(member *m, int *status)
 	leader_tick(m);
 	int64_t now = wall_ms(m);
 	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
-	    group_conf_index(m->g) != m->shown_conf || now >= m->next_health_at)
+	    group_conf_index(m->g) != m->shown_conf || (gguard_why(&m->gg) != NULL) != m->shown_refusing ||
+	    now >= m->next_health_at)
 		publish_health(m, &gi, true);
 	if (serving(m) && pub_due_ready(&m->pub, now))
 		pub_due_flush(&m->pub, m->a.t, now);
@@ -663,6 +808,7 @@ static bool round_once(member *m, int *status)
 		publish_stats(m, now);
 		m->next_stats_at = now + (int64_t)m->cfg->stats_interval_ms;
 	}
+	publish_metrics(m, &gi);
 	return true;
 }
 
@@ -697,6 +843,7 @@ static void hand_over(member *m)
 	 * before the connection goes (the next leader then has them). */
 	take_inbox(m);
 	drop_broker(m, "stopping");
+	gguard_stop(&m->gg);
 	m->ph = PH_FOLLOWING;
 	if (group_transfer(m->g, on_transfer, m) != BATON_OK)
 		return;
@@ -739,6 +886,7 @@ static baton_err open_state(member *m)
 	                   .stop_on_nomem = true,
 	                   .effect = on_effect,
 	                   .ctx = m,
+	                   .m = m->mt,
 	                   .publish_before_commit = true};
 	table_config_default(&o.table);
 	o.table.default_lease_ms = (uint32_t)m->cfg->default_lease_ms;
@@ -752,7 +900,17 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 	member m = {.cfg = cfg, .sig = sig};
 	pub_init(&m.pub, cfg->prefix, (int64_t)cfg->snapshot_interval_ms);
 	dclock_init(&m.clock);
+	gguard_init(&m.gg, cfg, sig->wake_fd);
+	if (names_topic(m.coord_topic, sizeof m.coord_topic, cfg->prefix, NAMES_COORDINATOR, NULL, NULL) !=
+	    BATON_OK)
+		return DAEMON_EXIT_SOFTWARE; /* the prefix was validated: cannot happen */
 	int status = DAEMON_EXIT_OK;
+	baton_err rc = daemon_open_metrics(cfg->metrics_listen, &m.mt, m.err, sizeof m.err);
+	if (rc != BATON_OK) {
+		LOG_E("cannot serve metrics", "error", m.err[0] ? m.err : baton_strerror(rc));
+		status = rc == BATON_E_INVAL ? DAEMON_EXIT_USAGE : DAEMON_EXIT_UNAVAILABLE;
+		goto out;
+	}
 	if (strcmp(cfg->state, ":memory:") == 0 || open_state(&m) != BATON_OK) {
 		LOG_E("cannot open the member's state (a group member needs a --state file)", "path",
 		      cfg->state, "error", m.err[0] ? m.err : "--state :memory:");
@@ -796,9 +954,11 @@ out:
 	}
 	broker_free(m.health);
 	m.health = NULL; /* a membership change closed with raft answers nowhere */
+	gguard_deinit(&m.gg);
 	group_free(m.g);
 	apply_deinit(&m.a);
 	store_close(m.st);
 	pub_deinit(&m.pub);
+	metrics_free(m.mt);
 	return status;
 }

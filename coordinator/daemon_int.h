@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "apply.h"
 #include "broker.h"
 #include "config.h"
 #include "daemon.h"
@@ -26,7 +27,7 @@
 typedef struct coord {
 	const config *cfg;
 	daemon_signals *sig;
-	table *t;
+	applier a; /* the table and the one apply path (apply.h) */
 	store *st; /* NULL with --state :memory: */
 	broker *b;
 	metrics *m; /* NULL: no --metrics-listen */
@@ -37,7 +38,9 @@ typedef struct coord {
 	int64_t retry_at;      /* first connect retry time, 0: none */
 	int64_t retry_backoff; /* ms */
 	int64_t next_stats_at;
-	uint64_t bad_topics, bad_topics_logged_at, bad_topics_suppressed;
+	broker_msg *inbox; /* what the batch below points into, until it is applied */
+	glog_msg *batch;   /* the inbox's inputs of the table, applied as one entry */
+	size_t n_batch, cap_batch;
 	publisher pub;                              /* everything we publish, the coalescer's due set */
 	guard g;                                    /* instance id, gaps in our own service */
 	int exit_status;                            /* DAEMON_EXIT_* that ends the loop; 0: keep serving */
@@ -77,11 +80,10 @@ static inline void u64s(char *buf, size_t cap, uint64_t v)
 
 /* daemon_start.c. Each returns as its name says and logs nothing but what
  * it decides; d->err holds the message of a failure. */
-baton_err dmn_open_state(coord *d);  /* the table, and the store unless :memory: */
+/* The store unless :memory:, and the applier (its table loaded from the
+ * store) with o's callbacks; the rest of o is filled in here. */
+baton_err dmn_open_state(coord *d, apply_options *o);
 baton_err dmn_open_broker(coord *d); /* the serving client: Will, subscriptions, connect */
-/* --metrics-listen: the recorder and its HTTP thread (nothing without the
- * flag); BATON_E_INVAL or BATON_E_IO when it cannot listen. */
-baton_err dmn_open_metrics(coord *d);
 /* Another instance on the prefix (exit 75), the token floor (raised and
  * logged), and *since: when the outage before this start began. Returns 0
  * to go on, else the exit status. */

@@ -5,7 +5,8 @@
  * last sign of life), and create the serving MQTT client with its Will and
  * subscriptions.
  *
- * Owns nothing after it returns: the daemon's coord holds what it made.
+ * Owns nothing after it returns: the daemon's coord holds what it made
+ * (the applier, apply.h, is the daemon's path of every input).
  */
 #include "daemon_int.h"
 
@@ -15,67 +16,80 @@
 #include "log.h"
 #include "probe.h"
 
-baton_err dmn_open_state(coord *d)
+baton_err dmn_open_state(coord *d, apply_options *o)
 {
-	table_config tc;
-	table_config_default(&tc);
-	tc.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
-	tc.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
-	tc.done_ttl_ms = d->cfg->done_ttl_ms;
-	d->t = table_new(&tc);
-	if (d->t == NULL)
-		return BATON_E_NOMEM;
-	if (strcmp(d->cfg->state, ":memory:") == 0)
+	baton_err rc = BATON_OK;
+	if (strcmp(d->cfg->state, ":memory:") != 0)
+		rc = store_open_ex(d->cfg->state, d->cfg->sync, d->cfg->fresh ? STORE_OPEN_FRESH : 0, &d->st,
+		                   d->err, sizeof d->err);
+	if (rc != BATON_OK)
+		return rc;
+	o->prefix = d->cfg->prefix;
+	o->st = d->st;
+	o->m = d->m;
+	table_config_default(&o->table);
+	o->table.default_lease_ms = (uint32_t)d->cfg->default_lease_ms;
+	o->table.max_lease_ms = (uint32_t)d->cfg->max_lease_ms;
+	o->table.done_ttl_ms = d->cfg->done_ttl_ms;
+	if ((rc = apply_init(&d->a, o)) != BATON_OK)
+		return rc;
+	if (d->st == NULL)
 		return BATON_OK;
-	baton_err rc = store_open_ex(d->cfg->state, d->cfg->sync, d->cfg->fresh ? STORE_OPEN_FRESH : 0,
-	                             &d->st, d->err, sizeof d->err);
-	if (rc == BATON_OK)
-		rc = store_load(d->st, d->t, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		table_counts c;
-		table_counts_get(d->t, &c);
-		char held[24], waiting[24], remembered[24];
-		u64s(held, sizeof held, c.held);
-		u64s(waiting, sizeof waiting, c.waiters);
-		u64s(remembered, sizeof remembered, c.remembered);
-		LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
-		      remembered);
+	if ((rc = apply_load(&d->a)) != BATON_OK) {
+		snprintf(d->err, sizeof d->err, "%s", d->a.err);
+		return rc;
 	}
-	return rc;
+	table_counts c;
+	table_counts_get(d->a.t, &c);
+	char held[24], waiting[24], remembered[24];
+	u64s(held, sizeof held, c.held);
+	u64s(waiting, sizeof waiting, c.waiters);
+	u64s(remembered, sizeof remembered, c.remembered);
+	LOG_I("state loaded", "path", d->cfg->state, "held", held, "waiters", waiting, "remembered",
+	      remembered);
+	return BATON_OK;
 }
 
-/* What both of our connections share: the broker, credentials, TLS, wake fd. */
-static broker_options broker_base(const coord *d, const char *client_id)
+broker_options daemon_broker_options(const config *cfg, int wake_fd, const char *client_id)
 {
 	broker_options o = {
-	    .uri = d->cfg->broker,
+	    .uri = cfg->broker,
 	    .client_id = client_id,
-	    .username = d->cfg->username,
-	    .password = d->cfg->password,
-	    .cafile = d->cfg->cafile,
-	    .cert = d->cfg->cert,
-	    .key = d->cfg->key,
+	    .username = cfg->username,
+	    .password = cfg->password,
+	    .cafile = cfg->cafile,
+	    .cert = cfg->cert,
+	    .key = cfg->key,
 	    .keepalive_s = 10,
-	    .wake_fd = d->sig->wake_fd,
+	    .wake_fd = wake_fd,
 	};
 	return o;
 }
 
-baton_err dmn_open_metrics(coord *d)
+static broker_options broker_base(const coord *d, const char *client_id)
+{
+	return daemon_broker_options(d->cfg, d->sig->wake_fd, client_id);
+}
+
+baton_err daemon_open_metrics(const char *addr, metrics **out, char *err, size_t cap)
 {
 	int port = 0;
-	if (d->cfg->metrics_listen == NULL)
+	*out = NULL;
+	if (addr == NULL)
 		return BATON_OK;
-	d->m = metrics_new();
-	if (d->m == NULL)
+	metrics *m = metrics_new();
+	if (m == NULL)
 		return BATON_E_NOMEM;
-	baton_err rc = metrics_listen(d->m, d->cfg->metrics_listen, &port, d->err, sizeof d->err);
-	if (rc == BATON_OK) {
-		char p[16];
-		snprintf(p, sizeof p, "%d", port);
-		LOG_I("metrics listening", "address", d->cfg->metrics_listen, "port", p, "path", "/metrics");
+	baton_err rc = metrics_listen(m, addr, &port, err, cap);
+	if (rc != BATON_OK) {
+		metrics_free(m);
+		return rc;
 	}
-	return rc;
+	char p[16];
+	snprintf(p, sizeof p, "%d", port);
+	LOG_I("metrics listening", "address", addr, "port", p, "path", "/metrics");
+	*out = m;
+	return BATON_OK;
 }
 
 baton_err dmn_open_broker(coord *d)
@@ -149,8 +163,8 @@ int dmn_look_first(coord *d, int64_t *since)
 		      started, "prefix", d->cfg->prefix);
 		return DAEMON_EXIT_CONFLICT;
 	}
-	uint64_t before = table_next_token(d->t);
-	if (table_raise_next_token(d->t, r.floor)) {
+	uint64_t before = table_next_token(d->a.t);
+	if (table_raise_next_token(d->a.t, r.floor)) {
 		char from[24], to[24];
 		u64s(from, sizeof from, before);
 		u64s(to, sizeof to, r.floor);

@@ -51,6 +51,8 @@ typedef struct glog_msg {
 	const char *payload;
 	size_t len; /* 0 .. GLOG_PAYLOAD_MAX */
 	bool retained;
+	int64_t arrived_ns; /* not encoded: its local arrival (CLOCK_MONOTONIC) for the
+	                       metrics; 0 when unknown (every decoded entry) */
 } glog_msg;
 
 typedef struct glog_config {

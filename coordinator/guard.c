@@ -125,3 +125,18 @@ bool guard_paused(const guard *g)
 {
 	return g->paused_since != 0;
 }
+
+bool guard_group_own(const wire_presence *p, const uint64_t *ids, size_t n)
+{
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = p->member != 0 && ids[i] == p->member;
+	if (!found || p->instance == NULL)
+		return false;
+	char head[32];
+	int k = snprintf(head, sizeof head, "g%llu-t", (unsigned long long)p->member);
+	size_t hl = (size_t)k, len = strlen(p->instance);
+	if (len <= hl || strncmp(p->instance, head, hl) != 0)
+		return false;
+	return strspn(p->instance + hl, "0123456789") == len - hl;
+}

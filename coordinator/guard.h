@@ -98,4 +98,15 @@ int64_t guard_resume(guard *g, int64_t now, bool *echoed);
 
 bool guard_paused(const guard *g);
 
+/* True when p is the presence (online or not) of a leader of the group
+ * whose members are ids[0..n) (its --peers and the configuration it knows:
+ * members come and go): it names one of them in member and its instance is
+ * "g<member>-t<term>" (daemon_group.c). Such a presence is never another
+ * instance to that group's members, whatever its term: a frozen leader's,
+ * or one that handed leadership over (it disconnects cleanly, no Will),
+ * stays online:true, retained, and once the next leader takes its session
+ * over its Will never fires. Always false with n 0 (a single process: a
+ * group's leader is another instance to it). */
+bool guard_group_own(const wire_presence *p, const uint64_t *ids, size_t n);
+
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "names.h"
 #include "wire.h"
@@ -137,8 +138,9 @@ void metrics_batch(metrics *m, const table_effect *fx, size_t n, int64_t now_ns)
 		if (j < m->n_pend && answers(&m->pend[j], e)) {
 			const pending_req *p = &m->pend[j++];
 			d->requests[p->op][st]++;
-			metrics_hist_observe(&d->latency, &metrics_seconds_buckets,
-			                     (double)(now_ns - p->arrived_ns) / 1e9);
+			if (p->arrived_ns >= 0)
+				metrics_hist_observe(&d->latency, &metrics_seconds_buckets,
+				                     (double)(now_ns - p->arrived_ns) / 1e9);
 		} else if (a->status == WIRE_ST_GRANTED) {
 			/* shared waiters at the head are granted together */
 			if (handoff == NULL || strcmp(handoff, a->resource) != 0)
@@ -184,6 +186,23 @@ void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool br
 	m->live.backlog = backlog;
 	m->live.broker_connected = broker_connected;
 	m->live.serving = serving;
+}
+
+void metrics_group_gauges(metrics *m, const metrics_group *g)
+{
+	if (m == NULL)
+		return;
+	m->live.in_group = true;
+	m->live.g = *g;
+}
+
+int64_t metrics_now_ns(const metrics *m)
+{
+	struct timespec ts;
+	if (m == NULL)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void metrics_publish(metrics *m)

@@ -47,6 +47,16 @@ typedef struct metrics_buckets {
 extern const metrics_buckets metrics_seconds_buckets; /* 0.5 ms .. 10 s */
 extern const metrics_buckets metrics_batch_buckets;   /* 1 .. 4096 */
 
+/* A replicated group member's own gauges (daemon_group.c). */
+typedef struct metrics_group {
+	uint64_t member;            /* this member's id */
+	const char *role;           /* static: "leader", "follower", "candidate" or "unavailable" */
+	uint64_t term;              /* its raft term */
+	uint64_t leader;            /* the leader it knows, 0: none */
+	uint64_t applied, commit;   /* raft indexes: applied to the table, known committed */
+	uint64_t proposals_refused; /* leader: entries raft refused (their inputs were lost) */
+} metrics_group;
+
 /* Everything a scrape shows: a plain value, copied whole. */
 typedef struct metrics_data {
 	uint64_t requests[METRICS_N_OPS][METRICS_N_STATUS]; /* by op and the answer to it */
@@ -61,6 +71,8 @@ typedef struct metrics_data {
 	metrics_hist latency; /* request arrival to its answer handed to the broker edge, s */
 	metrics_hist commit;  /* one store commit, s */
 	metrics_hist batch;   /* inputs per committed batch */
+	bool in_group;        /* a group member: g holds its gauges */
+	metrics_group g;
 } metrics_data;
 
 /* Counts v into h with buckets b. Cannot fail. */
@@ -92,7 +104,8 @@ baton_err metrics_parse_addr(const char *addr, char *host, size_t cap, int *port
 
 /* One request stepped into the current batch: node and id (NULL: none
  * readable) are copied, op is a wire_op or 0 when it did not decode,
- * arrived_ns its CLOCK_MONOTONIC arrival. A presence change or other input
+ * arrived_ns its CLOCK_MONOTONIC arrival (negative: unknown, no latency is
+ * recorded for it). A presence change or other input
  * is recorded with metrics_input(). Out of memory drops the record. */
 void metrics_request(metrics *m, const char *node, const char *id, int op, int64_t arrived_ns);
 void metrics_input(metrics *m);
@@ -115,6 +128,13 @@ void metrics_commit_failing(metrics *m, bool failing);
  * broker edge's, and whether the coordinator serves (P/coordinator's
  * serving: it does not while commits fail or another instance serves). */
 void metrics_gauges(metrics *m, const table_counts *c, uint64_t backlog, bool broker_connected, bool serving);
+
+/* CLOCK_MONOTONIC in ns, the clock of arrived_ns and now_ns above; 0 when
+ * m is NULL (nothing is recorded: no clock is read). */
+int64_t metrics_now_ns(const metrics *m);
+
+/* A group member's gauges (the scrape shows them from then on). */
+void metrics_group_gauges(metrics *m, const metrics_group *g);
 
 /* Makes everything recorded so far visible to scrapes. */
 void metrics_publish(metrics *m);

@@ -161,6 +161,27 @@ static void gauges(text *t, const metrics_data *d)
 	       d->commit_failing);
 }
 
+/* A group member's (docs/operations.md, "Metrics"): the role as one series
+ * per role (1 for the current one), the raft numbers as gauges. */
+static void group_gauges(text *t, const metrics_group *g)
+{
+	static const char *const roles[] = {"leader", "follower", "candidate", "unavailable"};
+	const char *role = g->role != NULL ? g->role : "unavailable";
+	head(t, "baton_group_role", "gauge", "1 for this member's raft role now, 0 for the others.");
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+		put(t, "baton_group_role{role=\"%s\"} %d\n", roles[i], strcmp(role, roles[i]) == 0);
+	scalar(t, "baton_group_member_id", "gauge", "This member's id (--member).", g->member);
+	scalar(t, "baton_group_term", "gauge", "This member's raft term.", g->term);
+	scalar(t, "baton_group_leader_id", "gauge", "The leader this member knows; 0: none.", g->leader);
+	scalar(t, "baton_group_applied_index", "gauge", "The last raft log index applied to the table.",
+	       g->applied);
+	scalar(t, "baton_group_commit_index", "gauge", "The last raft log index this member knows committed.",
+	       g->commit);
+	scalar(t, "baton_group_proposals_refused_total", "counter",
+	       "Log entries the leader's raft refused (their inputs are lost until agents re-send).",
+	       g->proposals_refused);
+}
+
 baton_err metrics_format(const metrics_data *d, const char *version, char **out, size_t *len)
 {
 	text t = {NULL, 0, 0, false};
@@ -175,6 +196,8 @@ baton_err metrics_format(const metrics_data *d, const char *version, char **out,
 	     &metrics_seconds_buckets);
 	hist(&t, "baton_batch_size", "Inputs (requests, presence changes) per committed batch.", &d->batch,
 	     &metrics_batch_buckets);
+	if (d->in_group)
+		group_gauges(&t, &d->g);
 	if (t.nomem) {
 		free(t.s);
 		return BATON_E_NOMEM;

@@ -1,29 +1,35 @@
 /*
- * probe.c - the start-up look at the broker (probe.h says why and how).
+ * probe.c - the look at the broker before serving (probe.h says why and
+ * how), for the single process at its start and a group's leader before it
+ * takes the session.
  *
- * Owns its own broker client for the duration of probe_run and nothing
+ * Owns its own broker client from probe_start to probe_free and nothing
  * after. Never publishes. Logs what it waits for.
  */
 #include "probe.h"
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "log.h"
 #include "names.h"
 #include "wire.h"
 
-typedef struct probe {
-	const probe_options *o;
+struct probe {
+	probe_options o; /* its pointers borrowed */
 	broker *b;
-	probe_result *r;
+	probe_result *r; /* &res */
+	probe_result res;
 	bool synced;
 	bool live;          /* a presence or stats published while we looked */
 	int64_t will_until; /* 0: not waiting for a Will */
-} probe;
+	int64_t retry_at, backoff;
+};
 
 static int64_t mono_ms(void)
 {
@@ -46,6 +52,10 @@ static void on_presence(probe *p, const broker_msg *m)
 	if (m->len == 0 || wire_presence_decode(m->payload, m->len, &w) != BATON_OK)
 		return;
 	const char *inst = w.instance ? w.instance : "";
+	if (guard_group_own(&w, p->o.group, p->o.n_group)) {
+		wire_presence_deinit(&w); /* one of this group's own leaders: never a rival */
+		return;
+	}
 	if (w.online && !m->retained)
 		p->live = true;
 	if (w.online) {
@@ -74,7 +84,7 @@ static void on_stats(probe *p, const broker_msg *m)
 
 static void on_message(probe *p, const broker_msg *m)
 {
-	const char *prefix = p->o->prefix;
+	const char *prefix = p->o.prefix;
 	size_t plen = strlen(prefix);
 	names_kind kind;
 	const char *res;
@@ -110,7 +120,7 @@ static void on_message(probe *p, const broker_msg *m)
 static baton_err look(probe *p)
 {
 	char f[3][NAMES_TOPIC_MAX + 1];
-	const char *prefix = p->o->prefix;
+	const char *prefix = p->o.prefix;
 	if (names_filter(f[0], sizeof f[0], prefix, NAMES_COORDINATOR, NULL, NULL) != BATON_OK ||
 	    names_filter(f[1], sizeof f[1], prefix, NAMES_STATS, NULL, NULL) != BATON_OK ||
 	    names_filter(f[2], sizeof f[2], prefix, NAMES_STATE, NULL, NULL) != BATON_OK)
@@ -124,7 +134,7 @@ static baton_err look(probe *p)
 }
 
 /* One take of the inbox. Returns an error to give up with. */
-static baton_err take(probe *p, int64_t *retry_at, int64_t *backoff, char *err, size_t cap)
+static baton_err take(probe *p, char *err, size_t cap)
 {
 	broker_inbox in;
 	baton_err rc = BATON_OK;
@@ -132,10 +142,10 @@ static baton_err take(probe *p, int64_t *retry_at, int64_t *backoff, char *err, 
 	if (in.refused) {
 		snprintf(err, cap, "%s", broker_error(p->b));
 		rc = BATON_E_BROKER;
-	} else if (in.failures > 0 && *retry_at == 0) {
+	} else if (in.failures > 0 && p->retry_at == 0) {
 		LOG_W("cannot reach the broker, retrying", "error", broker_error(p->b));
-		*backoff = *backoff ? (*backoff * 2 > 30000 ? 30000 : *backoff * 2) : 500;
-		*retry_at = mono_ms() + *backoff;
+		p->backoff = p->backoff ? (p->backoff * 2 > 30000 ? 30000 : p->backoff * 2) : 500;
+		p->retry_at = mono_ms() + p->backoff;
 	}
 	if (rc == BATON_OK && in.connects > 0 && (rc = look(p)) != BATON_OK)
 		snprintf(err, cap, "cannot subscribe on the broker: %s", broker_error(p->b));
@@ -159,7 +169,7 @@ static bool done(probe *p, int64_t now)
 	if (!p->r->other || p->live)
 		return true;
 	if (p->will_until == 0) {
-		p->will_until = now + p->o->will_wait_ms;
+		p->will_until = now + p->o.will_wait_ms;
 		LOG_W("another coordinator's presence is online on this prefix; waiting for its Will or a "
 		      "sign of life",
 		      "instance",
@@ -173,39 +183,78 @@ static bool done(probe *p, int64_t now)
 	return true;
 }
 
+baton_err probe_start(const probe_options *o, probe **out, char *err, size_t cap)
+{
+	probe *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return BATON_E_NOMEM;
+	p->o = *o;
+	p->r = &p->res;
+	baton_err rc = broker_new(&o->broker, &p->b, err, cap);
+	if (rc == BATON_OK && (rc = broker_start(p->b)) != BATON_OK)
+		snprintf(err, cap, "%s", broker_error(p->b));
+	if (rc != BATON_OK) {
+		probe_free(p);
+		return rc;
+	}
+	*out = p;
+	return BATON_OK;
+}
+
+baton_err probe_step(probe *p, bool *finished, int *wait_ms, char *err, size_t cap)
+{
+	baton_err rc = take(p, err, cap);
+	if (rc == BATON_OK && p->retry_at && mono_ms() >= p->retry_at) {
+		p->retry_at = 0;
+		broker_start(p->b);
+	}
+	int64_t now = mono_ms();
+	*finished = rc == BATON_OK && done(p, now);
+	int64_t next = p->will_until ? p->will_until : now + 1000;
+	if (p->retry_at && p->retry_at < next)
+		next = p->retry_at;
+	*wait_ms = next > now ? (int)(next - now) : 0;
+	return rc;
+}
+
+const probe_result *probe_result_of(const probe *p)
+{
+	return &p->res;
+}
+
+void probe_free(probe *p)
+{
+	if (p == NULL)
+		return;
+	if (p->b != NULL && broker_connected(p->b))
+		broker_stop(p->b, 1000);
+	broker_free(p->b);
+	free(p);
+}
+
 baton_err probe_run(const probe_options *o, probe_result *out, char *err, size_t cap)
 {
-	probe p = {.o = o, .r = out};
-	int64_t retry_at = 0, backoff = 0;
+	probe *p = NULL;
 	struct pollfd pfd = {.fd = o->broker.wake_fd, .events = POLLIN};
 	memset(out, 0, sizeof *out);
-	baton_err rc = broker_new(&o->broker, &p.b, err, cap);
-	if (rc == BATON_OK && (rc = broker_start(p.b)) != BATON_OK)
-		snprintf(err, cap, "%s", broker_error(p.b));
-	while (rc == BATON_OK) {
-		int64_t now = mono_ms();
-		if (done(&p, now))
+	baton_err rc = probe_start(o, &p, err, cap);
+	for (bool finished = false; rc == BATON_OK;) {
+		int wait_ms = 0;
+		rc = probe_step(p, &finished, &wait_ms, err, cap);
+		if (rc != BATON_OK || finished)
 			break;
 		if (*o->stop) {
 			rc = BATON_E_CANCELLED;
 			break;
 		}
-		int64_t next = p.will_until ? p.will_until : now + 1000;
-		if (retry_at && retry_at < next)
-			next = retry_at;
-		if (poll(&pfd, 1, next > now ? (int)(next - now) : 0) > 0) {
+		if (poll(&pfd, 1, wait_ms) > 0) {
 			uint64_t v;
 			ssize_t n = read(o->broker.wake_fd, &v, sizeof v);
 			(void)n;
 		}
-		rc = take(&p, &retry_at, &backoff, err, cap);
-		if (rc == BATON_OK && retry_at && mono_ms() >= retry_at) {
-			retry_at = 0;
-			broker_start(p.b);
-		}
 	}
-	if (p.b != NULL && broker_connected(p.b))
-		broker_stop(p.b, 1000);
-	broker_free(p.b);
+	if (rc == BATON_OK)
+		*out = p->res;
+	probe_free(p);
 	return rc;
 }

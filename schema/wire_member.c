@@ -35,6 +35,14 @@ static void emit_member(wj_writer *w, const void *msg)
 		wj_time(w, m->at_ms);
 		if (m->n_members > 0)
 			wj_put_peers(w, "members", m->members, m->n_members);
+		if (m->not_serving) {
+			wj_key(w, "serving");
+			wj_bool(w, false);
+			if (m->reason != NULL) {
+				wj_key(w, "reason");
+				wj_str(w, m->reason);
+			}
+		}
 	}
 	wj_close(w);
 }
@@ -49,7 +57,8 @@ baton_err wire_member_encode(const wire_member *m, char **out, size_t *len)
 {
 	if (m == NULL || out == NULL || m->member == 0 || m->member > 999999 || m->leader > 999999 ||
 	    (m->online && (!role_ok(m->role) || !wj_time_ok(m->at_ms))) ||
-	    !wj_peers_ok(m->members, m->n_members))
+	    !wj_peers_ok(m->members, m->n_members) ||
+	    (m->reason != NULL && strlen(m->reason) > WIRE_REASON_TEXT_MAX))
 		return BATON_E_INVAL;
 	return wj_finish(emit_member, m, out, len);
 }

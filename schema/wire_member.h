@@ -28,6 +28,9 @@ typedef struct wire_member {
 	 * n_members 0: omitted (a member started with --join nobody added yet). */
 	const wire_peer *members;
 	size_t n_members;
+	/* A leader that refuses to serve says why (serving:false, reason). */
+	bool not_serving;
+	const char *reason; /* up to WIRE_REASON_TEXT_MAX bytes; NULL with not_serving: none */
 } wire_member;
 
 /* Encodes m into a new malloc'd JSON text (free()); len may be NULL. BATON_E_INVAL for a bad

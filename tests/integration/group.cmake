@@ -9,3 +9,8 @@ add_test(NAME test_group_members_integration
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_group_members.py)
 set_tests_properties(test_group_members_integration PROPERTIES LABELS integration TIMEOUT 600
                      ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+# A group's parity with the single coordinator: metrics of every member, and
+# one coordinator per prefix (issue 12's probe and guard) in group mode.
+add_test(NAME test_group_safety COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_group_safety.py)
+set_tests_properties(test_group_safety PROPERTIES LABELS integration TIMEOUT 600
+                     ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")

@@ -45,6 +45,22 @@ N = 3
 MUTEX_RES = ["g/1", "g/2"]
 
 
+def ask(node, op, resource, timeout=60, **fields):
+    """Sends a request and re-sends it (same id, as libbaton does when a
+    new leader announces itself) until it is answered; a request the
+    broker delivered to a leader that was deposed before committing it
+    is lost with that leader's log tail, never answered wrongly."""
+    rid = node.send(op, resource, **fields)
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return node.answer(rid, timeout=2)
+        except AssertionError:
+            if time.monotonic() > end:
+                raise
+            node.send(op, resource, rid=rid, **fields)
+
+
 class Group:
     """N members of one group, each behind a raft proxy; stopped by PID."""
 
@@ -66,6 +82,7 @@ class Group:
             self.proxy[i] = proxy
         self.peers = ",".join("%d=127.0.0.1:%d" % (i, self.proxy[i].port) for i in range(1, N + 1))
         self.procs = {}
+        self.extra = {}  # member -> more flags (test_group_safety.py: --metrics-listen)
         self.health = Client(broker)
         self.health.subscribe(prefix + "/coordinator/+")
 
@@ -95,7 +112,7 @@ class Group:
         cmd = [self.binary(), "--broker", self.broker.uri, "--prefix", self.prefix, "--client-id", self.client_id,
                "--state", self.state_path(i), "--member", str(i), "--peers", self.peers,
                "--raft-bind", "127.0.0.1:%d" % self.bind[i], "--election-timeout", "%dms" % ELECTION_MS,
-               "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)]
+               "--heartbeat", "50ms", "--log-level", "info", "--log-file", self.log_path(i)] + self.extra.get(i, [])
         with open(self.err_path(i), "ab") as err:  # a sanitizer's report, if built with one
             self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
@@ -188,19 +205,7 @@ class GroupTest(unittest.TestCase):
     # ---- the probe: one acquire/release cycle; its grant time -------------
 
     def ask(self, op, timeout=60, **fields):
-        """Sends a request and re-sends it (same id, as libbaton does when a
-        new leader announces itself) until it is answered; a request the
-        broker delivered to a leader that was deposed before committing it
-        is lost with that leader's log tail, never answered wrongly."""
-        rid = self.probe.send(op, "g/probe", **fields)
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                return self.probe.answer(rid, timeout=2)
-            except AssertionError:
-                if time.monotonic() > end:
-                    raise
-                self.probe.send(op, "g/probe", rid=rid, **fields)
+        return ask(self.probe, op, "g/probe", timeout, **fields)
 
     def cycle(self, timeout=60):
         """Acquires and releases g/probe; returns the time the grant came."""

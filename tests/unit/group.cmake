@@ -24,3 +24,10 @@ target_include_directories(test_group_members PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_group_members PRIVATE baton_group cmocka::cmocka)
 add_test(NAME test_group_members COMMAND test_group_members)
 set_tests_properties(test_group_members PROPERTIES LABELS unit TIMEOUT 300)
+
+# The one apply path as the single process drives it (hold, extend, offline
+# nodes, metrics), on a table with no store.
+add_executable(test_apply unit/test_apply.c ${PROJECT_SOURCE_DIR}/coordinator/log.c)
+target_link_libraries(test_apply PRIVATE baton_group cmocka::cmocka)
+add_test(NAME test_apply COMMAND test_apply)
+set_tests_properties(test_apply PROPERTIES LABELS unit TIMEOUT 60)

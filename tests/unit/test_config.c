@@ -172,6 +172,12 @@ static void test_config_group_flags_checked(void **state)
 	                 BATON_OK);
 	assert_true(c.join); /* a new member lists itself only */
 	config_deinit(&c);
+	/* A member serves metrics like a single coordinator (issue 15). */
+	assert_int_equal(parse(&c, err, sizeof err, 9, "--member", "2", "--peers", peers, "--state",
+	                       "/tmp/x.db", "--metrics-listen", "127.0.0.1:9100"),
+	                 BATON_OK);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9100");
+	config_deinit(&c);
 	assert_int_equal(parse(&c, err, sizeof err, 1), BATON_OK);
 	assert_int_equal(c.member_id, 0); /* no group: the single process */
 	config_deinit(&c);
@@ -191,10 +197,6 @@ static void test_config_group_flags_checked(void **state)
 	    {9,
 	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--heartbeat", "300ms"},
 	     "shorter than --election-timeout"},
-	    {9,
-	     {"--member", "1", "--peers", "1=127.0.0.1:7001", "--state", "/tmp/x.db", "--metrics-listen",
-	      "127.0.0.1:9100"},
-	     "serves no metrics"},
 	    {3, {"--raft-dir", "/tmp/r"}, "need --member"},
 	    {2, {"--join"}, "need --member"},
 	    {7, {"--member", "4", "--peers", "4=127.0.0.1:7004", "--state", "/tmp/x.db"}, "--join"},

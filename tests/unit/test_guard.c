@@ -132,6 +132,36 @@ static void test_guard_presence_conflicts(void **state)
 	assert_int_equal(guard_presence(&g, &will, true), GUARD_IGNORE);
 }
 
+/* A group's own leaders ("g<member>-t<term>" with that member) are never
+ * another instance to its members; anything else is. */
+static void test_guard_group_own_leaders(void **state)
+{
+	(void)state;
+	const uint64_t peers[3] = {1, 2, 3};
+	wire_presence p = {.online = true, .member = 2, .instance = "g2-t7"};
+	assert_true(guard_group_own(&p, peers, 3));
+	p.online = false; /* its Will too */
+	assert_true(guard_group_own(&p, peers, 3));
+	assert_false(guard_group_own(&p, peers, 0)); /* a single process: a group is another instance */
+	static const struct {
+		uint64_t member;
+		const char *instance;
+	} others[] = {
+	    {4, "g4-t7"},      /* not one of ours */
+	    {2, "g3-t7"},      /* the instance names another member */
+	    {2, "g2-t"},       /* no term */
+	    {2, "g2-t7x"},     /* not a term */
+	    {2, "c-00000001"}, /* a single coordinator's */
+	    {0, "g2-t7"},      /* no member */
+	    {2, NULL},         /* no instance */
+	};
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		wire_presence o = {
+		    .online = true, .member = others[i].member, .instance = others[i].instance};
+		assert_false(guard_group_own(&o, peers, 3));
+	}
+}
+
 static void test_guard_instance_ids_differ(void **state)
 {
 	(void)state;
@@ -152,6 +182,7 @@ int main(void)
 	    cmocka_unit_test(test_guard_lost_then_reconnected),
 	    cmocka_unit_test(test_guard_presence_conflicts),
 	    cmocka_unit_test(test_guard_instance_ids_differ),
+	    cmocka_unit_test(test_guard_group_own_leaders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

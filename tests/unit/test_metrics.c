@@ -108,6 +108,41 @@ static void test_format_exposition(void **state)
 	free(t);
 }
 
+/* A group member's gauges: the role as one series per role, the raft
+ * numbers; a single coordinator's scrape has none of them. */
+static void test_format_group_gauges(void **state)
+{
+	(void)state;
+	metrics_data d;
+	memset(&d, 0, sizeof d);
+	char *t = format(&d);
+	assert_null(strstr(t, "baton_group_"));
+	free(t);
+	d.in_group = true;
+	d.g = (metrics_group){.member = 2,
+	                      .role = "follower",
+	                      .term = 5,
+	                      .leader = 3,
+	                      .applied = 40,
+	                      .commit = 41,
+	                      .proposals_refused = 1};
+	t = format(&d);
+	assert_non_null(strstr(t, "# TYPE baton_group_role gauge\n"));
+	assert_non_null(strstr(t, "baton_group_role{role=\"leader\"} 0\n"));
+	assert_non_null(strstr(t, "baton_group_role{role=\"follower\"} 1\n"));
+	assert_non_null(strstr(t, "baton_group_role{role=\"candidate\"} 0\n"));
+	assert_non_null(strstr(t, "baton_group_role{role=\"unavailable\"} 0\n"));
+	assert_non_null(strstr(t, "baton_group_member_id 2\n"));
+	assert_non_null(strstr(t, "baton_group_term 5\n"));
+	assert_non_null(strstr(t, "baton_group_leader_id 3\n"));
+	assert_non_null(strstr(t, "baton_group_applied_index 40\n"));
+	assert_non_null(strstr(t, "baton_group_commit_index 41\n"));
+	assert_non_null(strstr(
+	    t,
+	    "# TYPE baton_group_proposals_refused_total counter\nbaton_group_proposals_refused_total 1\n"));
+	free(t);
+}
+
 static void test_parse_addr_forms(void **state)
 {
 	(void)state;
@@ -239,12 +274,38 @@ static void test_batch_counts_readers_granted_together(void **state)
 	table_free(t);
 }
 
+/* A request whose arrival is unknown (a follower applying the leader's
+ * entry) is counted with its answer but adds no latency. */
+static void test_unknown_arrival_has_no_latency(void **state)
+{
+	(void)state;
+	table_config tc;
+	table_config_default(&tc);
+	table *tb = table_new(&tc);
+	metrics *m = metrics_new();
+	assert_non_null(tb);
+	assert_non_null(m);
+	wire_request a1 = h_req(WIRE_OP_ACQUIRE, "a1", "r");
+	a1.mode = WIRE_MODE_MUTEX;
+	step(m, tb, "n1", a1, 1000, -1);
+	flush(m, tb, 3000000);
+	metrics_publish(m);
+	metrics_data d;
+	metrics_read(m, &d);
+	assert_int_equal(d.requests[WIRE_OP_ACQUIRE][WIRE_ST_GRANTED], 1);
+	assert_int_equal(d.latency.count, 0);
+	metrics_free(m);
+	table_free(tb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hist_bounds_inclusive),
 	    cmocka_unit_test(test_buckets_increasing),
 	    cmocka_unit_test(test_format_exposition),
+	    cmocka_unit_test(test_format_group_gauges),
+	    cmocka_unit_test(test_unknown_arrival_has_no_latency),
 	    cmocka_unit_test(test_parse_addr_forms),
 	    cmocka_unit_test(test_batch_pairs_requests_with_their_answers),
 	    cmocka_unit_test(test_batch_counts_readers_granted_together),

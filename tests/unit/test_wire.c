@@ -1619,9 +1619,19 @@ static int dump_fixtures(const char *dir)
 	const wire_member cand = {
 	    .member = 3, .online = true, .role = "candidate", .term = 5, .at_ms = T_2026};
 	const wire_member gone = {.member = 2};
+	const wire_member refusing = {.member = 2,
+	                              .online = true,
+	                              .role = "leader",
+	                              .term = 6,
+	                              .leader = 2,
+	                              .applied = 120,
+	                              .at_ms = T_2026,
+	                              .not_serving = true,
+	                              .reason = "another coordinator serves this prefix (instance c-1)"};
 	DUMP(wire_member_encode(&lead, &text_, NULL), "member--leader");
 	DUMP(wire_member_encode(&cand, &text_, NULL), "member--candidate");
 	DUMP(wire_member_encode(&gone, &text_, NULL), "member--will");
+	DUMP(wire_member_encode(&refusing, &text_, NULL), "member--refusing");
 	return dump_admin_fixtures(dir);
 }
 
@@ -1661,6 +1671,18 @@ static void test_member_encode_fields_and_bounds(void **state)
 	assert_int_equal(wire_presence_encode(&gp, &text, &len), BATON_E_INVAL);
 	wire_presence node_member = {.node = "n1", .online = true, .member = 1};
 	assert_int_equal(wire_presence_encode(&node_member, &text, &len), BATON_E_INVAL);
+	/* A leader that refuses to serve says so, and why. */
+	wire_member refusing = m;
+	refusing.not_serving = true;
+	refusing.reason = "another coordinator serves this prefix";
+	assert_int_equal(wire_member_encode(&refusing, &text, &len), BATON_OK);
+	assert_non_null(
+	    strstr(text, ",\"serving\":false,\"reason\":\"another coordinator serves this prefix\"}"));
+	free(text);
+	char *longer = rep('x', WIRE_REASON_TEXT_MAX + 1);
+	refusing.reason = longer;
+	assert_int_equal(wire_member_encode(&refusing, &text, &len), BATON_E_INVAL);
+	free(longer);
 	wire_member will = {.member = 7};
 	assert_int_equal(wire_member_encode(&will, &text, &len), BATON_OK);
 	assert_string_equal(text, "{\"v\":1,\"member\":7,\"online\":false}");
