@@ -22,7 +22,9 @@
  *
  * Every member keeps a small connection of its own (its own client id,
  * clean session, a Will) for its retained health on P/coordinator/<member>;
- * it never subscribes to anything.
+ * it never subscribes to anything. What a member publishes about itself
+ * (health, P/stats, the gauges) is in member_out.c; the loop's state, which
+ * both share, in member.h.
  *
  * Metrics (--metrics-listen): apply.c records what every member applies
  * (requests, commits, batches: the same counts on every member); this loop
@@ -45,80 +47,13 @@
 #include "group_guard.h"
 #include "group_admin.h"
 #include "log.h"
+#include "member.h"
 #include "names.h"
 #include "publish.h"
 #include "store.h"
 #include "store_snap.h"
 #include "wire.h"
 #include "wire_member.h"
-
-typedef enum phase {
-	PH_FOLLOWING, /* not the leader, or not yet serving */
-	PH_PROPOSED,  /* leader; its leadership entry is not applied yet */
-	PH_LOOKING,   /* leader; looking for another coordinator, or refusing while one serves */
-	PH_SERVING,   /* leader; connected (or connecting) to the broker */
-	PH_BARRIER,   /* leader; lost the broker, waiting for a barrier to reconnect */
-} phase;
-
-/* A batch the serving leader proposed, waiting to be applied: its latency's
- * start (the earliest arrival of its messages). */
-#define PROPOSED_MAX 256
-typedef struct proposed {
-	int64_t now;
-	size_t n_msgs;
-	int64_t arrived_ns;
-} proposed;
-
-typedef struct member {
-	const config *cfg;
-	daemon_signals *sig;
-	applier a;
-	store *st;
-	group *g;
-	broker *b;      /* the serving connection (leader only) */
-	publisher pub;  /* publishes on b while serving */
-	broker *health; /* this member's own connection */
-	phase ph;
-	uint64_t lead_term;      /* the term this member leads (or proposed to) */
-	char instance[48];       /* P/coordinator's instance of this leadership */
-	bool leadership_applied; /* the leadership entry of lead_term was applied */
-	bool barrier_ok;         /* set by the barrier callback */
-	bool barrier_done;
-	bool transferred;
-	dclock clock;
-	int64_t tick_for; /* the deadline a proposed tick covers (0: none) */
-	int64_t next_stats_at, next_health_at;
-	group_info shown;    /* the health last published */
-	uint64_t shown_conf; /* the configuration index it showed */
-	group_admin adm;     /* membership requests (serving leader) */
-	bool removed_said;
-	uint64_t proposals_refused;
-	metrics *mt;         /* NULL: no --metrics-listen */
-	gguard gg;           /* another coordinator on the prefix */
-	int look_wait;       /* ms the look may wait, -1: none */
-	bool shown_refusing; /* the health last published said so */
-	char coord_topic[NAMES_TOPIC_MAX + 1];
-	proposed props[PROPOSED_MAX]; /* a ring, in proposal order */
-	size_t props_head, n_props;
-	int64_t connect_t0;   /* when the serving connection was started (mono ms), 0: connected */
-	int64_t next_poke;    /* see poke_paho() */
-	int64_t reconnect_at; /* mono ms: no new serving connection before (backoff) */
-	int64_t backoff_ms;
-	int64_t leaderless_since; /* mono ms, 0: there is a leader */
-	bool leaderless_said;
-	char topic[NAMES_TOPIC_MAX + 32];
-	char err[512];
-} member;
-
-static int64_t mono_ms(void)
-{
-	return dclock_mono_ms();
-}
-
-static int64_t wall_ms(const member *m)
-{
-	return dclock_now(&m->clock);
-}
 
 /* The leader's clock: never behind what the group already applied. */
 static int64_t leader_now(const member *m)
@@ -127,168 +62,12 @@ static int64_t leader_now(const member *m)
 	return now > m->a.last_now ? now : m->a.last_now;
 }
 
-static void u64s(char *buf, size_t cap, uint64_t v)
-{
-	snprintf(buf, cap, "%llu", (unsigned long long)v);
-}
-
-/* ---- publishing (serving leader only) ------------------------------------ */
-
-static bool serving(const member *m)
-{
-	return m->b != NULL && m->ph == PH_SERVING;
-}
-
 /* apply.c's callback: a follower applies and publishes nothing. */
 static void on_effect(void *ctx, const table_effect *e)
 {
 	member *m = ctx;
-	if (serving(m))
+	if (member_serving(m))
 		pub_effect(&m->pub, e);
-}
-
-static wire_presence presence(const member *m, bool online)
-{
-	/* The instance names this leadership (member and term): a single
-	 * coordinator started on the prefix sees another instance and refuses. */
-	return (wire_presence){.online = online,
-	                       .version = BATON_VERSION,
-	                       .started_at_ms = m->a.started_at,
-	                       .member = m->cfg->member_id,
-	                       .instance = m->instance[0] ? m->instance : NULL};
-}
-
-static void publish_stats(member *m, int64_t now)
-{
-	table_counts c;
-	table_counts_get(m->a.t, &c);
-	wire_stats s = {
-	    .at_ms = now,
-	    .uptime_ms = (uint64_t)(now > m->a.started_at ? now - m->a.started_at : 0),
-	    .requests = c.requests,
-	    .grants = c.grants,
-	    .handoffs = c.handoffs,
-	    .rejections = c.rejections + m->a.bad_topics,
-	    .held = c.held,
-	    .waiters = c.waiters,
-	    .remembered = c.remembered,
-	    .backlog = broker_backlog(m->b),
-	    .next_token = table_next_token(m->a.t),
-	};
-	pub_stats(&m->pub, &s);
-}
-
-/* The gauges (the table's, the broker edge's, the group's), then
- * everything recorded since the last time, to scrapes. */
-static void publish_metrics(member *m, const group_info *gi)
-{
-	if (m->mt == NULL)
-		return;
-	table_counts c;
-	table_counts_get(m->a.t, &c);
-	metrics_gauges(m->mt, &c, m->b != NULL ? broker_backlog(m->b) : 0,
-	               m->b != NULL && broker_connected(m->b), serving(m));
-	metrics_group g = {.member = m->cfg->member_id,
-	                   .role = group_role_name(gi->role),
-	                   .term = gi->term,
-	                   .leader = gi->leader,
-	                   .applied = gi->applied,
-	                   .commit = gi->commit,
-	                   .proposals_refused = m->proposals_refused};
-	metrics_group_gauges(m->mt, &g);
-	metrics_publish(m->mt);
-}
-
-/* ---- health (every member, its own connection) ---------------------------- */
-
-static void health_topic(member *m, char *buf, size_t cap)
-{
-	char id[24];
-	u64s(id, sizeof id, m->cfg->member_id);
-	if (names_topic(buf, cap, m->cfg->prefix, NAMES_MEMBER, id, NULL) != BATON_OK)
-		buf[0] = '\0'; /* the prefix and the id were validated: cannot happen */
-}
-
-/* The configuration this member knows, for its health; says once when this
- * member is no longer in it, or a standby in it (removed: it serves nothing
- * from now on). */
-static size_t health_members(member *m, wire_peer *out)
-{
-	gm_member ms[GROUP_MAX_PEERS];
-	size_t n = group_members_get(m->g, ms, GROUP_MAX_PEERS);
-	bool in = false;
-	for (size_t i = 0; i < n; i++) {
-		out[i].id = ms[i].id;
-		snprintf(out[i].address, sizeof out[i].address, "%s", ms[i].address);
-		out[i].role = ms[i].role;
-		/* A standby is a member being removed (group_members.c): a spare
-		 * is one joining. */
-		in = in || (ms[i].id == m->cfg->member_id && strcmp(ms[i].role, "standby") != 0);
-	}
-	if (n > 0 && !in && !m->removed_said) {
-		LOG_W("this member was removed from the group's configuration; it serves nothing and can be "
-		      "stopped (start it again only with an empty --raft-dir and --join)");
-		m->removed_said = true;
-	}
-	return n;
-}
-
-static void publish_health(member *m, const group_info *gi, bool online)
-{
-	wire_peer peers[WIRE_PEERS_MAX];
-	wire_member w = {.member = m->cfg->member_id,
-	                 .online = online,
-	                 .role = group_role_name(gi->role),
-	                 .term = gi->term,
-	                 .leader = gi->leader,
-	                 .applied = gi->applied,
-	                 .at_ms = wall_ms(m),
-	                 .members = peers,
-	                 .n_members = online && m->g != NULL ? health_members(m, peers) : 0,
-	                 .not_serving = gguard_why(&m->gg) != NULL,
-	                 .reason = gguard_why(&m->gg)};
-	m->shown_refusing = w.not_serving;
-	char *json = NULL;
-	size_t len = 0;
-	char topic[NAMES_TOPIC_MAX + 32];
-	health_topic(m, topic, sizeof topic);
-	if (m->health != NULL && wire_member_encode(&w, &json, &len) == BATON_OK &&
-	    broker_publish(m->health, topic, json, len, 1, true) != BATON_OK)
-		LOG_W("health publish failed", "error", broker_error(m->health));
-	free(json);
-	m->shown = *gi;
-	m->shown_conf = m->g != NULL ? group_conf_index(m->g) : 0;
-	m->next_health_at = wall_ms(m) + 5000;
-}
-
-static baton_err open_health(member *m)
-{
-	char topic[NAMES_TOPIC_MAX + 32], id[256];
-	health_topic(m, topic, sizeof topic);
-	snprintf(id, sizeof id, "%s-member-%llu", m->cfg->client_id, (unsigned long long)m->cfg->member_id);
-	wire_member gone = {.member = m->cfg->member_id};
-	char *will = NULL;
-	size_t len;
-	baton_err rc = wire_member_encode(&gone, &will, &len);
-	if (rc != BATON_OK)
-		return rc;
-	broker_options o = {.uri = m->cfg->broker,
-	                    .client_id = id,
-	                    .clean_session = true,
-	                    .username = m->cfg->username,
-	                    .password = m->cfg->password,
-	                    .cafile = m->cfg->cafile,
-	                    .cert = m->cfg->cert,
-	                    .key = m->cfg->key,
-	                    .will_topic = topic,
-	                    .will_payload = will,
-	                    .keepalive_s = 10,
-	                    .wake_fd = m->sig->wake_fd};
-	rc = broker_new(&o, &m->health, m->err, sizeof m->err);
-	free(will);
-	if (rc == BATON_OK)
-		rc = broker_start(m->health);
-	return rc;
 }
 
 /* ---- the serving connection ----------------------------------------------- */
@@ -317,7 +96,7 @@ static baton_err open_broker(member *m)
 		return BATON_E_INVAL; /* the prefix was validated: cannot happen */
 	/* P/coordinator: our presence's echo, or another coordinator's. */
 	const char *subs[] = {req, node, admin, will_topic};
-	wire_presence p = presence(m, false);
+	wire_presence p = member_presence(m, false);
 	char *will = NULL;
 	size_t len;
 	baton_err rc = wire_presence_encode(&p, &will, &len);
@@ -371,7 +150,7 @@ static void poke_paho(member *m)
 		if (mono_ms() >= m->next_poke && mono_ms() - m->gg.started_at < 5000) {
 			group_info gi;
 			group_info_get(m->g, &gi);
-			publish_health(m, &gi, true);
+			member_publish_health(m, &gi, true);
 			m->next_poke = mono_ms() + 10;
 		}
 		return;
@@ -384,7 +163,7 @@ static void poke_paho(member *m)
 	}
 	group_info gi;
 	group_info_get(m->g, &gi);
-	publish_health(m, &gi, true);
+	member_publish_health(m, &gi, true);
 	m->next_poke = mono_ms() + 10;
 }
 
@@ -400,7 +179,7 @@ static void on_connected(member *m)
 	wire_time_format(m->a.started_at, started, sizeof started);
 	LOG_I("serving", "broker", m->cfg->broker, "client_id", m->cfg->client_id, "started_at", started,
 	      "connect_ms", ms);
-	wire_presence p = presence(m, true);
+	wire_presence p = member_presence(m, true);
 	pub_connected(&m->pub, m->a.t, &p);
 }
 
@@ -801,14 +580,14 @@ static bool round_once(member *m, int *status)
 	if (again || gi.role != m->shown.role || gi.term != m->shown.term || gi.leader != m->shown.leader ||
 	    group_conf_index(m->g) != m->shown_conf || (gguard_why(&m->gg) != NULL) != m->shown_refusing ||
 	    now >= m->next_health_at)
-		publish_health(m, &gi, true);
-	if (serving(m) && pub_due_ready(&m->pub, now))
+		member_publish_health(m, &gi, true);
+	if (member_serving(m) && pub_due_ready(&m->pub, now))
 		pub_due_flush(&m->pub, m->a.t, now);
-	if (serving(m) && now >= m->next_stats_at) {
-		publish_stats(m, now);
+	if (member_serving(m) && now >= m->next_stats_at) {
+		member_publish_stats(m, now);
 		m->next_stats_at = now + (int64_t)m->cfg->stats_interval_ms;
 	}
-	publish_metrics(m, &gi);
+	member_publish_metrics(m, &gi);
 	return true;
 }
 
@@ -933,7 +712,7 @@ int daemon_group_run(const config *cfg, daemon_signals *sig)
 		goto out;
 	}
 	group_admin_init(&m.adm, cfg->prefix, cfg->member_id, m.g, &m.health);
-	if (open_health(&m) != BATON_OK) {
+	if (member_open_health(&m) != BATON_OK) {
 		LOG_E("cannot start the health connection", "error", m.err);
 		status = DAEMON_EXIT_UNAVAILABLE;
 		goto out;
@@ -949,7 +728,7 @@ out:
 	drop_broker(&m, "stopped");
 	if (m.health != NULL) {
 		group_info gi = {0};
-		publish_health(&m, &gi, false);
+		member_publish_health(&m, &gi, false);
 		broker_stop(m.health, 2000);
 	}
 	broker_free(m.health);
