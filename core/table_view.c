@@ -80,8 +80,10 @@ static baton_err scratch_grow(struct view_scratch *vs, size_t nw, size_t nh, siz
  * finish in); their count in *n. */
 static const char *const *fill_aliases(const slot *s, struct view_scratch *vs, size_t *at, size_t *n)
 {
-	const char **first = vs->aliases + *at;
 	*n = 0;
+	if (s->alias == NULL)
+		return NULL; /* vs->aliases may be NULL (none yet): no offset from it */
+	const char **first = vs->aliases + *at;
 	for (const rec *a = s->alias; a != NULL; a = a->u.alias, (*n)++)
 		vs->aliases[(*at)++] = a->id;
 	return first;
