@@ -19,6 +19,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "daemon.h"
 #include "duration.h"
 #include "names.h"
 #include "peers.h"
@@ -193,18 +194,10 @@ static int ask(const config *cfg, wire_admin_req *r, uint64_t wait_ms)
 		goto out;
 	}
 	const char *subs[] = {k.ans_topic};
-	broker_options o = {.uri = cfg->broker,
-	                    .client_id = asker,
-	                    .clean_session = true,
-	                    .username = cfg->username,
-	                    .password = cfg->password,
-	                    .cafile = cfg->cafile,
-	                    .cert = cfg->cert,
-	                    .key = cfg->key,
-	                    .subs = subs,
-	                    .n_subs = 1,
-	                    .keepalive_s = 10,
-	                    .wake_fd = k.wake};
+	broker_options o = daemon_broker_options(cfg, k.wake, asker);
+	o.clean_session = true;
+	o.subs = subs;
+	o.n_subs = 1;
 	if (broker_new(&o, &k.b, err, sizeof err) != BATON_OK || broker_start(k.b) != BATON_OK) {
 		fprintf(stderr, "baton-coordinator member: %s\n",
 		        err[0] ? err : "cannot start the MQTT client");

@@ -369,3 +369,21 @@ baton_err apply_restore(applier *a, const void *buf, size_t len)
 	a->pending = true; /* restoring may have evicted ids: commit that at the next entry */
 	return BATON_OK;
 }
+
+void apply_stats(const applier *a, int64_t now, int64_t started_at_ms, wire_stats *out)
+{
+	table_counts c;
+	table_counts_get(a->t, &c);
+	*out = (wire_stats){
+	    .at_ms = now,
+	    .uptime_ms = (uint64_t)(now > started_at_ms ? now - started_at_ms : 0),
+	    .requests = c.requests,
+	    .grants = c.grants,
+	    .handoffs = c.handoffs,
+	    .rejections = c.rejections + a->bad_topics,
+	    .held = c.held,
+	    .waiters = c.waiters,
+	    .remembered = c.remembered,
+	    .next_token = table_next_token(a->t),
+	};
+}

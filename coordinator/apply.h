@@ -136,6 +136,11 @@ typedef struct apply_lost {
  * dropped, nothing is handed out. The table stays ahead of the store. */
 void apply_abandon(applier *a, apply_lost *lost);
 
+/* P/stats as the applier sees it at now: the table's counts, the rejected
+ * topics, the token counter, the uptime since started_at_ms; the caller
+ * adds what only it knows (backlog, serving). Cannot fail. */
+void apply_stats(const applier *a, int64_t now, int64_t started_at_ms, wire_stats *out);
+
 /* The applier's replicated state as a group snapshot (glog_snap_encode):
  * the fields above and the store's file image. The buffer is allocated with
  * alloc (NULL: malloc). BATON_E_INVAL without a store, BATON_E_NOMEM,

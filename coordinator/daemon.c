@@ -169,23 +169,11 @@ static void publish_presence(coord *d, bool online)
 
 static void publish_stats(coord *d, int64_t now)
 {
-	table_counts c;
-	table_counts_get(d->a.t, &c);
-	wire_stats s = {
-	    .at_ms = now,
-	    .uptime_ms = (uint64_t)(now - d->started_at_ms),
-	    .requests = c.requests,
-	    .grants = c.grants,
-	    .handoffs = c.handoffs,
-	    .rejections = c.rejections + d->a.bad_topics,
-	    .held = c.held,
-	    .waiters = c.waiters,
-	    .remembered = c.remembered,
-	    .backlog = broker_backlog(d->b),
-	    .next_token = table_next_token(d->a.t),
-	    .not_serving = d->not_serving[0] != '\0',
-	    .reason = d->not_serving[0] ? d->not_serving : NULL,
-	};
+	wire_stats s;
+	apply_stats(&d->a, now, d->started_at_ms, &s);
+	s.backlog = broker_backlog(d->b);
+	s.not_serving = d->not_serving[0] != '\0';
+	s.reason = d->not_serving[0] ? d->not_serving : NULL;
 	pub_stats(&d->pub, &s);
 }
 

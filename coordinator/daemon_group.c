@@ -102,21 +102,12 @@ static baton_err open_broker(member *m)
 	baton_err rc = wire_presence_encode(&p, &will, &len);
 	if (rc != BATON_OK)
 		return rc;
-	broker_options o = {.uri = m->cfg->broker,
-	                    .client_id = m->cfg->client_id,
-	                    .clean_session = false,
-	                    .no_reconnect = true,
-	                    .username = m->cfg->username,
-	                    .password = m->cfg->password,
-	                    .cafile = m->cfg->cafile,
-	                    .cert = m->cfg->cert,
-	                    .key = m->cfg->key,
-	                    .will_topic = will_topic,
-	                    .will_payload = will,
-	                    .subs = subs,
-	                    .n_subs = 4,
-	                    .keepalive_s = 10,
-	                    .wake_fd = m->sig->wake_fd};
+	broker_options o = daemon_broker_options(m->cfg, m->sig->wake_fd, m->cfg->client_id);
+	o.no_reconnect = true;
+	o.will_topic = will_topic;
+	o.will_payload = will;
+	o.subs = subs;
+	o.n_subs = 4;
 	rc = broker_new(&o, &m->b, m->err, sizeof m->err);
 	free(will);
 	if (rc == BATON_OK)

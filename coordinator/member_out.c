@@ -35,21 +35,9 @@ wire_presence member_presence(const member *m, bool online)
 
 void member_publish_stats(member *m, int64_t now)
 {
-	table_counts c;
-	table_counts_get(m->a.t, &c);
-	wire_stats s = {
-	    .at_ms = now,
-	    .uptime_ms = (uint64_t)(now > m->a.started_at ? now - m->a.started_at : 0),
-	    .requests = c.requests,
-	    .grants = c.grants,
-	    .handoffs = c.handoffs,
-	    .rejections = c.rejections + m->a.bad_topics,
-	    .held = c.held,
-	    .waiters = c.waiters,
-	    .remembered = c.remembered,
-	    .backlog = broker_backlog(m->b),
-	    .next_token = table_next_token(m->a.t),
-	};
+	wire_stats s;
+	apply_stats(&m->a, now, m->a.started_at, &s);
+	s.backlog = broker_backlog(m->b);
 	pub_stats(&m->pub, &s);
 }
 
@@ -145,18 +133,10 @@ baton_err member_open_health(member *m)
 	baton_err rc = wire_member_encode(&gone, &will, &len);
 	if (rc != BATON_OK)
 		return rc;
-	broker_options o = {.uri = m->cfg->broker,
-	                    .client_id = id,
-	                    .clean_session = true,
-	                    .username = m->cfg->username,
-	                    .password = m->cfg->password,
-	                    .cafile = m->cfg->cafile,
-	                    .cert = m->cfg->cert,
-	                    .key = m->cfg->key,
-	                    .will_topic = topic,
-	                    .will_payload = will,
-	                    .keepalive_s = 10,
-	                    .wake_fd = m->sig->wake_fd};
+	broker_options o = daemon_broker_options(m->cfg, m->sig->wake_fd, id);
+	o.clean_session = true;
+	o.will_topic = topic;
+	o.will_payload = will;
 	rc = broker_new(&o, &m->health, m->err, sizeof m->err);
 	free(will);
 	if (rc == BATON_OK)
