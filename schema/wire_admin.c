@@ -175,8 +175,9 @@ static bool peer_get(const cJSON *it, wire_peer *p)
 	return true;
 }
 
-static baton_err ans_fields(const cJSON *root, wire_admin_ans *a)
+static baton_err ans_fields(const cJSON *root, void *msg)
 {
+	wire_admin_ans *a = msg;
 	const char *s = NULL;
 	if (!wj_req_str(root, "id", 64, &s))
 		return BATON_E_PROTOCOL;
@@ -209,16 +210,5 @@ static baton_err ans_fields(const cJSON *root, wire_admin_ans *a)
 
 baton_err wire_admin_ans_decode(const char *payload, size_t len, wire_admin_ans *out)
 {
-	cJSON *root = NULL;
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	baton_err err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = ans_fields(root, out);
-	if (err != BATON_OK) {
-		memset(out, 0, sizeof *out);
-	}
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, ans_fields, out, sizeof *out);
 }

@@ -527,6 +527,29 @@ baton_err wj_parse_message(const char *payload, size_t len, cJSON **root)
 	return BATON_OK;
 }
 
+baton_err wj_decode(const char *payload, size_t len, wj_fields_fn *fields, void *out, size_t size)
+{
+	cJSON *root = NULL;
+
+	if (out == NULL)
+		return BATON_E_INVAL;
+	memset(out, 0, size);
+	baton_err err = wj_parse_message(payload, len, &root);
+	if (err == BATON_OK)
+		err = fields(root, out);
+	if (err != BATON_OK)
+		memset(out, 0, size); /* no partial output */
+	cJSON_Delete(root);
+	return err;
+}
+
+void wj_release(void *msg, size_t size, void *owned)
+{
+	if (owned != NULL)
+		cJSON_free(owned);
+	memset(msg, 0, size);
+}
+
 bool wj_int_in(const cJSON *it, uint64_t min, uint64_t max, uint64_t *out)
 {
 	if (!cJSON_IsNumber(it))

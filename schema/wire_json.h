@@ -105,6 +105,19 @@ baton_err wj_finish(wj_emit_fn emit, const void *msg, char **out, size_t *len);
  * (or NULL) either way; the caller cJSON_Delete()s it. */
 baton_err wj_parse_message(const char *payload, size_t len, struct cJSON **root);
 
+/* Reads one message's fields from root into out (zeroed); on error it
+ * leaves nothing allocated (what it set is cleared by wj_decode). */
+typedef baton_err wj_fields_fn(const struct cJSON *root, void *out);
+
+/* The tolerant decoders' one frame: zeroes out[0..size), parses payload
+ * (wj_parse_message), reads it with fields; on error out is zeroed again.
+ * BATON_E_INVAL for a NULL out. The parsed tree is freed either way. */
+baton_err wj_decode(const char *payload, size_t len, wj_fields_fn *fields, void *out, size_t size);
+
+/* The decoders' deinit: frees owned (cJSON_free; NULL is fine) and zeroes
+ * msg[0..size). */
+void wj_release(void *msg, size_t size, void *owned);
+
 /* True iff it is a number whose value is an integer in min..max (doubles,
  * as JSON Schema reads them: 1000.0 and 1e3 are 1000). */
 bool wj_int_in(const struct cJSON *it, uint64_t min, uint64_t max, uint64_t *out);

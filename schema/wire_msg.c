@@ -312,8 +312,9 @@ static bool get_answer_extras(const cJSON *root, wire_answer *a)
 	return false;
 }
 
-static baton_err answer_fields(const cJSON *root, wire_answer *a)
+static baton_err answer_fields(const cJSON *root, void *msg)
 {
+	wire_answer *a = msg;
 	const cJSON *st = wj_get(root, "status");
 	int status;
 
@@ -339,29 +340,13 @@ static baton_err answer_fields(const cJSON *root, wire_answer *a)
 
 baton_err wire_answer_decode(const char *payload, size_t len, wire_answer *out)
 {
-	wire_answer a = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = answer_fields(root, &a);
-	if (err == BATON_OK)
-		*out = a;
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, answer_fields, out, sizeof *out);
 }
 
 void wire_answer_deinit(wire_answer *a)
 {
-	if (a == NULL)
-		return;
-	if (a->owned_ != NULL)
-		cJSON_free(a->owned_);
-	memset(a, 0, sizeof *a);
+	if (a != NULL)
+		wj_release(a, sizeof *a, a->owned_);
 }
 
 /* ---- outcome events ------------------------------------------------------------ */
@@ -399,8 +384,9 @@ baton_err wire_outcome_encode(const wire_outcome *o, char **out, size_t *len)
 	return wj_finish(emit_outcome, o, out, len);
 }
 
-static baton_err outcome_fields(const cJSON *root, wire_outcome *o)
+static baton_err outcome_fields(const cJSON *root, void *msg)
 {
+	wire_outcome *o = msg;
 	const cJSON *res = wj_get(root, "resource"), *success = wj_get(root, "success");
 
 	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !cJSON_IsBool(success))
@@ -420,29 +406,13 @@ static baton_err outcome_fields(const cJSON *root, wire_outcome *o)
 
 baton_err wire_outcome_decode(const char *payload, size_t len, wire_outcome *out)
 {
-	wire_outcome o = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = outcome_fields(root, &o);
-	if (err == BATON_OK)
-		*out = o;
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, outcome_fields, out, sizeof *out);
 }
 
 void wire_outcome_deinit(wire_outcome *o)
 {
-	if (o == NULL)
-		return;
-	if (o->owned_ != NULL)
-		cJSON_free(o->owned_);
-	memset(o, 0, sizeof *o);
+	if (o != NULL)
+		wj_release(o, sizeof *o, o->owned_);
 }
 
 /* ---- presence -------------------------------------------------------------- */
@@ -488,8 +458,9 @@ baton_err wire_presence_encode(const wire_presence *p, char **out, size_t *len)
 	return wj_finish(emit_presence, p, out, len);
 }
 
-static baton_err presence_fields(const cJSON *root, wire_presence *p)
+static baton_err presence_fields(const cJSON *root, void *msg)
 {
+	wire_presence *p = msg;
 	const cJSON *online = wj_get(root, "online");
 
 	if (!cJSON_IsBool(online))
@@ -518,29 +489,13 @@ static baton_err presence_fields(const cJSON *root, wire_presence *p)
 
 baton_err wire_presence_decode(const char *payload, size_t len, wire_presence *out)
 {
-	wire_presence p = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = presence_fields(root, &p);
-	if (err == BATON_OK)
-		*out = p;
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, presence_fields, out, sizeof *out);
 }
 
 void wire_presence_deinit(wire_presence *p)
 {
-	if (p == NULL)
-		return;
-	if (p->owned_ != NULL)
-		cJSON_free(p->owned_);
-	memset(p, 0, sizeof *p);
+	if (p != NULL)
+		wj_release(p, sizeof *p, p->owned_);
 }
 
 /* ---- stats ------------------------------------------------------------------- */
@@ -576,8 +531,9 @@ baton_err wire_stats_encode(const wire_stats *s, char **out, size_t *len)
 	return wj_finish(emit_stats, s, out, len);
 }
 
-static baton_err stats_fields(const cJSON *root, wire_stats *s)
+static baton_err stats_fields(const cJSON *root, void *msg)
 {
+	wire_stats *s = msg;
 	struct {
 		const char *key;
 		uint64_t *v;
@@ -602,27 +558,11 @@ static baton_err stats_fields(const cJSON *root, wire_stats *s)
 
 baton_err wire_stats_decode(const char *payload, size_t len, wire_stats *out)
 {
-	wire_stats s = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = stats_fields(root, &s);
-	if (err == BATON_OK)
-		*out = s;
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, stats_fields, out, sizeof *out);
 }
 
 void wire_stats_deinit(wire_stats *s)
 {
-	if (s == NULL)
-		return;
-	if (s->owned_ != NULL)
-		cJSON_free(s->owned_);
-	memset(s, 0, sizeof *s);
+	if (s != NULL)
+		wj_release(s, sizeof *s, s->owned_);
 }

@@ -246,8 +246,9 @@ static bool snapshot_extras(const cJSON *root, wire_snapshot *s)
 	return s->failures == 0 || wj_get_last(wj_get(root, "last_failure"), &s->last_failure);
 }
 
-static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
+static baton_err snapshot_fields(const cJSON *root, void *msg)
 {
+	wire_snapshot *s = msg;
 	const cJSON *res = wj_get(root, "resource"), *waiting = wj_get(root, "waiting"), *it;
 
 	if (!cJSON_IsString(res) || !wj_resource_ok(res->valuestring) || !wj_req_mode(root, &s->mode))
@@ -278,27 +279,11 @@ static baton_err snapshot_fields(const cJSON *root, wire_snapshot *s)
 
 baton_err wire_snapshot_decode(const char *payload, size_t len, wire_snapshot *out)
 {
-	wire_snapshot s = {0};
-	cJSON *root = NULL;
-	baton_err err;
-
-	if (out == NULL)
-		return BATON_E_INVAL;
-	memset(out, 0, sizeof *out);
-	err = wj_parse_message(payload, len, &root);
-	if (err == BATON_OK)
-		err = snapshot_fields(root, &s);
-	if (err == BATON_OK)
-		*out = s;
-	cJSON_Delete(root);
-	return err;
+	return wj_decode(payload, len, snapshot_fields, out, sizeof *out);
 }
 
 void wire_snapshot_deinit(wire_snapshot *s)
 {
-	if (s == NULL)
-		return;
-	if (s->owned_ != NULL)
-		cJSON_free(s->owned_);
-	memset(s, 0, sizeof *s);
+	if (s != NULL)
+		wj_release(s, sizeof *s, s->owned_);
 }
