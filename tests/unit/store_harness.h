@@ -1,6 +1,7 @@
 /*
  * store_harness.h - shared helpers of the store tests that restart a
- * coordinator from its state file (test_store_ids.c, test_store_shapes.c):
+ * coordinator from its state file (test_store.c, test_store_ids.c,
+ * test_store_shapes.c, test_store_alias.c):
  * a fixture with its own mkdtemp() directory, a step that commits its batch,
  * a "kill and restart" that reloads a fresh table from the file, and request
  * builders. Header-only, static functions.
@@ -47,21 +48,31 @@ static inline void open_store(fixture *f)
 		fail_msg("store_open: %s", f->err);
 }
 
-static int setup(void **state)
+/* A fixture with its own directory and nothing open: for tests that open
+ * and close stores themselves (test_store.c). */
+static inline int setup_dir(void **state)
 {
 	fixture *f = calloc(1, sizeof *f);
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/baton-ids-XXXXXX");
+	strcpy(f->dir, "/tmp/baton-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	open_store(f);
-	f->t = new_table();
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
+/* setup_dir, then the store opened and an empty table. */
+static inline int setup(void **state)
+{
+	setup_dir(state);
+	fixture *f = *state;
+	open_store(f);
+	f->t = new_table();
+	return 0;
+}
+
+static inline int teardown(void **state)
 {
 	fixture *f = *state;
 	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};

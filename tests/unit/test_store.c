@@ -20,57 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "store_int.h" /* the open store's own connection, for the tests that inject faults */
-#include "table.h"
-
-#define T0 1764000000000LL /* 2025-11-24T16:00:00Z */
-
-typedef struct fixture {
-	char dir[64];
-	char path[96];
-	char err[512];
-} fixture;
-
-static int setup(void **state)
-{
-	fixture *f = calloc(1, sizeof *f);
-
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/baton-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[128];
-
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#include "store_harness.h" /* the store's own connection (store_int.h), for the tests that inject faults */
 
 /* ---- helpers --------------------------------------------------------------------- */
-
-static table *new_table(void)
-{
-	table_config cfg;
-	table *t;
-
-	table_config_default(&cfg);
-	t = table_new(&cfg);
-	assert_non_null(t);
-	return t;
-}
 
 static void acquire(table *t, int64_t now, const char *node, const char *id, const char *res, wire_mode mode,
                     int64_t wait_ms, const char *meta)
@@ -142,29 +94,6 @@ static void sql(const char *path, const char *q)
 	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", q, msg);
 	sqlite3_close(db);
-}
-
-static int64_t db_int(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static int64_t sql_int(const char *path, const char *q)
-{
-	sqlite3 *db = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	v = db_int(db, q);
-	sqlite3_close(db);
-	return v;
 }
 
 /* The store holds its file's lock while open: a test looks through the
@@ -786,7 +715,7 @@ static void test_store_sync_names_parse_back(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_store_every_kind_of_state_reloads_equal),
 	    T(test_store_reloaded_state_commits_again_equal),
