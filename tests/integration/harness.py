@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -354,3 +355,40 @@ class Watcher(Client):
         if not ps or not ps[-1]:
             return None
         return json.loads(ps[-1])
+
+
+class SharedCoordinator(unittest.TestCase):
+    """One broker and one in-memory coordinator for the whole class; per test
+    a watcher of everything under the prefix, nodes made with node(), and a
+    resource named after the test."""
+
+    TAG, RES = "s", "res/"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker().__enter__()
+        cls.prefix = unique_prefix(cls.TAG)
+        cls.coord = Coordinator(cls.broker, cls.prefix, args=["--done-ttl", "1h"]).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.coord.__exit__(None, None, None)
+        cls.broker.__exit__(None, None, None)
+
+    def setUp(self):
+        self.nodes = []
+        self.watch = Watcher(self.broker, self.prefix)
+        self.res = self.RES + self._testMethodName
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.close()
+        self.watch.close()
+        if self.coord.proc is None or self.coord.proc.poll() is not None:
+            print(self.coord.log()[-5000:])
+            self.fail("coordinator exited")
+
+    def node(self, name=None):
+        n = Node(self.broker, self.prefix, name)
+        self.nodes.append(n)
+        return n

@@ -8,38 +8,11 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Broker, Coordinator, Node, Watcher, unique_prefix  # noqa: E402
+from harness import Coordinator, Node, SharedCoordinator, Watcher, unique_prefix  # noqa: E402
 
 
-class CoordinatorTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().__enter__()
-        cls.prefix = unique_prefix("c")
-        cls.coord = Coordinator(cls.broker, cls.prefix, args=["--done-ttl", "1h"]).__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.coord.__exit__(None, None, None)
-        cls.broker.__exit__(None, None, None)
-
-    def setUp(self):
-        self.nodes = []
-        self.watch = Watcher(self.broker, self.prefix)
-        self.res = "res/" + self._testMethodName
-
-    def tearDown(self):
-        for n in self.nodes:
-            n.close()
-        self.watch.close()
-        if self.coord.proc is None or self.coord.proc.poll() is not None:
-            print(self.coord.log()[-5000:])
-            self.fail("coordinator exited")
-
-    def node(self, name=None):
-        n = Node(self.broker, self.prefix, name)
-        self.nodes.append(n)
-        return n
+class CoordinatorTest(SharedCoordinator):
+    TAG = "c"
 
     def outcome(self, pred, what="outcome"):
         topic = "%s/outcome/%s" % (self.prefix, self.res)

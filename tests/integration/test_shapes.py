@@ -19,44 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD_DIR, DEADLINE, Broker, Coordinator, Node, Watcher, unique_prefix  # noqa: E402
-
-
-class SharedCoordinator(unittest.TestCase):
-    """One broker and one in-memory coordinator for the whole class; per test
-    a watcher of everything under the prefix, nodes made with node(), and a
-    resource named after the test."""
-
-    TAG, RES = "s", "res/"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().__enter__()
-        cls.prefix = unique_prefix(cls.TAG)
-        cls.coord = Coordinator(cls.broker, cls.prefix, args=["--done-ttl", "1h"]).__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.coord.__exit__(None, None, None)
-        cls.broker.__exit__(None, None, None)
-
-    def setUp(self):
-        self.nodes = []
-        self.watch = Watcher(self.broker, self.prefix)
-        self.res = self.RES + self._testMethodName
-
-    def tearDown(self):
-        for n in self.nodes:
-            n.close()
-        self.watch.close()
-        if self.coord.proc is None or self.coord.proc.poll() is not None:
-            print(self.coord.log()[-5000:])
-            self.fail("coordinator exited")
-
-    def node(self, name=None):
-        n = Node(self.broker, self.prefix, name)
-        self.nodes.append(n)
-        return n
+from harness import BUILD_DIR, DEADLINE, Broker, Coordinator, Node, SharedCoordinator, unique_prefix  # noqa: E402
 
 
 class ShapesTest(SharedCoordinator):
